@@ -1,0 +1,94 @@
+//! Tunables of both ends, with their defaults. `docs/PROTOCOL.md` lists them too.
+
+use crate::congestion::CongestionConfig;
+use crate::time::Duration;
+use crate::wire::DigestAlgorithm;
+
+/// Sender tunables.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// Number of paths (member links) to stripe over.
+    pub paths: u16,
+    /// Chunk size: every DATA payload is this long except the last one of the stream.
+    pub chunk_size: u16,
+    /// Digest carried in the FIN.
+    pub digest: DigestAlgorithm,
+    /// Stream length if known in advance (announced in the HELLO).
+    pub total_len: Option<u64>,
+    /// Congestion controller per path.
+    pub congestion: CongestionConfig,
+    /// RTT assumed before the first sample.
+    pub initial_rtt: Duration,
+    /// Timer granularity: floor for loss delay and RTT variance in the PTO.
+    pub granularity: Duration,
+    /// The receiver's maximum ACK delay (added to the PTO). Must match the receiver's.
+    pub max_ack_delay: Duration,
+    /// K: consecutive probe timeouts without an ACK after which a path is marked down.
+    pub pto_down_threshold: u32,
+    /// Interval between probes of a down path.
+    pub probe_interval: Duration,
+    /// HELLO retransmission interval (doubles per try, capped at 8x).
+    pub hello_interval: Duration,
+    /// FIN retransmission interval.
+    pub fin_interval: Duration,
+    /// Give up after this long without progress (nothing newly acknowledged while
+    /// something is outstanding; no answer to HELLO or FIN).
+    pub give_up_after: Duration,
+    /// Capacity of the fresh-data queue, in chunks.
+    pub fresh_queue_chunks: usize,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            paths: 1,
+            chunk_size: 8192,
+            digest: DigestAlgorithm::Xxh3_128,
+            total_len: None,
+            congestion: CongestionConfig::default(),
+            initial_rtt: Duration::from_millis(2),
+            granularity: Duration::from_micros(250),
+            max_ack_delay: Duration::from_micros(250),
+            pto_down_threshold: 3,
+            probe_interval: Duration::from_millis(20),
+            hello_interval: Duration::from_millis(20),
+            fin_interval: Duration::from_millis(20),
+            give_up_after: Duration::from_secs(10),
+            fresh_queue_chunks: 4096,
+        }
+    }
+}
+
+/// Receiver tunables.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    /// Paths this receiver has; a HELLO asking for more is rejected.
+    pub paths: u16,
+    /// Largest chunk accepted; a HELLO asking for more is rejected.
+    pub max_chunk_size: u16,
+    /// Reorder window in bytes: the memory budget for out-of-order data. Flow-control
+    /// credit is `delivered + window`.
+    pub window: u64,
+    /// Acknowledge after this many ack-eliciting packets on a path...
+    pub ack_every: u32,
+    /// ...or after this long, whichever comes first.
+    pub max_ack_delay: Duration,
+    /// Abort a session that sends nothing for this long.
+    pub idle_timeout: Duration,
+    /// Capacity of the lcore-to-reassembler hand-off queue, in chunks.
+    pub inbox_chunks: usize,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            paths: 1,
+            max_chunk_size: 9000,
+            window: 64 << 20,
+            ack_every: 16,
+            max_ack_delay: Duration::from_micros(250),
+            idle_timeout: Duration::from_secs(5),
+            inbox_chunks: 4096,
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The only state that crosses cores.
+//!
+//! Per-path state ([`crate::PathSender`], [`crate::PathReceiver`]) lives on the lcore
+//! that polls that path and is never shared. What several lcores need is here, behind
+//! lock-free structures and atomics:
+//!
+//! * sender: the fresh-data queue fed by the single reader (chunks already carry their
+//!   stream offset), the resend queue any healthy path may take from, and the receiver's
+//!   feedback (cumulative delivered offset, flow-control credit) as monotonic atomics;
+//! * receiver: the delivered offset (atomic, written by the reassembler only), the
+//!   stream end once known, and the MPSC hand-off queue from path lcores to the single
+//!   reassembler that owns the reorder window.
+//!
+//! A single-threaded driver uses the same types through [`crate::Sender`] and
+//! [`crate::Receiver`]; the atomics then cost a few uncontended instructions.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crossbeam_queue::{ArrayQueue, SegQueue};
+use thiserror::Error;
+
+use crate::payload::Payload;
+
+/// "Not known yet" for stream ends.
+pub const UNKNOWN_END: u64 = u64::MAX;
+
+/// A piece of the stream at its offset.
+#[derive(Debug, Clone)]
+pub struct Chunk<B> {
+    /// Stream offset of the first byte.
+    pub offset: u64,
+    /// The bytes, by handle.
+    pub payload: B,
+}
+
+impl<B: AsRef<[u8]>> Chunk<B> {
+    /// Offset one past the last byte.
+    pub fn end(&self) -> u64 {
+        self.offset + self.payload.as_ref().len() as u64
+    }
+}
+
+/// Why [`SenderShared::push`] refused a chunk. The chunk is handed back.
+#[derive(Debug, Error)]
+pub enum PushError<B> {
+    /// Flow control: the receiver has no room yet. Retry after ACKs arrive.
+    #[error("no flow-control credit yet")]
+    NoCredit(B),
+    /// The fresh queue is full. Retry after paths sent some.
+    #[error("fresh-data queue full")]
+    QueueFull(B),
+    /// Empty, or longer than the chunk size.
+    #[error("chunk length {len} not in 1..={chunk_size}")]
+    BadLength {
+        /// The chunk.
+        chunk: B,
+        /// Its length.
+        len: usize,
+        /// The session's chunk size.
+        chunk_size: usize,
+    },
+    /// The stream already ended (finished, or a short chunk was pushed).
+    #[error("the stream already ended")]
+    Ended(B),
+}
+
+impl<B> PushError<B> {
+    /// The refused chunk.
+    pub fn into_inner(self) -> B {
+        match self {
+            PushError::NoCredit(b) | PushError::QueueFull(b) | PushError::Ended(b) => b,
+            PushError::BadLength { chunk, .. } => chunk,
+        }
+    }
+}
+
+/// Sender state shared by the reader, every path lcore and the control owner.
+#[derive(Debug)]
+pub struct SenderShared<B> {
+    session_id: u64,
+    chunk_size: u64,
+    established: AtomicBool,
+    stopped: AtomicBool,
+    fresh: ArrayQueue<Chunk<B>>,
+    resend: SegQueue<Chunk<B>>,
+    next_offset: AtomicU64,
+    end: AtomicU64,
+    acked: AtomicU64,
+    credit: AtomicU64,
+}
+
+impl<B: Payload> SenderShared<B> {
+    /// Shared state for one session.
+    pub fn new(session_id: u64, chunk_size: u16, fresh_capacity: usize) -> Self {
+        SenderShared {
+            session_id,
+            chunk_size: chunk_size.max(1) as u64,
+            established: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            fresh: ArrayQueue::new(fresh_capacity.max(1)),
+            resend: SegQueue::new(),
+            next_offset: AtomicU64::new(0),
+            end: AtomicU64::new(UNKNOWN_END),
+            acked: AtomicU64::new(0),
+            credit: AtomicU64::new(0),
+        }
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> u64 {
+        self.session_id
+    }
+
+    /// The chunk size.
+    pub fn chunk_size(&self) -> u64 {
+        self.chunk_size
+    }
+
+    /// Queues the next chunk of the stream and returns its offset. **Single producer**:
+    /// only the reader calls this. Every chunk must be `chunk_size` long except the last;
+    /// a shorter chunk ends the stream.
+    pub fn push(&self, payload: B) -> Result<u64, PushError<B>> {
+        let len = payload.as_ref().len() as u64;
+        if len == 0 || len > self.chunk_size {
+            let len = len as usize;
+            return Err(PushError::BadLength { chunk: payload, len, chunk_size: self.chunk_size as usize });
+        }
+        if self.end.load(Ordering::Acquire) != UNKNOWN_END {
+            return Err(PushError::Ended(payload));
+        }
+        let offset = self.next_offset.load(Ordering::Relaxed);
+        if offset + len > self.credit.load(Ordering::Acquire) {
+            return Err(PushError::NoCredit(payload));
+        }
+        if let Err(c) = self.fresh.push(Chunk { offset, payload }) {
+            return Err(PushError::QueueFull(c.payload));
+        }
+        self.next_offset.store(offset + len, Ordering::Release);
+        if len < self.chunk_size {
+            self.end.store(offset + len, Ordering::Release);
+        }
+        Ok(offset)
+    }
+
+    /// Marks the end of the stream at the bytes pushed so far. Returns the length.
+    pub fn finish(&self) -> u64 {
+        let n = self.next_offset.load(Ordering::Acquire);
+        let _ = self.end.compare_exchange(UNKNOWN_END, n, Ordering::AcqRel, Ordering::Acquire);
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// Stream length once known.
+    pub fn end(&self) -> Option<u64> {
+        let e = self.end.load(Ordering::Acquire);
+        (e != UNKNOWN_END).then_some(e)
+    }
+
+    /// Bytes pushed so far.
+    pub fn written(&self) -> u64 {
+        self.next_offset.load(Ordering::Acquire)
+    }
+
+    /// Bytes the receiver reports delivered in order.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(Ordering::Acquire)
+    }
+
+    /// Flow-control credit: bytes below this offset may be sent.
+    pub fn credit(&self) -> u64 {
+        self.credit.load(Ordering::Acquire)
+    }
+
+    /// Takes receiver feedback from an ACK (monotonic: stale ACKs change nothing).
+    /// Returns true if the delivered offset advanced.
+    pub fn on_feedback(&self, delivered: u64, max_offset: u64) -> bool {
+        let delivered = delivered.min(self.written());
+        self.credit.fetch_max(max_offset, Ordering::AcqRel);
+        self.acked.fetch_max(delivered, Ordering::AcqRel) < delivered
+    }
+
+    /// Lets paths send data (after HELLO-ACK).
+    pub fn set_established(&self) {
+        self.established.store(true, Ordering::Release);
+    }
+
+    /// Whether paths may send data.
+    pub fn is_established(&self) -> bool {
+        self.established.load(Ordering::Acquire) && !self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Stops all paths (session failed or done).
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    /// Queues a chunk to be sent again on whichever path takes it first.
+    pub fn push_resend(&self, chunk: Chunk<B>) {
+        if chunk.end() > self.acked() {
+            self.resend.push(chunk);
+        }
+    }
+
+    /// Chunks waiting to be resent.
+    pub fn resend_len(&self) -> usize {
+        self.resend.len()
+    }
+
+    /// Whether a path would find something to send.
+    pub fn has_data(&self) -> bool {
+        !self.resend.is_empty() || !self.fresh.is_empty()
+    }
+
+    /// The next chunk to send: resends first (skipping what the receiver already
+    /// delivered), then fresh data. The flag says whether it is a resend.
+    pub fn next_chunk(&self) -> Option<(Chunk<B>, bool)> {
+        while let Some(c) = self.resend.pop() {
+            if c.end() > self.acked() {
+                return Some((c, true));
+            }
+        }
+        self.fresh.pop().map(|c| (c, false))
+    }
+}
+
+/// Receiver state shared by the path lcores, the reassembler and the control owner.
+#[derive(Debug)]
+pub struct ReceiverShared<B> {
+    window: AtomicU64,
+    chunk_size: AtomicU64,
+    session_id: AtomicU64,
+    serving: AtomicBool,
+    delivered: AtomicU64,
+    end: AtomicU64,
+    inbox: ArrayQueue<Chunk<B>>,
+}
+
+impl<B: Payload> ReceiverShared<B> {
+    /// Shared state with an inbox of `inbox_capacity` chunks.
+    pub fn new(inbox_capacity: usize) -> Self {
+        ReceiverShared {
+            window: AtomicU64::new(0),
+            chunk_size: AtomicU64::new(1),
+            session_id: AtomicU64::new(0),
+            serving: AtomicBool::new(false),
+            delivered: AtomicU64::new(0),
+            end: AtomicU64::new(UNKNOWN_END),
+            inbox: ArrayQueue::new(inbox_capacity.max(1)),
+        }
+    }
+
+    /// Starts serving a session (control owner only, once).
+    pub fn serve(&self, session_id: u64, chunk_size: u64, window: u64, end: Option<u64>) {
+        self.chunk_size.store(chunk_size.max(1), Ordering::Relaxed);
+        self.window.store(window, Ordering::Relaxed);
+        self.session_id.store(session_id, Ordering::Relaxed);
+        if let Some(e) = end {
+            self.end.store(e, Ordering::Relaxed);
+        }
+        self.serving.store(true, Ordering::Release);
+    }
+
+    /// The session being served, if any.
+    pub fn session(&self) -> Option<u64> {
+        self.serving.load(Ordering::Acquire).then(|| self.session_id.load(Ordering::Relaxed))
+    }
+
+    /// Chunk size of the session.
+    pub fn chunk_size(&self) -> u64 {
+        self.chunk_size.load(Ordering::Relaxed)
+    }
+
+    /// Reorder window in bytes.
+    pub fn window(&self) -> u64 {
+        self.window.load(Ordering::Relaxed)
+    }
+
+    /// Bytes delivered in order to the application.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Acquire)
+    }
+
+    /// Flow-control credit to advertise.
+    pub fn max_offset(&self) -> u64 {
+        self.delivered().saturating_add(self.window())
+    }
+
+    /// Stream end if known.
+    pub fn end(&self) -> Option<u64> {
+        let e = self.end.load(Ordering::Acquire);
+        (e != UNKNOWN_END).then_some(e)
+    }
+
+    /// Records the stream end; the first value wins. Returns the value in force.
+    pub fn set_end(&self, end: u64) -> u64 {
+        match self.end.compare_exchange(UNKNOWN_END, end, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => end,
+            Err(e) => e,
+        }
+    }
+
+    pub(crate) fn set_delivered(&self, d: u64) {
+        self.delivered.store(d, Ordering::Release);
+    }
+
+    /// Hands an accepted chunk to the reassembler; gives it back if the queue is full.
+    pub fn push_inbox(&self, c: Chunk<B>) -> Result<(), Chunk<B>> {
+        self.inbox.push(c)
+    }
+
+    pub(crate) fn pop_inbox(&self) -> Option<Chunk<B>> {
+        self.inbox.pop()
+    }
+}

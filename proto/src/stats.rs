@@ -1,0 +1,120 @@
+//! Counters and drop reasons.
+
+use crate::wire::WireError;
+
+/// Why an incoming packet (or its data) was dropped. `Copy` and cheap, counted per
+/// lcore on the hot path so an operator can see what is arriving and why it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Shorter than its header says.
+    Truncated,
+    /// Not a stripecat packet (magic).
+    BadMagic,
+    /// Protocol version not spoken here.
+    UnsupportedVersion,
+    /// Packet type not known.
+    UnknownType,
+    /// CRC32C mismatch: corrupted on the way.
+    BadChecksum,
+    /// Body shape wrong for its type.
+    Malformed,
+    /// Session id is not the one being served (or none is).
+    WrongSession,
+    /// Path id beyond the configured paths, or not the path this lcore owns.
+    UnknownPath,
+    /// Data already delivered or already held.
+    Duplicate,
+    /// Data beyond the flow-control window (not acknowledged, so it is resent).
+    OutOfWindow,
+    /// Data not on a chunk boundary, empty, longer than a chunk, or past the stream end.
+    BadChunk,
+    /// The hand-off queue to the reassembler was full (not acknowledged).
+    Backpressure,
+    /// A valid packet this endpoint does not expect (e.g. DATA at a sender).
+    Unexpected,
+}
+
+impl DropReason {
+    /// Number of reasons; sizes counter arrays.
+    pub const COUNT: usize = 13;
+
+    /// All reasons, in counter-array order.
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::Truncated,
+        DropReason::BadMagic,
+        DropReason::UnsupportedVersion,
+        DropReason::UnknownType,
+        DropReason::BadChecksum,
+        DropReason::Malformed,
+        DropReason::WrongSession,
+        DropReason::UnknownPath,
+        DropReason::Duplicate,
+        DropReason::OutOfWindow,
+        DropReason::BadChunk,
+        DropReason::Backpressure,
+        DropReason::Unexpected,
+    ];
+}
+
+impl From<WireError> for DropReason {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Truncated { .. } => DropReason::Truncated,
+            WireError::BadMagic(_) => DropReason::BadMagic,
+            WireError::UnsupportedVersion(_) => DropReason::UnsupportedVersion,
+            WireError::UnknownType(_) => DropReason::UnknownType,
+            WireError::BadChecksum => DropReason::BadChecksum,
+            WireError::Malformed { .. } => DropReason::Malformed,
+        }
+    }
+}
+
+/// Drop counters indexed by [`DropReason`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounters([u64; DropReason::COUNT]);
+
+impl DropCounters {
+    /// Counts one drop.
+    #[inline]
+    pub fn count(&mut self, r: DropReason) {
+        self.0[r as usize] += 1;
+    }
+
+    /// Drops counted for `r`.
+    pub fn get(&self, r: DropReason) -> u64 {
+        self.0[r as usize]
+    }
+
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Adds another set of counters (e.g. per-lcore sets into one report).
+    pub fn merge(&mut self, other: &DropCounters) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += *b;
+        }
+    }
+}
+
+impl core::fmt::Display for DropCounters {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut first = true;
+        for r in DropReason::ALL {
+            let n = self.get(r);
+            if n > 0 {
+                if !first {
+                    write!(f, ", ")?;
+                }
+                write!(f, "{r:?}={n}")?;
+                first = false;
+            }
+        }
+        if first {
+            write!(f, "none")?;
+        }
+        Ok(())
+    }
+}

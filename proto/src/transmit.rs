@@ -1,0 +1,56 @@
+//! What `poll_transmit` hands the driver.
+
+use crate::payload::Payload;
+use crate::wire::{HeaderRepr, Repr, HEADER_LEN};
+
+/// One packet to send: which path, the header and body to write, and the payload
+/// handle to attach after them (DATA only).
+///
+/// The driver writes [`Transmit::emit`]'s bytes into its buffer (for DATA: the mbuf
+/// headroom, exactly [`HEADER_LEN`] bytes) and chains or follows them with `payload`.
+#[derive(Debug, Clone)]
+pub struct Transmit<B> {
+    /// Path (member link) to send on.
+    pub path: u16,
+    /// Header and typed body.
+    pub repr: Repr,
+    /// DATA payload, carried by handle (never copied by the core).
+    pub payload: Option<B>,
+}
+
+impl<B: Payload> Transmit<B> {
+    /// Bytes [`Transmit::emit`] writes: the header plus any control body.
+    pub fn header_len(&self) -> usize {
+        self.repr.buffer_len()
+    }
+
+    /// Total datagram length: header, body and payload.
+    pub fn wire_len(&self) -> usize {
+        self.header_len() + self.payload.as_ref().map_or(0, |p| p.as_ref().len())
+    }
+
+    /// Writes header and body into `buf` (at least [`Transmit::header_len`] bytes) and
+    /// fills the CRC32C over them and the payload. Returns the bytes written.
+    pub fn emit(&self, buf: &mut [u8]) -> usize {
+        let payload: &[u8] = self.payload.as_ref().map_or(&[], |p| p.as_ref());
+        self.repr.emit(buf, payload)
+    }
+
+    /// The whole datagram in one new vector (simulator and tests; copies the payload).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.wire_len()];
+        let n = self.emit(&mut v);
+        if let Some(p) = &self.payload {
+            v[n..].copy_from_slice(p.as_ref());
+        }
+        v
+    }
+
+    /// The header.
+    pub fn header(&self) -> &HeaderRepr {
+        &self.repr.header
+    }
+}
+
+/// Header length of a DATA packet, the headroom the driver reserves.
+pub const DATA_HEADER_LEN: usize = HEADER_LEN;

@@ -1,0 +1,404 @@
+//! Session control bodies: HELLO, HELLO-ACK, FIN, FIN-ACK, RESET.
+//!
+//! Control frames do not use the per-path packet number spaces: their header packet
+//! number is the session's control sequence number, and each is acknowledged by its
+//! answer (HELLO by HELLO-ACK, FIN by FIN-ACK) and retransmitted on a timer until then.
+
+use super::{be_u16, be_u64, Field, PacketType, WireError};
+
+/// Which end-to-end digest covers the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum DigestAlgorithm {
+    /// XXH3-128: fast, non-cryptographic; catches corruption, not an attacker. Default.
+    #[default]
+    Xxh3_128 = 1,
+    /// BLAKE3-256: cryptographic, on request.
+    Blake3 = 2,
+}
+
+impl DigestAlgorithm {
+    fn from_u8(kind: PacketType, v: u8) -> Result<Self, WireError> {
+        match v {
+            1 => Ok(DigestAlgorithm::Xxh3_128),
+            2 => Ok(DigestAlgorithm::Blake3),
+            _ => Err(WireError::Malformed { kind, why: "unknown digest algorithm" }),
+        }
+    }
+}
+
+/// HELLO: the sender opens a session (the session id is in the header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelloRepr {
+    /// Fixed chunk size: every DATA payload is this long except the stream's last.
+    pub chunk_size: u16,
+    /// Number of paths the sender will use.
+    pub paths: u16,
+    /// Digest the FIN will carry.
+    pub digest: DigestAlgorithm,
+    /// Option bits requested (none defined yet; the receiver answers what it accepts).
+    pub options: u16,
+    /// Stream length if known in advance, `None` for a pipe.
+    pub total_len: Option<u64>,
+}
+
+mod hello {
+    use super::Field;
+    pub const CHUNK: Field = 0..2;
+    pub const PATHS: Field = 2..4;
+    pub const DIGEST: usize = 4;
+    pub const OPTIONS: Field = 6..8;
+    pub const TOTAL: Field = 8..16;
+}
+
+impl HelloRepr {
+    /// Body length on the wire.
+    pub const BODY_LEN: usize = hello::TOTAL.end;
+
+    /// Parses a HELLO body.
+    pub fn parse(b: &[u8]) -> Result<Self, WireError> {
+        let kind = PacketType::Hello;
+        if b.len() != Self::BODY_LEN {
+            return Err(WireError::Malformed { kind, why: "wrong body length" });
+        }
+        let total = be_u64(b, hello::TOTAL);
+        Ok(HelloRepr {
+            chunk_size: be_u16(b, hello::CHUNK),
+            paths: be_u16(b, hello::PATHS),
+            digest: DigestAlgorithm::from_u8(kind, b[hello::DIGEST])?,
+            options: be_u16(b, hello::OPTIONS),
+            total_len: if total == u64::MAX { None } else { Some(total) },
+        })
+    }
+
+    /// Emits into a body of [`Self::BODY_LEN`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b.fill(0);
+        b[hello::CHUNK].copy_from_slice(&self.chunk_size.to_be_bytes());
+        b[hello::PATHS].copy_from_slice(&self.paths.to_be_bytes());
+        b[hello::DIGEST] = self.digest as u8;
+        b[hello::OPTIONS].copy_from_slice(&self.options.to_be_bytes());
+        b[hello::TOTAL].copy_from_slice(&self.total_len.unwrap_or(u64::MAX).to_be_bytes());
+    }
+}
+
+/// Why a receiver turned a HELLO down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RejectReason {
+    /// Already serving another session.
+    Busy = 1,
+    /// Chunk size zero or larger than the receiver accepts.
+    BadChunkSize = 2,
+    /// More paths than the receiver has.
+    TooManyPaths = 3,
+    /// Something else the receiver's policy refuses.
+    Refused = 4,
+}
+
+/// HELLO-ACK: acceptance (with the receiver's window) or rejection with a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelloAckRepr {
+    /// `None` accepts; `Some(reason)` rejects.
+    pub reject: Option<RejectReason>,
+    /// Options the receiver accepted.
+    pub options: u16,
+    /// Reorder window in bytes: the initial flow-control credit is `[0, window)`.
+    pub window: u64,
+}
+
+mod hello_ack {
+    use super::Field;
+    pub const STATUS: usize = 0;
+    pub const OPTIONS: Field = 2..4;
+    pub const WINDOW: Field = 8..16;
+}
+
+impl HelloAckRepr {
+    /// Body length on the wire.
+    pub const BODY_LEN: usize = hello_ack::WINDOW.end;
+
+    /// Parses a HELLO-ACK body.
+    pub fn parse(b: &[u8]) -> Result<Self, WireError> {
+        let kind = PacketType::HelloAck;
+        if b.len() != Self::BODY_LEN {
+            return Err(WireError::Malformed { kind, why: "wrong body length" });
+        }
+        let reject = match b[hello_ack::STATUS] {
+            0 => None,
+            1 => Some(RejectReason::Busy),
+            2 => Some(RejectReason::BadChunkSize),
+            3 => Some(RejectReason::TooManyPaths),
+            4 => Some(RejectReason::Refused),
+            _ => return Err(WireError::Malformed { kind, why: "unknown reject reason" }),
+        };
+        Ok(HelloAckRepr { reject, options: be_u16(b, hello_ack::OPTIONS), window: be_u64(b, hello_ack::WINDOW) })
+    }
+
+    /// Emits into a body of [`Self::BODY_LEN`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b.fill(0);
+        b[hello_ack::STATUS] = self.reject.map_or(0, |r| r as u8);
+        b[hello_ack::OPTIONS].copy_from_slice(&self.options.to_be_bytes());
+        b[hello_ack::WINDOW].copy_from_slice(&self.window.to_be_bytes());
+    }
+}
+
+/// FIN: the stream's total length and digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinRepr {
+    /// Bytes in the whole stream.
+    pub total_len: u64,
+    /// Which digest `digest` holds.
+    pub algorithm: DigestAlgorithm,
+    /// XXH3-128 fills the first 16 bytes (big-endian), BLAKE3 all 32.
+    pub digest: [u8; 32],
+}
+
+mod fin {
+    use super::Field;
+    pub const TOTAL: Field = 0..8;
+    pub const ALG: usize = 8;
+    pub const DIGEST: Field = 16..48;
+}
+
+impl FinRepr {
+    /// Body length on the wire.
+    pub const BODY_LEN: usize = fin::DIGEST.end;
+
+    /// Parses a FIN body.
+    pub fn parse(b: &[u8]) -> Result<Self, WireError> {
+        let kind = PacketType::Fin;
+        if b.len() != Self::BODY_LEN {
+            return Err(WireError::Malformed { kind, why: "wrong body length" });
+        }
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&b[fin::DIGEST]);
+        Ok(FinRepr {
+            total_len: be_u64(b, fin::TOTAL),
+            algorithm: DigestAlgorithm::from_u8(kind, b[fin::ALG])?,
+            digest,
+        })
+    }
+
+    /// Emits into a body of [`Self::BODY_LEN`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b.fill(0);
+        b[fin::TOTAL].copy_from_slice(&self.total_len.to_be_bytes());
+        b[fin::ALG] = self.algorithm as u8;
+        b[fin::DIGEST].copy_from_slice(&self.digest);
+    }
+}
+
+/// The receiver's verdict on a FIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Verdict {
+    /// Length and digest match: the stream arrived intact.
+    Ok = 0,
+    /// The receiver delivered a different number of bytes.
+    LengthMismatch = 1,
+    /// Lengths agree, digests do not.
+    DigestMismatch = 2,
+}
+
+/// FIN-ACK: verdict and how many bytes the receiver delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinAckRepr {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Bytes the receiver delivered in order.
+    pub received_len: u64,
+}
+
+mod fin_ack {
+    use super::Field;
+    pub const VERDICT: usize = 0;
+    pub const RECEIVED: Field = 8..16;
+}
+
+impl FinAckRepr {
+    /// Body length on the wire.
+    pub const BODY_LEN: usize = fin_ack::RECEIVED.end;
+
+    /// Parses a FIN-ACK body.
+    pub fn parse(b: &[u8]) -> Result<Self, WireError> {
+        let kind = PacketType::FinAck;
+        if b.len() != Self::BODY_LEN {
+            return Err(WireError::Malformed { kind, why: "wrong body length" });
+        }
+        let verdict = match b[fin_ack::VERDICT] {
+            0 => Verdict::Ok,
+            1 => Verdict::LengthMismatch,
+            2 => Verdict::DigestMismatch,
+            _ => return Err(WireError::Malformed { kind, why: "unknown verdict" }),
+        };
+        Ok(FinAckRepr { verdict, received_len: be_u64(b, fin_ack::RECEIVED) })
+    }
+
+    /// Emits into a body of [`Self::BODY_LEN`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b.fill(0);
+        b[fin_ack::VERDICT] = self.verdict as u8;
+        b[fin_ack::RECEIVED].copy_from_slice(&self.received_len.to_be_bytes());
+    }
+}
+
+/// Why a session was aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResetReason {
+    /// The sender made no progress for its give-up bound.
+    GiveUp,
+    /// The receiver heard nothing for its idle timeout.
+    IdleTimeout,
+    /// The application asked to abort.
+    Application,
+    /// The peer broke the protocol (e.g. data past the announced end).
+    ProtocolViolation,
+    /// A code this implementation does not know; kept so it can be reported.
+    Other(u16),
+}
+
+impl ResetReason {
+    /// Wire code.
+    pub fn code(self) -> u16 {
+        match self {
+            ResetReason::GiveUp => 1,
+            ResetReason::IdleTimeout => 2,
+            ResetReason::Application => 3,
+            ResetReason::ProtocolViolation => 4,
+            ResetReason::Other(c) => c,
+        }
+    }
+
+    /// From a wire code; unknown codes are kept, not rejected, so a newer peer's
+    /// reason still aborts the session.
+    pub fn from_code(c: u16) -> Self {
+        match c {
+            1 => ResetReason::GiveUp,
+            2 => ResetReason::IdleTimeout,
+            3 => ResetReason::Application,
+            4 => ResetReason::ProtocolViolation,
+            c => ResetReason::Other(c),
+        }
+    }
+}
+
+/// RESET: abort, with a reason and how far the sender of the RESET got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetRepr {
+    /// Why.
+    pub reason: ResetReason,
+    /// Sender: bytes acknowledged in order. Receiver: bytes delivered.
+    pub offset: u64,
+}
+
+mod reset {
+    use super::Field;
+    pub const REASON: Field = 0..2;
+    pub const OFFSET: Field = 8..16;
+}
+
+impl ResetRepr {
+    /// Body length on the wire.
+    pub const BODY_LEN: usize = reset::OFFSET.end;
+
+    /// Parses a RESET body.
+    pub fn parse(b: &[u8]) -> Result<Self, WireError> {
+        if b.len() != Self::BODY_LEN {
+            return Err(WireError::Malformed { kind: PacketType::Reset, why: "wrong body length" });
+        }
+        Ok(ResetRepr { reason: ResetReason::from_code(be_u16(b, reset::REASON)), offset: be_u64(b, reset::OFFSET) })
+    }
+
+    /// Emits into a body of [`Self::BODY_LEN`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b.fill(0);
+        b[reset::REASON].copy_from_slice(&self.reason.code().to_be_bytes());
+        b[reset::OFFSET].copy_from_slice(&self.offset.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static HELLO: [u8; 16] = [
+        0x20, 0x00, // chunk 8192
+        0x00, 0x04, // 4 paths
+        0x01, 0x00, // xxh3, reserved
+        0x00, 0x00, // options
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // total unknown
+    ];
+
+    #[test]
+    fn hello_parse_emit() {
+        let r = HelloRepr::parse(&HELLO).unwrap();
+        assert_eq!(
+            r,
+            HelloRepr { chunk_size: 8192, paths: 4, digest: DigestAlgorithm::Xxh3_128, options: 0, total_len: None }
+        );
+        let mut b = [0xaau8; 16];
+        r.emit(&mut b);
+        assert_eq!(b, HELLO);
+        let mut bad = HELLO;
+        bad[4] = 7;
+        assert!(matches!(HelloRepr::parse(&bad), Err(WireError::Malformed { .. })));
+        assert!(HelloRepr::parse(&HELLO[..15]).is_err());
+    }
+
+    static HELLO_ACK_REJECT: [u8; 16] = [0x01, 0, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    static HELLO_ACK_OK: [u8; 16] = [0x00, 0, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0];
+
+    #[test]
+    fn hello_ack_parse_emit() {
+        let rej = HelloAckRepr::parse(&HELLO_ACK_REJECT).unwrap();
+        assert_eq!(rej, HelloAckRepr { reject: Some(RejectReason::Busy), options: 0, window: 0 });
+        let ok = HelloAckRepr::parse(&HELLO_ACK_OK).unwrap();
+        assert_eq!(ok, HelloAckRepr { reject: None, options: 0, window: 64 << 20 });
+        let mut b = [0x55u8; 16];
+        ok.emit(&mut b);
+        assert_eq!(b, HELLO_ACK_OK);
+        rej.emit(&mut b);
+        assert_eq!(b, HELLO_ACK_REJECT);
+        let mut bad = HELLO_ACK_OK;
+        bad[0] = 99;
+        assert!(HelloAckRepr::parse(&bad).is_err());
+    }
+
+    #[test]
+    fn fin_parse_emit() {
+        let mut bytes = [0u8; 48];
+        bytes[..8].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0x03, 0xe8]); // 1000 bytes
+        bytes[8] = 2; // blake3
+        for (i, b) in bytes[16..48].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let r = FinRepr::parse(&bytes).unwrap();
+        assert_eq!(r.total_len, 1000);
+        assert_eq!(r.algorithm, DigestAlgorithm::Blake3);
+        assert_eq!(r.digest[31], 31);
+        let mut out = [0xffu8; 48];
+        r.emit(&mut out);
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn fin_ack_and_reset_parse_emit() {
+        let fa = [2u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00];
+        let r = FinAckRepr::parse(&fa).unwrap();
+        assert_eq!(r, FinAckRepr { verdict: Verdict::DigestMismatch, received_len: 256 });
+        let mut out = [9u8; 16];
+        r.emit(&mut out);
+        assert_eq!(out, fa);
+
+        let rs = [0u8, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+        let r = ResetRepr::parse(&rs).unwrap();
+        assert_eq!(r, ResetRepr { reason: ResetReason::IdleTimeout, offset: 16 });
+        r.emit(&mut out);
+        assert_eq!(out, rs);
+        let mut unknown = rs;
+        unknown[1] = 77;
+        assert_eq!(ResetRepr::parse(&unknown).unwrap().reason, ResetReason::Other(77));
+    }
+}

@@ -1,0 +1,146 @@
+//! Running Rust closures on EAL lcores, and registering non-EAL threads.
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::os::raw::{c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use super::eal::{Eal, EalInner};
+use super::error::{last_rte_errno, rte_errno_text, DpdkError};
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+type Slot<T> = Arc<Mutex<Option<std::thread::Result<T>>>>;
+
+/// A job running on a worker lcore. [`LcoreJoin::join`] waits for it and
+/// returns its value, or [`DpdkError::LcorePanic`] if it panicked. Dropping
+/// the handle also waits, so EAL is never cleaned up under a running job.
+pub struct LcoreJoin<T> {
+    lcore: u32,
+    slot: Slot<T>,
+    waited: bool,
+    _eal: Arc<EalInner>,
+}
+
+pub(crate) fn launch<F, T>(eal: &Eal, lcore: u32, job: F) -> Result<LcoreJoin<T>, DpdkError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let slot: Slot<T> = Arc::new(Mutex::new(None));
+    let out = Arc::clone(&slot);
+    let job: Job = Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(job));
+        *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    });
+    let arg = Box::into_raw(Box::new(job)).cast::<c_void>();
+    // SAFETY: `trampoline` takes back ownership of `arg` exactly once when
+    // the launch succeeds; on failure we take it back below instead.
+    let rc = unsafe { dpdk_sys::rte_eal_remote_launch(Some(trampoline), arg, lcore) };
+    if rc != 0 {
+        // SAFETY: the launch failed, so the trampoline never ran and `arg` is
+        // still the box we leaked above.
+        drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
+        return Err(DpdkError::Launch {
+            lcore,
+            reason: rte_errno_text(rc),
+        });
+    }
+    Ok(LcoreJoin {
+        lcore,
+        slot,
+        waited: false,
+        _eal: Arc::clone(&eal.inner),
+    })
+}
+
+/// # Safety
+/// `arg` must be a `Box<Job>` leaked by [`launch`], passed exactly once.
+unsafe extern "C" fn trampoline(arg: *mut c_void) -> c_int {
+    // SAFETY: guaranteed by the caller contract above.
+    let job = unsafe { Box::from_raw(arg.cast::<Job>()) };
+    job(); // panics are caught inside the job
+    0
+}
+
+impl<T> LcoreJoin<T> {
+    /// The lcore the job runs on.
+    pub fn lcore(&self) -> u32 {
+        self.lcore
+    }
+
+    fn wait(&mut self) {
+        if !self.waited {
+            // SAFETY: waits for our own job on `lcore`; safe from the main lcore.
+            unsafe { dpdk_sys::rte_eal_wait_lcore(self.lcore) };
+            self.waited = true;
+        }
+    }
+
+    /// Waits for the job and returns what it returned.
+    pub fn join(mut self) -> Result<T, DpdkError> {
+        self.wait();
+        let result = self
+            .slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("an lcore job always stores its result before returning");
+        result.map_err(|payload| DpdkError::LcorePanic {
+            lcore: self.lcore,
+            message: panic_message(&payload),
+        })
+    }
+}
+
+impl<T> Drop for LcoreJoin<T> {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
+fn panic_message(payload: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".into()
+    }
+}
+
+/// A non-EAL thread registered with EAL (`rte_thread_register`), so it has an
+/// lcore id and may use per-lcore mempool caches when freeing mbufs. The
+/// registration ends when this guard drops; it stays on its thread.
+pub struct ThreadRegistration {
+    lcore: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl ThreadRegistration {
+    /// Registers the calling thread.
+    pub fn register(_eal: &Eal) -> Result<ThreadRegistration, DpdkError> {
+        // SAFETY: registers the calling thread; needs an initialised EAL,
+        // which the `&Eal` proves.
+        let rc = unsafe { dpdk_sys::rte_thread_register() };
+        if rc != 0 {
+            return Err(DpdkError::ThreadRegister(last_rte_errno()));
+        }
+        Ok(ThreadRegistration {
+            lcore: super::current_lcore().unwrap_or(u32::MAX),
+            _not_send: PhantomData,
+        })
+    }
+
+    /// The lcore id EAL gave this thread.
+    pub fn lcore(&self) -> u32 {
+        self.lcore
+    }
+}
+
+impl Drop for ThreadRegistration {
+    fn drop(&mut self) {
+        // SAFETY: this guard is !Send, so we are on the registered thread.
+        unsafe { dpdk_sys::rte_thread_unregister() };
+    }
+}

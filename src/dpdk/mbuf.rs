@@ -1,0 +1,345 @@
+//! Owning handles for packet buffers.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use dpdk_sys::rte_mbuf;
+
+/// One packet buffer, owned. `Drop` frees it (all segments); `Send` so it may
+/// move to another thread (the writer), not `Sync`.
+///
+/// `#[repr(transparent)]` over a non-null pointer, so a `Vec<Mbuf>` is the
+/// `struct rte_mbuf **` array that burst calls fill and drain in place.
+#[repr(transparent)]
+pub struct Mbuf {
+    ptr: NonNull<rte_mbuf>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: an Mbuf is the unique owner of its buffer; DPDK allows freeing an
+// mbuf on any thread (mempool put is thread-safe).
+unsafe impl Send for Mbuf {}
+
+impl std::fmt::Debug for Mbuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mbuf")
+            .field("data_len", &self.data_len())
+            .field("pkt_len", &self.pkt_len())
+            .field("segs", &self.segments())
+            .finish()
+    }
+}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf.
+    ///
+    /// # Safety
+    /// `ptr` must be a valid mbuf that nothing else frees.
+    #[inline]
+    pub(crate) unsafe fn from_raw(ptr: NonNull<rte_mbuf>) -> Mbuf {
+        Mbuf {
+            ptr,
+            _not_sync: PhantomData,
+        }
+    }
+
+    /// Gives up ownership (the caller must see it freed exactly once).
+    #[inline]
+    pub(crate) fn into_raw(self) -> *mut rte_mbuf {
+        let p = self.ptr.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    #[inline]
+    fn raw(&self) -> &rte_mbuf {
+        // SAFETY: we own a valid mbuf for our whole lifetime.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Bytes in the first segment.
+    #[inline]
+    pub fn data_len(&self) -> usize {
+        self.raw().data_len as usize
+    }
+
+    /// Bytes in the whole packet (all segments).
+    #[inline]
+    pub fn pkt_len(&self) -> usize {
+        self.raw().pkt_len as usize
+    }
+
+    /// Number of segments.
+    #[inline]
+    pub fn segments(&self) -> u16 {
+        self.raw().nb_segs
+    }
+
+    /// Free space before the data in the first segment.
+    #[inline]
+    pub fn headroom(&self) -> usize {
+        // SAFETY: valid mbuf; pure getter.
+        unsafe { dpdk_sys::sc_pktmbuf_headroom(self.ptr.as_ptr()) as usize }
+    }
+
+    /// Free space after the data in the last segment.
+    #[inline]
+    pub fn tailroom(&self) -> usize {
+        // SAFETY: valid mbuf; pure getter.
+        unsafe { dpdk_sys::sc_pktmbuf_tailroom(self.ptr.as_ptr()) as usize }
+    }
+
+    /// The mbuf's reference count (1 for a uniquely owned buffer).
+    #[inline]
+    pub fn refcnt(&self) -> u16 {
+        // SAFETY: valid mbuf; atomic read.
+        unsafe { dpdk_sys::sc_mbuf_refcnt_read(self.ptr.as_ptr()) }
+    }
+
+    /// The first segment's data.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: mtod points at `data_len` initialised bytes inside the
+        // buffer we own; the borrow of self keeps it alive and unchanged.
+        unsafe {
+            std::slice::from_raw_parts(
+                dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(),
+                self.data_len(),
+            )
+        }
+    }
+
+    /// The first segment's data, writable; `None` if the segment is shared
+    /// (refcount above 1), since others may be reading it.
+    #[inline]
+    pub fn data_mut(&mut self) -> Option<&mut [u8]> {
+        if self.refcnt() != 1 {
+            return None;
+        }
+        let len = self.data_len();
+        // SAFETY: as in `data`, and the segment is not shared (refcnt 1) and
+        // we hold `&mut self`, so this is the only reference to its bytes.
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(
+                dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(),
+                len,
+            )
+        })
+    }
+
+    /// Each segment's data, in order.
+    pub fn segment_data(&self) -> impl Iterator<Item = &[u8]> {
+        let mut next: *mut rte_mbuf = self.ptr.as_ptr();
+        std::iter::from_fn(move || {
+            if next.is_null() {
+                return None;
+            }
+            // SAFETY: `next` is a segment of the chain we own; segments live
+            // as long as the head, which `&self` borrows.
+            unsafe {
+                let seg = &*next;
+                let data = std::slice::from_raw_parts(
+                    dpdk_sys::sc_pktmbuf_mtod(next).cast::<u8>(),
+                    seg.data_len as usize,
+                );
+                next = seg.next;
+                Some(data)
+            }
+        })
+    }
+
+    /// Grows the data by `len` bytes at the end and returns them (zeroed
+    /// contents are not guaranteed); `None` without the tailroom.
+    #[inline]
+    pub fn append(&mut self, len: usize) -> Option<&mut [u8]> {
+        if self.refcnt() != 1 || self.segments() != 1 {
+            return None;
+        }
+        let len16 = u16::try_from(len).ok()?;
+        // SAFETY: valid, unshared, single-segment mbuf; DPDK checks room and
+        // returns NULL without it.
+        let p = unsafe { dpdk_sys::sc_pktmbuf_append(self.ptr.as_ptr(), len16) };
+        // SAFETY: non-null p points at `len` bytes inside our buffer.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) })
+    }
+
+    /// Grows the data by `len` bytes at the front (into the headroom) and
+    /// returns them; `None` without the headroom.
+    #[inline]
+    pub fn prepend(&mut self, len: usize) -> Option<&mut [u8]> {
+        if self.refcnt() != 1 {
+            return None;
+        }
+        let len16 = u16::try_from(len).ok()?;
+        // SAFETY: valid, unshared mbuf; DPDK checks headroom.
+        let p = unsafe { dpdk_sys::sc_pktmbuf_prepend(self.ptr.as_ptr(), len16) };
+        // SAFETY: non-null p points at `len` bytes inside our buffer.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) })
+    }
+
+    /// Drops `len` bytes from the front of the first segment; false if it
+    /// holds fewer.
+    #[inline]
+    pub fn adj(&mut self, len: usize) -> bool {
+        let Ok(len16) = u16::try_from(len) else { return false };
+        // SAFETY: valid mbuf; DPDK checks the length. Moving the data offset
+        // of a shared segment would affect its other owners, hence the check.
+        self.refcnt() == 1 && unsafe { !dpdk_sys::sc_pktmbuf_adj(self.ptr.as_ptr(), len16).is_null() }
+    }
+
+    /// Drops `len` bytes from the end of the last segment; false if it holds
+    /// fewer.
+    #[inline]
+    pub fn trim(&mut self, len: usize) -> bool {
+        let Ok(len16) = u16::try_from(len) else { return false };
+        // SAFETY: valid mbuf; DPDK checks the length.
+        self.refcnt() == 1 && self.segments() == 1 && unsafe { dpdk_sys::sc_pktmbuf_trim(self.ptr.as_ptr(), len16) } == 0
+    }
+
+    /// Links `tail` after this packet's last segment. Gives `tail` back if
+    /// the chain would exceed DPDK's segment limit.
+    pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
+        let t = tail.into_raw();
+        // SAFETY: both are valid mbufs; on success the head owns the tail.
+        let rc = unsafe { dpdk_sys::sc_pktmbuf_chain(self.ptr.as_ptr(), t) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            // SAFETY: chaining failed, so `t` is still ours alone.
+            Err(unsafe { Mbuf::from_raw(NonNull::new_unchecked(t)) })
+        }
+    }
+
+    /// Links one reference of a shared single-segment buffer after this
+    /// packet (the zero-copy way to send data that also waits for its ACK:
+    /// a fresh header mbuf followed by the shared payload).
+    pub fn chain_shared(&mut self, tail: SharedMbuf) -> Result<(), SharedMbuf> {
+        let t = tail.ptr;
+        std::mem::forget(tail);
+        // SAFETY: the reference we forgot is transferred to the chain; when
+        // the chain is freed DPDK decrements the tail's refcount once.
+        let rc = unsafe { dpdk_sys::sc_pktmbuf_chain(self.ptr.as_ptr(), t.as_ptr()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(SharedMbuf { ptr: t })
+        }
+    }
+
+    /// Turns a uniquely owned single-segment mbuf into a shared read-only
+    /// handle; gives it back if it has several segments (DPDK refcounts are
+    /// per segment, so a shared chain could not be freed correctly).
+    pub fn into_shared(self) -> Result<SharedMbuf, Mbuf> {
+        if self.segments() != 1 || !self.raw().next.is_null() {
+            return Err(self);
+        }
+        Ok(SharedMbuf {
+            ptr: NonNull::new(self.into_raw()).expect("non-null"),
+        })
+    }
+
+    /// Frees many mbufs at once (`rte_pktmbuf_free_bulk`), emptying `bufs`.
+    pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
+        if bufs.is_empty() {
+            return;
+        }
+        // SAFETY: each element is a uniquely owned valid mbuf; after the call
+        // they are freed, so the vector forgets them via set_len(0).
+        unsafe {
+            dpdk_sys::rte_pktmbuf_free_bulk(bufs.as_mut_ptr().cast(), bufs.len() as u32);
+            bufs.set_len(0);
+        }
+    }
+}
+
+impl Drop for Mbuf {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: we are the unique owner; frees every segment once.
+        unsafe { dpdk_sys::sc_pktmbuf_free(self.ptr.as_ptr()) }
+    }
+}
+
+/// A read-only, reference-counted single-segment packet buffer. `Clone` adds
+/// a reference (`rte_mbuf_refcnt_update(+1)`), `Drop` releases one; the
+/// buffer returns to its pool with the last. This is how data waiting for its
+/// ACK is kept and resent without copying.
+#[repr(transparent)]
+pub struct SharedMbuf {
+    ptr: NonNull<rte_mbuf>,
+}
+
+// SAFETY: the data is never written while shared (no `&mut` access exists)
+// and the refcount is updated atomically by DPDK.
+unsafe impl Send for SharedMbuf {}
+// SAFETY: as above; `&SharedMbuf` gives read-only access to immutable bytes.
+unsafe impl Sync for SharedMbuf {}
+
+impl SharedMbuf {
+    /// The payload bytes.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: single-segment mbuf we hold a reference to; nobody writes
+        // a shared segment (Mbuf refuses mutation when refcnt > 1).
+        unsafe {
+            let m = self.ptr.as_ref();
+            std::slice::from_raw_parts(
+                dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(),
+                m.data_len as usize,
+            )
+        }
+    }
+
+    /// The current reference count.
+    pub fn refcnt(&self) -> u16 {
+        // SAFETY: valid mbuf; atomic read.
+        unsafe { dpdk_sys::sc_mbuf_refcnt_read(self.ptr.as_ptr()) }
+    }
+
+    /// Back to a uniquely owned mbuf if this is the last reference.
+    pub fn try_unique(self) -> Result<Mbuf, SharedMbuf> {
+        if self.refcnt() == 1 {
+            let p = self.ptr;
+            std::mem::forget(self);
+            // SAFETY: we held the only reference.
+            Ok(unsafe { Mbuf::from_raw(p) })
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl AsRef<[u8]> for SharedMbuf {
+    fn as_ref(&self) -> &[u8] {
+        self.data()
+    }
+}
+
+impl Clone for SharedMbuf {
+    #[inline]
+    fn clone(&self) -> Self {
+        // SAFETY: we hold a reference, so the mbuf is alive; the update is
+        // atomic.
+        unsafe { dpdk_sys::sc_mbuf_refcnt_update(self.ptr.as_ptr(), 1) };
+        SharedMbuf { ptr: self.ptr }
+    }
+}
+
+impl Drop for SharedMbuf {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: releases the one reference we hold; rte_pktmbuf_free
+        // decrements and frees at zero (single segment, so no chain walk).
+        unsafe { dpdk_sys::sc_pktmbuf_free(self.ptr.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for SharedMbuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMbuf")
+            .field("len", &self.data().len())
+            .field("refcnt", &self.refcnt())
+            .finish()
+    }
+}

@@ -1,0 +1,85 @@
+//! The safe layer over `dpdk-sys`: the only module of `stripecat`, besides the
+//! FFI crate itself, that holds `unsafe` code. Every block carries a
+//! `// SAFETY:` comment; every owning handle frees exactly once.
+//!
+//! Ownership rules this layer enforces:
+//! - [`Eal`] is initialised at most once per process (DPDK cannot re-init
+//!   after cleanup) and cleans up on drop: ports are stopped and closed first,
+//!   then `rte_eal_cleanup` runs.
+//! - [`Mbuf`] owns one packet buffer: `Drop` frees it, it is `Send` (it may
+//!   move to the writer thread) but not `Sync`.
+//! - [`SharedMbuf`] is a read-only, reference-counted view used for data that
+//!   waits for its ACK: `Clone` bumps the mbuf refcount, `Drop` releases it.
+//! - [`Port::rx_burst`] hands back owned mbufs; [`Port::tx_burst`] takes
+//!   ownership of what the driver accepted and leaves the rest with the caller.
+
+mod eal;
+mod error;
+mod lcore;
+mod log;
+mod mbuf;
+mod mempool;
+mod port;
+
+pub use eal::{Eal, EalOptions};
+pub use error::{rte_errno_text, DpdkError};
+pub use lcore::{LcoreJoin, ThreadRegistration};
+pub use mbuf::{Mbuf, SharedMbuf};
+pub use mempool::Mempool;
+pub use port::{
+    device_info, link_status, mac_address, mtu, DeviceInfo, LinkStatus, Port, PortConfig, PortId,
+    PortStats, RxQueue, TxQueue, Xstat, MAX_BURST, RX_OFFLOAD_IPV4_CKSUM, TX_OFFLOAD_IPV4_CKSUM,
+    TX_OFFLOAD_MULTI_SEGS, TX_OFFLOAD_UDP_CKSUM,
+};
+
+/// The DPDK version this binary was built against.
+pub fn build_version() -> &'static str {
+    dpdk_sys::DPDK_BUILD_VERSION
+}
+
+/// The DPDK version of the library loaded at run time (`rte_version()`).
+pub fn runtime_version() -> String {
+    // SAFETY: rte_version returns a pointer to a static NUL-terminated string
+    // and needs no EAL initialisation.
+    let ptr = unsafe { dpdk_sys::rte_version() };
+    if ptr.is_null() {
+        return "unknown".into();
+    }
+    // SAFETY: non-null, NUL-terminated, static lifetime (see above).
+    unsafe { std::ffi::CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Reads the time-stamp counter (cheap; one per poll-loop iteration).
+#[inline]
+pub fn rdtsc() -> u64 {
+    // SAFETY: sc_rdtsc wraps rte_rdtsc, a single rdtsc instruction.
+    unsafe { dpdk_sys::sc_rdtsc() }
+}
+
+/// A CPU pause hint for spin loops.
+#[inline]
+pub fn pause() {
+    // SAFETY: sc_pause wraps rte_pause, a single pause instruction.
+    unsafe { dpdk_sys::sc_pause() }
+}
+
+/// The EAL lcore id of the calling thread, or `None` for an unregistered
+/// non-EAL thread.
+pub fn current_lcore() -> Option<u32> {
+    // SAFETY: reads a thread-local set by EAL; valid on any thread.
+    let id = unsafe { dpdk_sys::sc_lcore_id() };
+    if id == u32::MAX {
+        None
+    } else {
+        Some(id)
+    }
+}
+
+/// EAL's recent error lines joined (for messages about things that failed
+/// after init, such as a vdev that did not probe); `None` when there are none.
+pub fn recent_eal_errors() -> Option<String> {
+    let text = log::explain(3);
+    (!text.is_empty()).then_some(text)
+}

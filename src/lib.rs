@@ -1,0 +1,13 @@
+//! stripecat: one byte stream striped across every member NIC, over DPDK.
+//!
+//! `unsafe` lives only in [`dpdk`] (the thin safe layer over `dpdk-sys`);
+//! every other module is safe Rust.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cli;
+pub mod cmd;
+pub mod dpdk;
+pub mod exit;
+pub mod preflight;
+pub mod spec;
+pub mod startup;

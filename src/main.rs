@@ -1,0 +1,31 @@
+//! The `stripecat` binary: parse, dispatch, map failures to exit codes.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+
+use stripecat::cli::{Cli, Command};
+use stripecat::exit::{ExitCode, Failure};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() == 2 && (args[1] == "--version" || args[1] == "-V") {
+        // clap prints the build-time line; add the DPDK actually loaded.
+        println!(
+            "stripecat {} (DPDK loaded at run time: {})",
+            stripecat::cli::LONG_VERSION,
+            stripecat::dpdk::runtime_version()
+        );
+        std::process::exit(0);
+    }
+    let cli = Cli::parse();
+    let result: Result<(), Failure> = match &cli.command {
+        Command::Ports(args) => stripecat::cmd::ports::run(args, cli.verbose),
+    };
+    match result {
+        Ok(()) => std::process::exit(ExitCode::Success as i32),
+        Err(f) => {
+            eprintln!("stripecat: error: {f}");
+            std::process::exit(f.code as i32);
+        }
+    }
+}
