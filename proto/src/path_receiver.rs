@@ -1,0 +1,300 @@
+//! Receiving side of one path: which packet numbers arrived, when to acknowledge, and
+//! the first filter for data (duplicates below the delivered offset, out of window).
+//!
+//! Lives on the lcore that polls the path. It never touches the reorder window: accepted
+//! chunks go to the reassembler through [`ReceiverShared`]'s MPSC queue.
+
+use crate::payload::Payload;
+use crate::shared::{Chunk, ReceiverShared};
+use crate::stats::DropReason;
+use crate::time::{Duration, Instant};
+use crate::transmit::Transmit;
+use crate::wire::{AckRanges, AckRepr, Flags, Frame, HeaderRepr, PacketType, Repr, MAX_ACK_RANGES};
+
+/// Received packet-number ranges of a path, highest first, at most [`Self::CAPACITY`].
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedRanges {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl ReceivedRanges {
+    /// Ranges remembered; older gaps are forgotten (memory bound).
+    pub const CAPACITY: usize = 2 * MAX_ACK_RANGES;
+
+    /// Records `pn`. Returns false if it was already recorded (a duplicate packet).
+    pub fn insert(&mut self, pn: u64) -> bool {
+        // Common case: the next packet in order.
+        if let Some(first) = self.ranges.first_mut() {
+            if pn == first.1 + 1 {
+                first.1 = pn;
+                return true;
+            }
+        }
+        let i = self.ranges.iter().position(|&(lo, _)| lo <= pn).unwrap_or(self.ranges.len());
+        if i < self.ranges.len() && pn <= self.ranges[i].1 {
+            return false;
+        }
+        // Not contained: pn lies above range i (if any) and below range i-1 (if any).
+        let joins_below = i < self.ranges.len() && self.ranges[i].1 + 1 == pn;
+        let joins_above = i > 0 && pn + 1 == self.ranges[i - 1].0;
+        match (joins_below, joins_above) {
+            (true, true) => {
+                self.ranges[i - 1].0 = self.ranges[i].0;
+                self.ranges.remove(i);
+            }
+            (true, false) => self.ranges[i].1 = pn,
+            (false, true) => self.ranges[i - 1].0 = pn,
+            (false, false) => {
+                if i == self.ranges.len() && i >= Self::CAPACITY {
+                    // Older than anything remembered: accept, do not track.
+                    return true;
+                }
+                self.ranges.insert(i, (pn, pn));
+                self.ranges.truncate(Self::CAPACITY);
+            }
+        }
+        true
+    }
+
+    /// Whether `pn` was recorded (and is still remembered).
+    pub fn contains(&self, pn: u64) -> bool {
+        match self.ranges.first() {
+            Some(&(_, hi)) if pn > hi => false,
+            _ => self.ranges.iter().any(|&(lo, hi)| lo <= pn && pn <= hi),
+        }
+    }
+
+    /// Largest recorded packet number.
+    pub fn largest(&self) -> Option<u64> {
+        self.ranges.first().map(|r| r.1)
+    }
+
+    /// The highest [`MAX_ACK_RANGES`] ranges, for an ACK frame.
+    pub fn to_ack_ranges(&self) -> AckRanges {
+        let mut a = AckRanges::new();
+        for &(lo, hi) in self.ranges.iter().take(MAX_ACK_RANGES) {
+            a.push(lo, hi);
+        }
+        a
+    }
+}
+
+/// Counters of one receiving path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PathReceiverStats {
+    /// DATA and PING packets accepted on this path.
+    pub packets: u64,
+    /// Payload bytes accepted.
+    pub bytes: u64,
+    /// ACK frames sent.
+    pub acks_sent: u64,
+}
+
+/// The receiving side of one path.
+#[derive(Debug)]
+pub struct PathReceiver {
+    id: u16,
+    received: ReceivedRanges,
+    pending: u32,
+    first_pending_at: Option<Instant>,
+    largest_at: Instant,
+    ack_now: bool,
+    peer_timestamp: u32,
+    advertised: u64,
+    ack_every: u32,
+    max_ack_delay: Duration,
+    stats: PathReceiverStats,
+}
+
+impl PathReceiver {
+    /// The receiving side of path `id`, acknowledging every `ack_every` packets or
+    /// `max_ack_delay`, whichever comes first.
+    pub fn new(id: u16, ack_every: u32, max_ack_delay: Duration) -> Self {
+        PathReceiver {
+            id,
+            received: ReceivedRanges::default(),
+            pending: 0,
+            first_pending_at: None,
+            largest_at: Instant::ZERO,
+            ack_now: false,
+            peer_timestamp: 0,
+            advertised: 0,
+            ack_every: ack_every.max(1),
+            max_ack_delay,
+            stats: PathReceiverStats::default(),
+        }
+    }
+
+    /// Path id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> PathReceiverStats {
+        self.stats
+    }
+
+    /// The latest timestamp the peer sent on this path.
+    pub fn peer_timestamp(&self) -> u32 {
+        self.peer_timestamp
+    }
+
+    fn record(&mut self, now: Instant, header: &HeaderRepr) -> bool {
+        let pn = header.packet_number;
+        let gap = self.received.largest().is_some_and(|l| pn > l + 1);
+        let new_largest = self.received.largest().map_or(true, |l| pn > l);
+        let fresh = self.received.insert(pn);
+        if new_largest {
+            self.largest_at = now;
+            self.peer_timestamp = header.timestamp;
+        }
+        // Ack at once on a gap (speeds the sender's loss detection), on request, and on
+        // a duplicate (our ACK was probably lost).
+        if gap || header.flags.ack_now() || !fresh {
+            self.ack_now = true;
+        }
+        self.pending += 1;
+        if self.first_pending_at.is_none() {
+            self.first_pending_at = Some(now);
+        }
+        fresh
+    }
+
+    /// A PING arrived on this path.
+    pub fn handle_ping(&mut self, now: Instant, header: &HeaderRepr) -> Result<(), DropReason> {
+        if header.path_id != self.id {
+            return Err(DropReason::UnknownPath);
+        }
+        self.stats.packets += 1;
+        if !self.record(now, header) {
+            return Err(DropReason::Duplicate);
+        }
+        Ok(())
+    }
+
+    /// A DATA packet arrived on this path with its payload handle. Checks chunk shape and
+    /// window against the shared delivered offset, records the packet number and hands
+    /// the chunk to the reassembler. Data that is dropped for lack of room is *not*
+    /// acknowledged, so the sender resends it; duplicates are acknowledged.
+    pub fn handle_data<B: Payload>(
+        &mut self,
+        now: Instant,
+        header: &HeaderRepr,
+        payload: B,
+        shared: &ReceiverShared<B>,
+    ) -> Result<(), DropReason> {
+        if header.path_id != self.id {
+            return Err(DropReason::UnknownPath);
+        }
+        let len = payload.as_ref().len() as u64;
+        let chunk = shared.chunk_size();
+        let offset = header.offset;
+        let end = offset.checked_add(len).ok_or(DropReason::BadChunk)?;
+        if len == 0 || len > chunk || offset % chunk != 0 || shared.end().is_some_and(|e| end > e) {
+            return Err(DropReason::BadChunk);
+        }
+        let delivered = shared.delivered();
+        if end <= delivered {
+            self.record(now, header);
+            return Err(DropReason::Duplicate);
+        }
+        if end > delivered.saturating_add(shared.window()) {
+            return Err(DropReason::OutOfWindow);
+        }
+        if self.received.contains(header.packet_number) {
+            self.record(now, header);
+            return Err(DropReason::Duplicate);
+        }
+        if shared.push_inbox(Chunk { offset, payload }).is_err() {
+            return Err(DropReason::Backpressure);
+        }
+        self.record(now, header);
+        self.stats.packets += 1;
+        self.stats.bytes += len;
+        Ok(())
+    }
+
+    /// When the delayed-ACK timer fires, if an ACK is pending.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ack_now {
+            return Some(self.largest_at);
+        }
+        self.first_pending_at.map(|t| t + self.max_ack_delay)
+    }
+
+    /// An ACK frame if one is due: `ack_every` packets pending, the delay passed, a gap or
+    /// an explicit request, or the flow-control credit grew by a quarter window since this
+    /// path last advertised it (so a sender blocked on credit learns about the room).
+    pub fn poll_transmit<B: Payload>(
+        &mut self,
+        now: Instant,
+        shared: &ReceiverShared<B>,
+        session_id: u64,
+    ) -> Option<Transmit<B>> {
+        self.received.largest()?;
+        let max_offset = shared.max_offset();
+        let due = self.ack_now
+            || self.pending >= self.ack_every
+            || self.first_pending_at.is_some_and(|t| now >= t + self.max_ack_delay)
+            || max_offset >= self.advertised + (shared.window() / 4).max(1);
+        if !due {
+            return None;
+        }
+        let ack = AckRepr {
+            ranges: self.received.to_ack_ranges(),
+            ack_delay: (now - self.largest_at).total_micros().min(u32::MAX as u64) as u32,
+            delivered: shared.delivered(),
+            max_offset,
+        };
+        self.advertised = max_offset;
+        self.pending = 0;
+        self.first_pending_at = None;
+        self.ack_now = false;
+        self.stats.acks_sent += 1;
+        let frame = Frame::Ack(ack);
+        let header = HeaderRepr {
+            packet_type: PacketType::Ack,
+            flags: Flags::empty(),
+            path_id: self.id,
+            session_id,
+            packet_number: 0,
+            offset: 0,
+            length: frame.body_len() as u16,
+            timestamp: now.wire_timestamp(),
+            timestamp_echo: self.peer_timestamp,
+        };
+        Some(Transmit { path: self.id, repr: Repr { header, frame }, payload: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_and_detect_duplicates() {
+        let mut r = ReceivedRanges::default();
+        for pn in [0, 1, 2, 5, 6, 4, 9] {
+            assert!(r.insert(pn));
+        }
+        assert!(!r.insert(5));
+        assert!(!r.insert(0));
+        assert_eq!(r.ranges, vec![(9, 9), (4, 6), (0, 2)]);
+        assert!(r.insert(3));
+        assert_eq!(r.ranges, vec![(9, 9), (0, 6)]);
+        assert!(r.insert(8) && r.insert(7));
+        assert_eq!(r.ranges, vec![(0, 9)]);
+    }
+
+    #[test]
+    fn ranges_stay_bounded() {
+        let mut r = ReceivedRanges::default();
+        for pn in 0..1000 {
+            r.insert(pn * 2);
+        }
+        assert_eq!(r.ranges.len(), ReceivedRanges::CAPACITY);
+        assert_eq!(r.largest(), Some(1998));
+        assert_eq!(r.to_ack_ranges().len(), MAX_ACK_RANGES);
+    }
+}

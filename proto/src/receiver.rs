@@ -1,0 +1,427 @@
+//! The receiving endpoint: session control (HELLO answers, FIN verdict, idle timeout,
+//! RESET), the per-path receivers and the reassembler.
+//!
+//! [`Receiver`] is the single-threaded composition. A multi-core driver puts
+//! [`ReceiverShared`] in an `Arc`, gives each lcore a [`PathReceiver`] (it calls
+//! `handle_data`/`handle_ping` and `poll_transmit` for ACKs), runs one
+//! [`Reassembler`] on the writer thread, and routes control packets to the `Receiver`.
+//!
+//! # Driving a `Receiver`
+//! Each loop iteration: read `now` once; `handle_datagram(now, handle)` for every
+//! datagram received (the handle is narrowed to the payload, never copied); run
+//! `handle_timeout(now)` if `poll_timeout()` passed; `poll_deliver()` until `None`,
+//! writing each chunk to the output (this advances the flow-control credit); then
+//! `poll_transmit(now)` until `None`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::config::ReceiverConfig;
+use crate::digest::StreamDigest;
+use crate::path_receiver::{PathReceiver, PathReceiverStats};
+use crate::reassembly::Reassembler;
+use crate::shared::ReceiverShared;
+use crate::stats::{DropCounters, DropReason};
+use crate::time::{Duration, Instant};
+use crate::timer::TimerTable;
+use crate::transmit::Transmit;
+use crate::wire::{
+    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, Packet, RejectReason, Repr,
+    ResetReason, ResetRepr, Verdict,
+};
+use crate::Payload;
+
+/// Why a receiving session failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ReceiverError {
+    /// Nothing arrived for the idle timeout.
+    #[error("idle for {idle}: gave up after delivering {delivered} bytes")]
+    IdleTimeout {
+        /// Bytes delivered in order.
+        delivered: u64,
+        /// How long nothing arrived.
+        idle: Duration,
+    },
+    /// The sender sent a RESET.
+    #[error("sender reset the session ({reason:?}); it had {offset} bytes acknowledged, we delivered {delivered}")]
+    PeerReset {
+        /// Its reason.
+        reason: ResetReason,
+        /// What it reported.
+        offset: u64,
+        /// What we delivered.
+        delivered: u64,
+    },
+    /// The stream arrived but failed the FIN check.
+    #[error("stream check failed: {verdict:?} (delivered {delivered}, announced {announced})")]
+    Verdict {
+        /// The verdict sent back.
+        verdict: Verdict,
+        /// Bytes delivered.
+        delivered: u64,
+        /// Length in the FIN.
+        announced: u64,
+    },
+}
+
+/// Where the receiving session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiverState {
+    /// Waiting for a HELLO.
+    Listening,
+    /// Serving a session.
+    Receiving,
+    /// FIN checked, verdict Ok; still answers retransmitted FINs.
+    Complete,
+    /// Failed; see the error.
+    Failed(ReceiverError),
+}
+
+#[derive(Clone, Copy)]
+enum Timer {
+    Idle = 0,
+}
+const TIMERS: usize = 1;
+
+/// Most control answers queued at once; more are dropped (the peer retransmits).
+const MAX_PENDING_CONTROL: usize = 16;
+
+/// Counters of a receiver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReceiverStats {
+    /// Sum over paths.
+    pub paths: PathReceiverStats,
+    /// Datagrams handed in.
+    pub datagrams: u64,
+    /// Bytes delivered in order.
+    pub delivered: u64,
+    /// Drops by reason (path lcores and reassembler together).
+    pub drops: DropCounters,
+}
+
+/// The receiving endpoint.
+#[derive(Debug)]
+pub struct Receiver<B> {
+    config: ReceiverConfig,
+    shared: Arc<ReceiverShared<B>>,
+    paths: Vec<PathReceiver>,
+    reassembler: Option<Reassembler<B>>,
+    state: ReceiverState,
+    session: Option<(u64, HelloRepr)>,
+    digest: Option<StreamDigest>,
+    fin: Option<FinRepr>,
+    verdict: Option<Verdict>,
+    control: VecDeque<Transmit<B>>,
+    timers: TimerTable<TIMERS>,
+    last_activity: Instant,
+    last_path: u16,
+    rr: usize,
+    datagrams: u64,
+    drops: DropCounters,
+}
+
+impl<B: Payload> Receiver<B> {
+    /// A receiver listening for one session.
+    pub fn new(config: ReceiverConfig) -> Self {
+        let paths =
+            (0..config.paths.max(1)).map(|i| PathReceiver::new(i, config.ack_every, config.max_ack_delay)).collect();
+        Receiver {
+            shared: Arc::new(ReceiverShared::new(config.inbox_chunks)),
+            config,
+            paths,
+            reassembler: None,
+            state: ReceiverState::Listening,
+            session: None,
+            digest: None,
+            fin: None,
+            verdict: None,
+            control: VecDeque::new(),
+            timers: TimerTable::default(),
+            last_activity: Instant::ZERO,
+            last_path: 0,
+            rr: 0,
+            datagrams: 0,
+            drops: DropCounters::default(),
+        }
+    }
+
+    /// The shared part.
+    pub fn shared(&self) -> &Arc<ReceiverShared<B>> {
+        &self.shared
+    }
+
+    /// Session state.
+    pub fn state(&self) -> ReceiverState {
+        self.state
+    }
+
+    /// The session being served.
+    pub fn session_id(&self) -> Option<u64> {
+        self.session.map(|s| s.0)
+    }
+
+    /// Bytes delivered in order.
+    pub fn delivered(&self) -> u64 {
+        self.shared.delivered()
+    }
+
+    /// Path `i`.
+    pub fn path(&self, i: usize) -> &PathReceiver {
+        &self.paths[i]
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ReceiverStats {
+        let mut s = ReceiverStats {
+            datagrams: self.datagrams,
+            delivered: self.shared.delivered(),
+            drops: self.drops,
+            ..Default::default()
+        };
+        if let Some(r) = &self.reassembler {
+            s.drops.merge(r.drops());
+        }
+        for p in &self.paths {
+            let ps = p.stats();
+            s.paths.packets += ps.packets;
+            s.paths.bytes += ps.bytes;
+            s.paths.acks_sent += ps.acks_sent;
+        }
+        s
+    }
+
+    /// Chunks held out of order in the reorder window.
+    pub fn held(&self) -> usize {
+        self.reassembler.as_ref().map_or(0, |r| r.held())
+    }
+
+    /// Processes one datagram. Corrupt, foreign, duplicate or out-of-window packets are
+    /// dropped, counted by reason, and reported in the `Err`.
+    pub fn handle_datagram(&mut self, now: Instant, datagram: B) -> Result<(), DropReason> {
+        self.datagrams += 1;
+        let r = self.handle_inner(now, datagram);
+        if let Err(reason) = r {
+            self.drops.count(reason);
+        }
+        r
+    }
+
+    fn handle_inner(&mut self, now: Instant, datagram: B) -> Result<(), DropReason> {
+        let (repr, range) = {
+            let packet = Packet::new_checked(datagram.as_ref())?;
+            (Repr::parse(&packet)?, packet.payload_range())
+        };
+        let h = repr.header;
+        if let Frame::Hello(hello) = repr.frame {
+            return self.on_hello(now, &h, hello);
+        }
+        let Some((session, _)) = self.session else { return Err(DropReason::WrongSession) };
+        if h.session_id != session {
+            return Err(DropReason::WrongSession);
+        }
+        let path = h.path_id as usize;
+        if path >= self.paths.len() {
+            return Err(DropReason::UnknownPath);
+        }
+        if matches!(self.state, ReceiverState::Failed(_)) {
+            return Err(DropReason::Unexpected);
+        }
+        self.touch(now, h.path_id);
+        match repr.frame {
+            Frame::Data => {
+                let payload = datagram.narrow(range);
+                self.paths[path].handle_data(now, &h, payload, &self.shared)?;
+                if let Some(r) = &mut self.reassembler {
+                    r.drain_inbox(&self.shared);
+                }
+            }
+            Frame::Ping => self.paths[path].handle_ping(now, &h)?,
+            Frame::Fin(fin) => {
+                self.shared.set_end(fin.total_len);
+                self.fin = Some(fin);
+                self.check_fin(now, h.path_id);
+            }
+            Frame::Reset(r) => {
+                let delivered = self.shared.delivered();
+                self.state = ReceiverState::Failed(ReceiverError::PeerReset {
+                    reason: r.reason,
+                    offset: r.offset,
+                    delivered,
+                });
+                self.timers.stop(Timer::Idle as usize);
+            }
+            Frame::Hello(_) | Frame::HelloAck(_) | Frame::Ack(_) | Frame::FinAck(_) => {
+                return Err(DropReason::Unexpected)
+            }
+        }
+        Ok(())
+    }
+
+    fn touch(&mut self, now: Instant, path: u16) {
+        self.last_activity = now;
+        self.last_path = path;
+        if self.state == ReceiverState::Receiving {
+            self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+        }
+    }
+
+    fn header(&self, now: Instant, path: u16, session: u64, frame: &Frame, echo: u32) -> HeaderRepr {
+        HeaderRepr {
+            packet_type: frame.packet_type(),
+            flags: Flags::empty(),
+            path_id: path,
+            session_id: session,
+            packet_number: 0,
+            offset: 0,
+            length: frame.body_len() as u16,
+            timestamp: now.wire_timestamp(),
+            timestamp_echo: echo,
+        }
+    }
+
+    fn queue_control(&mut self, now: Instant, path: u16, session: u64, frame: Frame, echo: u32) {
+        if self.control.len() >= MAX_PENDING_CONTROL {
+            return;
+        }
+        let header = self.header(now, path, session, &frame, echo);
+        self.control.push_back(Transmit { path, repr: Repr { header, frame }, payload: None });
+    }
+
+    fn on_hello(&mut self, now: Instant, h: &HeaderRepr, hello: HelloRepr) -> Result<(), DropReason> {
+        let path = h.path_id.min(self.config.paths.saturating_sub(1));
+        let reject = |this: &mut Self, reason| {
+            let frame = Frame::HelloAck(HelloAckRepr { reject: Some(reason), options: 0, window: 0 });
+            this.queue_control(now, path, h.session_id, frame, h.timestamp);
+        };
+        match self.session {
+            Some((s, _)) if s == h.session_id => {
+                // Our HELLO-ACK was lost: answer again.
+                let window = self.reassembler.as_ref().map_or(0, |r| r.window());
+                let frame = Frame::HelloAck(HelloAckRepr { reject: None, options: 0, window });
+                self.queue_control(now, path, s, frame, h.timestamp);
+                self.touch(now, path);
+                return Ok(());
+            }
+            Some(_) => {
+                reject(self, RejectReason::Busy);
+                return Err(DropReason::WrongSession);
+            }
+            None => {}
+        }
+        if hello.chunk_size == 0 || hello.chunk_size > self.config.max_chunk_size {
+            reject(self, RejectReason::BadChunkSize);
+            return Ok(());
+        }
+        if hello.paths == 0 || hello.paths > self.config.paths || h.path_id >= self.config.paths {
+            reject(self, RejectReason::TooManyPaths);
+            return Ok(());
+        }
+        let reassembler = Reassembler::new(hello.chunk_size as u64, self.config.window);
+        let window = reassembler.window();
+        self.shared.serve(h.session_id, hello.chunk_size as u64, window, hello.total_len);
+        self.reassembler = Some(reassembler);
+        self.session = Some((h.session_id, hello));
+        self.digest = Some(StreamDigest::new(hello.digest));
+        self.state = ReceiverState::Receiving;
+        self.touch(now, path);
+        let frame = Frame::HelloAck(HelloAckRepr { reject: None, options: 0, window });
+        self.queue_control(now, path, h.session_id, frame, h.timestamp);
+        Ok(())
+    }
+
+    fn check_fin(&mut self, now: Instant, path: u16) {
+        let (Some(fin), Some((session, _))) = (self.fin, self.session) else { return };
+        let delivered = self.shared.delivered();
+        let verdict = match self.verdict {
+            Some(v) => v,
+            None => {
+                if self.shared.end().is_some_and(|e| e != fin.total_len) || delivered > fin.total_len {
+                    Verdict::LengthMismatch
+                } else if delivered < fin.total_len {
+                    return; // still assembling; the sender retransmits the FIN
+                } else {
+                    let ours = self.digest.as_ref().map(|d| d.finish());
+                    let same_alg = self.digest.as_ref().is_some_and(|d| d.algorithm() == fin.algorithm);
+                    if same_alg && ours == Some(fin.digest) {
+                        Verdict::Ok
+                    } else {
+                        Verdict::DigestMismatch
+                    }
+                }
+            }
+        };
+        if self.verdict.is_none() {
+            self.verdict = Some(verdict);
+            self.timers.stop(Timer::Idle as usize);
+            self.state = if verdict == Verdict::Ok {
+                ReceiverState::Complete
+            } else {
+                ReceiverState::Failed(ReceiverError::Verdict { verdict, delivered, announced: fin.total_len })
+            };
+        }
+        let frame = Frame::FinAck(FinAckRepr { verdict, received_len: delivered });
+        self.queue_control(now, path, session, frame, 0);
+        self.fin = None;
+    }
+
+    /// The next in-order chunk for the application. Delivering advances the credit.
+    pub fn poll_deliver(&mut self) -> Option<B> {
+        let r = self.reassembler.as_mut()?;
+        r.drain_inbox(&self.shared);
+        let b = r.poll_deliver(&self.shared)?;
+        if let Some(d) = &mut self.digest {
+            d.update(b.as_ref());
+        }
+        Some(b)
+    }
+
+    /// The next packet to send: control answers first, then ACKs per path.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<B>> {
+        if self.fin.is_some() {
+            self.check_fin(now, self.last_path);
+        }
+        if let Some(t) = self.control.pop_front() {
+            return Some(t);
+        }
+        let (session, _) = self.session?;
+        let n = self.paths.len();
+        for k in 0..n {
+            let i = (self.rr + k) % n;
+            if let Some(t) = self.paths[i].poll_transmit(now, &self.shared, session) {
+                self.rr = (i + 1) % n;
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// The earliest time `handle_timeout` must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.timers.next();
+        if self.session.is_some() {
+            for p in &self.paths {
+                t = match (t, p.poll_timeout()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        t
+    }
+
+    /// Runs expired timers: the idle timeout fails the session and sends a RESET.
+    /// (Delayed ACKs need no action here: `poll_transmit` sends them once due.)
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timers.take_expired(Timer::Idle as usize, now) && self.state == ReceiverState::Receiving {
+            let delivered = self.shared.delivered();
+            let idle = now - self.last_activity;
+            self.state = ReceiverState::Failed(ReceiverError::IdleTimeout { delivered, idle });
+            if let Some((session, _)) = self.session {
+                let frame = Frame::Reset(ResetRepr { reason: ResetReason::IdleTimeout, offset: delivered });
+                self.queue_control(now, self.last_path, session, frame, 0);
+            }
+        }
+    }
+}

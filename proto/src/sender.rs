@@ -1,0 +1,479 @@
+//! The sending endpoint: session control (HELLO, FIN, RESET, give-up) plus the paths.
+//!
+//! [`Sender`] is the single-threaded composition a simulator or kernel-socket driver
+//! uses. A multi-core driver uses the same pieces apart: [`SenderShared`] in an `Arc`,
+//! one [`PathSender`] per lcore, and a [`Sender`] with its paths' data role taken over
+//! by those lcores (see `docs/PROTOCOL.md`, "Multi-core split").
+//!
+//! # Driving a `Sender` (quinn-proto style)
+//! Four kinds of methods: getters (`state`, `stats`, `path`), `handle_*` (input),
+//! mutators (`write`, `finish`, `abort`) and `poll_*` (output). Each loop iteration:
+//! 1. read `now` once;
+//! 2. `handle_datagram(now, bytes)` for every datagram received;
+//! 3. if `poll_timeout()` is `<= now`, `handle_timeout(now)`;
+//! 4. `write(chunk)` while the application has data and it is accepted; `finish()` at EOF;
+//! 5. `poll_transmit(now)` until `None`, sending each [`Transmit`] on its path;
+//! 6. sleep or spin until the next datagram or `poll_timeout()`.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::config::SenderConfig;
+use crate::digest::StreamDigest;
+use crate::path_sender::{PathHealth, PathSender, PathSenderStats};
+use crate::shared::{PushError, SenderShared};
+use crate::stats::{DropCounters, DropReason};
+use crate::time::{Duration, Instant};
+use crate::timer::TimerTable;
+use crate::transmit::Transmit;
+use crate::wire::{
+    Flags, FinAckRepr, FinRepr, Frame, HeaderRepr, HelloRepr, Packet, RejectReason, Repr,
+    ResetReason, ResetRepr, Verdict,
+};
+use crate::Payload;
+
+/// Why a sending session failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SenderError {
+    /// The receiver turned the HELLO down.
+    #[error("receiver rejected the session: {0:?}")]
+    Rejected(RejectReason),
+    /// No progress for the give-up bound.
+    #[error("gave up after {idle} without progress: {acked} of {written} bytes acknowledged in order")]
+    GaveUp {
+        /// Bytes the receiver confirmed delivered.
+        acked: u64,
+        /// Bytes the application had written.
+        written: u64,
+        /// How long nothing moved.
+        idle: Duration,
+    },
+    /// The receiver sent a RESET.
+    #[error("receiver reset the session ({reason:?}) after delivering {offset} bytes")]
+    PeerReset {
+        /// Its reason.
+        reason: ResetReason,
+        /// Bytes it had delivered.
+        offset: u64,
+    },
+    /// The receiver's FIN-ACK verdict was not Ok.
+    #[error("receiver verdict {verdict:?}: it delivered {received} of {sent} bytes")]
+    Verdict {
+        /// The verdict.
+        verdict: Verdict,
+        /// Bytes it delivered.
+        received: u64,
+        /// Bytes we sent.
+        sent: u64,
+    },
+    /// The application aborted.
+    #[error("aborted by the application")]
+    Aborted,
+}
+
+/// Where the sending session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderState {
+    /// HELLO sent, waiting for HELLO-ACK.
+    Handshake,
+    /// Sending data.
+    Transfer,
+    /// Everything acknowledged, FIN sent, waiting for FIN-ACK.
+    Closing,
+    /// FIN-ACK with verdict Ok: the stream arrived intact.
+    Done,
+    /// Failed; see the error.
+    Failed(SenderError),
+}
+
+#[derive(Clone, Copy)]
+enum Timer {
+    Hello = 0,
+    Fin = 1,
+    GiveUp = 2,
+}
+const TIMERS: usize = 3;
+
+/// Session-level counters of a sender (per-path ones are in [`PathSenderStats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderStats {
+    /// Sum over paths.
+    pub paths: PathSenderStats,
+    /// Control packets sent (HELLO, FIN, RESET).
+    pub control_sent: u64,
+    /// Incoming packets dropped, by reason.
+    pub drops: DropCounters,
+}
+
+/// The sending endpoint of one session.
+#[derive(Debug)]
+pub struct Sender<B> {
+    config: SenderConfig,
+    shared: Arc<SenderShared<B>>,
+    paths: Vec<PathSender<B>>,
+    state: SenderState,
+    digest: StreamDigest,
+    timers: TimerTable<TIMERS>,
+    control_seq: u64,
+    hello_tries: u32,
+    hello_sent_at: Instant,
+    send_hello: bool,
+    send_fin: bool,
+    send_reset: Option<ResetRepr>,
+    fin_tries: u32,
+    rr: usize,
+    last_progress: Instant,
+    progress_mark: u64,
+    control_sent: u64,
+    drops: DropCounters,
+}
+
+impl<B: Payload> Sender<B> {
+    /// A sender for session `session_id` (64-bit random, chosen by the caller: the core
+    /// owns no randomness). The first `poll_transmit` sends the HELLO.
+    pub fn new(config: SenderConfig, session_id: u64, now: Instant) -> Self {
+        let shared = Arc::new(SenderShared::new(session_id, config.chunk_size, config.fresh_queue_chunks));
+        let paths = (0..config.paths.max(1)).map(|i| PathSender::new(i, &config)).collect();
+        let mut timers = TimerTable::default();
+        timers.set(Timer::GiveUp as usize, now + config.give_up_after);
+        Sender {
+            digest: StreamDigest::new(config.digest),
+            config,
+            shared,
+            paths,
+            state: SenderState::Handshake,
+            timers,
+            control_seq: 0,
+            hello_tries: 0,
+            hello_sent_at: now,
+            send_hello: true,
+            send_fin: false,
+            send_reset: None,
+            fin_tries: 0,
+            rr: 0,
+            last_progress: now,
+            progress_mark: 0,
+            control_sent: 0,
+            drops: DropCounters::default(),
+        }
+    }
+
+    /// The shared part, for a multi-core driver's reader and path lcores.
+    pub fn shared(&self) -> &Arc<SenderShared<B>> {
+        &self.shared
+    }
+
+    /// Session state.
+    pub fn state(&self) -> SenderState {
+        self.state
+    }
+
+    /// Whether the session ended (done or failed).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, SenderState::Done | SenderState::Failed(_))
+    }
+
+    /// Path `i`.
+    pub fn path(&self, i: usize) -> &PathSender<B> {
+        &self.paths[i]
+    }
+
+    /// Number of paths.
+    pub fn path_count(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Counters summed over paths.
+    pub fn stats(&self) -> SenderStats {
+        let mut s = SenderStats { control_sent: self.control_sent, drops: self.drops, ..Default::default() };
+        for p in &self.paths {
+            let ps = p.stats();
+            s.paths.packets += ps.packets;
+            s.paths.bytes += ps.bytes;
+            s.paths.resends += ps.resends;
+            s.paths.lost += ps.lost;
+            s.paths.ptos += ps.ptos;
+            s.paths.acks += ps.acks;
+            s.paths.downs += ps.downs;
+            s.paths.ups += ps.ups;
+        }
+        s
+    }
+
+    /// Queues the next chunk of the stream (digesting it) and returns its offset. Every
+    /// chunk must be `chunk_size` long except the last. Refusals hand the chunk back.
+    pub fn write(&mut self, chunk: B) -> Result<u64, PushError<B>> {
+        if self.is_finished() {
+            return Err(PushError::Ended(chunk));
+        }
+        let bytes_digest = chunk.clone();
+        let off = self.shared.push(chunk)?;
+        self.digest.update(bytes_digest.as_ref());
+        Ok(off)
+    }
+
+    /// No more data: the FIN goes out once everything written is acknowledged.
+    pub fn finish(&mut self) {
+        self.shared.finish();
+    }
+
+    /// Aborts the session: a RESET goes out and the state becomes failed.
+    pub fn abort(&mut self) {
+        self.fail(SenderError::Aborted, ResetReason::Application);
+    }
+
+    fn fail(&mut self, e: SenderError, reason: ResetReason) {
+        if self.is_finished() {
+            return;
+        }
+        self.state = SenderState::Failed(e);
+        self.shared.stop();
+        self.send_reset = Some(ResetRepr { reason, offset: self.shared.acked() });
+        self.send_hello = false;
+        self.send_fin = false;
+        for t in [Timer::Hello, Timer::Fin, Timer::GiveUp] {
+            self.timers.stop(t as usize);
+        }
+    }
+
+    fn progress(&mut self, now: Instant) {
+        self.last_progress = now;
+        self.timers.set(Timer::GiveUp as usize, now + self.config.give_up_after);
+    }
+
+    /// Processes one received datagram (ACK, HELLO-ACK, FIN-ACK or RESET). The sender
+    /// keeps nothing of it, so a borrowed slice is enough.
+    pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DropReason> {
+        let r = self.handle_inner(now, datagram);
+        if let Err(reason) = r {
+            self.drops.count(reason);
+        }
+        r
+    }
+
+    fn handle_inner(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DropReason> {
+        let packet = Packet::new_checked(datagram)?;
+        let repr = Repr::parse(&packet)?;
+        let h = repr.header;
+        if h.session_id != self.shared.session_id() {
+            return Err(DropReason::WrongSession);
+        }
+        let path = h.path_id as usize;
+        if path >= self.paths.len() {
+            return Err(DropReason::UnknownPath);
+        }
+        if self.is_finished() {
+            return Err(DropReason::Unexpected);
+        }
+        match repr.frame {
+            Frame::Ack(ack) => {
+                if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+                    return Err(DropReason::Unexpected);
+                }
+                self.paths[path].handle_ack(now, &h, &ack, &self.shared);
+                let acked = self.shared.acked();
+                if acked > self.progress_mark {
+                    self.progress_mark = acked;
+                    self.progress(now);
+                }
+                self.maybe_fin(now);
+            }
+            Frame::HelloAck(ha) => {
+                if self.state != SenderState::Handshake {
+                    return Ok(()); // a retransmitted answer
+                }
+                if let Some(reason) = ha.reject {
+                    self.fail(SenderError::Rejected(reason), ResetReason::Application);
+                    self.send_reset = None;
+                    return Ok(());
+                }
+                self.state = SenderState::Transfer;
+                self.timers.stop(Timer::Hello as usize);
+                self.shared.on_feedback(0, ha.window);
+                self.shared.set_established();
+                // RTT seed: our HELLO's timestamp comes back as the echo.
+                let echoed = h.timestamp_echo;
+                let rtt = now.wire_timestamp().wrapping_sub(echoed) as u64;
+                if echoed == self.hello_sent_at.wire_timestamp() {
+                    for p in &mut self.paths {
+                        p.seed_rtt(now, Duration::from_micros(rtt.max(1)));
+                    }
+                }
+                self.paths[path].set_peer_timestamp(h.timestamp);
+                self.progress(now);
+            }
+            Frame::FinAck(fa) => {
+                if self.state != SenderState::Closing {
+                    return Err(DropReason::Unexpected);
+                }
+                self.on_fin_ack(fa);
+            }
+            Frame::Reset(r) => {
+                self.fail(SenderError::PeerReset { reason: r.reason, offset: r.offset }, r.reason);
+                self.send_reset = None;
+            }
+            Frame::Hello(_) | Frame::Data | Frame::Fin(_) | Frame::Ping => return Err(DropReason::Unexpected),
+        }
+        Ok(())
+    }
+
+    fn on_fin_ack(&mut self, fa: FinAckRepr) {
+        let sent = self.shared.end().unwrap_or(0);
+        if fa.verdict == Verdict::Ok && fa.received_len == sent {
+            self.state = SenderState::Done;
+            self.shared.stop();
+            for t in [Timer::Fin, Timer::GiveUp] {
+                self.timers.stop(t as usize);
+            }
+        } else {
+            let verdict = if fa.verdict == Verdict::Ok { Verdict::LengthMismatch } else { fa.verdict };
+            self.fail(SenderError::Verdict { verdict, received: fa.received_len, sent }, ResetReason::Application);
+            self.send_reset = None;
+        }
+    }
+
+    fn maybe_fin(&mut self, now: Instant) {
+        if self.state == SenderState::Transfer && self.shared.end().is_some_and(|e| self.shared.acked() >= e) {
+            self.state = SenderState::Closing;
+            self.send_fin = true;
+            self.timers.set(Timer::Fin as usize, now);
+        }
+    }
+
+    fn control_path(&self, tries: u32) -> u16 {
+        // Rotate over up paths so a dead path cannot block the handshake or close.
+        let n = self.paths.len();
+        let up: Vec<usize> = (0..n).filter(|&i| self.paths[i].health() == PathHealth::Up).collect();
+        if up.is_empty() {
+            (tries as usize % n) as u16
+        } else {
+            up[tries as usize % up.len()] as u16
+        }
+    }
+
+    fn control(&mut self, now: Instant, path: u16, frame: Frame) -> Transmit<B> {
+        self.control_seq += 1;
+        self.control_sent += 1;
+        let echo = 0;
+        let header = HeaderRepr {
+            packet_type: frame.packet_type(),
+            flags: Flags::empty(),
+            path_id: path,
+            session_id: self.shared.session_id(),
+            packet_number: self.control_seq,
+            offset: 0,
+            length: frame.body_len() as u16,
+            timestamp: now.wire_timestamp(),
+            timestamp_echo: echo,
+        };
+        Transmit { path, repr: Repr { header, frame }, payload: None }
+    }
+
+    /// The next packet to send: control first (RESET, HELLO, FIN), then data and probes
+    /// from the paths in round-robin order. Each path only offers a packet when its window,
+    /// pacer and health allow, so data spreads over paths in proportion to what each can
+    /// carry now.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<B>> {
+        if let Some(r) = self.send_reset.take() {
+            let p = self.control_path(0);
+            return Some(self.control(now, p, Frame::Reset(r)));
+        }
+        if self.send_hello {
+            self.send_hello = false;
+            let p = self.control_path(self.hello_tries);
+            self.hello_tries += 1;
+            self.hello_sent_at = now;
+            let backoff = 1u64 << (self.hello_tries - 1).min(3);
+            self.timers.set(Timer::Hello as usize, now + self.config.hello_interval.saturating_mul(backoff));
+            let hello = HelloRepr {
+                chunk_size: self.config.chunk_size,
+                paths: self.paths.len() as u16,
+                digest: self.config.digest,
+                options: 0,
+                total_len: self.config.total_len,
+            };
+            return Some(self.control(now, p, Frame::Hello(hello)));
+        }
+        if self.send_fin {
+            self.send_fin = false;
+            let p = self.control_path(self.fin_tries);
+            self.fin_tries += 1;
+            self.timers.set(Timer::Fin as usize, now + self.config.fin_interval);
+            let fin = FinRepr {
+                total_len: self.shared.end().unwrap_or(0),
+                algorithm: self.digest.algorithm(),
+                digest: self.digest.finish(),
+            };
+            return Some(self.control(now, p, Frame::Fin(fin)));
+        }
+        if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+            return None;
+        }
+        if self.state == SenderState::Transfer && self.shared.end().is_some() {
+            self.maybe_fin(now);
+            if self.send_fin {
+                return self.poll_transmit(now);
+            }
+        }
+        let n = self.paths.len();
+        for k in 0..n {
+            let i = (self.rr + k) % n;
+            if let Some(t) = self.paths[i].poll_transmit(now, &self.shared) {
+                self.rr = (i + 1) % n;
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// The earliest time `handle_timeout` must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_finished() {
+            return None;
+        }
+        let mut t = self.timers.next();
+        if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+            for p in &self.paths {
+                t = match (t, p.poll_timeout()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        t
+    }
+
+    /// Runs every expired timer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_finished() {
+            return;
+        }
+        if self.timers.take_expired(Timer::Hello as usize, now) && self.state == SenderState::Handshake {
+            self.send_hello = true;
+        }
+        if self.timers.take_expired(Timer::Fin as usize, now) && self.state == SenderState::Closing {
+            self.send_fin = true;
+        }
+        if self.timers.take_expired(Timer::GiveUp as usize, now) {
+            let written = self.shared.written();
+            let acked = self.shared.acked();
+            let idle_app = self.state == SenderState::Transfer && acked >= written && self.shared.end().is_none();
+            if idle_app {
+                // Nothing outstanding: the application is slow, not the network.
+                self.progress(now);
+            } else {
+                let idle = now - self.last_progress;
+                self.fail(SenderError::GaveUp { acked, written, idle }, ResetReason::GiveUp);
+                return;
+            }
+        }
+        if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+            for p in &mut self.paths {
+                if p.poll_timeout().is_some_and(|t| t <= now) {
+                    p.handle_timeout(now, &self.shared);
+                }
+            }
+        }
+    }
+}
