@@ -201,6 +201,11 @@ impl Eal {
         }
     }
 
+    /// Drops a port from the cleanup list (it was closed early).
+    pub(crate) fn forget_port(&self, id: u16) {
+        self.inner.ports.lock().unwrap_or_else(|e| e.into_inner()).retain(|&p| p != id);
+    }
+
     /// Ids of every port EAL probed, in id order.
     pub fn ports(&self) -> Vec<PortId> {
         (0..dpdk_sys::RTE_MAX_ETHPORTS as u16)

@@ -20,6 +20,7 @@ mod log;
 mod mbuf;
 mod mempool;
 mod port;
+mod vdev;
 
 pub use eal::{Eal, EalOptions};
 pub use error::{rte_errno_text, DpdkError};

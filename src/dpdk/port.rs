@@ -199,6 +199,8 @@ pub struct Port {
     rx_taken: Vec<AtomicBool>,
     tx_taken: Vec<AtomicBool>,
     tx_offloads: u64,
+    /// One clone per queue handle given out; `close` needs it unique.
+    queues_alive: Arc<()>,
     eal: Arc<EalInner>,
 }
 
@@ -296,6 +298,7 @@ impl Port {
             rx_taken: (0..cfg.rx_queues).map(|_| AtomicBool::new(false)).collect(),
             tx_taken: (0..cfg.tx_queues).map(|_| AtomicBool::new(false)).collect(),
             tx_offloads,
+            queues_alive: Arc::new(()),
             eal: Arc::clone(&eal.inner),
         })
     }
@@ -327,6 +330,24 @@ impl Port {
         let rc = unsafe { sys::rte_eth_dev_stop(self.id.0) };
         if rc != 0 {
             return Err(port_err(self.id.0, "rte_eth_dev_stop", rc));
+        }
+        Ok(())
+    }
+
+    /// Stops and closes the port now (e.g. so a pcap file is flushed)
+    /// instead of at EAL cleanup.
+    /// Fails (and leaves the port alone) while any queue handle is alive.
+    pub fn close(self) -> Result<(), DpdkError> {
+        if Arc::strong_count(&self.queues_alive) > 1 {
+            return Err(DpdkError::Unsupported { port: self.id.0, what: "cannot close a port while its queues are in use".into() });
+        }
+        self.stop()?;
+        // SAFETY: stopped port with no queue handle left (checked above),
+        // and `self` is consumed, so nothing can use it after the close.
+        let rc = unsafe { sys::rte_eth_dev_close(self.id.0) };
+        Eal { inner: Arc::clone(&self.eal) }.forget_port(self.id.0);
+        if rc != 0 {
+            return Err(port_err(self.id.0, "rte_eth_dev_close", rc));
         }
         Ok(())
     }
@@ -407,7 +428,7 @@ impl Port {
         if taken.swap(true, Ordering::AcqRel) {
             return None;
         }
-        Some(RxQueue { port: self.id.0, queue: q, _eal: Arc::clone(&self.eal), _not_sync: PhantomData })
+        Some(RxQueue { port: self.id.0, queue: q, _alive: Arc::clone(&self.queues_alive), _eal: Arc::clone(&self.eal), _not_sync: PhantomData })
     }
 
     /// Hands out transmit queue `q`, once.
@@ -416,7 +437,7 @@ impl Port {
         if taken.swap(true, Ordering::AcqRel) {
             return None;
         }
-        Some(TxQueue { port: self.id.0, queue: q, _eal: Arc::clone(&self.eal), _not_sync: PhantomData })
+        Some(TxQueue { port: self.id.0, queue: q, _alive: Arc::clone(&self.queues_alive), _eal: Arc::clone(&self.eal), _not_sync: PhantomData })
     }
 }
 
@@ -425,6 +446,7 @@ impl Port {
 pub struct RxQueue {
     port: u16,
     queue: u16,
+    _alive: Arc<()>,
     _eal: Arc<EalInner>,
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -433,6 +455,7 @@ pub struct RxQueue {
 pub struct TxQueue {
     port: u16,
     queue: u16,
+    _alive: Arc<()>,
     _eal: Arc<EalInner>,
     _not_sync: PhantomData<Cell<()>>,
 }

@@ -1,0 +1,215 @@
+//! Shared harness for the DPDK integration tests.
+//!
+//! Every DPDK test:
+//! - runs only as root, and otherwise says loudly that it did NOT run;
+//! - holds a machine-wide lock, so DPDK tests run one at a time even across
+//!   test binaries;
+//! - has a hard timeout (a watchdog ends the process, after cleaning up);
+//! - uses its own `--file-prefix`, and registers everything it makes (veths,
+//!   sockets, files, child processes, runtime dirs) for cleanup, which runs
+//!   on success, on panic, and on timeout.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub mod frames;
+
+/// Something to undo when a test ends.
+#[derive(Debug)]
+pub enum Cleanup {
+    DeleteLink(String),
+    RemovePath(PathBuf),
+    Kill(u32),
+}
+
+static CLEANUPS: Mutex<Vec<Cleanup>> = Mutex::new(Vec::new());
+
+fn run_cleanups() {
+    let items = std::mem::take(&mut *CLEANUPS.lock().unwrap_or_else(|e| e.into_inner()));
+    for c in items.into_iter().rev() {
+        match c {
+            Cleanup::DeleteLink(dev) => {
+                let _ = Command::new("ip").args(["link", "del", &dev]).stderr(Stdio::null()).status();
+            }
+            Cleanup::RemovePath(p) => {
+                if p.is_dir() {
+                    let _ = std::fs::remove_dir_all(&p);
+                } else {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+            Cleanup::Kill(pid) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status();
+            }
+        }
+    }
+}
+
+pub fn register(c: Cleanup) {
+    CLEANUPS.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A running DPDK test: lock, watchdog, prefix, cleanup.
+pub struct DpdkTest {
+    pub name: String,
+    pub prefix: String,
+    _lock: File,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DpdkTest {
+    /// Starts a DPDK test, or returns `None` (after a loud message) when not
+    /// root. `timeout` is the hard limit for the whole test.
+    pub fn start(name: &str, timeout: Duration) -> Option<DpdkTest> {
+        if !is_root() {
+            eprintln!();
+            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+            eprintln!("!!! SKIPPED {name}: DPDK tests need root. DPDK was NOT tested here. !!!");
+            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+            return None;
+        }
+        let lock = File::create("/tmp/stripecat-dpdk-tests.lock").expect("create lock file");
+        flock(&lock);
+        let prefix = format!("sct-{name}-{}", std::process::id());
+        register(Cleanup::RemovePath(PathBuf::from(format!("/var/run/dpdk/{prefix}"))));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let tname = name.to_string();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + timeout;
+            while Instant::now() < deadline {
+                if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("TIMEOUT: DPDK test {tname} exceeded {timeout:?}; cleaning up and failing");
+            run_cleanups();
+            std::process::exit(101);
+        });
+        Some(DpdkTest { name: name.into(), prefix, _lock: lock, done })
+    }
+
+    /// EAL arguments every in-process test starts with.
+    pub fn eal_args(&self, lcores: &str) -> Vec<String> {
+        vec![
+            "stripecat-test".into(),
+            "-l".into(),
+            lcores.into(),
+            format!("--file-prefix={}", self.prefix),
+            "--in-memory".into(),
+            "--no-pci".into(),
+            "--no-telemetry".into(),
+        ]
+    }
+
+    /// A scratch path unique to this test, removed at the end.
+    pub fn path(&self, what: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("{}-{what}", self.prefix));
+        register(Cleanup::RemovePath(p.clone()));
+        p
+    }
+}
+
+impl Drop for DpdkTest {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        run_cleanups();
+    }
+}
+
+/// Blocks until this process holds the machine-wide DPDK test lock.
+fn flock(f: &File) {
+    f.lock().expect("lock /tmp/stripecat-dpdk-tests.lock");
+}
+
+/// Creates a veth pair (names at most 15 bytes), up, without IPv6 (so no
+/// router solicitations land in captures), registered for deletion.
+pub fn veth_pair(a: &str, b: &str, mtu: u32) {
+    let _ = Command::new("ip").args(["link", "del", a]).stderr(Stdio::null()).status();
+    register(Cleanup::DeleteLink(a.into()));
+    sh(&["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
+    for dev in [a, b] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"), "1");
+        sh(&["ip", "link", "set", dev, "mtu", &mtu.to_string(), "up"]);
+    }
+}
+
+/// Runs a command and panics with its output unless it succeeds.
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Spawns a child that is killed at cleanup.
+pub fn spawn(cmd: &mut Command) -> Child {
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    register(Cleanup::Kill(child.id()));
+    child
+}
+
+/// Waits for `cond` up to `limit`, polling every 20 ms.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Runs the stripecat binary with a hard timeout; returns (code, stdout, stderr).
+pub fn run_stripecat(args: &[&str], timeout: Duration) -> (i32, String, String) {
+    run_with_timeout(Command::new(env!("CARGO_BIN_EXE_stripecat")).args(args), timeout)
+}
+
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> (i32, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(_status) = child.try_wait().expect("wait") {
+            let out = child.wait_with_output().expect("output");
+            return (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} did not finish within {timeout:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
