@@ -105,8 +105,9 @@ current_driver() { # current_driver ADDR -> driver name, or empty
 }
 
 interfaces_of() { # interfaces_of ADDR -> kernel interface names, one per line
+    # net/IF directly (most NICs) or one level down, e.g. virtioN/net/IF for virtio-net
     local d
-    for d in "$PCI/devices/$1"/net/*; do
+    for d in "$PCI/devices/$1"/net/* "$PCI/devices/$1"/*/net/*; do
         [[ -e $d ]] && basename "$d"
     done
     return 0
@@ -123,6 +124,36 @@ sysfs_write() { # sysfs_write FILE VALUE
     fi
     if [[ -n ${SYSFS_WRITE_HOOK:-} ]]; then
         $SYSFS_WRITE_HOOK "$file" "$value"
+    fi
+}
+
+sysfs_write_try() { # sysfs_write_try FILE VALUE -- like sysfs_write, but returns 1 on a refused write
+    local file=$1 value=$2
+    if [[ $dry_run -eq 1 ]]; then
+        printf 'would write %q to %s\n' "$value" "$file"
+        return 0
+    fi
+    printf '%s\n' "$value" >"$file" 2>/dev/null || return 1
+    if [[ -n ${SYSFS_WRITE_HOOK:-} ]]; then
+        $SYSFS_WRITE_HOOK "$file" "$value"
+    fi
+}
+
+has_override() { [[ -e $PCI/devices/$1/driver_override ]]; }
+
+clear_override() { # clear_override ADDR
+    if has_override "$1"; then sysfs_write "$PCI/devices/$1/driver_override" ""; fi
+}
+
+# bind_by_id ADDR DRIVER -- for kernels without driver_override (before 3.16): teach DRIVER the
+# device's vendor/device ID through new_id, then bind explicitly if new_id did not already.
+bind_by_id() {
+    local a=$1 d=$2 id
+    id="$(sed 's/^0x//' "$PCI/devices/$a/vendor") $(sed 's/^0x//' "$PCI/devices/$a/device")"
+    # new_id fails with EEXIST when the driver already knows the ID; that is fine.
+    sysfs_write_try "$PCI/drivers/$d/new_id" "$id" || true
+    if [[ $dry_run -eq 1 || $(current_driver "$a") != "$d" ]]; then
+        sysfs_write_try "$PCI/drivers/$d/bind" "$a" || true
     fi
 }
 
@@ -252,13 +283,21 @@ in_use() {
         [[ -n $ifc ]] || continue
         out=$($IP_CMD -o addr show dev "$ifc" 2>/dev/null | grep -v ' inet6 fe80:' || true)
         [[ -n $out ]] && printf '%s: has address(es) %s\n' "$ifc" \
-            "$(awk '{ printf "%s ", $4 }' <<<"$out")"
+            "$(awk '{ print $4 }' <<<"$out" | paste -sd' ' -)"
         out=$($IP_CMD route show dev "$ifc" 2>/dev/null || true)
-        [[ -n $out ]] && printf '%s: has route(s): %s\n' "$ifc" "$(head -n 1 <<<"$out")"
+        [[ -n $out ]] && printf '%s: has route(s): %s\n' "$ifc" "$(head -n 1 <<<"$out" | sed 's/ *$//')"
         out=$($IP_CMD -6 route show dev "$ifc" 2>/dev/null | grep -v '^fe80::' || true)
-        [[ -n $out ]] && printf '%s: has IPv6 route(s): %s\n' "$ifc" "$(head -n 1 <<<"$out")"
+        [[ -n $out ]] && printf '%s: has IPv6 route(s): %s\n' "$ifc" "$(head -n 1 <<<"$out" | sed 's/ *$//')"
     done < <(interfaces_of "$1")
     return 0
+}
+
+join_by() { # join_by SEP ITEM...
+    local sep=$1 out=$2
+    shift 2
+    local x
+    for x in "$@"; do out+="$sep$x"; done
+    printf '%s\n' "$out"
 }
 
 require_real_root() {
@@ -279,16 +318,28 @@ bind_one() { # bind_one ADDR
     rec=$(state_get "$a")
     [[ -n $rec ]] && orig=${rec%% *}
     state_put "$a" "$orig" "$TARGET"
-    sysfs_write "$PCI/devices/$a/driver_override" "$TARGET"
-    [[ -n $cur ]] && sysfs_write "$PCI/drivers/$cur/unbind" "$a"
-    sysfs_write "$PCI/drivers_probe" "$a"
+    if has_override "$a"; then
+        sysfs_write "$PCI/devices/$a/driver_override" "$TARGET"
+        [[ -n $cur ]] && sysfs_write "$PCI/drivers/$cur/unbind" "$a"
+        sysfs_write "$PCI/drivers_probe" "$a"
+    else
+        sc_warn "$a: no driver_override in sysfs (kernel < 3.16): binding through new_id, which also hands $TARGET other unbound devices with the same ID"
+        [[ -n $cur ]] && sysfs_write "$PCI/drivers/$cur/unbind" "$a"
+        bind_by_id "$a" "$TARGET"
+    fi
     [[ $dry_run -eq 1 ]] && return 0
     local now
     now=$(current_driver "$a")
     if [[ $now != "$TARGET" ]]; then
         # Put things back the way they were before failing.
-        sysfs_write "$PCI/devices/$a/driver_override" ""
-        [[ -n $cur && -z $now ]] && sysfs_write "$PCI/drivers_probe" "$a"
+        clear_override "$a"
+        if [[ -n $cur && -z $now ]]; then
+            if has_override "$a"; then
+                sysfs_write "$PCI/drivers_probe" "$a"
+            else
+                sysfs_write_try "$PCI/drivers/$cur/bind" "$a" || true
+            fi
+        fi
         [[ -z $rec ]] && state_del "$a"
         sc_die 3 "$a did not bind to $TARGET (now: ${now:-no driver})" \
             "see dmesg; with vfio-pci every device in the same IOMMU group must be unbound from host drivers"
@@ -304,27 +355,31 @@ restore_one() { # restore_one ADDR
     require_device "$a"
     cur=$(current_driver "$a")
     if [[ $orig != none && $cur == "$orig" ]]; then
-        sysfs_write "$PCI/devices/$a/driver_override" ""
+        clear_override "$a"
         state_del "$a"
         sc_info "$a: already on $orig"
         return 0
     fi
     [[ -n $cur ]] && sysfs_write "$PCI/drivers/$cur/unbind" "$a"
     if [[ $orig == none ]]; then
-        sysfs_write "$PCI/devices/$a/driver_override" ""
+        clear_override "$a"
         state_del "$a"
         sc_info "$a: unbound from ${cur:-no driver} (it had no driver before)"
         return 0
     fi
     ensure_module "$orig" "$orig" ||
         sc_warn "$a: driver $orig not loaded and modprobe $orig failed; trying anyway"
-    sysfs_write "$PCI/devices/$a/driver_override" "$orig"
-    sysfs_write "$PCI/drivers_probe" "$a"
+    if has_override "$a"; then
+        sysfs_write "$PCI/devices/$a/driver_override" "$orig"
+        sysfs_write "$PCI/drivers_probe" "$a"
+    else
+        sysfs_write_try "$PCI/drivers/$orig/bind" "$a" || true
+    fi
     if [[ $dry_run -eq 0 && $(current_driver "$a") != "$orig" ]]; then
         sc_die 3 "$a did not rebind to $orig (now: $(current_driver "$a"))" \
             "see dmesg; the record stays in $STATE_FILE so you can retry --restore"
     fi
-    sysfs_write "$PCI/devices/$a/driver_override" ""
+    clear_override "$a"
     state_del "$a"
     sc_info "$a: restored to $orig (was ${cur:-no driver})"
 }
@@ -371,10 +426,10 @@ case $mode in
         done
         if [[ ${#problems[@]} -gt 0 ]]; then
             if [[ $force -eq 0 ]]; then
-                sc_die 3 "refusing, interface in use: $(printf '%s; ' "${problems[@]}")" \
+                sc_die 3 "refusing, interface in use: $(join_by '; ' "${problems[@]}")" \
                     "remove the addresses/routes first (ip addr flush dev IF; ip route flush dev IF) or pass --force"
             fi
-            sc_warn "--force: binding although $(printf '%s; ' "${problems[@]}")"
+            sc_warn "--force: binding although $(join_by '; ' "${problems[@]}")"
         fi
         TARGET=""
         choose_driver

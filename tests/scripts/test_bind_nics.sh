@@ -135,6 +135,18 @@ case_link_local_is_not_in_use() {
     assert_file_contains "$FAKE_IP_DIR/calls.log" "route show dev eth1"
 }
 
+case_refuse_virtio_interface() {
+    # virtio-net keeps its interface one level down: devices/PCI/virtio2/net/eth0
+    setup_two
+    fake_pci_device "$R" 0000:00:03.0 virtio-pci
+    mkdir -p "$R/sys/bus/pci/devices/0000:00:03.0/virtio2/net/eth0"
+    fake_ip_state eth0 route "default via 192.0.2.1 dev eth0"
+    t_run "$BIND" 00:03.0
+    assert_rc 3
+    assert_err_contains "0000:00:03.0 eth0: has route(s): default via 192.0.2.1"
+    assert_eq "" "$(writes_of "$R")" "no sysfs writes after a refusal"
+}
+
 case_refusal_is_all_or_nothing() {
     setup_two
     fake_ip_state eth2 addr "4: eth2    inet 198.18.9.1/24 scope global eth2"
@@ -273,6 +285,24 @@ case_explicit_noiommu_needs_kernel_support() {
     t_run "$BIND" --driver vfio-noiommu $A
     assert_rc 3
     assert_err_contains "no vfio no-IOMMU mode"
+}
+
+case_old_kernel_new_id() {
+    setup_two
+    rm "$R/sys/bus/pci/devices/$A/driver_override" "$R/sys/bus/pci/devices/$B/driver_override"
+    t_run "$BIND" $A
+    assert_rc 0
+    assert_err_contains "no driver_override in sysfs"
+    assert_eq "sys/bus/pci/drivers/ixgbe/unbind $A
+sys/bus/pci/drivers/vfio-pci/new_id 8086 10fb" "$(writes_of "$R")" "writes on a kernel without driver_override"
+    assert_eq vfio-pci "$(fake_driver_of "$R" $A)" "driver of $A"
+    assert_eq ixgbe "$(fake_driver_of "$R" $B)" "driver of $B (bound, so new_id does not take it)"
+    : >"$R/writes.log"
+    t_run "$BIND" --restore $A
+    assert_rc 0
+    assert_eq "sys/bus/pci/drivers/vfio-pci/unbind $A
+sys/bus/pci/drivers/ixgbe/bind $A" "$(writes_of "$R")" "restore writes without driver_override"
+    assert_eq ixgbe "$(fake_driver_of "$R" $A)" "driver of $A after restore"
 }
 
 case_dry_run() {
@@ -419,6 +449,7 @@ t_case "a device that does not exist is exit 3" case_missing_device
 t_case "refuses an interface with an address" case_refuse_address
 t_case "refuses an interface with a route (IPv4 and IPv6)" case_refuse_route
 t_case "IPv6 link-local only does not count as in use" case_link_local_is_not_in_use
+t_case "refuses a virtio-net interface (nested under virtioN/)" case_refuse_virtio_interface
 t_case "a refusal of one device touches no device" case_refusal_is_all_or_nothing
 t_case "--force binds an interface in use, with a warning" case_force_binds_anyway
 t_case "binding an already bound device changes nothing" case_already_bound_is_noop
@@ -430,6 +461,7 @@ t_case "IOMMU but no vfio-pci module: uio_pci_generic" case_iommu_without_vfio_f
 t_case "no IOMMU and no uio: vfio no-IOMMU mode with a loud warning" case_no_iommu_no_uio_uses_noiommu_vfio
 t_case "no usable driver module is exit 3" case_no_driver_available
 t_case "--driver vfio-noiommu without kernel support is exit 3" case_explicit_noiommu_needs_kernel_support
+t_case "kernels without driver_override bind through new_id" case_old_kernel_new_id
 t_case "--dry-run writes, loads and records nothing" case_dry_run
 t_case "a failed bind is rolled back" case_kernel_refuses_bind_rolls_back
 t_case "--restore without arguments restores every recorded device" case_restore_all
