@@ -213,3 +213,50 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> (i32, String, S
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// Frame I/O helpers for in-process PMD tests.
+pub mod io {
+    use std::time::{Duration, Instant};
+
+    use stripecat::dpdk::{Mbuf, Mempool, RxQueue, TxQueue};
+
+    /// Sends every frame (retrying what the driver gives back), returns the count.
+    pub fn send(tx: &mut TxQueue, pool: &Mempool, frames: &[Vec<u8>]) -> usize {
+        let mut sent = 0;
+        for chunk in frames.chunks(32) {
+            let mut burst = Vec::new();
+            for f in chunk {
+                let mut m = pool.alloc().expect("mempool exhausted");
+                m.append(f.len()).expect("tailroom").copy_from_slice(f);
+                burst.push(m);
+            }
+            let end = Instant::now() + Duration::from_secs(5);
+            while !burst.is_empty() && Instant::now() < end {
+                sent += tx.tx_burst(&mut burst);
+            }
+            assert!(burst.is_empty(), "driver kept refusing {} frames", burst.len());
+        }
+        sent
+    }
+
+    /// Receives our frames (skipping foreign traffic) until `want` arrived or
+    /// `limit` passed; returns them as byte vectors (segments joined).
+    pub fn recv(rx: &mut RxQueue, want: usize, limit: Duration) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut burst: Vec<Mbuf> = Vec::new();
+        let end = Instant::now() + limit;
+        while out.len() < want && Instant::now() < end {
+            if rx.rx_burst(&mut burst, 32) == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            }
+            for m in burst.drain(..) {
+                let bytes: Vec<u8> = m.segment_data().flatten().copied().collect();
+                if super::frames::is_ours(&bytes) {
+                    out.push(bytes);
+                }
+            }
+        }
+        out
+    }
+}
