@@ -3,6 +3,10 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use crate::kernel::args::KernelArgs;
 use crate::spec::PortSpec;
 
 /// The version line a bug report needs: ours, the git revision, and the DPDK
@@ -34,6 +38,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Send FILE (or stdin) to a receiver, striped across every member port.
+    Send(SendArgs),
+    /// Receive a stream into FILE (or stdout).
+    Recv(RecvArgs),
+    /// Both ends in one process over in-memory ring ports: the main job with no NIC.
+    Selftest(SelftestArgs),
     /// List ports: id, name, driver, MAC, link, MTU, queues, NUMA socket.
     Ports(PortsArgs),
 }
@@ -63,4 +73,180 @@ pub struct PortsArgs {
     /// Print JSON (one object per port) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The receiver's UDP port when `--udp-port` is not given.
+pub const DEFAULT_UDP_PORT: u16 = 47_100;
+
+/// Which end-to-end digest the FIN carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DigestArg {
+    Xxh3,
+    Blake3,
+    None,
+}
+
+/// Options of the DPDK data plane shared by `send` and `recv`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Data plane (DPDK)")]
+pub struct DataPlaneArgs {
+    /// Lcores that poll the member queues, e.g. 1-3 (the main lcore is added).
+    #[arg(long, value_name = "LIST")]
+    pub lcores: Option<String>,
+
+    /// Queues per member port.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub queues: u16,
+
+    /// This end's IPv4 address on the members.
+    #[arg(long, value_name = "IP")]
+    pub local_ip: Option<Ipv4Addr>,
+
+    /// The receiver's UDP port.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_UDP_PORT)]
+    pub udp_port: u16,
+
+    /// Frame MTU in bytes (up to 9000 where the ports allow it).
+    #[arg(long, value_name = "BYTES", default_value_t = 1500, value_parser = clap::value_parser!(u16).range(576..=9000))]
+    pub mtu: u16,
+
+    /// Poll without backing off when idle (for dedicated cores).
+    #[arg(long)]
+    pub busy_poll: bool,
+}
+
+/// Reporting options shared by every transfer.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Write a machine-readable final report here (schema in docs/STATS.md).
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub dpdk: DpdkArgs,
+    #[command(flatten)]
+    pub plane: DataPlaneArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+
+    /// (DPDK) The receiver's IPv4 address.
+    #[arg(long, value_name = "IP", help_heading = "Data plane (DPDK)")]
+    pub peer_ip: Option<Ipv4Addr>,
+
+    /// (DPDK) The receiver's MAC address (skips ARP).
+    #[arg(long, value_name = "MAC", help_heading = "Data plane (DPDK)")]
+    pub peer_mac: Option<String>,
+
+    /// End-to-end digest carried in the FIN.
+    #[arg(long, value_enum, default_value_t = DigestArg::Xxh3)]
+    pub digest: DigestArg,
+
+    /// FILE to send; stdin when absent or '-'.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecvArgs {
+    #[command(flatten)]
+    pub dpdk: DpdkArgs,
+    #[command(flatten)]
+    pub plane: DataPlaneArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+
+    /// FILE to write; stdout when absent or '-'.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// Bytes of generated data to push through.
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
+    pub size: u64,
+
+    /// Ring-port links between the two ends.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub links: u16,
+
+    /// Send this file instead of generated data.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Write what arrives here (compared with the input when given).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Extra EAL arguments.
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub eal: Option<String>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Parses sizes like 4096, 64K, 256M, 2G (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => {
+            let unit = s[i..].trim().to_ascii_lowercase();
+            let mult: u64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
+                "" => 1,
+                "k" => 1 << 10,
+                "m" => 1 << 20,
+                "g" => 1 << 30,
+                "t" => 1 << 40,
+                _ => return Err(format!("unknown size unit in {s:?} (use K, M, G or T)")),
+            };
+            (&s[..i], mult)
+        }
+        None => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size like 4096, 64K, 256M or 2G"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn send_dpdk_and_tcp_forms_parse() {
+        let c = Cli::try_parse_from(["stripecat", "send", "--port", "net_ring0", "--peer-ip", "198.18.0.2", "in.bin"]).unwrap();
+        let Command::Send(a) = c.command else { panic!() };
+        assert_eq!(a.file.as_deref(), Some(std::path::Path::new("in.bin")));
+        assert!(!a.kernel.active());
+        let c = Cli::try_parse_from(["stripecat", "send", "--tcp", "127.0.0.1:9000", "in.bin"]).unwrap();
+        let Command::Send(a) = c.command else { panic!() };
+        assert_eq!(a.kernel.tcp.as_deref(), Some("127.0.0.1:9000"));
+        let c = Cli::try_parse_from(["stripecat", "recv", "--tcp", "--listen", "9000", "out.bin"]).unwrap();
+        let Command::Recv(a) = c.command else { panic!() };
+        assert_eq!(a.kernel.tcp.as_deref(), Some(""));
+        assert_eq!(a.kernel.listen.as_deref(), Some("9000"));
+        assert!(Cli::try_parse_from(["stripecat", "send", "--tcp", "h:1", "--udp", "h:2"]).is_err());
+    }
 }

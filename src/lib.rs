@@ -8,6 +8,8 @@ pub mod cli;
 pub mod cmd;
 pub mod dpdk;
 pub mod exit;
+pub mod kernel;
 pub mod preflight;
+pub mod report;
 pub mod spec;
 pub mod startup;

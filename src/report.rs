@@ -1,0 +1,242 @@
+//! What the user sees about a transfer: a live progress line on a terminal,
+//! a one-paragraph summary at the end, and `--stats-json` for machines
+//! (schema in docs/STATS.md). Shared by every transport.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Per-port figures in the final report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PortReport {
+    pub name: String,
+    pub tx_packets: u64,
+    pub rx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub rx_missed: u64,
+    pub tx_errors: u64,
+}
+
+/// Per-path figures in the final report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PathReport {
+    pub id: u16,
+    pub port: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub resends: u64,
+    pub srtt_us: Option<u64>,
+    pub min_rtt_us: Option<u64>,
+    pub health: String,
+}
+
+/// The final report of one end of a transfer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// "send" or "recv".
+    pub role: String,
+    /// "dpdk", "tcp", "udp", "selftest".
+    pub transport: String,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Payload bits per second over `seconds`.
+    pub goodput_bps: f64,
+    pub resends: u64,
+    /// Dropped packets by reason (receiver side mostly).
+    pub drops: std::collections::BTreeMap<String, u64>,
+    /// Digest algorithm and value (hex), when one was computed.
+    pub digest: Option<String>,
+    pub digest_value: Option<String>,
+    /// Whether the digest matched (None: not checked).
+    pub verified: Option<bool>,
+    pub ports: Vec<PortReport>,
+    pub paths: Vec<PathReport>,
+    /// Error text when the transfer failed.
+    pub error: Option<String>,
+}
+
+/// Human units: 1.5 GiB, 12 MiB, 512 B.
+pub fn bytes_text(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Bits per second in decimal units, as links are sold: 9.41 Gbit/s.
+pub fn rate_text(bps: f64) -> String {
+    if bps >= 1e9 {
+        format!("{:.2} Gbit/s", bps / 1e9)
+    } else if bps >= 1e6 {
+        format!("{:.1} Mbit/s", bps / 1e6)
+    } else if bps >= 1e3 {
+        format!("{:.1} kbit/s", bps / 1e3)
+    } else {
+        format!("{bps:.0} bit/s")
+    }
+}
+
+impl Summary {
+    /// Fills `seconds` and `goodput_bps` from a start time.
+    pub fn timed(mut self, elapsed: Duration) -> Summary {
+        self.seconds = elapsed.as_secs_f64();
+        self.goodput_bps = if self.seconds > 0.0 { self.bytes as f64 * 8.0 / self.seconds } else { 0.0 };
+        self
+    }
+
+    /// The one-paragraph summary printed at the end.
+    pub fn paragraph(&self) -> String {
+        let verb = if self.role == "send" { "sent" } else { "received" };
+        let mut s = format!(
+            "stripecat: {verb} {} ({} bytes) in {:.2} s over {}: {}",
+            bytes_text(self.bytes),
+            self.bytes,
+            self.seconds,
+            self.transport,
+            rate_text(self.goodput_bps)
+        );
+        if self.resends > 0 || self.role == "send" {
+            s.push_str(&format!(", {} resends", self.resends));
+        }
+        let drops: u64 = self.drops.values().sum();
+        if drops > 0 {
+            let by: Vec<String> = self.drops.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{k} {v}")).collect();
+            s.push_str(&format!(", {drops} packets dropped ({})", by.join(", ")));
+        }
+        match (&self.digest, &self.digest_value, self.verified) {
+            (Some(alg), Some(v), Some(true)) => s.push_str(&format!("; {alg} digest {v} verified")),
+            (Some(alg), Some(v), Some(false)) => s.push_str(&format!("; {alg} digest {v} DID NOT MATCH")),
+            (Some(alg), Some(v), None) => s.push_str(&format!("; {alg} digest {v}")),
+            _ => {}
+        }
+        if let Some(e) = &self.error {
+            s.push_str(&format!("; failed: {e}"));
+        }
+        s.push('.');
+        s
+    }
+
+    /// Writes the JSON report (pretty, one object).
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text + "\n")
+    }
+}
+
+/// The live progress line: redrawn on stderr at most 4 times a second, only
+/// when stderr is a terminal and `--quiet` was not given.
+pub struct Progress {
+    start: Instant,
+    last: Instant,
+    last_bytes: u64,
+    total: Option<u64>,
+    enabled: bool,
+    drawn: bool,
+}
+
+impl Progress {
+    pub fn new(total: Option<u64>, quiet: bool) -> Progress {
+        let now = Instant::now();
+        Progress {
+            start: now,
+            last: now,
+            last_bytes: 0,
+            total,
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            drawn: false,
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Redraws if due; `extra` is appended (per-port rates, resends).
+    pub fn update(&mut self, bytes: u64, extra: &str) {
+        if !self.enabled {
+            return;
+        }
+        let now = Instant::now();
+        let dt = now.duration_since(self.last);
+        if dt < Duration::from_millis(250) {
+            return;
+        }
+        let rate = (bytes.saturating_sub(self.last_bytes)) as f64 * 8.0 / dt.as_secs_f64();
+        self.last = now;
+        self.last_bytes = bytes;
+        let mut line = format!("{:>10}  {:>14}", bytes_text(bytes), rate_text(rate));
+        if let Some(t) = self.total.filter(|t| *t > 0) {
+            let pct = bytes as f64 * 100.0 / t as f64;
+            let avg = bytes as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+            let eta = if avg > 0.0 { (t.saturating_sub(bytes)) as f64 / avg } else { 0.0 };
+            line.push_str(&format!("  {pct:5.1}%  ETA {eta:4.0} s"));
+        }
+        if !extra.is_empty() {
+            line.push_str("  ");
+            line.push_str(extra);
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    /// Clears the line so the summary starts clean.
+    pub fn finish(&mut self) {
+        if self.drawn {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+            self.drawn = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(bytes_text(512), "512 B");
+        assert_eq!(bytes_text(3 << 20), "3.0 MiB");
+        assert_eq!(rate_text(9.41e9), "9.41 Gbit/s");
+        assert_eq!(rate_text(12.5e6), "12.5 Mbit/s");
+    }
+
+    #[test]
+    fn paragraph_mentions_what_matters() {
+        let mut s = Summary { role: "recv".into(), transport: "dpdk".into(), bytes: 1 << 20, ..Default::default() }
+            .timed(Duration::from_secs(1));
+        s.drops.insert("bad_crc".into(), 3);
+        s.digest = Some("xxh3-128".into());
+        s.digest_value = Some("abcd".into());
+        s.verified = Some(true);
+        let p = s.paragraph();
+        assert!(p.contains("received 1.0 MiB (1048576 bytes)"), "{p}");
+        assert!(p.contains("8.4 Mbit/s") && p.contains("3 packets dropped (bad_crc 3)") && p.contains("verified"), "{p}");
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let s = Summary { role: "send".into(), bytes: 5, ..Default::default() };
+        let dir = std::env::temp_dir().join(format!("sc-report-{}", std::process::id()));
+        s.write_json(&dir).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dir).unwrap()).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(v["role"], "send");
+        assert_eq!(v["bytes"], 5);
+        assert!(v["drops"].is_object());
+    }
+}
