@@ -129,6 +129,9 @@ impl LossTolerantReno {
     pub const BACKLOG_CHUNKS: u64 = 3;
     /// Losing more than 1/this of a round's bytes counts as congestion regardless of RTT.
     pub const HEAVY_LOSS_DIVISOR: u64 = 10;
+    /// ...and at least this many chunks were lost in the round (two losses in a small
+    /// window are not yet a pattern).
+    pub const HEAVY_LOSS_MIN_CHUNKS: u64 = 3;
     /// The window never goes below this many chunks.
     pub const MIN_WINDOW_CHUNKS: u64 = 2;
 
@@ -196,14 +199,19 @@ impl Controller for LossTolerantReno {
             return;
         }
         let queue = self.backlog_bytes(rtt) >= Self::BACKLOG_CHUNKS * self.mss;
-        let heavy = self.round_lost * Self::HEAVY_LOSS_DIVISOR > self.round_sent.max(self.window);
+        let heavy = self.round_lost * Self::HEAVY_LOSS_DIVISOR > self.round_sent.max(self.window)
+            && self.round_lost >= Self::HEAVY_LOSS_MIN_CHUNKS * self.mss;
         if !queue && !heavy {
             self.random_losses += 1;
             return;
         }
         self.congestion_events += 1;
         self.recovery_start = Some(now);
-        self.window = (self.window / 2).max(Self::MIN_WINDOW_CHUNKS * self.mss);
+        // Westwood-style: fall back to the path's measured BDP (the window minus its
+        // queue), never below half. A full queue drains, the wire stays busy.
+        let bdp = self.window - self.backlog_bytes(rtt);
+        let target = if heavy && !queue { self.window / 2 } else { bdp.max(self.window / 2) };
+        self.window = target.max(Self::MIN_WINDOW_CHUNKS * self.mss);
         self.ssthresh = self.window;
         self.acked_acc = 0;
     }

@@ -50,12 +50,15 @@ impl RttEstimator {
             self.var = Duration::from_micros((3 * self.var.total_micros() + diff) / 4);
             self.smoothed = Duration::from_micros((7 * s + a) / 8);
         }
+        // The round minimum uses the delay-adjusted sample: a receiver that batches ACKs
+        // must not look like a queue to congestion control.
+        let adjusted = if rtt >= self.min + ack_delay { rtt - ack_delay } else { self.min.max(rtt.min(self.min)) };
         if now >= self.round_end {
             self.prev_round_min = self.round_min;
-            self.round_min = rtt;
+            self.round_min = adjusted;
             self.round_end = now + self.smoothed;
         } else {
-            self.round_min = self.round_min.min(rtt);
+            self.round_min = self.round_min.min(adjusted);
         }
     }
 

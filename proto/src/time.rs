@@ -27,6 +27,11 @@ impl Instant {
         Instant { micros: millis * 1000 }
     }
 
+    /// Builds an instant from seconds since the epoch.
+    pub const fn from_secs(secs: u64) -> Instant {
+        Instant { micros: secs * 1_000_000 }
+    }
+
     /// Microseconds since the epoch.
     pub const fn total_micros(self) -> u64 {
         self.micros

@@ -1,0 +1,201 @@
+//! Scenario tests with the thresholds. Each prints its report (seed first) and
+//! every assertion message carries the seed, so a failure replays exactly.
+//!
+//! Paths: 1 Gbit/s, 0.5 ms one way, 1 ms tail-drop queue; chunk 4096 bytes. Goodput is
+//! stream bytes per second against the sum of forward link rates (which also carry the
+//! 48-byte headers, so the ceiling is 4096/4144 = 98.8%).
+
+use stripecat_proto::sim::{Direction, GilbertElliott, LinkConfig, Report, Scenario};
+use stripecat_proto::time::{Duration, Instant};
+use stripecat_proto::wire::DigestAlgorithm;
+use stripecat_proto::{DropReason, PathHealth, ReceiverState, SenderState};
+
+const MB: u64 = 1 << 20;
+
+fn gig() -> LinkConfig {
+    LinkConfig::clean(1000, Duration::from_micros(500), 1)
+}
+
+fn run(sc: &Scenario) -> Report {
+    let r = sc.build().run();
+    println!("{}", r.summary());
+    r
+}
+
+#[test]
+fn four_equal_clean_paths_reach_95_percent_of_aggregate() {
+    let r = run(&Scenario::new(1, 4, gig(), 64 * MB));
+    r.assert_intact();
+    assert!(r.efficiency() >= 0.95, "efficiency {:.3} < 0.95: {}", r.efficiency(), r.summary());
+}
+
+#[test]
+fn one_path_ten_times_slower_reaches_90_percent_of_sum() {
+    let mut sc = Scenario::new(2, 4, gig(), 64 * MB);
+    sc.forward[3] = LinkConfig::clean(100, Duration::from_micros(500), 10);
+    let r = run(&sc);
+    r.assert_intact();
+    assert!(r.efficiency() >= 0.90, "efficiency {:.3} < 0.90: {}", r.efficiency(), r.summary());
+    assert!(r.forward[3].offered > 0, "the slow path must carry its share: {}", r.summary());
+}
+
+#[test]
+fn path_dies_mid_transfer_and_survivors_carry_85_percent() {
+    let mut sc = Scenario::new(3, 4, gig(), 64 * MB);
+    let death = Instant::from_millis(40);
+    sc.forward[2].outages.push((death, Instant::from_secs(1000)));
+    sc.backward[2].outages.push((death, Instant::from_secs(1000)));
+    let mut sim = sc.build();
+    sim.run_until(Instant::from_millis(200), |s| s.sender.path(2).health() == PathHealth::Down);
+    assert_eq!(sim.sender.path(2).health(), PathHealth::Down, "seed {}: path 2 not marked down", sim.seed());
+    let detected = sim.now - death;
+    let r = sim.run();
+    println!("{} detected_after={}", r.summary(), detected);
+    r.assert_intact();
+    let surviving = r.capacity * 3.0 / 4.0;
+    let after = r.goodput_after(death) / surviving;
+    assert!(after >= 0.85, "seed 3: after failure {:.3} of surviving capacity < 0.85: {}", after, r.summary());
+}
+
+#[test]
+fn one_percent_random_loss_keeps_80_percent_of_lossless_goodput() {
+    let clean = run(&Scenario::new(4, 4, gig(), 64 * MB));
+    let mut lossy = gig();
+    lossy.loss = 0.01;
+    let sc = Scenario::new(4, 4, lossy, 64 * MB);
+    let r = run(&sc);
+    r.assert_intact();
+    assert!(r.sender.paths.lost > 200, "seed 4: loss was not exercised: {}", r.summary());
+    let ratio = r.goodput() / clean.goodput();
+    assert!(ratio >= 0.80, "seed 4: lossy/lossless {:.3} < 0.80: {}", ratio, r.summary());
+}
+
+#[test]
+fn five_percent_loss_with_reordering_duplication_and_corruption_completes_intact() {
+    let mut l = gig();
+    l.loss = 0.05;
+    l.reorder = 0.05;
+    l.reorder_delay = Duration::from_micros(700);
+    l.duplicate = 0.05;
+    l.corrupt = 0.05;
+    l.jitter = Duration::from_micros(100);
+    let r = run(&Scenario::new(5, 4, l, 8 * MB));
+    r.assert_intact();
+    assert!(r.receiver.drops.get(DropReason::BadChecksum) > 0, "corruption not exercised: {}", r.summary());
+    assert!(r.receiver.drops.get(DropReason::Duplicate) > 0, "duplication not exercised: {}", r.summary());
+}
+
+#[test]
+fn burst_loss_on_one_path_completes_intact() {
+    let mut sc = Scenario::new(6, 3, gig(), 16 * MB);
+    sc.forward[1].burst = Some(GilbertElliott { enter_bad: 0.01, leave_bad: 0.2, loss_in_bad: 0.8 });
+    let r = run(&sc);
+    r.assert_intact();
+    assert!(r.forward[1].lost > 0, "burst loss not exercised: {}", r.summary());
+}
+
+#[test]
+fn path_that_goes_down_and_comes_back_is_probed_and_reused() {
+    let mut sc = Scenario::new(7, 2, gig(), 48 * MB);
+    let (down, up) = (Instant::from_millis(30), Instant::from_millis(80));
+    sc.forward[0].outages.push((down, up));
+    let mut sim = sc.build();
+    sim.run_until(Instant::from_millis(80), |s| s.sender.path(0).health() == PathHealth::Down);
+    assert_eq!(sim.sender.path(0).health(), PathHealth::Down, "seed 7: not marked down");
+    let sent_while_down = sim.forward[0].stats.offered;
+    sim.run_until(Instant::from_millis(200), |s| s.sender.path(0).health() == PathHealth::Up);
+    assert_eq!(sim.sender.path(0).health(), PathHealth::Up, "seed 7: not brought back");
+    assert!(sim.now >= up, "seed 7: came back before the link did");
+    let r = sim.run();
+    println!("{}", r.summary());
+    r.assert_intact();
+    assert!(r.forward[0].offered > sent_while_down + 100, "seed 7: path 0 not reused: {}", r.summary());
+}
+
+#[test]
+fn blake3_digest_on_request() {
+    let mut sc = Scenario::new(8, 2, gig(), 2 * MB + 123);
+    sc.sender.digest = DigestAlgorithm::Blake3;
+    run(&sc).assert_intact();
+}
+
+#[test]
+fn ack_loss_on_the_way_back_is_harmless() {
+    let mut sc = Scenario::new(9, 2, gig(), 8 * MB);
+    for l in &mut sc.backward {
+        l.loss = 0.2;
+    }
+    run(&sc).assert_intact();
+}
+
+#[test]
+fn flow_control_bounds_the_reorder_window() {
+    // A window of only 64 chunks with one slow path: the receiver never holds more than
+    // its window, and the transfer still completes.
+    let mut sc = Scenario::new(10, 2, gig(), 4 * MB);
+    sc.receiver.window = 64 * 4096;
+    sc.forward[1] = LinkConfig::clean(50, Duration::from_millis(2), 20);
+    let mut sim = sc.build();
+    let mut max_held = 0;
+    while !sim.is_done() && sim.now < Instant::from_secs(30) {
+        if !sim.step() {
+            break;
+        }
+        max_held = max_held.max(sim.receiver.held());
+    }
+    let r = sim.report();
+    println!("{} max_held={max_held}", r.summary());
+    r.assert_intact();
+    assert!(max_held > 0 && max_held <= 64, "seed 10: held {max_held} chunks, window is 64");
+}
+
+#[test]
+fn second_sender_is_rejected_while_first_is_served() {
+    use stripecat_proto::{Receiver, ReceiverConfig, Sender, SenderConfig, SharedBytes};
+    let mut rx: Receiver<SharedBytes> = Receiver::new(ReceiverConfig { paths: 2, ..Default::default() });
+    let cfg = SenderConfig { paths: 2, ..Default::default() };
+    let now = Instant::ZERO;
+    let mut a: Sender<SharedBytes> = Sender::new(cfg.clone(), 1111, now);
+    let mut b: Sender<SharedBytes> = Sender::new(cfg, 2222, now);
+    let hello_a = a.poll_transmit(now).unwrap().to_vec();
+    let hello_b = b.poll_transmit(now).unwrap().to_vec();
+    rx.handle_datagram(now, hello_a.into()).unwrap();
+    assert_eq!(rx.handle_datagram(now, hello_b.into()), Err(DropReason::WrongSession));
+    let ack_a = rx.poll_transmit(now).unwrap().to_vec();
+    let rej_b = rx.poll_transmit(now).unwrap().to_vec();
+    a.handle_datagram(now, &ack_a).unwrap();
+    b.handle_datagram(now, &rej_b).unwrap();
+    assert_eq!(a.state(), SenderState::Transfer);
+    assert_eq!(
+        b.state(),
+        SenderState::Failed(stripecat_proto::SenderError::Rejected(stripecat_proto::wire::RejectReason::Busy))
+    );
+    assert_eq!(rx.session_id(), Some(1111));
+    assert_eq!(rx.state(), ReceiverState::Receiving);
+    // B's rejection is answered to B's session id, so A is not disturbed.
+    assert_eq!(a.handle_datagram(now, &rej_b), Err(DropReason::WrongSession));
+}
+
+#[test]
+fn injected_garbage_and_foreign_sessions_are_dropped_by_reason() {
+    let mut sim = Scenario::new(11, 2, gig(), 2 * MB).build();
+    sim.run_for(Duration::from_millis(3));
+    sim.inject(Direction::Forward, 0, vec![0u8; 10]);
+    let mut not_ours = vec![0u8; 64];
+    not_ours[..2].copy_from_slice(b"XX");
+    sim.inject(Direction::Forward, 0, not_ours);
+    let mut foreign = stripecat_proto::Sender::<stripecat_proto::SharedBytes>::new(
+        stripecat_proto::SenderConfig::default(),
+        42,
+        sim.now,
+    );
+    let hello = foreign.poll_transmit(sim.now).unwrap().to_vec();
+    sim.inject(Direction::Forward, 0, hello);
+    let r = sim.run();
+    println!("{}", r.summary());
+    r.assert_intact();
+    assert_eq!(r.receiver.drops.get(DropReason::Truncated), 1, "seed 11");
+    assert_eq!(r.receiver.drops.get(DropReason::BadMagic), 1, "seed 11");
+    assert_eq!(r.receiver.drops.get(DropReason::WrongSession), 1, "seed 11");
+}
+
