@@ -158,10 +158,12 @@ run_in() {
 
 do_down() { # do_down [quiet]
     local quiet=${1:-} n=0 l
+    # a ends always live in the root namespace: one per pair
     while read -r l; do
         [[ -n $l ]] || continue
+        [[ $l == *a ]] && n=$((n + 1))
         if ip link show dev "$l" >/dev/null 2>&1; then
-            ip link del dev "$l" 2>/dev/null && [[ $l == *a ]] && n=$((n + 1))
+            ip link del dev "$l" 2>/dev/null || true
         fi
     done < <(ours_in)
     if ns_exists "$NS"; then

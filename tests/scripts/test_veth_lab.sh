@@ -165,6 +165,25 @@ case_down() {
     t_run "$LAB" down --prefix "$P"
     assert_rc 0
     assert_out_contains "removed 0 veth pair(s)"
+    # both ends in the root namespace
+    t_run "$LAB" up 3 --prefix "$P"
+    assert_rc 0
+    t_run "$LAB" down --prefix "$P"
+    assert_rc 0
+    assert_out_contains "removed 3 veth pair(s) with prefix '$P'"
+    nothing_left
+}
+
+case_failure_midway_leaves_nothing() {
+    # tc refuses the qdisc on the first end: up must fail with exit 3 and remove what it made
+    mkdir -p "$T_CASE_DIR/bin"
+    printf '#!/bin/sh\necho "RTNETLINK answers: Operation not supported (fake)" >&2\nexit 2\n' >"$T_CASE_DIR/bin/tc"
+    chmod +x "$T_CASE_DIR/bin/tc"
+    PATH="$T_CASE_DIR/bin:$PATH" t_run "$LAB" up 2 --rate 1gbit --netns --addr --prefix "$P"
+    assert_rc 3
+    assert_err_contains "tc refused tbf on ${P}0a"
+    assert_one_error_line
+    nothing_left
 }
 
 case_not_root() {
@@ -186,5 +205,6 @@ t_case "status lists both sides" case_status
 t_case "up again replaces the lab" case_up_replaces
 t_case "down never touches interfaces that are not ours" case_down_leaves_others_alone
 t_case "down removes everything, twice is fine" case_down
+t_case "a failure half-way through up leaves nothing behind" case_failure_midway_leaves_nothing
 t_case "without root: exit 3" case_not_root
 t_done
