@@ -237,7 +237,8 @@ impl PathReceiver {
         let due = self.ack_now
             || self.pending >= self.ack_every
             || self.first_pending_at.is_some_and(|t| now >= t + self.max_ack_delay)
-            || max_offset >= self.advertised + (shared.window() / 4).max(1);
+            // The HELLO-ACK advertised `window` before any ACK did.
+            || max_offset >= self.advertised.max(shared.window()) + (shared.window() / 4).max(1);
         if !due {
             return None;
         }

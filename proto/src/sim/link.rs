@@ -24,7 +24,7 @@ pub struct LinkConfig {
     pub delay: Duration,
     /// Extra random delay in `[0, jitter]` that keeps FIFO order.
     pub jitter: Duration,
-    /// Tail-drop limit of the queue in front of the link, bytes.
+    /// Tail-drop limit of the queue in front of the link, bytes (checked before enqueue).
     pub queue_bytes: u64,
     /// Independent random loss probability.
     pub loss: f64,
@@ -132,7 +132,9 @@ impl Link {
         let now_ns = now.total_micros() as u128 * 1000;
         let start = self.busy_until_ns.max(now_ns);
         let backlog_bytes = (start - now_ns) * c.bandwidth_bps as u128 / 8 / 1_000_000_000;
-        if backlog_bytes + bytes.len() as u128 > c.queue_bytes as u128 {
+        // Byte-limited tail drop, checked before enqueue: a packet enters while the
+        // backlog is below the limit (so a queue smaller than one packet still passes one).
+        if backlog_bytes >= c.queue_bytes as u128 && backlog_bytes > 0 {
             self.stats.queue_drops += 1;
             return Vec::new();
         }

@@ -1,0 +1,278 @@
+//! Boundary pairs for every timer: just inside the limit the session lives, just outside
+//! it fails the documented way. Driven through the public API with hand-delivered
+//! datagrams, so the instants are exact.
+
+use stripecat_proto::path_sender::PathHealth;
+use stripecat_proto::time::{Duration, Instant};
+use stripecat_proto::wire::{AckRanges, AckRepr, Flags, Frame, HeaderRepr, PacketType, Repr, ResetReason};
+use stripecat_proto::{
+    Receiver, ReceiverConfig, ReceiverError, ReceiverState, Sender, SenderConfig, SenderError, SenderState,
+    SharedBytes, Transmit,
+};
+
+const US: Duration = Duration::from_micros(1);
+
+fn bytes(t: Transmit<SharedBytes>) -> Vec<u8> {
+    t.to_vec()
+}
+
+/// A sender and receiver after the handshake at time zero.
+fn connected(tx_cfg: SenderConfig, rx_cfg: ReceiverConfig) -> (Sender<SharedBytes>, Receiver<SharedBytes>) {
+    let t0 = Instant::ZERO;
+    let mut tx = Sender::new(tx_cfg, 0xabcd, t0);
+    let mut rx = Receiver::new(rx_cfg);
+    let hello = bytes(tx.poll_transmit(t0).unwrap());
+    rx.handle_datagram(t0, hello.into()).unwrap();
+    let ack = bytes(rx.poll_transmit(t0).unwrap());
+    tx.handle_datagram(t0, &ack).unwrap();
+    assert_eq!(tx.state(), SenderState::Transfer);
+    (tx, rx)
+}
+
+fn ping(session: u64, path: u16, pn: u64) -> Vec<u8> {
+    let header = HeaderRepr {
+        packet_type: PacketType::Ping,
+        flags: Flags::empty(),
+        path_id: path,
+        session_id: session,
+        packet_number: pn,
+        offset: 0,
+        length: 0,
+        timestamp: 0,
+        timestamp_echo: 0,
+    };
+    let repr = Repr { header, frame: Frame::Ping };
+    let mut v = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut v, &[]);
+    v
+}
+
+fn ack(session: u64, path: u16, lo: u64, hi: u64, delivered: u64) -> Vec<u8> {
+    let mut ranges = AckRanges::new();
+    ranges.push(lo, hi);
+    let frame = Frame::Ack(AckRepr { ranges, ack_delay: 0, delivered, max_offset: 1 << 30 });
+    let header = HeaderRepr {
+        packet_type: PacketType::Ack,
+        flags: Flags::empty(),
+        path_id: path,
+        session_id: session,
+        packet_number: 0,
+        offset: 0,
+        length: frame.body_len() as u16,
+        timestamp: 0,
+        timestamp_echo: 0,
+    };
+    let repr = Repr { header, frame };
+    let mut v = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut v, &[]);
+    v
+}
+
+fn chunk(len: usize, fill: u8) -> SharedBytes {
+    SharedBytes::from(vec![fill; len])
+}
+
+// ---------------------------------------------------------------- idle timeout
+
+fn idle_pair(gap: Duration) -> Receiver<SharedBytes> {
+    let idle = Duration::from_millis(100);
+    let (_tx, mut rx) = connected(SenderConfig::default(), ReceiverConfig { idle_timeout: idle, ..Default::default() });
+    // A packet `gap` after the handshake, then a check `gap` after that packet.
+    let t1 = Instant::ZERO + gap;
+    if gap < idle {
+        rx.handle_datagram(t1, ping(0xabcd, 0, 0).into()).unwrap();
+    }
+    rx.handle_timeout(t1);
+    rx
+}
+
+#[test]
+fn idle_timeout_just_inside_keeps_the_session() {
+    let idle = Duration::from_millis(100);
+    let mut rx = idle_pair(idle - US);
+    assert_eq!(rx.state(), ReceiverState::Receiving);
+    let t1 = Instant::ZERO + (idle - US);
+    assert_eq!(rx.poll_timeout(), Some(t1 + idle).min(rx.poll_timeout()));
+    rx.handle_timeout(t1 + idle - US);
+    assert_eq!(rx.state(), ReceiverState::Receiving, "one microsecond before the limit");
+}
+
+#[test]
+fn idle_timeout_just_outside_fails_with_reset() {
+    let idle = Duration::from_millis(100);
+    let mut rx = idle_pair(idle);
+    assert_eq!(rx.state(), ReceiverState::Failed(ReceiverError::IdleTimeout { delivered: 0, idle }));
+    let reset = rx.poll_transmit(Instant::ZERO + idle).expect("a RESET goes out");
+    match reset.repr.frame {
+        Frame::Reset(r) => assert_eq!(r.reason, ResetReason::IdleTimeout),
+        other => panic!("expected RESET, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- give-up bound
+
+fn give_up_run(ack_at: Option<Duration>) -> (Sender<SharedBytes>, Instant, Vec<Frame>) {
+    let g = Duration::from_millis(200);
+    let tx_cfg = SenderConfig { chunk_size: 1024, give_up_after: g, ..Default::default() };
+    let rx_cfg = ReceiverConfig { ack_every: 1, ..Default::default() };
+    let (mut tx, mut rx) = connected(tx_cfg, rx_cfg);
+    let t0 = Instant::ZERO;
+    // More than the first flight, so something stays outstanding after any ACK.
+    for i in 0..16 {
+        tx.write(chunk(1024, i)).unwrap();
+    }
+    let mut first_flight = vec![];
+    while let Some(t) = tx.poll_transmit(t0) {
+        first_flight.push(bytes(t));
+    }
+    assert!(!first_flight.is_empty());
+    let mut acked = false;
+    let mut now = t0;
+    let mut last = vec![];
+    while !tx.is_finished() && now < Instant::from_secs(2) {
+        let next = tx.poll_timeout().expect("a failing sender always has a timer");
+        if let Some(at) = ack_at.map(|d| t0 + d) {
+            if !acked && next > at {
+                // The first flight arrives late; its ACK reaches the sender at `at`.
+                for d in &first_flight {
+                    let _ = rx.handle_datagram(at, d.clone().into());
+                }
+                while rx.poll_deliver().is_some() {}
+                while let Some(t) = rx.poll_transmit(at) {
+                    let _ = tx.handle_datagram(at, &bytes(t));
+                }
+                acked = true;
+                now = at;
+                continue;
+            }
+        }
+        now = next;
+        tx.handle_timeout(now);
+        last.clear();
+        while let Some(t) = tx.poll_transmit(now) {
+            last.push(t.repr.frame); // everything is lost
+        }
+    }
+    (tx, now, last)
+}
+
+#[test]
+fn give_up_just_outside_fails_saying_how_far_it_got() {
+    let g = Duration::from_millis(200);
+    let (tx, at, last) = give_up_run(None);
+    assert_eq!(at, Instant::ZERO + g, "gives up exactly at the bound");
+    let e = SenderError::GaveUp { acked: 0, written: 16384, idle: g };
+    assert_eq!(tx.state(), SenderState::Failed(e));
+    assert!(e.to_string().contains("0 of 16384 bytes"), "{e}");
+    assert!(matches!(last.as_slice(), [Frame::Reset(r)] if r.reason == ResetReason::GiveUp), "{last:?}");
+}
+
+#[test]
+fn give_up_just_inside_progress_restarts_the_bound() {
+    let g = Duration::from_millis(200);
+    let (tx, at, _) = give_up_run(Some(g - US));
+    // Progress one microsecond before the bound: the next give-up is a full bound later.
+    match tx.state() {
+        SenderState::Failed(SenderError::GaveUp { acked, idle, .. }) => {
+            assert_eq!(acked, 8192, "the first flight of 8 chunks was acknowledged");
+            assert_eq!(idle, g);
+            assert_eq!(at, Instant::ZERO + (g - US) + g);
+        }
+        other => panic!("expected a later give-up, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- path down after K PTOs
+
+/// One path, K = 3. Returns the sender after PTO number `k - 1` with the time of the
+/// K-th PTO deadline.
+fn until_pto(k: u64) -> (Sender<SharedBytes>, Instant) {
+    let tx_cfg = SenderConfig { chunk_size: 1024, pto_down_threshold: 3, ..Default::default() };
+    let (mut tx, _rx) = connected(tx_cfg, ReceiverConfig::default());
+    let t0 = Instant::ZERO;
+    tx.write(chunk(1024, 1)).unwrap();
+    assert!(tx.poll_transmit(t0).is_some());
+    let mut now = t0;
+    loop {
+        let next = tx.poll_timeout().unwrap();
+        if tx.path(0).stats().ptos == k - 1 {
+            return (tx, next);
+        }
+        now = next;
+        tx.handle_timeout(now);
+        while tx.poll_transmit(now).is_some() {}
+        assert!(now < Instant::from_secs(5));
+    }
+}
+
+#[test]
+fn path_down_just_outside_after_k_ptos() {
+    let (mut tx, deadline) = until_pto(3);
+    assert_eq!(tx.path(0).health(), PathHealth::Up, "still up after K-1 PTOs");
+    tx.handle_timeout(deadline - US);
+    assert_eq!(tx.path(0).health(), PathHealth::Up);
+    tx.handle_timeout(deadline);
+    assert_eq!(tx.path(0).health(), PathHealth::Down, "down at the K-th PTO");
+    assert_eq!(tx.path(0).stats().ptos, 3);
+    // Its data went back to the shared resend queue for other paths.
+    assert_eq!(tx.shared().resend_len(), 1);
+}
+
+#[test]
+fn path_down_just_inside_an_ack_before_the_kth_pto_keeps_it_up() {
+    let (mut tx, deadline) = until_pto(3);
+    // Acknowledge packet 0 one microsecond before the K-th PTO.
+    tx.handle_datagram(deadline - US, &ack(0xabcd, 0, 0, 0, 1024)).unwrap();
+    tx.handle_timeout(deadline);
+    assert_eq!(tx.path(0).health(), PathHealth::Up);
+    assert_eq!(tx.path(0).stats().ptos, 2);
+}
+
+// ---------------------------------------------------------------- ACK delay and frequency
+
+fn data_packets(n: usize) -> (Receiver<SharedBytes>, Vec<Vec<u8>>) {
+    let tx_cfg = SenderConfig { chunk_size: 1024, ..Default::default() };
+    let rx_cfg = ReceiverConfig { ack_every: 16, max_ack_delay: Duration::from_micros(250), ..Default::default() };
+    let (mut tx, rx) = connected(tx_cfg, rx_cfg);
+    let t0 = Instant::ZERO;
+    let mut out = vec![];
+    let mut now = t0;
+    while out.len() < n {
+        let _ = tx.write(chunk(1024, out.len() as u8));
+        match tx.poll_transmit(now) {
+            Some(t) => out.push(bytes(t)),
+            None => now = now + Duration::from_micros(100),
+        }
+        let _ = tx.handle_datagram(now, &ack(0xabcd, 0, 0, out.len().saturating_sub(1) as u64, 0));
+    }
+    (rx, out)
+}
+
+#[test]
+fn ack_delay_pair() {
+    let (mut rx, pkts) = data_packets(1);
+    let t = Instant::from_millis(1);
+    rx.handle_datagram(t, pkts[0].clone().into()).unwrap();
+    assert!(rx.poll_transmit(t + Duration::from_micros(249)).is_none(), "just inside the delay: no ACK yet");
+    assert_eq!(rx.poll_timeout(), Some(t + Duration::from_micros(250)));
+    let a = rx.poll_transmit(t + Duration::from_micros(250)).expect("ACK at the delay");
+    match a.repr.frame {
+        Frame::Ack(ack) => {
+            assert_eq!(ack.ranges.largest(), Some(0));
+            assert_eq!(ack.ack_delay, 250);
+        }
+        other => panic!("expected ACK, got {other:?}"),
+    }
+}
+
+#[test]
+fn ack_frequency_pair() {
+    let (mut rx, pkts) = data_packets(16);
+    let t = Instant::from_millis(1);
+    for p in &pkts[..15] {
+        rx.handle_datagram(t, p.clone().into()).unwrap();
+    }
+    assert!(rx.poll_transmit(t).is_none(), "15 packets: below the ACK frequency");
+    rx.handle_datagram(t, pkts[15].clone().into()).unwrap();
+    assert!(matches!(rx.poll_transmit(t).map(|a| a.repr.frame), Some(Frame::Ack(_))), "16th packet: ACK now");
+}
