@@ -38,12 +38,17 @@ impl Pacer {
         self.rate_bytes_per_sec
     }
 
+    #[inline]
     fn refill(&mut self, now: Instant) {
         if now > self.last {
-            let us = (now - self.last).total_micros() as u128;
-            let add = us * self.rate_bytes_per_sec as u128 / 1_000_000;
-            self.tokens = (self.tokens as u128 + add).min(self.capacity as u128) as u64;
+            let us = (now - self.last).total_micros();
             self.last = now;
+            // u64 only (u128 division costs tens of ns per packet); overflow means "full".
+            let add = match us.checked_mul(self.rate_bytes_per_sec) {
+                Some(x) => x / 1_000_000,
+                None => u64::MAX,
+            };
+            self.tokens = self.tokens.saturating_add(add).min(self.capacity);
         }
     }
 

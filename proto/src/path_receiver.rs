@@ -253,7 +253,7 @@ impl PathReceiver {
         self.first_pending_at = None;
         self.ack_now = false;
         self.stats.acks_sent += 1;
-        let frame = Frame::Ack(ack);
+        let frame = Frame::Ack(Box::new(ack));
         let header = HeaderRepr {
             packet_type: PacketType::Ack,
             flags: Flags::empty(),

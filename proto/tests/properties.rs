@@ -4,7 +4,7 @@
 //!
 //! Each seed derives a whole scenario (paths, rates, delays, faults, chunk size, window,
 //! ACK frequency, digest, stream length). `STRIPECAT_SEED=n` replays one seed;
-//! `STRIPECAT_SEEDS=n` runs n seeds (default 24).
+//! `STRIPECAT_SEEDS=n` runs n seeds (default 64).
 
 use stripecat_proto::sim::{GilbertElliott, LinkConfig, Rng, Scenario};
 use stripecat_proto::time::{Duration, Instant};
@@ -57,7 +57,7 @@ fn seeds() -> Vec<u64> {
     if let Some(s) = std::env::var("STRIPECAT_SEED").ok().and_then(|v| v.parse().ok()) {
         return vec![s];
     }
-    let n = std::env::var("STRIPECAT_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
+    let n = std::env::var("STRIPECAT_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
     (1..=n).collect()
 }
 

@@ -50,7 +50,7 @@ fn ping(session: u64, path: u16, pn: u64) -> Vec<u8> {
 fn ack(session: u64, path: u16, lo: u64, hi: u64, delivered: u64) -> Vec<u8> {
     let mut ranges = AckRanges::new();
     ranges.push(lo, hi);
-    let frame = Frame::Ack(AckRepr { ranges, ack_delay: 0, delivered, max_offset: 1 << 30 });
+    let frame = Frame::Ack(Box::new(AckRepr { ranges, ack_delay: 0, delivered, max_offset: 1 << 30 }));
     let header = HeaderRepr {
         packet_type: PacketType::Ack,
         flags: Flags::empty(),
@@ -192,13 +192,12 @@ fn until_pto(k: u64) -> (Sender<SharedBytes>, Instant) {
     let t0 = Instant::ZERO;
     tx.write(chunk(1024, 1)).unwrap();
     assert!(tx.poll_transmit(t0).is_some());
-    let mut now = t0;
     loop {
         let next = tx.poll_timeout().unwrap();
         if tx.path(0).stats().ptos == k - 1 {
             return (tx, next);
         }
-        now = next;
+        let now = next;
         tx.handle_timeout(now);
         while tx.poll_transmit(now).is_some() {}
         assert!(now < Instant::from_secs(5));

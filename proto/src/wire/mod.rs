@@ -369,8 +369,9 @@ pub enum Frame {
     HelloAck(HelloAckRepr),
     /// Payload carried separately (`length` bytes after the header).
     Data,
-    /// See [`AckRepr`].
-    Ack(AckRepr),
+    /// See [`AckRepr`]. Boxed: the ranges make it the largest frame by far, and a
+    /// `Transmit` for DATA should stay small (it is moved once per packet).
+    Ack(Box<AckRepr>),
     /// See [`FinRepr`].
     Fin(FinRepr),
     /// See [`FinAckRepr`].
@@ -415,7 +416,7 @@ impl Frame {
             PacketType::Hello => Frame::Hello(HelloRepr::parse(body)?),
             PacketType::HelloAck => Frame::HelloAck(HelloAckRepr::parse(body)?),
             PacketType::Data => Frame::Data,
-            PacketType::Ack => Frame::Ack(AckRepr::parse(body)?),
+            PacketType::Ack => Frame::Ack(Box::new(AckRepr::parse(body)?)),
             PacketType::Fin => Frame::Fin(FinRepr::parse(body)?),
             PacketType::FinAck => Frame::FinAck(FinAckRepr::parse(body)?),
             PacketType::Reset => Frame::Reset(ResetRepr::parse(body)?),

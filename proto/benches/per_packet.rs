@@ -1,0 +1,128 @@
+//! Protocol CPU per packet, sender side and receiver side, excluding I/O, CRC32C and
+//! the stream digest; then CRC32C, XXH3-128 and BLAKE3 throughput per core.
+//!
+//! Not a test: a timed loop. Run with
+//! `CARGO_TARGET_DIR=/work/target-proto cargo bench -p stripecat-proto`.
+//!
+//! The packet loop uses the per-lcore pieces directly (what the DPDK driver calls):
+//! sender = `SenderShared::push` (reader) + `PathSender::poll_transmit` + header emit +
+//! `PathSender::handle_ack` (one ACK per 16 packets); receiver = header parse (no CRC) +
+//! `PathReceiver::handle_data` + `Reassembler` hand-off and in-order delivery +
+//! `PathReceiver::poll_transmit` (ACK generation). Payloads are `SharedBytes` handles,
+//! never copied.
+
+use std::hint::black_box;
+use std::time::Instant as WallClock;
+
+use stripecat_proto::config::SenderConfig;
+use stripecat_proto::congestion::CongestionConfig;
+use stripecat_proto::time::{Duration, Instant};
+use stripecat_proto::wire::{Frame, HeaderRepr, Packet, HEADER_LEN};
+use stripecat_proto::{
+    PathReceiver, PathSender, Payload, Reassembler, ReceiverShared, SenderShared, SharedBytes,
+};
+
+const CHUNK: usize = 8192;
+const BATCH: usize = 32;
+
+fn per_packet(packets: u64) -> (f64, f64) {
+    let cfg = SenderConfig {
+        chunk_size: CHUNK as u16,
+        congestion: CongestionConfig::Fixed { window: 1 << 40 },
+        ..SenderConfig::default()
+    };
+    let tx_shared: SenderShared<SharedBytes> = SenderShared::new(7, CHUNK as u16, 4096);
+    tx_shared.set_established();
+    tx_shared.on_feedback(0, u64::MAX / 2);
+    let mut path = PathSender::new(0, &cfg);
+    let rx_shared: ReceiverShared<SharedBytes> = ReceiverShared::new(4096);
+    let window = 4096 * CHUNK as u64;
+    rx_shared.serve(7, CHUNK as u64, window, None);
+    let mut rx_path = PathReceiver::new(0, 16, Duration::from_micros(250));
+    let mut reasm: Reassembler<SharedBytes> = Reassembler::new(CHUNK as u64, window);
+
+    let data = SharedBytes::from(vec![0xa5u8; CHUNK]);
+    // Received datagrams are contiguous (header + payload) in the driver's mbuf.
+    let mut wire = vec![vec![0u8; HEADER_LEN + CHUNK]; BATCH];
+    let mut payloads: Vec<Option<SharedBytes>> = vec![None; BATCH];
+    let mut now = Instant::from_millis(1);
+    let (mut tx_ns, mut rx_ns) = (0u128, 0u128);
+    let mut sent = 0u64;
+    let mut delivered = 0u64;
+    let mut acks = Vec::with_capacity(8);
+    while sent < packets {
+        // ---- sender: reader push, poll_transmit, header emit, ACK processing
+        let t = WallClock::now();
+        for (k, buf) in wire.iter_mut().enumerate() {
+            tx_shared.push(data.clone()).expect("credit and queue room");
+            let tr = path.poll_transmit(now, &tx_shared).expect("window open");
+            tr.repr.header.emit(&mut Packet::new_unchecked(&mut buf[..]));
+            payloads[k] = tr.payload;
+            now = now + Duration::from_micros(1);
+        }
+        for (h, a) in acks.drain(..) {
+            path.handle_ack(now, &h, &a, &tx_shared);
+        }
+        tx_ns += t.elapsed().as_nanos();
+        sent += BATCH as u64;
+
+        // ---- receiver: parse, per-path accept, hand-off, in-order delivery, ACKs
+        let t = WallClock::now();
+        for (k, buf) in wire.iter().enumerate() {
+            let h = HeaderRepr::parse(&Packet::new_unchecked(&buf[..])).expect("valid header");
+            let payload = payloads[k].take().unwrap_or_else(|| unreachable!());
+            let _ = rx_path.handle_data(now, &h, payload.narrow(0..CHUNK), &rx_shared);
+            if let Some(ack) = rx_path.poll_transmit::<SharedBytes>(now, &rx_shared, 7) {
+                if let Frame::Ack(a) = ack.repr.frame {
+                    acks.push((ack.repr.header, *a));
+                }
+            }
+        }
+        reasm.drain_inbox(&rx_shared);
+        while let Some(b) = reasm.poll_deliver(&rx_shared) {
+            delivered += black_box(b).as_ref().len() as u64;
+        }
+        rx_ns += t.elapsed().as_nanos();
+    }
+    assert_eq!(delivered, sent * CHUNK as u64, "every packet delivered in order");
+    (tx_ns as f64 / sent as f64, rx_ns as f64 / sent as f64)
+}
+
+fn throughput(name: &str, total: usize, chunk: usize, mut f: impl FnMut(&[u8])) {
+    let buf: Vec<u8> = (0..chunk).map(|i| (i * 31 + 7) as u8).collect();
+    f(&buf); // warm up
+    let t = WallClock::now();
+    for _ in 0..total / chunk {
+        f(black_box(&buf));
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!("{name:<28} {:>7.2} GB/s  ({} KiB blocks)", total as f64 / s / 1e9, chunk / 1024);
+}
+
+fn main() {
+    // Warm up, then measure.
+    per_packet(200_000);
+    let mut best = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        let (tx, rx) = per_packet(2_000_000);
+        best = (best.0.min(tx), best.1.min(rx));
+        println!("per packet: sender {tx:6.1} ns   receiver {rx:6.1} ns");
+    }
+    println!("best of 5:  sender {:6.1} ns   receiver {:6.1} ns   (target <= 100 ns/side)", best.0, best.1);
+
+    let total = 2 << 30;
+    throughput("CRC32C (crc32c, HW)", total, 8192, |b| {
+        black_box(crc32c::crc32c(b));
+    });
+    throughput("CRC32C (crc32c, HW)", total, 64 * 1024, |b| {
+        black_box(crc32c::crc32c(b));
+    });
+    let mut x = xxhash_rust::xxh3::Xxh3::new();
+    throughput("XXH3-128 streaming", total, 8192, |b| x.update(b));
+    black_box(x.digest128());
+    let mut h = blake3::Hasher::new();
+    throughput("BLAKE3 streaming (1 core)", total / 2, 8192, |b| {
+        h.update(b);
+    });
+    black_box(h.finalize());
+}
