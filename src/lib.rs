@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod dpdk;
 pub mod exit;
+pub mod impair;
 pub mod kernel;
 pub mod preflight;
 pub mod report;

@@ -3,6 +3,14 @@
 
 use clap::Args;
 
+use crate::impair::Impairment;
+
+/// Default `--block-size`: the read/write buffer of a single stream, the
+/// chunk of a striped stream and the `sendfile`/`splice` request size. 1 MiB
+/// keeps the per-chunk system-call cost below 1% on loopback while still
+/// giving several chunks per stream even on a 64 MiB transfer.
+pub const DEFAULT_BLOCK: u64 = 1 << 20;
+
 /// Kernel-socket transport options.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Kernel sockets (no DPDK, no root)")]
@@ -18,11 +26,65 @@ pub struct KernelArgs {
     /// Listen on [ADDR:]PORT instead of connecting.
     #[arg(long, value_name = "[ADDR:]PORT")]
     pub listen: Option<String>,
+
+    /// (TCP) Stripe over N connections to one port (both ends pass N > 1; the connecting end's N wins).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub streams: u16,
+
+    /// Read/write buffer, striping chunk and sendfile/splice request size (e.g. 256K, 1M).
+    #[arg(long, value_name = "BYTES", value_parser = parse_block)]
+    pub block_size: Option<u64>,
+
+    /// Socket buffers (SO_SNDBUF and SO_RCVBUF), e.g. 4M; the kernel's autotuning when absent.
+    #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_size)]
+    pub window: Option<u64>,
+
+    /// (TCP) Disable Nagle's algorithm (TCP_NODELAY): small writes leave at once.
+    #[arg(long)]
+    pub nodelay: bool,
+
+    /// (TCP, one stream) Both directions at once, like an interactive netcat session:
+    /// stdin goes to the peer, the peer's bytes to stdout.
+    #[arg(long, conflicts_with = "udp")]
+    pub chat: bool,
+
+    /// (UDP) Paths: N sockets on distinct source ports.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub paths: Option<u16>,
+
+    /// (UDP) Local address of one path (ADDR or ADDR:PORT); repeat it to use several interfaces.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Vec<String>,
+
+    /// (UDP) Plain datagrams without the striping protocol, for `nc -u`: unreliable, small messages only.
+    #[arg(long, conflicts_with = "tcp")]
+    pub raw: bool,
+
+    /// (UDP) Impair outgoing datagrams, e.g. loss=1%,reorder=2%,dup=0.5%,corrupt=0.1%,seed=7 (grammar in docs/KERNEL.md).
+    #[arg(long, value_name = "SPEC", value_parser = parse_impair)]
+    pub impair: Option<Impairment>,
+}
+
+fn parse_block(s: &str) -> Result<u64, String> {
+    let n = crate::cli::parse_size(s)?;
+    if !(512..=(64 << 20)).contains(&n) {
+        return Err(format!("{s:?} is outside 512 bytes ..= 64M"));
+    }
+    Ok(n)
+}
+
+fn parse_impair(s: &str) -> Result<Impairment, String> {
+    Impairment::parse(s).map_err(|e| e.to_string())
 }
 
 impl KernelArgs {
     /// Whether a kernel transport was asked for.
     pub fn active(&self) -> bool {
         self.tcp.is_some() || self.udp.is_some()
+    }
+
+    /// `--block-size` or its default, as a buffer length.
+    pub fn block(&self) -> usize {
+        self.block_size.unwrap_or(DEFAULT_BLOCK) as usize
     }
 }

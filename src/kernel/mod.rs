@@ -1,17 +1,251 @@
 //! Transports over kernel sockets, for hosts without DPDK NICs or root:
-//! netcat-compatible TCP, multi-stream TCP, and the striping protocol over UDP.
+//! netcat-compatible TCP ([`tcp`], [`chat`]), multi-stream TCP ([`striped`]),
+//! and the striping protocol over UDP ([`udp`]) or plain datagrams ([`raw`]).
+//!
+//! Each transport returns a typed [`KernelError`]; this module turns the
+//! outcome into the shared summary, `--stats-json` and a one-line
+//! [`Failure`] with the documented exit code (see docs/KERNEL.md).
 
+pub mod addr;
 pub mod args;
+pub mod chat;
+pub mod error;
+pub mod io;
+pub mod raw;
+pub mod striped;
+pub mod tcp;
+pub mod udp;
 
-use crate::cli::{RecvArgs, SendArgs};
-use crate::exit::{ExitCode, Failure};
+use std::path::Path;
+use std::time::Instant;
+
+use stripecat_proto::wire::DigestAlgorithm;
+
+pub use error::KernelError;
+
+use self::addr::{Endpoint, SocketOptions};
+use self::args::KernelArgs;
+use self::io::End;
+use self::striped::Role;
+use crate::cli::{DigestArg, RecvArgs, ReportArgs, SendArgs};
+use crate::exit::Failure;
+use crate::report::{Progress, Summary};
+
+/// Which kernel transport the options select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Tcp,
+    Chat,
+    Striped,
+    Udp,
+    Raw,
+}
+
+/// Checks the combination of options and picks the mode and endpoint.
+fn plan(k: &KernelArgs, file: Option<&Path>) -> Result<(Mode, Endpoint), KernelError> {
+    let usage = |m: &str| Err(KernelError::Usage(m.to_string()));
+    let (flag, value) = match (&k.tcp, &k.udp) {
+        (Some(v), None) => ("--tcp", v.as_str()),
+        (None, Some(v)) => ("--udp", v.as_str()),
+        _ => return usage("give exactly one of --tcp and --udp"),
+    };
+    let tcp = flag == "--tcp";
+    if tcp && (k.paths.is_some() || !k.bind.is_empty() || k.raw || k.impair.is_some()) {
+        return usage("--paths, --bind, --raw and --impair belong to --udp");
+    }
+    if !tcp && (k.streams > 1 || k.chat || k.nodelay) {
+        return usage("--streams, --chat and --nodelay belong to --tcp");
+    }
+    if k.chat && k.streams > 1 {
+        return usage("--chat works on one stream; drop --streams");
+    }
+    if k.chat && file.is_some_and(|f| f.as_os_str() != "-") {
+        return usage("--chat uses stdin and stdout; drop FILE");
+    }
+    if let (Some(n), false) = (k.paths, k.bind.is_empty()) {
+        if n as usize != k.bind.len() {
+            return usage("--paths and the number of --bind addresses disagree; give one or the other");
+        }
+    }
+    if k.raw && (k.paths.is_some_and(|n| n > 1) || k.bind.len() > 1) {
+        return usage("--raw sends plain datagrams on one socket; drop --paths/--bind");
+    }
+    let mode = match (tcp, k.chat, k.streams > 1, k.raw) {
+        (true, true, _, _) => Mode::Chat,
+        (true, _, true, _) => Mode::Striped,
+        (true, ..) => Mode::Tcp,
+        (false, _, _, true) => Mode::Raw,
+        (false, ..) => Mode::Udp,
+    };
+    Ok((mode, addr::endpoint(flag, value, k.listen.as_deref())?))
+}
+
+fn options(k: &KernelArgs) -> SocketOptions {
+    SocketOptions { window: k.window.map(|w| w as usize), nodelay: k.nodelay }
+}
+
+/// What a transport hands back for the summary.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub bytes: u64,
+    pub digest: Option<(String, String)>,
+    pub verified: Option<bool>,
+    pub resends: u64,
+    pub drops: std::collections::BTreeMap<String, u64>,
+    pub paths: Vec<crate::report::PathReport>,
+}
+
+/// Prints the summary (unless `--quiet`), writes `--stats-json`, and maps the
+/// result to the process outcome. A failed transfer still gets its report.
+fn conclude(
+    role: &str,
+    mode: Mode,
+    report_args: &ReportArgs,
+    progress: &mut Progress,
+    started: Instant,
+    result: Result<Report, (KernelError, Report)>,
+) -> Result<(), Failure> {
+    progress.finish();
+    let (rep, err) = match result {
+        Ok(r) => (r, None),
+        Err((e, r)) => (r, Some(e)),
+    };
+    let transport = match mode {
+        Mode::Tcp | Mode::Chat | Mode::Striped => "tcp",
+        Mode::Udp | Mode::Raw => "udp",
+    };
+    let mut summary = Summary {
+        role: role.to_string(),
+        transport: transport.to_string(),
+        bytes: rep.bytes,
+        resends: rep.resends,
+        drops: rep.drops,
+        verified: rep.verified,
+        paths: rep.paths,
+        error: err.as_ref().map(|e| e.to_string()),
+        ..Default::default()
+    }
+    .timed(started.elapsed());
+    if let Some((alg, v)) = rep.digest {
+        summary.digest = Some(alg);
+        summary.digest_value = Some(v);
+    }
+    if !report_args.quiet && err.is_none() {
+        eprintln!("{}", summary.paragraph());
+    }
+    if let Some(path) = &report_args.stats_json {
+        summary.write_json(path).map_err(|e| {
+            Failure::env(format!("cannot write {}: {e}", path.display())).hint("check the directory exists and is writable")
+        })?;
+    }
+    match err {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+fn digest_choice(d: DigestArg) -> Option<DigestAlgorithm> {
+    match d {
+        DigestArg::Xxh3 => Some(DigestAlgorithm::Xxh3_128),
+        DigestArg::Blake3 => Some(DigestAlgorithm::Blake3),
+        DigestArg::None => None,
+    }
+}
+
+fn bare(e: KernelError) -> (KernelError, Report) {
+    (e, Report::default())
+}
 
 /// `stripecat send --tcp|--udp ...`.
-pub fn send(_args: &SendArgs) -> Result<(), Failure> {
-    Err(Failure::new(ExitCode::Other, "kernel transports are being built in this revision"))
+pub fn send(a: &SendArgs) -> Result<(), Failure> {
+    let k = &a.kernel;
+    let (mode, ep) = plan(k, a.file.as_deref())?;
+    let alg = digest_choice(a.digest);
+    if mode == Mode::Striped && alg.is_some_and(|a| a != DigestAlgorithm::Xxh3_128) {
+        return Err(KernelError::Usage("--streams carries --digest xxh3 or none".into()).into());
+    }
+    let opts = options(k);
+    let block = k.block();
+    // Open the local end first: a missing file should not cost the peer a connection.
+    let mut input = if mode == Mode::Chat { None } else { Some(End::input(a.file.as_deref())?) };
+    let mut progress = Progress::new(input.as_ref().and_then(End::size), a.report.quiet);
+    // The clock starts when the peer is there, not while we wait for it.
+    let mut started = Instant::now();
+    let result: Result<Report, (KernelError, Report)> = match (mode, input.as_mut()) {
+        (Mode::Chat, _) => (|| {
+            let s = tcp::establish(&ep, &opts)?;
+            started = Instant::now();
+            let c = chat::run(s)?;
+            Ok(Report { bytes: c.sent, ..Default::default() })
+        })()
+        .map_err(bare),
+        (Mode::Tcp, Some(input)) => (|| {
+            let mut s = tcp::establish(&ep, &opts)?;
+            started = Instant::now();
+            let bytes = tcp::send(&mut s, input, block, &mut progress)?;
+            Ok(Report { bytes, ..Default::default() })
+        })()
+        .map_err(bare),
+        (Mode::Striped, Some(input)) => (|| {
+            let socks = striped::establish(&ep, &opts, k.streams, Role::Send)?;
+            started = Instant::now();
+            striped::send(&socks, input, block, alg, &mut progress).map(striped_report)
+        })()
+        .map_err(bare),
+        (Mode::Udp, Some(input)) => udp::send(k, &ep, &opts, input, alg, &mut progress, &mut started),
+        (Mode::Raw, Some(input)) => raw::send(&ep, &opts, input, &mut progress, &mut started)
+            .map(|bytes| Report { bytes, ..Default::default() })
+            .map_err(bare),
+        (_, None) => Err(bare(KernelError::Usage("no input".into()))),
+    };
+    conclude("send", mode, &a.report, &mut progress, started, result)
 }
 
 /// `stripecat recv --tcp|--udp ...`.
-pub fn recv(_args: &RecvArgs) -> Result<(), Failure> {
-    Err(Failure::new(ExitCode::Other, "kernel transports are being built in this revision"))
+pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
+    let k = &a.kernel;
+    let (mode, ep) = plan(k, a.file.as_deref())?;
+    let opts = options(k);
+    let block = k.block();
+    let mut output = if mode == Mode::Chat { None } else { Some(End::output(a.file.as_deref())?) };
+    let mut progress = Progress::new(None, a.report.quiet);
+    let mut started = Instant::now();
+    let result: Result<Report, (KernelError, Report)> = match (mode, output.as_mut()) {
+        (Mode::Chat, _) => (|| {
+            let s = tcp::establish(&ep, &opts)?;
+            started = Instant::now();
+            let c = chat::run(s)?;
+            Ok(Report { bytes: c.received, ..Default::default() })
+        })()
+        .map_err(bare),
+        (Mode::Tcp, Some(output)) => (|| {
+            let mut s = tcp::establish(&ep, &opts)?;
+            started = Instant::now();
+            let bytes = tcp::recv(&mut s, output, block, &mut progress)?;
+            Ok(Report { bytes, ..Default::default() })
+        })()
+        .map_err(bare),
+        (Mode::Striped, Some(output)) => (|| {
+            let socks = striped::establish(&ep, &opts, k.streams, Role::Recv)?;
+            started = Instant::now();
+            let window = striped::reorder_window(socks.len(), block);
+            striped::recv(&socks, output, window, &mut progress).map(striped_report)
+        })()
+        .map_err(bare),
+        (Mode::Udp, Some(output)) => udp::recv(k, &ep, &opts, output, &mut progress, &mut started),
+        (Mode::Raw, Some(output)) => raw::recv(&ep, &opts, output, &mut progress, &mut started)
+            .map(|bytes| Report { bytes, ..Default::default() })
+            .map_err(bare),
+        (_, None) => Err(bare(KernelError::Usage("no output".into()))),
+    };
+    conclude("recv", mode, &a.report, &mut progress, started, result)
+}
+
+fn striped_report(o: striped::Outcome) -> Report {
+    Report {
+        bytes: o.bytes,
+        digest: o.digest.map(|(a, d)| striped::digest_text(a, &d)),
+        verified: o.verified,
+        ..Default::default()
+    }
 }

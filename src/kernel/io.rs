@@ -1,0 +1,189 @@
+//! The local ends of a transfer (FILE or stdin, FILE or stdout) and the copy
+//! loops between them and a socket.
+//!
+//! The copy loops pick the cheapest path the kernel offers for the kinds of
+//! descriptors at hand: `sendfile` from a regular file (the page cache goes
+//! to the socket without a user-space copy), `splice` from or into a pipe
+//! (`tar c . | stripecat send` moves pipe pages, not bytes), and a plain
+//! read/write loop with a `--block-size` buffer otherwise. A path the kernel
+//! refuses (EINVAL, ENOSYS) falls back to the plain loop.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+use rustix::io::Errno;
+use rustix::pipe::SpliceFlags;
+
+use super::error::{KernelError, Result};
+use crate::report::Progress;
+
+/// What kind of descriptor an end is, which decides the copy path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file; `len` is what remains from the current offset.
+    Regular { len: u64 },
+    Pipe,
+    Other,
+}
+
+/// One local end: an owned descriptor (stdin/stdout are duplicated, so the
+/// copy loops can treat every end alike) and its kind.
+#[derive(Debug)]
+pub struct End {
+    pub file: File,
+    pub kind: Kind,
+    /// For messages: the path, or "stdin"/"stdout".
+    pub name: String,
+}
+
+fn is_stdio(path: Option<&Path>) -> bool {
+    path.is_none_or(|p| p.as_os_str() == "-")
+}
+
+fn kind_of(file: &mut File) -> Kind {
+    match file.metadata() {
+        Ok(m) if m.file_type().is_file() => {
+            let pos = file.stream_position().unwrap_or(0);
+            Kind::Regular { len: m.len().saturating_sub(pos) }
+        }
+        Ok(m) if m.file_type().is_fifo() => Kind::Pipe,
+        _ => Kind::Other,
+    }
+}
+
+impl End {
+    /// The input: FILE, or stdin when absent or "-".
+    pub fn input(path: Option<&Path>) -> Result<End> {
+        let (mut file, name) = if is_stdio(path) {
+            let fd = io::stdin().as_fd().try_clone_to_owned().map_err(|e| KernelError::Open { path: "stdin".into(), source: e })?;
+            (File::from(fd), "stdin".to_string())
+        } else {
+            let p = path.unwrap_or(Path::new("-"));
+            let f = File::open(p).map_err(|e| KernelError::Open { path: p.display().to_string(), source: e })?;
+            (f, p.display().to_string())
+        };
+        let kind = kind_of(&mut file);
+        Ok(End { file, kind, name })
+    }
+
+    /// The output: FILE (created or truncated), or stdout when absent or "-".
+    pub fn output(path: Option<&Path>) -> Result<End> {
+        let (mut file, name) = if is_stdio(path) {
+            let fd =
+                io::stdout().as_fd().try_clone_to_owned().map_err(|e| KernelError::Open { path: "stdout".into(), source: e })?;
+            (File::from(fd), "stdout".to_string())
+        } else {
+            let p = path.unwrap_or(Path::new("-"));
+            let f = File::create(p).map_err(|e| KernelError::Open { path: p.display().to_string(), source: e })?;
+            (f, p.display().to_string())
+        };
+        let kind = kind_of(&mut file);
+        Ok(End { file, kind, name })
+    }
+
+    /// The input's size when it is known up front (for the ETA).
+    pub fn size(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Regular { len } => Some(len),
+            _ => None,
+        }
+    }
+
+    fn input_error(&self, e: io::Error) -> KernelError {
+        KernelError::Input { what: self.name.clone(), source: e }
+    }
+
+    fn output_error(&self, e: io::Error) -> KernelError {
+        KernelError::Output { what: self.name.clone(), source: e }
+    }
+}
+
+/// Whether the kernel declined a zero-copy call for these descriptors (as
+/// opposed to a real I/O error), so a plain loop should take over.
+fn unsupported(e: Errno) -> bool {
+    e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP
+}
+
+/// Copies all of `input` to `sock` and returns the byte count. Socket errors
+/// are the peer's doing (reset, closed); input errors are ours.
+pub fn send_all<S: AsFd + Write>(input: &mut End, sock: &mut S, block: usize, progress: &mut Progress) -> Result<u64> {
+    let mut total = 0u64;
+    match input.kind {
+        Kind::Regular { .. } => loop {
+            match rustix::fs::sendfile(&*sock, &input.file, None, block) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    total += n as u64;
+                    progress.update(total, "");
+                }
+                Err(e) if e == Errno::INTR => {}
+                Err(e) if unsupported(e) && total == 0 => break,
+                Err(e) => return Err(KernelError::socket(e.into())),
+            }
+        },
+        Kind::Pipe => loop {
+            match rustix::pipe::splice(&input.file, None, &*sock, None, block, SpliceFlags::MORE) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    total += n as u64;
+                    progress.update(total, "");
+                }
+                Err(e) if e == Errno::INTR => {}
+                Err(e) if unsupported(e) && total == 0 => break,
+                // splice cannot tell us which side failed; a socket error is
+                // by far the likelier, but report both names.
+                Err(e) if e == Errno::PIPE || e == Errno::CONNRESET => return Err(KernelError::socket(e.into())),
+                Err(e) => return Err(input.input_error(e.into())),
+            }
+        },
+        Kind::Other => {}
+    }
+    let mut buf = vec![0u8; block];
+    loop {
+        let n = match input.file.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(input.input_error(e)),
+        };
+        sock.write_all(&buf[..n]).map_err(KernelError::socket)?;
+        total += n as u64;
+        progress.update(total, "");
+    }
+}
+
+/// Copies `sock` to `output` until the peer's end of stream; returns the
+/// byte count.
+pub fn recv_all<S: AsFd + Read>(sock: &mut S, output: &mut End, block: usize, progress: &mut Progress) -> Result<u64> {
+    let mut total = 0u64;
+    if output.kind == Kind::Pipe {
+        loop {
+            match rustix::pipe::splice(&*sock, None, &output.file, None, block, SpliceFlags::MORE) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    total += n as u64;
+                    progress.update(total, "");
+                }
+                Err(e) if e == Errno::INTR => {}
+                Err(e) if unsupported(e) && total == 0 => break,
+                Err(e) if e == Errno::PIPE => return Err(output.output_error(e.into())),
+                Err(e) => return Err(KernelError::socket(e.into())),
+            }
+        }
+    }
+    let mut buf = vec![0u8; block];
+    loop {
+        let n = match sock.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(KernelError::socket(e)),
+        };
+        output.file.write_all(&buf[..n]).map_err(|e| output.output_error(e))?;
+        total += n as u64;
+        progress.update(total, "");
+    }
+}

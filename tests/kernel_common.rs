@@ -1,0 +1,242 @@
+//! Helpers shared by the kernel-transport tests (`kernel_tcp`, `kernel_udp`),
+//! included with `#[path]`; as a test target of its own it holds one self-check.
+//!
+//! Every child gets a hard deadline and is killed when it passes, so a hung
+//! transfer fails its test instead of hanging CI. Everything runs on
+//! 127.0.0.1 only.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use stripecat_proto::wire::DigestAlgorithm;
+use stripecat_proto::StreamDigest;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_stripecat")
+}
+
+/// A TCP port nothing listens on right now (the kernel's pick for port 0).
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A UDP port nothing is bound to right now.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn proc_has_port(table: &str, port: u16, listen_only: bool) -> bool {
+    let Ok(text) = std::fs::read_to_string(table) else { return false };
+    text.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3
+            && f[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
+            && (!listen_only || f[3] == "0A")
+    })
+}
+
+/// Waits (up to 10 s) until something listens on TCP `port`, without
+/// connecting to it (a probe connection would be the listener's one accept).
+pub fn wait_tcp_listen(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proc_has_port("/proc/net/tcp", port, true) && !proc_has_port("/proc/net/tcp6", port, true) {
+        assert!(Instant::now() < deadline, "nothing listened on TCP port {port} within 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (up to 10 s) until a UDP socket is bound to `port`.
+pub fn wait_udp_bound(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proc_has_port("/proc/net/udp", port, false) && !proc_has_port("/proc/net/udp6", port, false) {
+        assert!(Instant::now() < deadline, "nothing bound UDP port {port} within 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A scratch directory removed on drop.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("sc-kernel-").tempdir().unwrap()
+}
+
+/// Writes `len` bytes of seeded pseudo-random data (incompressible, and
+/// different for every seed so a mixed-up file cannot pass).
+pub fn random_file(path: &Path, len: usize, seed: u64) {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut f = std::io::BufWriter::new(File::create(path).unwrap());
+    let mut buf = vec![0u8; 1 << 16];
+    let mut left = len;
+    while left > 0 {
+        for w in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
+        }
+        let n = left.min(buf.len());
+        f.write_all(&buf[..n]).unwrap();
+        left -= n;
+    }
+    f.flush().unwrap();
+}
+
+/// XXH3-128 of a file, hex.
+pub fn hash_file(path: &Path) -> String {
+    let mut d = StreamDigest::new(DigestAlgorithm::Xxh3_128);
+    let mut f = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        d.update(&buf[..n]);
+    }
+    d.finish()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Asserts two files hold the same bytes (by hash, with sizes in the message).
+pub fn assert_same(a: &Path, b: &Path) {
+    let (la, lb) = (std::fs::metadata(a).unwrap().len(), std::fs::metadata(b).map(|m| m.len()).unwrap_or(0));
+    assert_eq!(la, lb, "{} has {la} bytes, {} has {lb}", a.display(), b.display());
+    assert_eq!(hash_file(a), hash_file(b), "{} and {} differ", a.display(), b.display());
+}
+
+/// A child process with a hard deadline; its stderr goes to a file so a
+/// chatty child can never block on a full pipe.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    deadline: Instant,
+    stderr_path: PathBuf,
+}
+
+/// What a finished child left behind.
+#[derive(Debug)]
+pub struct Done {
+    pub status: ExitStatus,
+    pub stderr: String,
+}
+
+impl Done {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+/// How a child's stdin and stdout are wired.
+pub enum Io<'a> {
+    Null,
+    File(&'a Path),
+    Piped,
+}
+
+fn stdio_in(io: &Io) -> Stdio {
+    match io {
+        Io::Null => Stdio::null(),
+        Io::File(p) => Stdio::from(File::open(p).unwrap()),
+        Io::Piped => Stdio::piped(),
+    }
+}
+
+fn stdio_out(io: &Io) -> Stdio {
+    match io {
+        Io::Null => Stdio::null(),
+        Io::File(p) => Stdio::from(File::create(p).unwrap()),
+        Io::Piped => Stdio::piped(),
+    }
+}
+
+/// Starts `argv` with the given stdin/stdout and a deadline `secs` from now.
+pub fn spawn(dir: &Path, argv: &[&str], stdin: Io, stdout: Io, secs: u64) -> Proc {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stderr_path = dir.join(format!("stderr-{n}.txt"));
+    let child = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(stdio_in(&stdin))
+        .stdout(stdio_out(&stdout))
+        .stderr(Stdio::from(File::create(&stderr_path).unwrap()))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", argv[0]));
+    Proc { name: argv.join(" "), child, deadline: Instant::now() + Duration::from_secs(secs), stderr_path }
+}
+
+impl Proc {
+    pub fn stdin(&mut self) -> std::process::ChildStdin {
+        self.child.stdin.take().expect("stdin was not piped")
+    }
+
+    pub fn stdout(&mut self) -> std::process::ChildStdout {
+        self.child.stdout.take().expect("stdout was not piped")
+    }
+
+    /// Waits for exit; on the deadline, kills the child and fails the test.
+    pub fn wait(mut self) -> Done {
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+                return Done { status, stderr };
+            }
+            if Instant::now() > self.deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+                panic!("`{}` did not finish in time (killed); stderr: {stderr}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits and asserts exit code 0.
+    pub fn ok(self) -> Done {
+        let name = self.name.clone();
+        let d = self.wait();
+        assert_eq!(d.code(), Some(0), "`{name}` failed: {}", d.stderr);
+        d
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // A test that panicked mid-way must not leave children behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `argv` to completion (stdin null) and returns its exit code and stderr.
+pub fn run(dir: &Path, argv: &[&str], secs: u64) -> Done {
+    spawn(dir, argv, Io::Null, Io::Null, secs).wait()
+}
+
+/// Asserts the documented one-line error form and exit code.
+pub fn assert_error(d: &Done, code: i32, needle: &str) {
+    assert_eq!(d.code(), Some(code), "want exit {code}, stderr: {}", d.stderr);
+    let line = d.stderr.lines().find(|l| l.starts_with("stripecat: error: ")).unwrap_or_else(|| {
+        panic!("no `stripecat: error:` line in {:?}", d.stderr);
+    });
+    assert!(line.contains(needle), "{line:?} does not mention {needle:?}");
+    assert!(!d.stderr.contains("panicked"), "panic: {}", d.stderr);
+}
+
+#[test]
+fn helpers_self_check() {
+    let dir = scratch();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    random_file(&a, 100_000, 1);
+    random_file(&b, 100_000, 2);
+    assert_ne!(hash_file(&a), hash_file(&b));
+    std::fs::copy(&a, &b).unwrap();
+    assert_same(&a, &b);
+    let d = run(dir.path(), &["sh", "-c", "echo oops >&2; exit 3"], 5);
+    assert_eq!(d.code(), Some(3));
+    assert_eq!(d.stderr, "oops\n");
+}
