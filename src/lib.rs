@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod dataplane;
 pub mod dpdk;
 pub mod exit;
 pub mod impair;
@@ -13,4 +14,5 @@ pub mod kernel;
 pub mod preflight;
 pub mod report;
 pub mod spec;
+pub mod wire;
 pub mod startup;

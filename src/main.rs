@@ -22,7 +22,9 @@ fn main() {
         Command::Ports(args) => stripecat::cmd::ports::run(args, cli.verbose),
         Command::Send(args) if args.kernel.active() => stripecat::kernel::send(args),
         Command::Recv(args) if args.kernel.active() => stripecat::kernel::recv(args),
-        Command::Send(_) | Command::Recv(_) | Command::Selftest(_) => Err(Failure::new(
+        Command::Send(args) => stripecat::dataplane::run::send(args, cli.verbose),
+        Command::Recv(args) => stripecat::dataplane::run::recv(args, cli.verbose),
+        Command::Selftest(_) => Err(Failure::new(
             ExitCode::Other,
             "this command is being built in this revision",
         )),

@@ -11,6 +11,8 @@ pub enum StreamDigest {
     Xxh3(Box<xxhash_rust::xxh3::Xxh3>),
     /// BLAKE3 hasher.
     Blake3(Box<blake3::Hasher>),
+    /// No digest: updates cost nothing, the value is all zeros.
+    None,
 }
 
 impl core::fmt::Debug for StreamDigest {
@@ -18,6 +20,7 @@ impl core::fmt::Debug for StreamDigest {
         f.write_str(match self {
             StreamDigest::Xxh3(_) => "StreamDigest::Xxh3",
             StreamDigest::Blake3(_) => "StreamDigest::Blake3",
+            StreamDigest::None => "StreamDigest::None",
         })
     }
 }
@@ -28,6 +31,7 @@ impl StreamDigest {
         match alg {
             DigestAlgorithm::Xxh3_128 => StreamDigest::Xxh3(Box::default()),
             DigestAlgorithm::Blake3 => StreamDigest::Blake3(Box::default()),
+            DigestAlgorithm::None => StreamDigest::None,
         }
     }
 
@@ -36,6 +40,7 @@ impl StreamDigest {
         match self {
             StreamDigest::Xxh3(_) => DigestAlgorithm::Xxh3_128,
             StreamDigest::Blake3(_) => DigestAlgorithm::Blake3,
+            StreamDigest::None => DigestAlgorithm::None,
         }
     }
 
@@ -46,6 +51,7 @@ impl StreamDigest {
             StreamDigest::Blake3(h) => {
                 h.update(bytes);
             }
+            StreamDigest::None => {}
         }
     }
 
@@ -56,6 +62,7 @@ impl StreamDigest {
         match self {
             StreamDigest::Xxh3(h) => out[..16].copy_from_slice(&h.digest128().to_be_bytes()),
             StreamDigest::Blake3(h) => out.copy_from_slice(h.finalize().as_bytes()),
+            StreamDigest::None => {}
         }
         out
     }

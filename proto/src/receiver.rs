@@ -54,6 +54,15 @@ pub enum ReceiverError {
         /// What we delivered.
         delivered: u64,
     },
+    /// The application aborted the session (e.g. its output failed); a RESET
+    /// with `reason` went to the sender.
+    #[error("aborted ({reason:?}) after delivering {delivered} bytes")]
+    Aborted {
+        /// The reason sent in the RESET.
+        reason: ResetReason,
+        /// Bytes delivered.
+        delivered: u64,
+    },
     /// The stream arrived but failed the FIN check.
     #[error("stream check failed: {verdict:?} (delivered {delivered}, announced {announced})")]
     Verdict {
@@ -120,6 +129,10 @@ pub struct Receiver<B> {
     rr: usize,
     datagrams: u64,
     drops: DropCounters,
+    /// Bytes the application reports written to its output; `None` until it
+    /// reports. When set, the FIN verdict waits for it to reach the stream end,
+    /// so an Ok verdict means the data is in the output, not just delivered.
+    written: Option<u64>,
 }
 
 impl<B: Payload> Receiver<B> {
@@ -138,6 +151,7 @@ impl<B: Payload> Receiver<B> {
             fin: None,
             verdict: None,
             control: VecDeque::new(),
+            written: None,
             timers: TimerTable::default(),
             last_activity: Instant::ZERO,
             last_path: 0,
@@ -339,8 +353,8 @@ impl<B: Payload> Receiver<B> {
             None => {
                 if self.shared.end().is_some_and(|e| e != fin.total_len) || delivered > fin.total_len {
                     Verdict::LengthMismatch
-                } else if delivered < fin.total_len {
-                    return; // still assembling; the sender retransmits the FIN
+                } else if delivered < fin.total_len || self.written.is_some_and(|w| w < fin.total_len) {
+                    return; // still assembling or writing; the sender retransmits the FIN
                 } else {
                     let ours = self.digest.as_ref().map(|d| d.finish());
                     let same_alg = self.digest.as_ref().is_some_and(|d| d.algorithm() == fin.algorithm);
@@ -364,6 +378,32 @@ impl<B: Payload> Receiver<B> {
         let frame = Frame::FinAck(FinAckRepr { verdict, received_len: delivered });
         self.queue_control(now, path, session, frame, 0);
         self.fin = None;
+    }
+
+    /// Reports how many bytes the application has written to its output (a
+    /// monotonic count). From the first call on, the FIN-ACK waits until the
+    /// whole stream is written, not merely delivered.
+    pub fn set_written(&mut self, bytes: u64) {
+        self.written = Some(self.written.map_or(bytes, |w| w.max(bytes)));
+    }
+
+    /// Aborts the session from the application's side (its output failed, or
+    /// it was interrupted): the state becomes failed and a RESET carrying
+    /// `reason` and the delivered offset goes to the sender. Does nothing once
+    /// the session has ended, or before one started.
+    pub fn abort(&mut self, reason: ResetReason) {
+        if matches!(self.state, ReceiverState::Failed(_)) {
+            return;
+        }
+        let delivered = self.shared.delivered();
+        self.state = ReceiverState::Failed(ReceiverError::Aborted { reason, delivered });
+        self.timers.stop(Timer::Idle as usize);
+        if let Some((session, _)) = self.session {
+            let frame = Frame::Reset(ResetRepr { reason, offset: delivered });
+            let now = self.last_activity;
+            self.control.clear();
+            self.queue_control(now, self.last_path, session, frame, 0);
+        }
     }
 
     /// The next in-order chunk for the application. Delivering advances the credit.

@@ -23,7 +23,7 @@ static INITIALISED: AtomicBool = AtomicBool::new(false);
 /// override our defaults.
 #[derive(Debug, Clone, Default)]
 pub struct EalOptions {
-    /// `-l`: the lcores EAL may use (main lcore first). `None`: EAL's default.
+    /// `--lcores`: the lcore map (e.g. `0@(0-1),1@1`). `None`: EAL's default.
     pub lcores: Option<String>,
     /// `-a`: PCI devices to probe (and only those). Empty with no vdevs and
     /// `pci_scan` false means `--no-pci`.
@@ -54,8 +54,7 @@ impl EalOptions {
         let mut args = vec!["stripecat".to_string()];
         if let Some(l) = &self.lcores {
             if !has("-l") && !has("--lcores") && !has("-c") {
-                args.push("-l".into());
-                args.push(l.clone());
+                args.push(format!("--lcores={l}"));
             }
         }
         if !has("--file-prefix") {

@@ -84,3 +84,19 @@ pub fn recent_eal_errors() -> Option<String> {
     let text = log::explain(3);
     (!text.is_empty()).then_some(text)
 }
+
+/// Lets the calling thread run on every online CPU. EAL pins the main
+/// thread to one core, and threads it spawns inherit that; the reader and
+/// writer threads should float instead of fighting the poll loop.
+pub fn unpin_current_thread() {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET only writes
+    // inside it; sched_setaffinity(0, ...) affects only the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let n = libc::sysconf(libc::_SC_NPROCESSORS_ONLN).max(1) as usize;
+        for cpu in 0..n.min(libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}

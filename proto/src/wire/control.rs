@@ -15,11 +15,14 @@ pub enum DigestAlgorithm {
     Xxh3_128 = 1,
     /// BLAKE3-256: cryptographic, on request.
     Blake3 = 2,
+    /// No digest (`--digest none`): the FIN check compares lengths only.
+    None = 0,
 }
 
 impl DigestAlgorithm {
     fn from_u8(kind: PacketType, v: u8) -> Result<Self, WireError> {
         match v {
+            0 => Ok(DigestAlgorithm::None),
             1 => Ok(DigestAlgorithm::Xxh3_128),
             2 => Ok(DigestAlgorithm::Blake3),
             _ => Err(WireError::Malformed { kind, why: "unknown digest algorithm" }),
@@ -255,6 +258,8 @@ pub enum ResetReason {
     Application,
     /// The peer broke the protocol (e.g. data past the announced end).
     ProtocolViolation,
+    /// The receiver could not write its output (disk full, pipe closed).
+    OutputError,
     /// A code this implementation does not know; kept so it can be reported.
     Other(u16),
 }
@@ -267,6 +272,7 @@ impl ResetReason {
             ResetReason::IdleTimeout => 2,
             ResetReason::Application => 3,
             ResetReason::ProtocolViolation => 4,
+            ResetReason::OutputError => 5,
             ResetReason::Other(c) => c,
         }
     }
@@ -279,6 +285,7 @@ impl ResetReason {
             2 => ResetReason::IdleTimeout,
             3 => ResetReason::Application,
             4 => ResetReason::ProtocolViolation,
+            5 => ResetReason::OutputError,
             c => ResetReason::Other(c),
         }
     }

@@ -1,0 +1,225 @@
+//! The reader thread (sender: input straight into mbuf data rooms, one chunk
+//! per mbuf) and the writer thread (receiver: in-order payloads written with
+//! `writev` straight from the mbufs, then freed in bulk). Both are EAL-
+//! registered non-EAL threads, unpinned so they float beside the poll loop.
+
+use std::fs::File;
+use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam::queue::ArrayQueue;
+
+use super::payload::MbufPayload;
+use crate::dpdk::{Eal, Mempool, ThreadRegistration};
+
+/// How long an I/O thread sleeps when it has nothing to do or no room.
+const IDLE: Duration = Duration::from_micros(50);
+
+/// What the reader thread shares with the poll loop.
+#[derive(Default)]
+pub struct ReaderShared {
+    /// Bytes read so far.
+    pub bytes: AtomicU64,
+    /// End of input reached (or an error): nothing more will be queued.
+    pub done: AtomicBool,
+    /// The read error, if one ended the input.
+    pub error: Mutex<Option<String>>,
+    /// Set by the loop to make the reader stop early.
+    pub stop: AtomicBool,
+}
+
+/// Reads `input` in `chunk`-byte pieces straight into mbufs from `pool` and
+/// queues them for the poll loop. Only the last chunk may be short.
+pub fn spawn_reader(
+    eal: &Eal,
+    mut input: File,
+    pool: Arc<Mempool>,
+    chunk: usize,
+    queue: Arc<ArrayQueue<MbufPayload>>,
+    shared: Arc<ReaderShared>,
+) -> std::io::Result<JoinHandle<()>> {
+    let eal = eal.clone();
+    std::thread::Builder::new().name("stripecat-reader".into()).spawn(move || {
+        crate::dpdk::unpin_current_thread();
+        let _reg = ThreadRegistration::register(&eal).ok();
+        let stopping = || shared.stop.load(Ordering::Relaxed);
+        'outer: loop {
+            let mut m = loop {
+                if stopping() {
+                    break 'outer;
+                }
+                match pool.alloc() {
+                    Some(m) => break m,
+                    None => std::thread::sleep(IDLE), // all buffers in flight: back-pressure
+                }
+            };
+            let Some(buf) = m.append(chunk) else {
+                *shared.error.lock().unwrap() = Some(format!("mbuf data room too small for {chunk}-byte chunks"));
+                break;
+            };
+            let n = match read_full(&mut input, buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    *shared.error.lock().unwrap() = Some(format!("reading input: {e}"));
+                    break;
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if n < chunk {
+                m.trim(chunk - n);
+            }
+            let mut item = MbufPayload::new(m.into_shared().expect("single segment"));
+            loop {
+                match queue.push(item) {
+                    Ok(()) => break,
+                    Err(back) => {
+                        if stopping() {
+                            break 'outer;
+                        }
+                        item = back;
+                        std::thread::sleep(IDLE);
+                    }
+                }
+            }
+            shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            if n < chunk {
+                break;
+            }
+        }
+        shared.done.store(true, Ordering::Release);
+    })
+}
+
+/// Fills `buf` unless the input ends first; returns the bytes read.
+fn read_full(input: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// What the writer thread shares with the poll loop.
+#[derive(Default)]
+pub struct WriterShared {
+    /// Bytes written to the output.
+    pub written: AtomicU64,
+    /// Bytes handed to the writer (by the loop).
+    pub queued: AtomicU64,
+    /// No more payloads will come: write what is queued, flush, stop.
+    pub closing: AtomicBool,
+    /// The write error that stopped the output, if any.
+    pub error: Mutex<Option<String>>,
+    pub failed: AtomicBool,
+    /// The writer has finished (flushed or failed).
+    pub finished: AtomicBool,
+}
+
+/// Most payloads one `writev` carries (IOV_MAX is 1024 on Linux).
+const MAX_IOV: usize = 512;
+
+/// Writes queued payloads in order with `writev`, then drops (frees) them.
+pub fn spawn_writer(
+    eal: &Eal,
+    mut output: File,
+    queue: Arc<ArrayQueue<MbufPayload>>,
+    shared: Arc<WriterShared>,
+) -> std::io::Result<JoinHandle<()>> {
+    let eal = eal.clone();
+    std::thread::Builder::new().name("stripecat-writer".into()).spawn(move || {
+        crate::dpdk::unpin_current_thread();
+        let _reg = ThreadRegistration::register(&eal).ok();
+        let mut batch: Vec<MbufPayload> = Vec::with_capacity(MAX_IOV);
+        loop {
+            while batch.len() < MAX_IOV {
+                match queue.pop() {
+                    Some(p) => batch.push(p),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                if shared.closing.load(Ordering::Acquire) && queue.is_empty() {
+                    break;
+                }
+                std::thread::sleep(IDLE);
+                continue;
+            }
+            if !shared.failed.load(Ordering::Relaxed) {
+                match write_all_vectored(&mut output, &batch) {
+                    Ok(n) => {
+                        shared.written.fetch_add(n, Ordering::Release);
+                    }
+                    Err(e) => {
+                        *shared.error.lock().unwrap() = Some(describe_write_error(&e));
+                        shared.failed.store(true, Ordering::Release);
+                    }
+                }
+            }
+            batch.clear(); // frees the mbufs (this thread is EAL-registered)
+        }
+        if !shared.failed.load(Ordering::Relaxed) {
+            if let Err(e) = output.flush() {
+                *shared.error.lock().unwrap() = Some(describe_write_error(&e));
+                shared.failed.store(true, Ordering::Release);
+            }
+        }
+        shared.finished.store(true, Ordering::Release);
+    })
+}
+
+fn describe_write_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        ErrorKind::BrokenPipe => "writing output: the reading end of the pipe was closed".into(),
+        _ if e.raw_os_error() == Some(libc::ENOSPC) => "writing output: no space left on the device".into(),
+        _ => format!("writing output: {e}"),
+    }
+}
+
+/// Writes every payload, in order, coping with partial writes.
+fn write_all_vectored(out: &mut File, payloads: &[MbufPayload]) -> std::io::Result<u64> {
+    let total: usize = payloads.iter().map(|p| p.len()).sum();
+    let mut idx = 0; // first payload not fully written
+    let mut off = 0; // bytes of it already written
+    let mut done = 0usize;
+    while done < total {
+        let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(payloads.len() - idx);
+        iov.push(IoSlice::new(&payloads[idx].as_ref()[off..]));
+        for p in &payloads[idx + 1..] {
+            iov.push(IoSlice::new(p.as_ref()));
+        }
+        let n = match out.write_vectored(&iov) {
+            Ok(0) => return Err(std::io::Error::new(ErrorKind::WriteZero, "output accepted no bytes")),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        done += n;
+        let mut left = n;
+        while left > 0 {
+            let rem = payloads[idx].len() - off;
+            if left >= rem {
+                left -= rem;
+                idx += 1;
+                off = 0;
+            } else {
+                off += left;
+                left = 0;
+            }
+        }
+        while idx < payloads.len() && payloads[idx].len() == off {
+            idx += 1;
+            off = 0;
+        }
+    }
+    Ok(total as u64)
+}

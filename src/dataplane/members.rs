@@ -1,0 +1,201 @@
+//! The member ports of a transfer: configured, started, their queues handed
+//! out, a transmit buffer per queue, and the frames every end answers no
+//! matter its role (ARP for our address, ping).
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use crate::dpdk::{Eal, Mbuf, Mempool, Port, PortConfig, PortId, RxQueue, TxQueue};
+use crate::exit::Failure;
+use crate::wire::{arp, Mac};
+
+use super::framing;
+
+/// Frames waiting to go out on one queue. Flushed when full and at the end
+/// of every loop iteration; a queue that stays full drops the oldest frames
+/// (counted), and the protocol treats them as lost.
+pub struct TxBuf {
+    pending: Vec<Mbuf>,
+    pub dropped: u64,
+    pub sent: u64,
+}
+
+/// Frames a transmit buffer holds before it flushes.
+pub const TX_BURST: usize = 32;
+/// Frames it keeps when the driver will not take them (beyond: drop oldest).
+const TX_BACKLOG: usize = 512;
+
+impl TxBuf {
+    fn new() -> TxBuf {
+        TxBuf { pending: Vec::with_capacity(TX_BACKLOG), dropped: 0, sent: 0 }
+    }
+}
+
+/// One member port and its queues.
+pub struct Member {
+    pub name: String,
+    pub port: Port,
+    pub mac: Mac,
+    /// The driver sends chained mbufs (zero-copy payload segments).
+    pub chain: bool,
+    pub rx: Vec<RxQueue>,
+    pub tx: Vec<TxQueue>,
+    pub txbuf: Vec<TxBuf>,
+}
+
+impl Member {
+    /// Queues a frame on queue `q`, flushing when a burst is full.
+    #[inline]
+    pub fn send(&mut self, q: usize, m: Mbuf) {
+        let buf = &mut self.txbuf[q];
+        buf.pending.push(m);
+        if buf.pending.len() >= TX_BURST {
+            self.flush(q);
+        }
+    }
+
+    /// Offers everything pending on queue `q` to the driver.
+    pub fn flush(&mut self, q: usize) -> usize {
+        let buf = &mut self.txbuf[q];
+        if buf.pending.is_empty() {
+            return 0;
+        }
+        let n = self.tx[q].tx_burst(&mut buf.pending);
+        buf.sent += n as u64;
+        if buf.pending.len() > TX_BACKLOG {
+            let excess = buf.pending.len() - TX_BACKLOG;
+            buf.dropped += excess as u64;
+            let mut old: Vec<Mbuf> = buf.pending.drain(..excess).collect();
+            Mbuf::free_bulk(&mut old);
+        }
+        n
+    }
+
+    pub fn flush_all(&mut self) -> usize {
+        (0..self.tx.len()).map(|q| self.flush(q)).sum()
+    }
+
+    pub fn backlog(&self) -> usize {
+        self.txbuf.iter().map(|b| b.pending.len()).sum()
+    }
+}
+
+/// Configures and starts every member with `queues` queue pairs, receiving
+/// into `rx_pool`, at `mtu` where the device allows it.
+pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool) -> Result<Vec<Member>, Failure> {
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let info = crate::dpdk::device_info(id).map_err(|e| Failure::env(e.to_string()))?;
+        let current = crate::dpdk::mtu(id).unwrap_or(1500);
+        let want_mtu = if current == mtu { None } else { Some(mtu) };
+        let cfg = PortConfig { rx_queues: queues, tx_queues: queues, mtu: want_mtu, ..Default::default() };
+        let port = match Port::configure(eal, id, &cfg, rx_pool) {
+            Ok(p) => p,
+            // Some virtual drivers cannot change MTU; a larger current MTU is fine.
+            Err(_) if want_mtu.is_some() && current >= mtu => {
+                let cfg = PortConfig { mtu: None, ..cfg };
+                Port::configure(eal, id, &cfg, rx_pool).map_err(|e| Failure::env(e.to_string()))?
+            }
+            Err(e) => {
+                return Err(Failure::env(format!("member {}: {e}", info.name))
+                    .hint("check --queues and --mtu against `stripecat ports` for this device"))
+            }
+        };
+        port.start().map_err(|e| Failure::env(format!("member {}: {e}", info.name)))?;
+        let mac = Mac(port.mac().map_err(|e| Failure::env(e.to_string()))?);
+        let chain = port.multi_seg_tx() || info.driver == "net_ring";
+        let rx = (0..queues).map(|q| port.rx_queue(q).expect("fresh port")).collect();
+        let tx = (0..queues).map(|q| port.tx_queue(q).expect("fresh port")).collect();
+        out.push(Member {
+            name: info.name,
+            port,
+            mac,
+            chain,
+            rx,
+            tx,
+            txbuf: (0..queues).map(|_| TxBuf::new()).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Waits up to `limit` for every member's link; names the ones still down.
+pub fn wait_links(members: &[Member], limit: Duration) -> Result<(), Failure> {
+    let end = Instant::now() + limit;
+    loop {
+        let down: Vec<&str> = members
+            .iter()
+            .filter(|m| !m.port.link().map(|l| l.up).unwrap_or(false))
+            .map(|m| m.name.as_str())
+            .collect();
+        if down.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= end {
+            return Err(Failure::env(format!(
+                "member link{} {} did not come up within {} s",
+                if down.len() > 1 { "s" } else { "" },
+                down.join(", "),
+                limit.as_secs()
+            ))
+            .hint("for memif, start the peer with the same socket path; for af_packet/pcap, check the interface is up"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Counters of frames handled below the protocol.
+#[derive(Debug, Default, Clone)]
+pub struct FrameCounters {
+    pub drops: std::collections::BTreeMap<&'static str, u64>,
+    pub arp_replies_sent: u64,
+    pub arp_requests_sent: u64,
+    pub pings_answered: u64,
+}
+
+impl FrameCounters {
+    pub fn drop(&mut self, why: framing::FrameDrop) {
+        *self.drops.entry(why.name()).or_default() += 1;
+    }
+}
+
+/// Answers what every end answers: ARP requests for `our_ip` and pings.
+/// Returns the ARP repr (for the caller to learn from) or `None`.
+pub fn answer_common(
+    member: &mut Member,
+    q: usize,
+    mut m: Mbuf,
+    class: &framing::Classified,
+    our_ip: Ipv4Addr,
+    hdr_pool: &Mempool,
+    counters: &mut FrameCounters,
+) -> Option<arp::Repr> {
+    match class {
+        framing::Classified::Arp(a) => {
+            if a.operation == arp::OP_REQUEST && a.target_ip == our_ip {
+                let reply = a.reply_from(member.mac, our_ip);
+                if let Some(f) = framing::build_arp(hdr_pool, member.mac, a.sender_mac, &reply) {
+                    member.send(q, f);
+                    counters.arp_replies_sent += 1;
+                }
+            }
+            Some(*a)
+        }
+        framing::Classified::EchoRequest => {
+            if m.segments() == 1 {
+                if let Some(buf) = m.data_mut() {
+                    if framing::echo_reply_in_place(buf) {
+                        member.send(q, m);
+                        counters.pings_answered += 1;
+                    }
+                }
+            }
+            None
+        }
+        framing::Classified::Drop(why) => {
+            counters.drop(*why);
+            None
+        }
+        framing::Classified::Stripe { .. } => None,
+    }
+}

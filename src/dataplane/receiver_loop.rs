@@ -1,0 +1,238 @@
+//! The receiver's poll loop: burst in from every member queue, hand
+//! protocol datagrams (as mbuf handles, no copy) to the protocol, pass
+//! in-order payloads to the writer thread, send ACKs back on each path's
+//! own member and queue, back off when idle.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+use stripecat_proto::wire::ResetReason;
+use stripecat_proto::{Payload, Receiver, ReceiverState};
+
+use super::addr::Endpoint;
+use super::backoff::Backoff;
+use super::clock::TscClock;
+use super::framing::{self, Classified};
+use super::io::WriterShared;
+use super::members::{self, FrameCounters, Member};
+use super::payload::MbufPayload;
+use crate::dpdk::{Mbuf, Mempool};
+use crate::report::Progress;
+
+/// Where a path's packets come from, so its ACKs go back the same way.
+#[derive(Debug, Clone, Copy)]
+struct PathRoute {
+    member: usize,
+    queue: usize,
+    peer: Endpoint,
+}
+
+pub struct RecvLoop {
+    pub members: Vec<Member>,
+    pub receiver: Receiver<MbufPayload>,
+    pub out: Arc<ArrayQueue<MbufPayload>>,
+    pub writer: Arc<WriterShared>,
+    pub hdr_pool: Arc<Mempool>,
+    pub local_ip: Ipv4Addr,
+    pub udp_port: u16,
+    pub clock: TscClock,
+    pub busy_poll: bool,
+    pub counters: FrameCounters,
+    pub progress: Progress,
+    /// Datagrams that arrived as chains (header and payload in separate
+    /// segments) and had to be joined.
+    pub joined: u64,
+    routes: Vec<Option<PathRoute>>,
+}
+
+#[derive(Debug)]
+pub enum RecvEnd {
+    /// Protocol finished: see `receiver.state()`.
+    Protocol,
+    /// The output failed (the sender was sent a RESET).
+    Output(String),
+    Interrupted,
+}
+
+const TX_BUDGET: usize = 256;
+
+impl RecvLoop {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        members: Vec<Member>,
+        receiver: Receiver<MbufPayload>,
+        out: Arc<ArrayQueue<MbufPayload>>,
+        writer: Arc<WriterShared>,
+        hdr_pool: Arc<Mempool>,
+        local_ip: Ipv4Addr,
+        udp_port: u16,
+        clock: TscClock,
+        busy_poll: bool,
+        progress: Progress,
+    ) -> RecvLoop {
+        RecvLoop {
+            members,
+            receiver,
+            out,
+            writer,
+            hdr_pool,
+            local_ip,
+            udp_port,
+            clock,
+            busy_poll,
+            counters: FrameCounters::default(),
+            progress,
+            joined: 0,
+            routes: Vec::new(),
+        }
+    }
+
+    pub fn run(&mut self, interrupted: &dyn Fn() -> bool) -> RecvEnd {
+        let mut backoff = Backoff::new(self.busy_poll);
+        let mut rx: Vec<Mbuf> = Vec::with_capacity(64);
+        let mut ident: u16 = 0;
+        let mut iter: u64 = 0;
+        loop {
+            iter += 1;
+            let now = self.clock.now();
+            let now_us = now.total_micros();
+            let mut work = 0;
+
+            for mi in 0..self.members.len() {
+                for q in 0..self.members[mi].rx.len() {
+                    let n = self.members[mi].rx[q].rx_burst(&mut rx, 64);
+                    work += n;
+                    for m in rx.drain(..) {
+                        self.on_frame(now, mi, q, m);
+                    }
+                }
+            }
+
+            if self.receiver.poll_timeout().is_some_and(|t| t <= now) {
+                self.receiver.handle_timeout(now);
+                work += 1;
+            }
+
+            // Hand in-order data to the writer while it has room: a slow
+            // writer stops delivery, the reorder window fills, the credit
+            // stops growing, and the sender slows down.
+            while self.out.len() < self.out.capacity() {
+                let Some(p) = self.receiver.poll_deliver() else { break };
+                self.writer.queued.fetch_add(p.len() as u64, Ordering::Relaxed);
+                if let Err(p) = self.out.push(p) {
+                    drop(p); // cannot happen: one producer checked the room
+                }
+                work += 1;
+            }
+
+            // The FIN-ACK verdict waits for the writer: OK means the data is
+            // in the output, not just in our queue.
+            self.receiver.set_written(self.writer.written.load(Ordering::Acquire));
+
+            if self.writer.failed.load(Ordering::Acquire) {
+                let err = self.writer.error.lock().unwrap().clone().unwrap_or_default();
+                self.receiver.abort(ResetReason::OutputError);
+                self.transmit(now, &mut ident);
+                for m in &mut self.members {
+                    m.flush_all();
+                }
+                return RecvEnd::Output(err);
+            }
+
+            work += self.transmit(now, &mut ident);
+            for m in &mut self.members {
+                m.flush_all();
+            }
+
+            match self.receiver.state() {
+                ReceiverState::Complete | ReceiverState::Failed(_) => {
+                    self.transmit(now, &mut ident);
+                    for m in &mut self.members {
+                        m.flush_all();
+                    }
+                    return RecvEnd::Protocol;
+                }
+                _ => {}
+            }
+            if iter % 1024 == 0 {
+                if interrupted() {
+                    self.receiver.abort(ResetReason::Application);
+                    self.transmit(now, &mut ident);
+                    for m in &mut self.members {
+                        m.flush_all();
+                    }
+                    return RecvEnd::Interrupted;
+                }
+                let written = self.writer.written.load(Ordering::Relaxed);
+                self.progress.update(written, "");
+            }
+            if work > 0 {
+                backoff.reset();
+            } else {
+                let until = self.receiver.poll_timeout().map(|t| std::time::Duration::from_micros(t.total_micros().saturating_sub(now_us)));
+                backoff.idle(until);
+            }
+        }
+    }
+
+    fn on_frame(&mut self, now: stripecat_proto::Instant, mi: usize, q: usize, mut m: Mbuf) {
+        let class = framing::classify(m.data(), self.local_ip, self.udp_port..self.udp_port.wrapping_add(1));
+        let Classified::Stripe { from, range, .. } = class else {
+            members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
+            return;
+        };
+        let path = stripecat_proto::wire::Packet::new_checked(&m.data()[range.clone()])
+            .ok()
+            .map(|p| p.path_id());
+        let payload = if m.segments() == 1 {
+            match m.into_shared() {
+                Ok(s) => MbufPayload::new(s).narrow(range),
+                Err(_) => return,
+            }
+        } else {
+            // Chained frame (ring ports carry the sender's segments as
+            // they are): the protocol needs header and payload together.
+            self.joined += 1;
+            match self.join(&mut m, range) {
+                Some(p) => p,
+                None => return,
+            }
+        };
+        if self.receiver.handle_datagram(now, payload).is_ok() {
+            if let Some(p) = path {
+                let p = p as usize;
+                if self.routes.len() <= p {
+                    self.routes.resize(p + 1, None);
+                }
+                self.routes[p] = Some(PathRoute { member: mi, queue: q, peer: from });
+            }
+        }
+    }
+
+    /// Copies a chained datagram into one fresh mbuf.
+    fn join(&self, m: &mut Mbuf, range: core::ops::Range<usize>) -> Option<MbufPayload> {
+        let bytes: Vec<u8> = m.segment_data().flatten().copied().collect();
+        let datagram = bytes.get(range)?;
+        let mut fresh = self.hdr_pool.alloc()?;
+        fresh.append(datagram.len())?.copy_from_slice(datagram);
+        Some(MbufPayload::new(fresh.into_shared().ok()?))
+    }
+
+    fn transmit(&mut self, now: stripecat_proto::Instant, ident: &mut u16) -> usize {
+        let mut n = 0;
+        while n < TX_BUDGET {
+            let Some(t) = self.receiver.poll_transmit(now) else { break };
+            n += 1;
+            let Some(Some(route)) = self.routes.get(t.path as usize).copied() else { continue };
+            let member = &mut self.members[route.member];
+            let src = Endpoint { mac: member.mac, ip: self.local_ip, port: self.udp_port };
+            *ident = ident.wrapping_add(1);
+            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &src, &route.peer, *ident, member.chain) {
+                member.send(route.queue, f);
+            }
+        }
+        n
+    }
+}

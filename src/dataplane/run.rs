@@ -1,0 +1,510 @@
+//! `stripecat send` and `stripecat recv` over DPDK: set-up (EAL, pools,
+//! members, threads), the poll loop, and the report and exit code.
+//!
+//! Memory budget (independent of the stream's length; see README):
+//! - receiver: `window / chunk` mbufs for the reorder window and the writer
+//!   queue, plus the rx descriptors of every queue;
+//! - sender: the fresh queue, the reader's hand-off queue and the data in
+//!   flight (bounded by the receiver's credit, i.e. its window).
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam::queue::ArrayQueue;
+use stripecat_proto::wire::DigestAlgorithm;
+use stripecat_proto::{ReceiverConfig, ReceiverError, ReceiverState, SenderConfig, SenderError, SenderState};
+
+use super::addr::{DEFAULT_RECEIVER_IP, DEFAULT_SENDER_IP};
+use super::clock::TscClock;
+use super::io::{self, ReaderShared, WriterShared};
+use super::members::{self, FrameCounters, Member};
+use super::neighbor::Neighbors;
+use super::receiver_loop::{RecvEnd, RecvLoop};
+use super::sender_loop::{SendEnd, SendLoop};
+use super::lcores;
+use crate::cli::{DataPlaneArgs, DigestArg, RecvArgs, SendArgs};
+use crate::dpdk::{Eal, Mempool};
+use crate::exit::{ExitCode, Failure};
+use crate::report::{PathReport, PortReport, Progress, Summary};
+use crate::startup::Startup;
+use crate::wire::Mac;
+
+/// Receiver window (reorder buffer and flow-control credit), bytes.
+pub const WINDOW_BYTES: u64 = 32 << 20;
+/// Chunks the reader may have read ahead of the poll loop.
+const INTAKE_CHUNKS: usize = 2048;
+/// Payloads queued for the writer at most.
+const WRITER_QUEUE: usize = 8192;
+/// Headroom DPDK reserves in every mbuf (RTE_PKTMBUF_HEADROOM).
+const HEADROOM: u16 = 128;
+/// How long members may take to come up.
+const LINK_WAIT: Duration = Duration::from_secs(30);
+/// How long the sender tries ARP before giving up.
+const ARP_TIMEOUT_US: u64 = 10_000_000;
+
+/// Set by SIGINT/SIGTERM.
+pub struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+}
+
+impl Signals {
+    pub fn install() -> Signals {
+        let s = Signals { int: Arc::new(AtomicBool::new(false)), term: Arc::new(AtomicBool::new(false)) };
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, s.int.clone());
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, s.term.clone());
+        s
+    }
+
+    pub fn raised(&self) -> bool {
+        self.int.load(Ordering::Relaxed) || self.term.load(Ordering::Relaxed)
+    }
+
+    pub fn checker(&self) -> impl Fn() -> bool + Send + 'static {
+        let (i, t) = (self.int.clone(), self.term.clone());
+        move || i.load(Ordering::Relaxed) || t.load(Ordering::Relaxed)
+    }
+
+    /// 130 for SIGINT, 143 for SIGTERM (the shell convention).
+    pub fn exit_code(&self) -> i32 {
+        if self.term.load(Ordering::Relaxed) {
+            143
+        } else {
+            130
+        }
+    }
+}
+
+/// Chunk size for an MTU: what is left of an IP packet after IPv4, UDP and
+/// the protocol header.
+pub fn chunk_for_mtu(mtu: u16) -> u16 {
+    mtu - 20 - 8 - stripecat_proto::wire::HEADER_LEN as u16
+}
+
+fn digest_alg(d: DigestArg) -> DigestAlgorithm {
+    match d {
+        DigestArg::Xxh3 => DigestAlgorithm::Xxh3_128,
+        DigestArg::Blake3 => DigestAlgorithm::Blake3,
+        DigestArg::None => DigestAlgorithm::None,
+    }
+}
+
+fn digest_name(d: DigestAlgorithm) -> &'static str {
+    match d {
+        DigestAlgorithm::Xxh3_128 => "xxh3-128",
+        DigestAlgorithm::Blake3 => "blake3",
+        DigestAlgorithm::None => "none",
+    }
+}
+
+fn random_u64() -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    if File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok() {
+        return u64::from_le_bytes(b);
+    }
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)
+}
+
+/// The DPDK-side set-up both ends share.
+struct Plane {
+    eal: Eal,
+    members: Vec<Member>,
+    rx_pool: Arc<Mempool>,
+    hdr_pool: Arc<Mempool>,
+    workers: Vec<u32>,
+}
+
+fn open_plane(ports: &crate::cli::DpdkArgs, plane: &DataPlaneArgs, verbose: u8, rx_mbufs: u32) -> Result<Plane, Failure> {
+    if ports.ports.is_empty() {
+        return Err(Failure::new(ExitCode::Usage, "no member ports given")
+            .hint("name each member with --port (e.g. --port net_memif0,role=server,socket=/run/sc.sock)"));
+    }
+    let workers = match &plane.lcores {
+        Some(l) => lcores::parse_cpu_list(l)?,
+        None => Vec::new(),
+    };
+    let started = Startup {
+        ports: ports.ports.clone(),
+        eal: ports.eal.clone(),
+        lcores: Some(lcores::eal_lcore_map(&workers)),
+        verbose,
+        scan_pci_when_empty: false,
+    }
+    .start()?;
+    let eal = started.eal;
+    let frame_room = plane.mtu as u32 + 14 + 4 + 64;
+    let data_room = (HEADROOM as u32 + frame_room.max(2048)) as u16;
+    let env = |e: crate::dpdk::DpdkError| {
+        Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf) or lower --mtu/--queues")
+    };
+    let q = plane.queues as u32;
+    let n = started.ports.len() as u32;
+    let rx_count = rx_mbufs + n * q * 2048 + 4096;
+    let rx_pool = Arc::new(Mempool::new(&eal, "sc_rx", rx_count, 256, data_room, None).map_err(env)?);
+    let hdr_pool = Arc::new(Mempool::new(&eal, "sc_hdr", 16384 + n * q * 2048, 256, HEADROOM + 256, None).map_err(env)?);
+    let members = members::open(&eal, &started.ports, plane.queues, plane.mtu, &rx_pool)?;
+    members::wait_links(&members, LINK_WAIT)?;
+    Ok(Plane { eal, members, rx_pool, hdr_pool, workers })
+}
+
+fn open_input(file: &Option<std::path::PathBuf>) -> Result<(File, Option<u64>, String), Failure> {
+    match file.as_deref() {
+        None => stdin_file(),
+        Some(p) if p.as_os_str() == "-" => stdin_file(),
+        Some(p) => {
+            let f = File::open(p).map_err(|e| {
+                Failure::new(ExitCode::Other, format!("cannot open input {}: {e}", p.display()))
+                    .hint("check the path and its permissions")
+            })?;
+            let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+            Ok((f, len, p.display().to_string()))
+        }
+    }
+}
+
+fn stdin_file() -> Result<(File, Option<u64>, String), Failure> {
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().map_err(|e| Failure::new(ExitCode::Other, format!("stdin: {e}")))?;
+    let f = File::from(fd);
+    let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    Ok((f, len, "stdin".into()))
+}
+
+fn open_output(file: &Option<std::path::PathBuf>) -> Result<(File, String), Failure> {
+    match file.as_deref() {
+        None => stdout_file(),
+        Some(p) if p.as_os_str() == "-" => stdout_file(),
+        Some(p) => {
+            let f = File::create(p).map_err(|e| {
+                Failure::new(ExitCode::Other, format!("cannot create output {}: {e}", p.display()))
+                    .hint("check the directory exists and is writable")
+            })?;
+            Ok((f, p.display().to_string()))
+        }
+    }
+}
+
+fn stdout_file() -> Result<(File, String), Failure> {
+    let fd = std::io::stdout().as_fd().try_clone_to_owned().map_err(|e| Failure::new(ExitCode::Other, format!("stdout: {e}")))?;
+    Ok((File::from(fd), "stdout".into()))
+}
+
+fn port_reports(members: &[Member]) -> Vec<PortReport> {
+    members
+        .iter()
+        .map(|m| {
+            let s = m.port.stats().unwrap_or_default();
+            PortReport {
+                name: m.name.clone(),
+                tx_packets: s.tx_packets,
+                rx_packets: s.rx_packets,
+                tx_bytes: s.tx_bytes,
+                rx_bytes: s.rx_bytes,
+                rx_missed: s.rx_missed,
+                tx_errors: s.tx_errors + m.txbuf.iter().map(|b| b.dropped).sum::<u64>(),
+            }
+        })
+        .collect()
+}
+
+fn add_frame_drops(summary: &mut Summary, c: &FrameCounters) {
+    for (k, v) in &c.drops {
+        *summary.drops.entry((*k).to_string()).or_default() += v;
+    }
+}
+
+fn add_proto_drops(summary: &mut Summary, d: &stripecat_proto::DropCounters) {
+    for r in stripecat_proto::DropReason::ALL {
+        let v = d.get(r);
+        if v > 0 {
+            *summary.drops.entry(snake(&format!("{r:?}"))).or_default() += v;
+        }
+    }
+}
+
+fn snake(s: &str) -> String {
+    let mut o = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                o.push('_');
+            }
+            o.push(c.to_ascii_lowercase());
+        } else {
+            o.push(c);
+        }
+    }
+    o
+}
+
+fn finish_report(summary: &Summary, quiet: bool, json: &Option<std::path::PathBuf>) -> Result<(), Failure> {
+    if !quiet {
+        eprintln!("{}", summary.paragraph());
+    }
+    if let Some(p) = json {
+        summary.write_json(p).map_err(|e| Failure::new(ExitCode::Other, format!("cannot write {}: {e}", p.display())))?;
+    }
+    Ok(())
+}
+
+/// Runs a loop on the first worker lcore if any, else right here.
+fn run_on_lcore<L, R>(eal: &Eal, workers: &[u32], mut lp: L, f: fn(&mut L) -> R) -> Result<(L, R), Failure>
+where
+    L: Send + 'static,
+    R: Send + 'static,
+{
+    if workers.is_empty() {
+        let r = f(&mut lp);
+        return Ok((lp, r));
+    }
+    let job = eal
+        .launch(1, move || {
+            let r = f(&mut lp);
+            (lp, r)
+        })
+        .map_err(|e| Failure::env(e.to_string()))?;
+    job.join().map_err(|e| Failure::new(ExitCode::Other, e.to_string()))
+}
+
+/// `stripecat send` over DPDK.
+pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
+    let signals = Signals::install();
+    let (input, total, _name) = open_input(&args.file)?;
+    let mtu = args.plane.mtu;
+    let chunk = chunk_for_mtu(mtu);
+    let peer_mac: Option<Mac> = match &args.peer_mac {
+        Some(s) => Some(s.parse().map_err(|e: String| Failure::new(ExitCode::Usage, e).hint("give --peer-mac as six hex bytes"))?),
+        None => None,
+    };
+    let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
+    let plane = open_plane(&args.dpdk, &args.plane, verbose, 0)?;
+    let Plane { eal, members, rx_pool, hdr_pool, workers } = plane;
+    let fresh = 4096usize;
+    let data_count = window_chunks + fresh as u32 + INTAKE_CHUNKS as u32 + 2048;
+    let data_room = HEADROOM + chunk.max(2048 - HEADROOM);
+    let data_pool = Arc::new(
+        Mempool::new(&eal, "sc_data", data_count, 256, data_room, None)
+            .map_err(|e| Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf)"))?,
+    );
+    let queues = args.plane.queues;
+    let paths = (members.len() as u16) * queues;
+    let config = SenderConfig {
+        paths,
+        chunk_size: chunk,
+        digest: digest_alg(args.digest),
+        total_len: total,
+        fresh_queue_chunks: fresh,
+        ..Default::default()
+    };
+    let clock = TscClock::new(eal.tsc_hz());
+    let sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
+    let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
+    let reader = Arc::new(ReaderShared::default());
+    let reader_thread = io::spawn_reader(&eal, input, data_pool.clone(), chunk as usize, intake.clone(), reader.clone())
+        .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
+    let lp = SendLoop {
+        neighbors: Neighbors::new(members.len(), Some(args.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP)), peer_mac),
+        members,
+        queues,
+        sender,
+        intake,
+        reader: reader.clone(),
+        hdr_pool,
+        local_ip: args.plane.local_ip.unwrap_or(DEFAULT_SENDER_IP),
+        peer_ip: args.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+        udp_port: args.plane.udp_port,
+        clock,
+        busy_poll: args.plane.busy_poll,
+        arp_timeout_us: ARP_TIMEOUT_US,
+        counters: FrameCounters::default(),
+        progress: Progress::new(total, args.report.quiet),
+    };
+    let check = signals.checker();
+    let started = std::time::Instant::now();
+    let (mut lp, end) = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check))
+        .map(|((lp, _), end)| (lp, end))?;
+    let elapsed = started.elapsed();
+    reader.stop.store(true, Ordering::Relaxed);
+    let _ = reader_thread.join();
+    lp.progress.finish();
+    while lp.intake.pop().is_some() {}
+
+    let st = lp.sender.stats();
+    let mut summary = Summary {
+        role: "send".into(),
+        transport: "dpdk".into(),
+        bytes: lp.sender.shared().acked(),
+        resends: st.paths.resends,
+        digest: Some(digest_name(digest_alg(args.digest)).into()),
+        ports: port_reports(&lp.members),
+        ..Default::default()
+    }
+    .timed(elapsed);
+    add_proto_drops(&mut summary, &st.drops);
+    add_frame_drops(&mut summary, &lp.counters);
+    summary.paths = (0..lp.sender.path_count())
+        .map(|i| {
+            let p = lp.sender.path(i);
+            let ps = p.stats();
+            let (mi, _) = super::sender_loop::path_slot(i as u16, queues);
+            PathReport {
+                id: i as u16,
+                port: lp.members.get(mi).map(|m| m.name.clone()).unwrap_or_default(),
+                packets: ps.packets,
+                bytes: ps.bytes,
+                resends: ps.resends,
+                srtt_us: Some(p.rtt().smoothed().total_micros()),
+                min_rtt_us: Some(p.rtt().min().total_micros()),
+                health: format!("{:?}", p.health()).to_lowercase(),
+            }
+        })
+        .collect();
+
+    let result = match end {
+        SendEnd::Interrupted => {
+            summary.error = Some("interrupted".into());
+            finish_report(&summary, args.report.quiet, &args.report.stats_json)?;
+            drop(lp);
+            drop(data_pool);
+            drop(rx_pool);
+            drop(eal);
+            std::process::exit(signals.exit_code());
+        }
+        SendEnd::ArpFailed(names) => Err(Failure::new(
+            ExitCode::Transfer,
+            format!("peer {} did not answer ARP on {}", lp.peer_ip, names.join(", ")),
+        )
+        .hint("start the receiver first, check --peer-ip, or give --peer-mac")),
+        SendEnd::Input(e) => Err(Failure::new(ExitCode::Other, e)),
+        SendEnd::Protocol => match lp.sender.state() {
+            SenderState::Done => {
+                summary.verified = Some(args.digest != DigestArg::None);
+                Ok(())
+            }
+            SenderState::Failed(e) => Err(sender_failure(e)),
+            other => Err(Failure::new(ExitCode::Other, format!("sender stopped in state {other:?}"))),
+        },
+    };
+    if let Err(f) = &result {
+        summary.error = Some(f.message.clone());
+    }
+    finish_report(&summary, args.report.quiet, &args.report.stats_json)?;
+    // Shutdown order: loop (queues, mbufs), pools, then EAL (ports closed).
+    drop(lp);
+    drop(data_pool);
+    drop(rx_pool);
+    drop(eal);
+    result
+}
+
+fn sender_failure(e: SenderError) -> Failure {
+    match e {
+        SenderError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
+            Failure::new(ExitCode::Integrity, format!("integrity failure: {e}")).hint("the data changed on the way; run again")
+        }
+        SenderError::Rejected(_) => Failure::new(ExitCode::Transfer, e.to_string()).hint("the receiver is busy with another transfer"),
+        SenderError::GaveUp { .. } => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}")).hint("is the receiver still running and reachable on every member?"),
+        _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}")).hint("see the receiver's message for its side"),
+    }
+}
+
+/// `stripecat recv` over DPDK.
+pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
+    let signals = Signals::install();
+    let (output, _name) = open_output(&args.file)?;
+    let chunk = chunk_for_mtu(args.plane.mtu);
+    let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
+    let plane = open_plane(&args.dpdk, &args.plane, verbose, window_chunks + WRITER_QUEUE as u32)?;
+    let Plane { eal, members, rx_pool, hdr_pool, workers } = plane;
+    let config = ReceiverConfig {
+        paths: 256,
+        max_chunk_size: chunk.max(9000),
+        window: WINDOW_BYTES,
+        ..Default::default()
+    };
+    let receiver = stripecat_proto::Receiver::new(config);
+    let out = Arc::new(ArrayQueue::new(WRITER_QUEUE));
+    let writer = Arc::new(WriterShared::default());
+    let writer_thread = io::spawn_writer(&eal, output, out.clone(), writer.clone())
+        .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the writer thread: {e}")))?;
+    let clock = TscClock::new(eal.tsc_hz());
+    let lp = RecvLoop::new(
+        members,
+        receiver,
+        out,
+        writer.clone(),
+        hdr_pool,
+        args.plane.local_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+        args.plane.udp_port,
+        clock,
+        args.plane.busy_poll,
+        Progress::new(None, args.report.quiet),
+    );
+    let check = signals.checker();
+    let started = std::time::Instant::now();
+    let (mut lp, end) = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check))
+        .map(|((lp, _), end)| (lp, end))?;
+    let elapsed = started.elapsed();
+    // Let the writer finish what it has, then stop it.
+    writer.closing.store(true, Ordering::Release);
+    let _ = writer_thread.join();
+    lp.progress.finish();
+
+    let st = lp.receiver.stats();
+    let written = writer.written.load(Ordering::Acquire);
+    let mut summary = Summary {
+        role: "recv".into(),
+        transport: "dpdk".into(),
+        bytes: written,
+        ports: port_reports(&lp.members),
+        ..Default::default()
+    }
+    .timed(elapsed);
+    add_proto_drops(&mut summary, &st.drops);
+    add_frame_drops(&mut summary, &lp.counters);
+    let write_error = writer.error.lock().unwrap().clone();
+    let result = match end {
+        RecvEnd::Interrupted => {
+            summary.error = Some(format!("interrupted after writing {written} bytes"));
+            finish_report(&summary, args.report.quiet, &args.report.stats_json)?;
+            drop(lp);
+            drop(rx_pool);
+            drop(eal);
+            std::process::exit(signals.exit_code());
+        }
+        RecvEnd::Output(e) => Err(Failure::new(ExitCode::Transfer, format!("{e}; {written} bytes were written"))
+            .hint("free space on the output device or keep the reading end of the pipe open; the sender was told")),
+        RecvEnd::Protocol => match (lp.receiver.state(), write_error) {
+            (_, Some(e)) => Err(Failure::new(ExitCode::Transfer, format!("{e}; {written} bytes were written"))),
+            (ReceiverState::Complete, None) => {
+                summary.verified = Some(true);
+                Ok(())
+            }
+            (ReceiverState::Failed(e), None) => Err(receiver_failure(e, written)),
+            (other, None) => Err(Failure::new(ExitCode::Other, format!("receiver stopped in state {other:?}"))),
+        },
+    };
+    if let Err(f) = &result {
+        summary.error = Some(f.message.clone());
+    }
+    finish_report(&summary, args.report.quiet, &args.report.stats_json)?;
+    drop(lp);
+    drop(rx_pool);
+    drop(eal);
+    result
+}
+
+fn receiver_failure(e: ReceiverError, written: u64) -> Failure {
+    match e {
+        ReceiverError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
+            Failure::new(ExitCode::Integrity, format!("integrity failure: {e}; {written} bytes were written"))
+                .hint("the output does not match what was sent; do not trust it")
+        }
+        _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}; {written} bytes were written in order"))
+            .hint("the sender stopped or became unreachable"),
+    }
+}

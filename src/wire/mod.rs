@@ -1,0 +1,85 @@
+//! Zero-copy views over the frames the data plane builds and parses:
+//! Ethernet, ARP, IPv4, UDP and ICMP echo. (The striping protocol's own
+//! header lives in the `stripecat-proto` crate.)
+//!
+//! Contract, as in smoltcp: a view is `X<T: AsRef<[u8]>>` over the bytes
+//! themselves; `new_checked` validates lengths once, after which no getter
+//! can panic; setters need `AsMut`. Field offsets live in each file's
+//! `field` module and nowhere else. Every frame off the wire is untrusted.
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod udp;
+
+/// Why a frame was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("frame too short")]
+    Truncated,
+    #[error("malformed header")]
+    Malformed,
+    #[error("bad checksum")]
+    Checksum,
+    #[error("unsupported")]
+    Unsupported,
+}
+
+/// A byte range within a header.
+pub type Field = core::ops::Range<usize>;
+
+/// An Ethernet MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    pub const BROADCAST: Mac = Mac([0xff; 6]);
+    pub const ZERO: Mac = Mac([0; 6]);
+
+    pub fn is_unicast(&self) -> bool {
+        self.0[0] & 1 == 0 && *self != Mac::ZERO
+    }
+}
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.0;
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    }
+}
+
+impl std::str::FromStr for Mac {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split([':', '-']).collect();
+        if parts.len() != 6 {
+            return Err(format!("{s:?} is not a MAC address like 02:00:00:00:00:01"));
+        }
+        let mut m = [0u8; 6];
+        for (i, p) in parts.iter().enumerate() {
+            if p.len() != 2 {
+                return Err(format!("{s:?} is not a MAC address like 02:00:00:00:00:01"));
+            }
+            m[i] = u8::from_str_radix(p, 16).map_err(|_| format!("{s:?} is not a MAC address like 02:00:00:00:00:01"))?;
+        }
+        Ok(Mac(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_parse_and_print() {
+        let m: Mac = "02:5C:00:0a:ff:01".parse().unwrap();
+        assert_eq!(m.0, [2, 0x5c, 0, 10, 0xff, 1]);
+        assert_eq!(m.to_string(), "02:5c:00:0a:ff:01");
+        assert!("02:5c:00:0a:ff".parse::<Mac>().is_err());
+        assert!("02:5c:00:0a:ff:zz".parse::<Mac>().is_err());
+        assert!(m.is_unicast() && !Mac::BROADCAST.is_unicast() && !Mac::ZERO.is_unicast());
+    }
+}

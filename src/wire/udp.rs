@@ -1,0 +1,167 @@
+//! UDP headers. We send with the checksum field zero (allowed for IPv4; the
+//! striping protocol carries its own CRC32C over header and payload) and
+//! accept either zero or a correct checksum.
+
+use std::net::Ipv4Addr;
+
+use super::{checksum, Field, WireError};
+
+mod field {
+    use super::Field;
+    pub const SRC_PORT: Field = 0..2;
+    pub const DST_PORT: Field = 2..4;
+    pub const LENGTH: Field = 4..6;
+    pub const CHECKSUM: Field = 6..8;
+}
+
+pub const HEADER_LEN: usize = field::CHECKSUM.end;
+
+/// A view over a UDP datagram.
+#[derive(Debug)]
+pub struct Datagram<T: AsRef<[u8]>> {
+    buf: T,
+}
+
+fn be16(b: &[u8], f: Field) -> u16 {
+    u16::from_be_bytes([b[f.start], b[f.start + 1]])
+}
+
+impl<T: AsRef<[u8]>> Datagram<T> {
+    /// Checks the header and that the length field fits the buffer.
+    pub fn new_checked(buf: T) -> Result<Self, WireError> {
+        let b = buf.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        let len = be16(b, field::LENGTH) as usize;
+        if len < HEADER_LEN {
+            return Err(WireError::Malformed);
+        }
+        if len > b.len() {
+            return Err(WireError::Truncated);
+        }
+        Ok(Datagram { buf })
+    }
+
+    pub fn src_port(&self) -> u16 {
+        be16(self.buf.as_ref(), field::SRC_PORT)
+    }
+
+    pub fn dst_port(&self) -> u16 {
+        be16(self.buf.as_ref(), field::DST_PORT)
+    }
+
+    pub fn len(&self) -> u16 {
+        be16(self.buf.as_ref(), field::LENGTH)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() as usize == HEADER_LEN
+    }
+
+    pub fn checksum(&self) -> u16 {
+        be16(self.buf.as_ref(), field::CHECKSUM)
+    }
+
+    /// Zero (not computed) or correct for this pseudo-header.
+    pub fn checksum_ok(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        if self.checksum() == 0 {
+            return true;
+        }
+        let data = &self.buf.as_ref()[..self.len() as usize];
+        let mut acc = pseudo_sum(src, dst, self.len());
+        acc = checksum::sum(data, acc);
+        checksum::finish(acc) == 0
+    }
+
+    /// The payload (length from the header, not the buffer).
+    pub fn payload(&self) -> &[u8] {
+        &self.buf.as_ref()[HEADER_LEN..self.len() as usize]
+    }
+
+    /// Offset and length of the payload within the buffer.
+    pub fn payload_range(&self) -> core::ops::Range<usize> {
+        HEADER_LEN..self.len() as usize
+    }
+}
+
+fn pseudo_sum(src: Ipv4Addr, dst: Ipv4Addr, len: u16) -> u32 {
+    let mut ph = [0u8; 12];
+    ph[0..4].copy_from_slice(&src.octets());
+    ph[4..8].copy_from_slice(&dst.octets());
+    ph[9] = super::ipv4::PROTO_UDP;
+    ph[10..12].copy_from_slice(&len.to_be_bytes());
+    checksum::sum(&ph, 0)
+}
+
+/// Parsed UDP header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload_len: u16,
+}
+
+impl Repr {
+    pub fn parse<T: AsRef<[u8]>>(d: &Datagram<T>) -> Repr {
+        Repr { src_port: d.src_port(), dst_port: d.dst_port(), payload_len: d.len() - HEADER_LEN as u16 }
+    }
+
+    /// Writes the 8-byte header with a zero checksum.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let h = &mut buf[..HEADER_LEN];
+        h[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
+        h[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
+        h[field::LENGTH].copy_from_slice(&(self.payload_len + HEADER_LEN as u16).to_be_bytes());
+        h[field::CHECKSUM].copy_from_slice(&[0, 0]);
+    }
+}
+
+/// Fills the UDP checksum over header and payload (tests and peers that
+/// want one; the data plane leaves it zero).
+pub fn fill_checksum(datagram: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    let len = datagram.len() as u16;
+    datagram[field::CHECKSUM].copy_from_slice(&[0, 0]);
+    let c = checksum::finish(checksum::sum(datagram, pseudo_sum(src, dst, len)));
+    let c = if c == 0 { 0xffff } else { c };
+    datagram[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BYTES: [u8; 12] = [0xb8, 0x3c, 0xb7, 0xdc, 0x00, 0x0c, 0x00, 0x00, b'a', b'b', b'c', b'd'];
+
+    #[test]
+    fn deconstruct_parse_emit() {
+        let d = Datagram::new_checked(&BYTES[..]).unwrap();
+        assert_eq!(Repr::parse(&d), Repr { src_port: 47164, dst_port: 47068, payload_len: 4 });
+        assert_eq!(d.payload(), b"abcd");
+        let mut buf = [0u8; 12];
+        buf[8..].copy_from_slice(b"abcd");
+        Repr { src_port: 47164, dst_port: 47068, payload_len: 4 }.emit(&mut buf);
+        assert_eq!(buf, BYTES);
+    }
+
+    #[test]
+    fn checksum_zero_or_correct() {
+        let (s, d) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
+        let mut b = BYTES;
+        assert!(Datagram::new_checked(&b[..]).unwrap().checksum_ok(s, d));
+        fill_checksum(&mut b, s, d);
+        assert_ne!(Datagram::new_checked(&b[..]).unwrap().checksum(), 0);
+        assert!(Datagram::new_checked(&b[..]).unwrap().checksum_ok(s, d));
+        b[9] ^= 1;
+        assert!(!Datagram::new_checked(&b[..]).unwrap().checksum_ok(s, d));
+    }
+
+    #[test]
+    fn length_field_is_checked() {
+        let mut b = BYTES;
+        b[5] = 13; // longer than the buffer
+        assert_eq!(Datagram::new_checked(&b[..]).unwrap_err(), WireError::Truncated);
+        b[5] = 7; // shorter than a header
+        assert_eq!(Datagram::new_checked(&b[..]).unwrap_err(), WireError::Malformed);
+    }
+}
