@@ -24,10 +24,7 @@ fn main() {
         Command::Recv(args) if args.kernel.active() => stripecat::kernel::recv(args),
         Command::Send(args) => stripecat::dataplane::run::send(args, cli.verbose),
         Command::Recv(args) => stripecat::dataplane::run::recv(args, cli.verbose),
-        Command::Selftest(_) => Err(Failure::new(
-            ExitCode::Other,
-            "this command is being built in this revision",
-        )),
+        Command::Selftest(args) => stripecat::dataplane::selftest::run(args, cli.verbose),
     };
     match result {
         Ok(()) => std::process::exit(ExitCode::Success as i32),

@@ -35,7 +35,7 @@ pub struct ReaderShared {
 /// queues them for the poll loop. Only the last chunk may be short.
 pub fn spawn_reader(
     eal: &Eal,
-    mut input: File,
+    mut input: Box<dyn Read + Send>,
     pool: Arc<Mempool>,
     chunk: usize,
     queue: Arc<ArrayQueue<MbufPayload>>,
@@ -60,7 +60,7 @@ pub fn spawn_reader(
                 *shared.error.lock().unwrap() = Some(format!("mbuf data room too small for {chunk}-byte chunks"));
                 break;
             };
-            let n = match read_full(&mut input, buf) {
+            let n = match read_full(&mut *input, buf) {
                 Ok(n) => n,
                 Err(e) => {
                     *shared.error.lock().unwrap() = Some(format!("reading input: {e}"));
@@ -96,7 +96,7 @@ pub fn spawn_reader(
 }
 
 /// Fills `buf` unless the input ends first; returns the bytes read.
-fn read_full(input: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match input.read(&mut buf[got..]) {

@@ -22,4 +22,5 @@ pub mod neighbor;
 pub mod payload;
 pub mod receiver_loop;
 pub mod run;
+pub mod selftest;
 pub mod sender_loop;

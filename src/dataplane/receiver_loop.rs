@@ -35,6 +35,8 @@ pub struct RecvLoop {
     pub out: Arc<ArrayQueue<MbufPayload>>,
     pub writer: Arc<WriterShared>,
     pub hdr_pool: Arc<Mempool>,
+    /// Full-size buffers for joining chained datagrams.
+    pub join_pool: Arc<Mempool>,
     pub local_ip: Ipv4Addr,
     pub udp_port: u16,
     pub clock: TscClock,
@@ -66,6 +68,7 @@ impl RecvLoop {
         out: Arc<ArrayQueue<MbufPayload>>,
         writer: Arc<WriterShared>,
         hdr_pool: Arc<Mempool>,
+        join_pool: Arc<Mempool>,
         local_ip: Ipv4Addr,
         udp_port: u16,
         clock: TscClock,
@@ -78,6 +81,7 @@ impl RecvLoop {
             out,
             writer,
             hdr_pool,
+            join_pool,
             local_ip,
             udp_port,
             clock,
@@ -177,7 +181,19 @@ impl RecvLoop {
         }
     }
 
-    fn on_frame(&mut self, now: stripecat_proto::Instant, mi: usize, q: usize, mut m: Mbuf) {
+    fn on_frame(&mut self, now: stripecat_proto::Instant, mi: usize, q: usize, m: Mbuf) {
+        // Chained frames (ring ports hand over the sender's segments as they
+        // are) are flattened into one buffer first: classification and the
+        // protocol's CRC need the datagram in one piece.
+        let m = if m.segments() > 1 {
+            self.joined += 1;
+            match self.flatten(&m) {
+                Some(f) => f,
+                None => return,
+            }
+        } else {
+            m
+        };
         let class = framing::classify(m.data(), self.local_ip, self.udp_port..self.udp_port.wrapping_add(1));
         let Classified::Stripe { from, range, .. } = class else {
             members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
@@ -186,19 +202,9 @@ impl RecvLoop {
         let path = stripecat_proto::wire::Packet::new_checked(&m.data()[range.clone()])
             .ok()
             .map(|p| p.path_id());
-        let payload = if m.segments() == 1 {
-            match m.into_shared() {
-                Ok(s) => MbufPayload::new(s).narrow(range),
-                Err(_) => return,
-            }
-        } else {
-            // Chained frame (ring ports carry the sender's segments as
-            // they are): the protocol needs header and payload together.
-            self.joined += 1;
-            match self.join(&mut m, range) {
-                Some(p) => p,
-                None => return,
-            }
+        let payload = match m.into_shared() {
+            Ok(s) => MbufPayload::new(s).narrow(range),
+            Err(_) => return,
         };
         if self.receiver.handle_datagram(now, payload).is_ok() {
             if let Some(p) = path {
@@ -211,13 +217,16 @@ impl RecvLoop {
         }
     }
 
-    /// Copies a chained datagram into one fresh mbuf.
-    fn join(&self, m: &mut Mbuf, range: core::ops::Range<usize>) -> Option<MbufPayload> {
-        let bytes: Vec<u8> = m.segment_data().flatten().copied().collect();
-        let datagram = bytes.get(range)?;
-        let mut fresh = self.hdr_pool.alloc()?;
-        fresh.append(datagram.len())?.copy_from_slice(datagram);
-        Some(MbufPayload::new(fresh.into_shared().ok()?))
+    /// Copies a chained frame into one fresh buffer.
+    fn flatten(&self, m: &Mbuf) -> Option<Mbuf> {
+        let mut fresh = self.join_pool.alloc()?;
+        let buf = fresh.append(m.pkt_len())?;
+        let mut at = 0;
+        for seg in m.segment_data() {
+            buf[at..at + seg.len()].copy_from_slice(seg);
+            at += seg.len();
+        }
+        Some(fresh)
     }
 
     fn transmit(&mut self, now: stripecat_proto::Instant, ident: &mut u16) -> usize {

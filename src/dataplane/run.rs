@@ -35,11 +35,11 @@ use crate::wire::Mac;
 /// Receiver window (reorder buffer and flow-control credit), bytes.
 pub const WINDOW_BYTES: u64 = 32 << 20;
 /// Chunks the reader may have read ahead of the poll loop.
-const INTAKE_CHUNKS: usize = 2048;
+pub(crate) const INTAKE_CHUNKS: usize = 2048;
 /// Payloads queued for the writer at most.
-const WRITER_QUEUE: usize = 8192;
+pub(crate) const WRITER_QUEUE: usize = 8192;
 /// Headroom DPDK reserves in every mbuf (RTE_PKTMBUF_HEADROOM).
-const HEADROOM: u16 = 128;
+pub(crate) const HEADROOM: u16 = 128;
 /// How long members may take to come up.
 const LINK_WAIT: Duration = Duration::from_secs(30);
 /// How long the sender tries ARP before giving up.
@@ -84,7 +84,7 @@ pub fn chunk_for_mtu(mtu: u16) -> u16 {
     mtu - 20 - 8 - stripecat_proto::wire::HEADER_LEN as u16
 }
 
-fn digest_alg(d: DigestArg) -> DigestAlgorithm {
+pub(crate) fn digest_alg(d: DigestArg) -> DigestAlgorithm {
     match d {
         DigestArg::Xxh3 => DigestAlgorithm::Xxh3_128,
         DigestArg::Blake3 => DigestAlgorithm::Blake3,
@@ -100,7 +100,7 @@ fn digest_name(d: DigestAlgorithm) -> &'static str {
     }
 }
 
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     use std::io::Read;
     let mut b = [0u8; 8];
     if File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok() {
@@ -241,7 +241,7 @@ fn snake(s: &str) -> String {
     o
 }
 
-fn finish_report(summary: &Summary, quiet: bool, json: &Option<std::path::PathBuf>) -> Result<(), Failure> {
+pub(crate) fn finish_report(summary: &Summary, quiet: bool, json: &Option<std::path::PathBuf>) -> Result<(), Failure> {
     if !quiet {
         eprintln!("{}", summary.paragraph());
     }
@@ -304,7 +304,7 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
     let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
     let reader = Arc::new(ReaderShared::default());
-    let reader_thread = io::spawn_reader(&eal, input, data_pool.clone(), chunk as usize, intake.clone(), reader.clone())
+    let reader_thread = io::spawn_reader(&eal, Box::new(input), data_pool.clone(), chunk as usize, intake.clone(), reader.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
     let lp = SendLoop {
         neighbors: Neighbors::new(members.len(), Some(args.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP)), peer_mac),
@@ -333,36 +333,7 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     lp.progress.finish();
     while lp.intake.pop().is_some() {}
 
-    let st = lp.sender.stats();
-    let mut summary = Summary {
-        role: "send".into(),
-        transport: "dpdk".into(),
-        bytes: lp.sender.shared().acked(),
-        resends: st.paths.resends,
-        digest: Some(digest_name(digest_alg(args.digest)).into()),
-        ports: port_reports(&lp.members),
-        ..Default::default()
-    }
-    .timed(elapsed);
-    add_proto_drops(&mut summary, &st.drops);
-    add_frame_drops(&mut summary, &lp.counters);
-    summary.paths = (0..lp.sender.path_count())
-        .map(|i| {
-            let p = lp.sender.path(i);
-            let ps = p.stats();
-            let (mi, _) = super::sender_loop::path_slot(i as u16, queues);
-            PathReport {
-                id: i as u16,
-                port: lp.members.get(mi).map(|m| m.name.clone()).unwrap_or_default(),
-                packets: ps.packets,
-                bytes: ps.bytes,
-                resends: ps.resends,
-                srtt_us: Some(p.rtt().smoothed().total_micros()),
-                min_rtt_us: Some(p.rtt().min().total_micros()),
-                health: format!("{:?}", p.health()).to_lowercase(),
-            }
-        })
-        .collect();
+    let mut summary = send_summary(&lp, digest_alg(args.digest), "dpdk", elapsed);
 
     let result = match end {
         SendEnd::Interrupted => {
@@ -401,7 +372,58 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     result
 }
 
-fn sender_failure(e: SenderError) -> Failure {
+/// The sender's final report.
+pub(crate) fn send_summary(lp: &SendLoop, digest: DigestAlgorithm, transport: &str, elapsed: Duration) -> Summary {
+    let st = lp.sender.stats();
+    let mut summary = Summary {
+        role: "send".into(),
+        transport: transport.into(),
+        bytes: lp.sender.shared().acked(),
+        resends: st.paths.resends,
+        digest: Some(digest_name(digest).into()),
+        ports: port_reports(&lp.members),
+        ..Default::default()
+    }
+    .timed(elapsed);
+    add_proto_drops(&mut summary, &st.drops);
+    add_frame_drops(&mut summary, &lp.counters);
+    summary.paths = (0..lp.sender.path_count())
+        .map(|i| {
+            let p = lp.sender.path(i);
+            let ps = p.stats();
+            let (mi, _) = super::sender_loop::path_slot(i as u16, lp.queues);
+            PathReport {
+                id: i as u16,
+                port: lp.members.get(mi).map(|m| m.name.clone()).unwrap_or_default(),
+                packets: ps.packets,
+                bytes: ps.bytes,
+                resends: ps.resends,
+                srtt_us: Some(p.rtt().smoothed().total_micros()),
+                min_rtt_us: Some(p.rtt().min().total_micros()),
+                health: format!("{:?}", p.health()).to_lowercase(),
+            }
+        })
+        .collect();
+    summary
+}
+
+/// The receiver's final report.
+pub(crate) fn recv_summary(lp: &RecvLoop, written: u64, transport: &str, elapsed: Duration) -> Summary {
+    let st = lp.receiver.stats();
+    let mut summary = Summary {
+        role: "recv".into(),
+        transport: transport.into(),
+        bytes: written,
+        ports: port_reports(&lp.members),
+        ..Default::default()
+    }
+    .timed(elapsed);
+    add_proto_drops(&mut summary, &st.drops);
+    add_frame_drops(&mut summary, &lp.counters);
+    summary
+}
+
+pub(crate) fn sender_failure(e: SenderError) -> Failure {
     match e {
         SenderError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
             Failure::new(ExitCode::Integrity, format!("integrity failure: {e}")).hint("the data changed on the way; run again")
@@ -438,6 +460,7 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
         out,
         writer.clone(),
         hdr_pool,
+        rx_pool.clone(),
         args.plane.local_ip.unwrap_or(DEFAULT_RECEIVER_IP),
         args.plane.udp_port,
         clock,
@@ -454,18 +477,8 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     let _ = writer_thread.join();
     lp.progress.finish();
 
-    let st = lp.receiver.stats();
     let written = writer.written.load(Ordering::Acquire);
-    let mut summary = Summary {
-        role: "recv".into(),
-        transport: "dpdk".into(),
-        bytes: written,
-        ports: port_reports(&lp.members),
-        ..Default::default()
-    }
-    .timed(elapsed);
-    add_proto_drops(&mut summary, &st.drops);
-    add_frame_drops(&mut summary, &lp.counters);
+    let mut summary = recv_summary(&lp, written, "dpdk", elapsed);
     let write_error = writer.error.lock().unwrap().clone();
     let result = match end {
         RecvEnd::Interrupted => {
@@ -498,7 +511,7 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     result
 }
 
-fn receiver_failure(e: ReceiverError, written: u64) -> Failure {
+pub(crate) fn receiver_failure(e: ReceiverError, written: u64) -> Failure {
     match e {
         ReceiverError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
             Failure::new(ExitCode::Integrity, format!("integrity failure: {e}; {written} bytes were written"))
