@@ -159,6 +159,7 @@ pub fn spawn(dir: &Path, argv: &[&str], stdin: Io, stdout: Io, secs: u64) -> Pro
     let stderr_path = dir.join(format!("stderr-{n}.txt"));
     let child = Command::new(argv[0])
         .args(&argv[1..])
+        .current_dir(dir)
         .stdin(stdio_in(&stdin))
         .stdout(stdio_out(&stdout))
         .stderr(Stdio::from(File::create(&stderr_path).unwrap()))

@@ -89,7 +89,7 @@ impl KernelError {
             Usage(_) => "see stripecat send --help / recv --help",
             BadAddress { .. } => "write HOST:PORT to connect, [ADDR:]PORT with --listen, [v6]:PORT for IPv6",
             Resolve { .. } => "check the host name, or give an IP address",
-            Refused(_) => "start the receiving side first (e.g. stripecat recv --tcp --listen PORT)",
+            Refused(_) => "start the receiving side first (e.g. stripecat recv --tcp --listen PORT, or --udp)",
             Connect { .. } => "check the address, routes and firewalls",
             AddrInUse(_) => "pick another port, or stop the program holding it (ss -ltnup)",
             Bind { .. } => "ports below 1024 need privileges; the address must be local",

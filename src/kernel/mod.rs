@@ -93,6 +93,9 @@ pub struct Report {
     pub resends: u64,
     pub drops: std::collections::BTreeMap<String, u64>,
     pub paths: Vec<crate::report::PathReport>,
+    /// The transfer's own duration when it differs from "since the peer
+    /// arrived until now" (a UDP receiver lingers after the end).
+    pub elapsed: Option<std::time::Duration>,
 }
 
 /// Prints the summary (unless `--quiet`), writes `--stats-json`, and maps the
@@ -110,6 +113,7 @@ fn conclude(
         Ok(r) => (r, None),
         Err((e, r)) => (r, Some(e)),
     };
+    let elapsed = rep.elapsed.unwrap_or_else(|| started.elapsed());
     let transport = match mode {
         Mode::Tcp | Mode::Chat | Mode::Striped => "tcp",
         Mode::Udp | Mode::Raw => "udp",
@@ -125,7 +129,7 @@ fn conclude(
         error: err.as_ref().map(|e| e.to_string()),
         ..Default::default()
     }
-    .timed(started.elapsed());
+    .timed(elapsed);
     if let Some((alg, v)) = rep.digest {
         summary.digest = Some(alg);
         summary.digest_value = Some(v);
@@ -193,7 +197,7 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
         })()
         .map_err(bare),
         (Mode::Udp, Some(input)) => udp::send(k, &ep, &opts, input, alg, &mut progress, &mut started),
-        (Mode::Raw, Some(input)) => raw::send(&ep, &opts, input, &mut progress, &mut started)
+        (Mode::Raw, Some(input)) => raw::send(&ep, &opts, input, block, k.impair, &mut progress, &mut started)
             .map(|bytes| Report { bytes, ..Default::default() })
             .map_err(bare),
         (_, None) => Err(bare(KernelError::Usage("no input".into()))),

@@ -80,7 +80,7 @@ pub fn reorder_window(streams: usize, block: usize) -> u64 {
 
 /// A session identifier that differs between runs (no RNG crate needed:
 /// std's hasher keys are random per process).
-fn session_id() -> u64 {
+pub fn session_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(Instant::now().elapsed().as_nanos() ^ std::process::id() as u128);
