@@ -25,7 +25,7 @@ impl ReceivedRanges {
     pub fn insert(&mut self, pn: u64) -> bool {
         // Common case: the next packet in order.
         if let Some(first) = self.ranges.first_mut() {
-            if pn == first.1 + 1 {
+            if first.1.checked_add(1) == Some(pn) {
                 first.1 = pn;
                 return true;
             }
@@ -35,8 +35,8 @@ impl ReceivedRanges {
             return false;
         }
         // Not contained: pn lies above range i (if any) and below range i-1 (if any).
-        let joins_below = i < self.ranges.len() && self.ranges[i].1 + 1 == pn;
-        let joins_above = i > 0 && pn + 1 == self.ranges[i - 1].0;
+        let joins_below = i < self.ranges.len() && self.ranges[i].1.checked_add(1) == Some(pn);
+        let joins_above = i > 0 && pn.checked_add(1) == Some(self.ranges[i - 1].0);
         match (joins_below, joins_above) {
             (true, true) => {
                 self.ranges[i - 1].0 = self.ranges[i].0;
@@ -101,6 +101,8 @@ pub struct PathReceiver {
     ack_now: bool,
     peer_timestamp: u32,
     advertised: u64,
+    acked_delivered: u64,
+    last_ack_at: Option<Instant>,
     ack_every: u32,
     max_ack_delay: Duration,
     stats: PathReceiverStats,
@@ -119,6 +121,8 @@ impl PathReceiver {
             ack_now: false,
             peer_timestamp: 0,
             advertised: 0,
+            acked_delivered: 0,
+            last_ack_at: None,
             ack_every: ack_every.max(1),
             max_ack_delay,
             stats: PathReceiverStats::default(),
@@ -142,7 +146,7 @@ impl PathReceiver {
 
     fn record(&mut self, now: Instant, header: &HeaderRepr) -> bool {
         let pn = header.packet_number;
-        let gap = self.received.largest().is_some_and(|l| pn > l + 1);
+        let gap = self.received.largest().is_some_and(|l| pn > l.saturating_add(1));
         let new_largest = self.received.largest().map_or(true, |l| pn > l);
         let fresh = self.received.insert(pn);
         if new_largest {
@@ -215,12 +219,21 @@ impl PathReceiver {
         Ok(())
     }
 
-    /// When the delayed-ACK timer fires, if an ACK is pending.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// When the delayed-ACK timer fires, if an ACK is pending. `delivered` is the shared
+    /// delivered offset: progress the sender has not heard of yet is reported at most
+    /// every `max_ack_delay`, even when no packet arrives (the reassembler may deliver
+    /// the last chunks after this path acknowledged them).
+    pub fn poll_timeout(&self, delivered: u64) -> Option<Instant> {
         if self.ack_now {
             return Some(self.largest_at);
         }
-        self.first_pending_at.map(|t| t + self.max_ack_delay)
+        let pending = self.first_pending_at.map(|t| t + self.max_ack_delay);
+        let progress = (delivered > self.acked_delivered && self.received.largest().is_some())
+            .then(|| self.last_ack_at.map_or(self.largest_at, |t| t + self.max_ack_delay));
+        match (pending, progress) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// An ACK frame if one is due: `ack_every` packets pending, the delay passed, a gap or
@@ -238,7 +251,9 @@ impl PathReceiver {
             || self.pending >= self.ack_every
             || self.first_pending_at.is_some_and(|t| now >= t + self.max_ack_delay)
             // The HELLO-ACK advertised `window` before any ACK did.
-            || max_offset >= self.advertised.max(shared.window()) + (shared.window() / 4).max(1);
+            || max_offset >= self.advertised.max(shared.window()) + (shared.window() / 4).max(1)
+            || (shared.delivered() > self.acked_delivered
+                && self.last_ack_at.map_or(true, |t| now >= t + self.max_ack_delay));
         if !due {
             return None;
         }
@@ -249,6 +264,8 @@ impl PathReceiver {
             max_offset,
         };
         self.advertised = max_offset;
+        self.acked_delivered = ack.delivered;
+        self.last_ack_at = Some(now);
         self.pending = 0;
         self.first_pending_at = None;
         self.ack_now = false;
@@ -286,6 +303,32 @@ mod tests {
         assert_eq!(r.ranges, vec![(9, 9), (0, 6)]);
         assert!(r.insert(8) && r.insert(7));
         assert_eq!(r.ranges, vec![(0, 9)]);
+    }
+
+    #[test]
+    fn ranges_survive_extreme_packet_numbers() {
+        // Found by the receiver fuzz target: `largest + 1` overflowed.
+        let mut r = ReceivedRanges::default();
+        assert!(r.insert(u64::MAX));
+        assert!(!r.insert(u64::MAX));
+        assert!(r.insert(u64::MAX - 1));
+        assert!(r.insert(0));
+        assert_eq!(r.ranges, vec![(u64::MAX - 1, u64::MAX), (0, 0)]);
+        let mut p = PathReceiver::new(0, 16, Duration::from_micros(1));
+        let mut h = crate::wire::HeaderRepr {
+            packet_type: PacketType::Ping,
+            flags: Flags::empty(),
+            path_id: 0,
+            session_id: 0,
+            packet_number: u64::MAX,
+            offset: 0,
+            length: 0,
+            timestamp: 0,
+            timestamp_echo: 0,
+        };
+        assert!(p.handle_ping(Instant::ZERO, &h).is_ok());
+        h.packet_number = 3;
+        assert!(p.handle_ping(Instant::ZERO, &h).is_ok());
     }
 
     #[test]

@@ -441,8 +441,9 @@ impl<B: Payload> Receiver<B> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.timers.next();
         if self.session.is_some() {
+            let delivered = self.shared.delivered();
             for p in &self.paths {
-                t = match (t, p.poll_timeout()) {
+                t = match (t, p.poll_timeout(delivered)) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
