@@ -58,7 +58,7 @@ fn per_packet(packets: u64) -> (f64, f64) {
             let tr = path.poll_transmit(now, &tx_shared).expect("window open");
             tr.repr.header.emit(&mut Packet::new_unchecked(&mut buf[..]));
             payloads[k] = tr.payload;
-            now = now + Duration::from_micros(1);
+            now += Duration::from_micros(1);
         }
         for (h, a) in acks.drain(..) {
             path.handle_ack(now, &h, &a, &tx_shared);

@@ -147,7 +147,7 @@ impl PathReceiver {
     fn record(&mut self, now: Instant, header: &HeaderRepr) -> bool {
         let pn = header.packet_number;
         let gap = self.received.largest().is_some_and(|l| pn > l.saturating_add(1));
-        let new_largest = self.received.largest().map_or(true, |l| pn > l);
+        let new_largest = self.received.largest().is_none_or(|l| pn > l);
         let fresh = self.received.insert(pn);
         if new_largest {
             self.largest_at = now;
@@ -195,7 +195,7 @@ impl PathReceiver {
         let chunk = shared.chunk_size();
         let offset = header.offset;
         let end = offset.checked_add(len).ok_or(DropReason::BadChunk)?;
-        if len == 0 || len > chunk || offset % chunk != 0 || shared.end().is_some_and(|e| end > e) {
+        if len == 0 || len > chunk || !offset.is_multiple_of(chunk) || shared.end().is_some_and(|e| end > e) {
             return Err(DropReason::BadChunk);
         }
         let delivered = shared.delivered();
@@ -253,7 +253,7 @@ impl PathReceiver {
             // The HELLO-ACK advertised `window` before any ACK did.
             || max_offset >= self.advertised.max(shared.window()) + (shared.window() / 4).max(1)
             || (shared.delivered() > self.acked_delivered
-                && self.last_ack_at.map_or(true, |t| now >= t + self.max_ack_delay));
+                && self.last_ack_at.is_none_or(|t| now >= t + self.max_ack_delay));
         if !due {
             return None;
         }

@@ -59,7 +59,7 @@ impl<B: Payload> Reassembler<B> {
     pub fn insert(&mut self, c: Chunk<B>, shared: &ReceiverShared<B>) -> Result<(), DropReason> {
         let len = c.payload.as_ref().len() as u64;
         let end = c.offset.checked_add(len).ok_or(DropReason::BadChunk)?;
-        if len == 0 || len > self.chunk || c.offset % self.chunk != 0 {
+        if len == 0 || len > self.chunk || !c.offset.is_multiple_of(self.chunk) {
             return Err(DropReason::BadChunk);
         }
         if end <= self.delivered || c.offset < self.delivered {

@@ -84,7 +84,7 @@ fn lcores_share_only_the_lock_free_parts() {
                 for _ in 0..32 {
                     let Some(t) = path.poll_transmit(now, &shared) else { break };
                     n += 1;
-                    if n % 61 != 0 || t.payload.is_none() {
+                    if !n.is_multiple_of(61) || t.payload.is_none() {
                         let _ = data_tx.send(t.to_vec());
                     }
                 }

@@ -240,7 +240,7 @@ fn data_packets(n: usize) -> (Receiver<SharedBytes>, Vec<Vec<u8>>) {
         let _ = tx.write(chunk(1024, out.len() as u8));
         match tx.poll_transmit(now) {
             Some(t) => out.push(bytes(t)),
-            None => now = now + Duration::from_micros(100),
+            None => now += Duration::from_micros(100),
         }
         let _ = tx.handle_datagram(now, &ack(0xabcd, 0, 0, out.len().saturating_sub(1) as u64, 0));
     }

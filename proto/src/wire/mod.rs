@@ -548,7 +548,7 @@ mod tests {
                 Err(WireError::Truncated { .. })
             ));
         }
-        let mut b = vec![0u8; HEADER_LEN];
+        let mut b = [0u8; HEADER_LEN];
         b[field::LENGTH].copy_from_slice(&100u16.to_be_bytes());
         assert_eq!(
             Packet::new_checked(&b[..]).unwrap_err(),
