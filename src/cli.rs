@@ -189,6 +189,10 @@ pub struct SelftestArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Frame MTU on the ring links (in-memory: jumbo frames cost nothing).
+    #[arg(long, value_name = "BYTES", default_value_t = 9000, value_parser = clap::value_parser!(u16).range(576..=9000))]
+    pub mtu: u16,
+
     /// Extra EAL arguments.
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub eal: Option<String>,

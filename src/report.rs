@@ -28,6 +28,12 @@ pub struct PathReport {
     pub packets: u64,
     pub bytes: u64,
     pub resends: u64,
+    /// Packets declared lost on this path.
+    pub lost: u64,
+    /// Probe timeouts on this path.
+    pub ptos: u64,
+    /// Times the path was marked down.
+    pub downs: u64,
     pub srtt_us: Option<u64>,
     pub min_rtt_us: Option<u64>,
     pub health: String,

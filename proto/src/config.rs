@@ -23,6 +23,10 @@ pub struct SenderConfig {
     pub granularity: Duration,
     /// The receiver's maximum ACK delay (added to the PTO). Must match the receiver's.
     pub max_ack_delay: Duration,
+    /// Floor under the probe timeout. Zero keeps RFC 9002's PTO; a driver on a
+    /// shared machine, whose threads can be descheduled for milliseconds, raises
+    /// it so scheduling hiccups do not read as silent paths.
+    pub min_pto: Duration,
     /// K: consecutive probe timeouts without an ACK after which a path is marked down.
     pub pto_down_threshold: u32,
     /// Interval between probes of a down path.
@@ -49,6 +53,7 @@ impl Default for SenderConfig {
             initial_rtt: Duration::from_millis(2),
             granularity: Duration::from_micros(250),
             max_ack_delay: Duration::from_micros(250),
+            min_pto: Duration::ZERO,
             pto_down_threshold: 3,
             probe_interval: Duration::from_millis(20),
             hello_interval: Duration::from_millis(20),

@@ -99,6 +99,7 @@ pub struct PathSender<B> {
     max_ack_delay: Duration,
     down_after: u32,
     probe_interval: Duration,
+    min_pto: Duration,
     stats: PathSenderStats,
 }
 
@@ -126,6 +127,7 @@ impl<B: Payload> PathSender<B> {
             max_ack_delay: config.max_ack_delay,
             down_after: config.pto_down_threshold.max(1),
             probe_interval: config.probe_interval,
+            min_pto: config.min_pto,
             stats: PathSenderStats::default(),
         }
     }
@@ -182,7 +184,7 @@ impl<B: Payload> PathSender<B> {
 
     /// Probe timeout for the current RTT, without backoff.
     pub fn pto(&self) -> Duration {
-        self.rtt.pto_base(self.granularity, self.max_ack_delay)
+        self.rtt.pto_base(self.granularity, self.max_ack_delay).max(self.min_pto)
     }
 
     /// Earliest time this path needs `handle_timeout`.
@@ -331,6 +333,9 @@ impl<B: Payload> PathSender<B> {
         if !newly_acked {
             return;
         }
+        if let Some(sent) = largest_sent_time {
+            shared.note_acked_sent(sent);
+        }
         if self.health == PathHealth::Down {
             self.health = PathHealth::Up;
             self.stats.ups += 1;
@@ -396,7 +401,20 @@ impl<B: Payload> PathSender<B> {
             return;
         }
         self.probes_pending = 1;
-        self.sent.reinject(|offset, payload| shared.push_resend(Chunk { offset, payload: payload.clone() }));
+        // Move this path's flight to other paths only when the receiver is
+        // demonstrably processing newer data elsewhere: some path had a packet
+        // acknowledged that was sent after our oldest unacknowledged one. When
+        // the receiver (or the whole machine) stalled, every path times out
+        // at once with nothing newer acknowledged anywhere, and reinjecting
+        // would only duplicate every window: probe instead, and let the
+        // probe's ACK (loss detection) or the path-down rule move the data.
+        let alive_elsewhere = match (shared.newest_acked_sent(), self.sent.oldest_time_sent()) {
+            (Some(acked), Some(oldest)) => acked > oldest,
+            _ => false,
+        };
+        if alive_elsewhere {
+            self.sent.reinject(|offset, payload| shared.push_resend(Chunk { offset, payload: payload.clone() }));
+        }
         self.arm_loss_timer();
     }
 

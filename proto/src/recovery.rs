@@ -136,6 +136,11 @@ impl<B> SentPackets<B> {
         }
     }
 
+    /// When the oldest unacknowledged packet left, if any is recorded.
+    pub fn oldest_time_sent(&self) -> Option<Instant> {
+        self.slots.iter().flatten().next().map(|p| p.time_sent)
+    }
+
     /// Empties the record (path declared down), handing each packet to `f`.
     pub fn drain(&mut self, mut f: impl FnMut(SentPacket<B>)) {
         for p in self.slots.drain(..).flatten() {

@@ -20,6 +20,7 @@ use crossbeam_queue::{ArrayQueue, SegQueue};
 use thiserror::Error;
 
 use crate::payload::Payload;
+use crate::time::Instant;
 
 /// "Not known yet" for stream ends.
 pub const UNKNOWN_END: u64 = u64::MAX;
@@ -87,6 +88,9 @@ pub struct SenderShared<B> {
     end: AtomicU64,
     acked: AtomicU64,
     credit: AtomicU64,
+    /// Send time (µs + 1) of the newest packet any path has had acknowledged;
+    /// 0: none yet.
+    newest_acked_sent: AtomicU64,
 }
 
 impl<B: Payload> SenderShared<B> {
@@ -103,6 +107,21 @@ impl<B: Payload> SenderShared<B> {
             end: AtomicU64::new(UNKNOWN_END),
             acked: AtomicU64::new(0),
             credit: AtomicU64::new(0),
+            newest_acked_sent: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that some path had a packet sent at `sent` acknowledged.
+    pub fn note_acked_sent(&self, sent: Instant) {
+        self.newest_acked_sent.fetch_max(sent.total_micros() + 1, Ordering::Relaxed);
+    }
+
+    /// The send time of the newest packet acknowledged on any path: the
+    /// receiver has processed everything the paths carried up to then.
+    pub fn newest_acked_sent(&self) -> Option<Instant> {
+        match self.newest_acked_sent.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(Instant::from_micros(t - 1)),
         }
     }
 

@@ -87,7 +87,8 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
     for &id in ids {
         let info = crate::dpdk::device_info(id).map_err(|e| Failure::env(e.to_string()))?;
         let current = crate::dpdk::mtu(id).unwrap_or(1500);
-        let want_mtu = if current == mtu { None } else { Some(mtu) };
+        // Ring ports are in memory: they carry any frame and have no MTU to set.
+        let want_mtu = if current == mtu || info.driver == "net_ring" { None } else { Some(mtu) };
         let cfg = PortConfig { rx_queues: queues, tx_queues: queues, mtu: want_mtu, ..Default::default() };
         let port = match Port::configure(eal, id, &cfg, rx_pool) {
             Ok(p) => p,

@@ -4,7 +4,6 @@
 //! is checked and the rate printed.
 
 use std::fs::File;
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,33 +25,77 @@ use crate::exit::{ExitCode, Failure};
 use crate::report::{bytes_text, rate_text, Progress};
 use crate::startup::Startup;
 
-const MTU: u16 = 1500;
 
-/// Writes `size` bytes of generated data: a random 4 MiB block, with the
-/// block number stamped into every 4 KiB page so no two pages of the stream
-/// are alike (a misplaced chunk changes the digest).
-fn generate(mut out: impl Write, size: u64) -> std::io::Result<()> {
-    const BLOCK: usize = 4 << 20;
-    let mut block = vec![0u8; BLOCK];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for w in block.chunks_exact_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        w.copy_from_slice(&x.to_le_bytes());
-    }
-    let mut left = size;
-    let mut n: u64 = 0;
-    while left > 0 {
-        for (p, page) in block.chunks_exact_mut(4096).enumerate() {
-            page[..8].copy_from_slice(&(n.wrapping_mul(1024) + p as u64).to_le_bytes());
+/// Generated input: a random 4 MiB block, with the block number stamped
+/// into every 4 KiB page so no two pages of the stream are alike (a
+/// misplaced chunk changes the digest). A `Read`, so the reader thread fills
+/// mbufs straight from it with no pipe in between.
+pub struct Generator {
+    block: Vec<u8>,
+    pos: u64,
+    size: u64,
+}
+
+const BLOCK: usize = 4 << 20;
+const PAGE: usize = 4096;
+
+impl Generator {
+    pub fn new(size: u64) -> Generator {
+        let mut block = vec![0u8; BLOCK];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for w in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.copy_from_slice(&x.to_le_bytes());
         }
-        let take = left.min(BLOCK as u64) as usize;
-        out.write_all(&block[..take])?;
-        left -= take as u64;
-        n += 1;
+        Generator { block, pos: 0, size }
     }
-    Ok(())
+
+    /// The byte at stream offset `off` (what the output must hold).
+    pub fn byte_at(&self, off: u64) -> u8 {
+        let page = off / PAGE as u64;
+        let in_page = (off % PAGE as u64) as usize;
+        if in_page < 8 {
+            page.to_le_bytes()[in_page]
+        } else {
+            self.block[(off % BLOCK as u64) as usize]
+        }
+    }
+}
+
+impl std::io::Read for Generator {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.size - self.pos;
+        let n = (buf.len() as u64).min(left) as usize;
+        let mut done = 0;
+        while done < n {
+            let off = self.pos + done as u64;
+            let in_block = (off % BLOCK as u64) as usize;
+            let take = (n - done).min(BLOCK - in_block);
+            buf[done..done + take].copy_from_slice(&self.block[in_block..in_block + take]);
+            // Stamp the page numbers that fall in this piece.
+            let first_page = off.div_ceil(PAGE as u64);
+            let mut page = first_page;
+            while page * (PAGE as u64) < off + take as u64 {
+                let at = (page * PAGE as u64 - off) as usize;
+                let stamp = page.to_le_bytes();
+                let k = (take - at).min(8);
+                buf[done + at..done + at + k].copy_from_slice(&stamp[..k]);
+                page += 1;
+            }
+            // A page number cut off at the start of this piece.
+            let in_page = (off % PAGE as u64) as usize;
+            if in_page != 0 && in_page < 8 {
+                let stamp = (off / PAGE as u64).to_le_bytes();
+                let k = (8 - in_page).min(take);
+                buf[done..done + k].copy_from_slice(&stamp[in_page..in_page + k]);
+            }
+            done += take;
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
@@ -61,7 +104,8 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     let eal = started.eal;
     let env = |e: crate::dpdk::DpdkError| Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf)");
     let links = args.links;
-    let chunk = run::chunk_for_mtu(MTU);
+    let mtu = args.mtu;
+    let chunk = run::chunk_for_mtu(mtu);
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
 
     // Input: a file, or generated data through a pipe.
@@ -73,15 +117,7 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
             (Box::new(f), len, None)
         }
-        None => {
-            let (r, w) = std::io::pipe().map_err(|e| Failure::new(ExitCode::Other, format!("pipe: {e}")))?;
-            let size = args.size;
-            let h = std::thread::spawn(move || {
-                crate::dpdk::unpin_current_thread();
-                let _ = generate(w, size);
-            });
-            (Box::new(r), args.size, Some(h))
-        }
+        None => (Box::new(Generator::new(args.size)), args.size, None),
     };
     let output = match &args.output {
         Some(p) => File::create(p).map_err(|e| {
@@ -98,7 +134,7 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
         a_ids.push(a);
         b_ids.push(b);
     }
-    let data_room = HEADROOM + 2048;
+    let data_room = HEADROOM + (mtu + 64).max(2048);
     let s_rx = Arc::new(Mempool::new(&eal, "st_s_rx", 8192, 256, data_room, None).map_err(env)?);
     let s_hdr = Arc::new(Mempool::new(&eal, "st_s_hdr", 32768, 256, HEADROOM + 256, None).map_err(env)?);
     let s_data = Arc::new(
@@ -108,8 +144,8 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
         Mempool::new(&eal, "st_r_rx", window_chunks + WRITER_QUEUE as u32 + 8192, 256, data_room, None).map_err(env)?,
     );
     let r_hdr = Arc::new(Mempool::new(&eal, "st_r_hdr", 16384, 256, HEADROOM + 256, None).map_err(env)?);
-    let s_members = members::open(&eal, &a_ids, 1, MTU, &s_rx)?;
-    let r_members = members::open(&eal, &b_ids, 1, MTU, &r_rx)?;
+    let s_members = members::open(&eal, &a_ids, 1, mtu, &s_rx)?;
+    let r_members = members::open(&eal, &b_ids, 1, mtu, &r_rx)?;
     members::wait_links(&s_members, Duration::from_secs(5))?;
     members::wait_links(&r_members, Duration::from_secs(5))?;
     let r_mac = r_members[0].mac;
@@ -117,6 +153,7 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     // Receiver side.
     let receiver = stripecat_proto::Receiver::new(ReceiverConfig {
         paths: links,
+        max_chunk_size: chunk,
         window: WINDOW_BYTES,
         ..Default::default()
     });
@@ -242,4 +279,35 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     drop(rlp);
     drop(eal);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn generator_reads_agree_with_byte_at_whatever_the_piece_sizes() {
+        let size = 3 * BLOCK as u64 + 12345;
+        let mut g = Generator::new(size);
+        let mut all = Vec::new();
+        let mut buf = vec![0u8; 8923];
+        let mut step = 1;
+        loop {
+            let want = (step * 977) % buf.len() + 1;
+            let n = g.read(&mut buf[..want]).unwrap();
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            step += 1;
+        }
+        assert_eq!(all.len() as u64, size);
+        let g = Generator::new(size);
+        for (i, b) in all.iter().enumerate().step_by(7) {
+            assert_eq!(*b, g.byte_at(i as u64), "offset {i}");
+        }
+        // Pages differ even where the random block repeats.
+        assert_ne!(&all[..PAGE], &all[BLOCK..BLOCK + PAGE]);
+    }
 }

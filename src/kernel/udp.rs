@@ -21,10 +21,13 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use stripecat_proto::wire::{DigestAlgorithm, Packet, Verdict, HEADER_LEN};
+use rustix::io::IoSlice;
+use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
+use stripecat_proto::wire::{DigestAlgorithm, Packet, ResetReason, Verdict, HEADER_LEN};
 use stripecat_proto::{
     DropReason, Instant, Receiver, ReceiverConfig, ReceiverError, ReceiverState, Sender, SenderConfig, SenderError,
     SenderState, SharedBytes, StreamDigest,
@@ -48,6 +51,16 @@ const LOOPBACK_CHUNK: u16 = 8192;
 fn ethernet_chunk() -> u16 {
     (1500 - 20 - 8 - HEADER_LEN) as u16
 }
+/// Socket buffers when `--window` is not given. The kernel's UDP default
+/// (about 208 KiB) overflows within a fraction of a millisecond at loopback
+/// rates, and every overflow is a loss the protocol must repair and back off
+/// for; the kernel caps this at net.core.rmem_max/wmem_max.
+const DEFAULT_UDP_BUFFER: usize = 4 << 20;
+
+fn udp_options(opts: &SocketOptions) -> SocketOptions {
+    SocketOptions { window: Some(opts.window.unwrap_or(DEFAULT_UDP_BUFFER)), ..*opts }
+}
+
 /// How long a finished receiver keeps answering a retransmitted FIN (its
 /// FIN-ACK may have been lost) before it exits.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(300);
@@ -152,7 +165,7 @@ pub fn send(
     let n_paths = k.paths.map(usize::from).unwrap_or(k.bind.len().max(1));
     let mut socks = Vec::with_capacity(n_paths);
     for i in 0..n_paths {
-        let s = addr::udp_bind(local_addr(k, i, &peer).map_err(bare)?, opts).map_err(bare)?;
+        let s = addr::udp_bind(local_addr(k, i, &peer).map_err(bare)?, &udp_options(opts)).map_err(bare)?;
         s.connect(peer).map_err(|e| bare(KernelError::Connect { addr: peer, source: e }))?;
         s.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
         socks.push(s);
@@ -181,6 +194,7 @@ pub fn send(
     let mut finished = false;
     let mut written = 0u64;
     let mut rbuf = vec![0u8; MAX_DATAGRAM];
+    let mut hbuf = vec![0u8; MAX_DATAGRAM];
     // Input is read in slabs of 128 chunks; chunks are handles into the slab.
     let slab_chunks = 128usize;
     let mut refused = 0u32;
@@ -268,8 +282,17 @@ pub fn send(
         let mut sent = 0;
         while sent < BURST {
             let Some(t) = sender.poll_transmit(now) else { break };
-            let out = Outgoing { path: t.path, bytes: t.to_vec() };
-            transmit(&socks, &mut impairer, out);
+            if impairer.is_some() {
+                transmit(&socks, &mut impairer, Outgoing { path: t.path, bytes: t.to_vec() });
+            } else {
+                // Header into a small buffer, payload straight from its handle:
+                // one gathered send, no user-space copy of the chunk.
+                let n = t.emit(&mut hbuf);
+                let payload: &[u8] = t.payload.as_ref().map_or(&[], |p| p.as_ref());
+                let iov = [IoSlice::new(&hbuf[..n]), IoSlice::new(payload)];
+                // Loss to the protocol if the socket buffer is full; it recovers.
+                let _ = sendmsg(&socks[t.path as usize % socks.len()], &iov, &mut SendAncillaryBuffer::default(), SendFlags::empty());
+            }
             sent += 1;
         }
         busy |= sent > 0;
@@ -325,6 +348,7 @@ pub fn send(
             srtt_us: Some(snap.srtt.total_micros()),
             min_rtt_us: Some(snap.min_rtt.total_micros()),
             health: format!("{:?}", snap.health).to_lowercase(),
+            ..Default::default()
         });
     }
     match result {
@@ -405,7 +429,7 @@ pub fn recv(
     if !k.bind.is_empty() {
         return Err(bare(KernelError::Usage("the --udp receiver takes --listen [ADDR:]PORT, not --bind".into())));
     }
-    let sock = addr::udp_bind(*listen, opts).map_err(bare)?;
+    let sock = addr::udp_bind(*listen, &udp_options(opts)).map_err(bare)?;
     sock.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
     let socks = [sock];
     let paths = k.paths.unwrap_or(16);
@@ -440,7 +464,7 @@ pub fn recv(
                         }
                     }
                     last_from = Some(from);
-                    let _ = receiver.handle_datagram(now, SharedBytes::from(rbuf[..n].to_vec()));
+                    let _ = receiver.handle_datagram(now, SharedBytes::new(Arc::from(&rbuf[..n])));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -455,10 +479,18 @@ pub fn recv(
             let b = chunk.as_ref();
             digest.update(b);
             if let Err(e) = output.file.write_all(b) {
-                // The sender stops hearing ACKs and gives up; this end reports why.
+                // Tell the sender at once (a RESET), rather than leave it to give up.
+                receiver.abort(ResetReason::OutputError);
+                while let Some(t) = receiver.poll_transmit(now) {
+                    if let Some(to) = path_addr.get(t.path as usize).copied().flatten().or(last_from) {
+                        let _ = socks[0].send_to(&t.to_vec(), to);
+                    }
+                }
                 break 'run Err(KernelError::Output { what: output.name.clone(), source: e });
             }
             delivered += b.len() as u64;
+            // The FIN verdict then means "written", not merely "delivered".
+            receiver.set_written(delivered);
         }
         let mut sent = 0;
         while let Some(t) = receiver.poll_transmit(now) {
