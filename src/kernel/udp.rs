@@ -45,7 +45,11 @@ use crate::report::{PathReport, Progress};
 const BURST: usize = 64;
 /// Largest datagram we read.
 const MAX_DATAGRAM: usize = 65_536;
-/// Chunk size on loopback (the receiver accepts up to 9000-byte chunks).
+/// Largest chunk a receiver accepts and `--block-size` may ask for: a
+/// datagram of it plus headers still fits the 65,535-byte IP limit.
+const MAX_CHUNK: u16 = 65_000;
+/// Chunk size on loopback, whose MTU is 64 KiB: fewer, larger datagrams
+/// mean fewer system calls and ACKs per byte.
 const LOOPBACK_CHUNK: u16 = 8192;
 /// Chunk size elsewhere: a 1500-byte MTU minus IPv4, UDP and our header.
 fn ethernet_chunk() -> u16 {
@@ -88,12 +92,21 @@ impl Clock {
     }
 }
 
+/// Waits shorter than this yield instead of sleeping.
+const SPIN_BELOW_US: u64 = 200;
+
 /// Sleeps until one of `socks` is readable or `until` (protocol time) passes,
 /// at most `cap` microseconds.
 fn wait(socks: &[UdpSocket], clock: &Clock, until: Option<Instant>, cap_us: u64) {
     let now = clock.now().total_micros();
     let us = until.map_or(cap_us, |t| t.total_micros().saturating_sub(now).min(cap_us));
     if us == 0 {
+        return;
+    }
+    if us < SPIN_BELOW_US {
+        // A sleep this short would overshoot by the timer slack (50 us by
+        // default), which at loopback rates is several datagrams of pacing.
+        std::thread::yield_now();
         return;
     }
     let mut fds: Vec<PollFd> = socks.iter().map(|s| PollFd::new(s, PollFlags::IN)).collect();
@@ -171,7 +184,7 @@ pub fn send(
         socks.push(s);
     }
     let chunk = match k.block_size {
-        Some(b) => b.min(8192) as u16,
+        Some(b) => b.min(MAX_CHUNK as u64) as u16,
         None if peer.ip().is_loopback() => LOOPBACK_CHUNK,
         None => ethernet_chunk(),
     };
@@ -433,7 +446,7 @@ pub fn recv(
     sock.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
     let socks = [sock];
     let paths = k.paths.unwrap_or(16);
-    let config = ReceiverConfig { paths, max_chunk_size: 9000, ..ReceiverConfig::default() };
+    let config = ReceiverConfig { paths, max_chunk_size: MAX_CHUNK, ..ReceiverConfig::default() };
     let clock = Clock(StdInstant::now());
     let mut receiver: Receiver<SharedBytes> = Receiver::new(config);
     let mut impairer: Option<Impairer<Outgoing>> = k.impair.filter(|i| i.is_active()).map(Impairer::new);
