@@ -94,6 +94,10 @@ enum Timer {
 }
 const TIMERS: usize = 1;
 
+/// Smallest chunk size a receiver accepts: the reorder window is an array of
+/// `window / chunk_size` slots, so tiny chunks would let a HELLO claim a huge array.
+pub const MIN_CHUNK_SIZE: u16 = 256;
+
 /// Most control answers queued at once; more are dropped (the peer retransmits).
 const MAX_PENDING_CONTROL: usize = 16;
 
@@ -324,7 +328,8 @@ impl<B: Payload> Receiver<B> {
             }
             None => {}
         }
-        if hello.chunk_size == 0 || hello.chunk_size > self.config.max_chunk_size {
+        // The floor bounds the slot array (window / chunk) a hostile HELLO can make us allocate.
+        if hello.chunk_size < MIN_CHUNK_SIZE || hello.chunk_size > self.config.max_chunk_size {
             reject(self, RejectReason::BadChunkSize);
             return Ok(());
         }

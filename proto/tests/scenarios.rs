@@ -199,3 +199,16 @@ fn injected_garbage_and_foreign_sessions_are_dropped_by_reason() {
     assert_eq!(r.receiver.drops.get(DropReason::WrongSession), 1, "seed 11");
 }
 
+
+#[test]
+fn hello_with_a_tiny_chunk_size_is_rejected_so_it_cannot_claim_a_huge_window() {
+    use stripecat_proto::wire::RejectReason;
+    use stripecat_proto::{Receiver, ReceiverConfig, Sender, SenderConfig, SenderError, SharedBytes};
+    let now = Instant::ZERO;
+    let mut rx: Receiver<SharedBytes> = Receiver::new(ReceiverConfig::default());
+    let mut tx: Sender<SharedBytes> = Sender::new(SenderConfig { chunk_size: 1, ..Default::default() }, 5, now);
+    rx.handle_datagram(now, tx.poll_transmit(now).unwrap().to_vec().into()).unwrap();
+    tx.handle_datagram(now, &rx.poll_transmit(now).unwrap().to_vec()).unwrap();
+    assert_eq!(tx.state(), SenderState::Failed(SenderError::Rejected(RejectReason::BadChunkSize)));
+    assert_eq!(rx.state(), ReceiverState::Listening);
+}

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let t0 = Instant::ZERO;
     let mut tx: Sender<SharedBytes> =
         Sender::new(SenderConfig { paths: 2, chunk_size: 512, ..Default::default() }, SESSION, t0);
-    let mut rx: Receiver<SharedBytes> = Receiver::new(ReceiverConfig { paths: 2, ..Default::default() });
+    let mut rx: Receiver<SharedBytes> = Receiver::new(ReceiverConfig { paths: 2, window: 64 * 1024, ..Default::default() });
     let hello = tx.poll_transmit(t0).unwrap().to_vec();
     rx.handle_datagram(t0, hello.into()).unwrap();
     let ack = rx.poll_transmit(t0).unwrap().to_vec();
