@@ -374,6 +374,79 @@ fn striped_digest_mismatch_exits_5() {
     recv.ok();
 }
 
+/// The reorder window bounds how far a fast connection may run ahead of a
+/// slow one: with chunk 0 withheld on connection 1, the receiver stops
+/// reading connection 0 once its chunks are a window (32 MiB here) ahead, so
+/// connection 0's writes block well before its 99 MiB are taken; once chunk
+/// 0 arrives, everything drains and the transfer verifies.
+#[test]
+fn striped_window_bounds_a_slow_stream() {
+    let p = free_tcp_port();
+    let dir = scratch();
+    let out = dir.path().join("out.bin");
+    let recv = spawn(
+        dir.path(),
+        &[bin(), "recv", "-q", "--tcp", "--listen", &addr(p), "--streams", "2", out.to_str().unwrap()],
+        Io::Null,
+        Io::Null,
+        60,
+    );
+    wait_tcp_listen(p);
+    let chunk = |i: usize| vec![(i % 251) as u8; MIB];
+    let mut c0 = TcpStream::connect(addr(p)).unwrap();
+    let mut c1 = TcpStream::connect(addr(p)).unwrap();
+    c0.write_all(&hello(0, 2, 45)).unwrap();
+    c1.write_all(&hello(1, 2, 45)).unwrap();
+    // Connection 0 pushes chunks 1.. without blocking until the receiver stops taking them.
+    c0.set_nonblocking(true).unwrap();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut next = 1usize;
+    let mut accepted = 0usize;
+    let mut stalled_since = std::time::Instant::now();
+    while next < 100 || !pending.is_empty() {
+        if pending.is_empty() {
+            pending = frame((next * MIB) as u64, 0, &chunk(next));
+            next += 1;
+        }
+        match c0.write(&pending) {
+            Ok(n) => {
+                accepted += n;
+                pending.drain(..n);
+                stalled_since = std::time::Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if stalled_since.elapsed() > std::time::Duration::from_secs(1) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => panic!("connection 0 failed: {e}"),
+        }
+    }
+    eprintln!("connection 0 stalled after {accepted} bytes");
+    assert!(next < 100, "the receiver took all {accepted} bytes of connection 0: the window does not bound it");
+    assert!(accepted >= 31 * MIB, "only {accepted} bytes taken: the window is smaller than documented");
+    assert!(accepted < 64 * MIB, "{accepted} bytes taken: more than the 32 MiB window plus socket buffers");
+    // The slow connection delivers chunk 0: the window moves and everything drains.
+    c1.write_all(&frame(0, 0, &chunk(0))).unwrap();
+    let all: Vec<u8> = (0..100).flat_map(chunk).collect();
+    let end = frame(100 * MIB as u64, 1, &xxh3_body(&all));
+    c1.write_all(&end).unwrap();
+    c1.shutdown(std::net::Shutdown::Write).unwrap();
+    c0.set_nonblocking(false).unwrap();
+    c0.write_all(&pending).unwrap();
+    for i in next..100 {
+        c0.write_all(&frame((i * MIB) as u64, 0, &chunk(i))).unwrap();
+    }
+    c0.write_all(&end).unwrap();
+    c0.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut verdict = [0u8; 33];
+    c0.read_exact(&mut verdict).unwrap();
+    assert_eq!(verdict[0], 1);
+    recv.ok();
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 100 * MIB as u64);
+}
+
 /// nc talking to a `--streams` receiver is refused with a clear protocol error.
 #[test]
 fn striped_receiver_rejects_plain_bytes() {

@@ -98,6 +98,10 @@ pub struct Report {
     pub elapsed: Option<std::time::Duration>,
 }
 
+/// A transport's result: its report, or the error with whatever report it
+/// had gathered (boxed: the pair is large and the error path is cold).
+pub type Attempt = Result<Report, Box<(KernelError, Report)>>;
+
 /// Prints the summary (unless `--quiet`), writes `--stats-json`, and maps the
 /// result to the process outcome. A failed transfer still gets its report.
 fn conclude(
@@ -106,12 +110,15 @@ fn conclude(
     report_args: &ReportArgs,
     progress: &mut Progress,
     started: Instant,
-    result: Result<Report, (KernelError, Report)>,
+    result: Attempt,
 ) -> Result<(), Failure> {
     progress.finish();
     let (rep, err) = match result {
         Ok(r) => (r, None),
-        Err((e, r)) => (r, Some(e)),
+        Err(b) => {
+            let (e, r) = *b;
+            (r, Some(e))
+        }
     };
     let elapsed = rep.elapsed.unwrap_or_else(|| started.elapsed());
     let transport = match mode {
@@ -156,8 +163,8 @@ fn digest_choice(d: DigestArg) -> Option<DigestAlgorithm> {
     }
 }
 
-fn bare(e: KernelError) -> (KernelError, Report) {
-    (e, Report::default())
+fn bare(e: KernelError) -> Box<(KernelError, Report)> {
+    Box::new((e, Report::default()))
 }
 
 /// `stripecat send --tcp|--udp ...`.
@@ -175,7 +182,7 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
     let mut progress = Progress::new(input.as_ref().and_then(End::size), a.report.quiet);
     // The clock starts when the peer is there, not while we wait for it.
     let mut started = Instant::now();
-    let result: Result<Report, (KernelError, Report)> = match (mode, input.as_mut()) {
+    let result: Attempt = match (mode, input.as_mut()) {
         (Mode::Chat, _) => (|| {
             let s = tcp::establish(&ep, &opts)?;
             started = Instant::now();
@@ -214,7 +221,7 @@ pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
     let mut output = if mode == Mode::Chat { None } else { Some(End::output(a.file.as_deref())?) };
     let mut progress = Progress::new(None, a.report.quiet);
     let mut started = Instant::now();
-    let result: Result<Report, (KernelError, Report)> = match (mode, output.as_mut()) {
+    let result: Attempt = match (mode, output.as_mut()) {
         (Mode::Chat, _) => (|| {
             let s = tcp::establish(&ep, &opts)?;
             started = Instant::now();

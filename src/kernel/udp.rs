@@ -37,7 +37,7 @@ use super::addr::{self, Endpoint, SocketOptions};
 use super::args::KernelArgs;
 use super::error::KernelError;
 use super::io::End;
-use super::Report;
+use super::{Attempt, Report};
 use crate::impair::Impairer;
 use crate::report::{PathReport, Progress};
 
@@ -167,8 +167,8 @@ pub fn send(
     alg: Option<DigestAlgorithm>,
     progress: &mut Progress,
     started: &mut StdInstant,
-) -> Result<Report, (KernelError, Report)> {
-    let bare = |e| (e, Report::default());
+) -> Attempt {
+    let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Connect { addrs, .. } = ep else {
         return Err(bare(KernelError::Usage(
             "with --udp the receiver listens and the sender connects: send --udp HOST:PORT".into(),
@@ -349,26 +349,28 @@ pub fn send(
         rep.drops.insert("impair_loss".into(), s.dropped);
         rep.drops.insert("impair_corrupt".into(), s.corrupted);
     }
-    for i in 0..sender.path_count() {
+    for (i, sock) in socks.iter().enumerate().take(sender.path_count()) {
         let p = sender.path(i);
         let (st, snap) = (p.stats(), p.snapshot());
         rep.paths.push(PathReport {
             id: i as u16,
-            port: socks[i].local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            port: sock.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             packets: st.packets,
             bytes: st.bytes,
             resends: st.resends,
+            lost: st.lost,
+            ptos: st.ptos,
+            downs: st.downs,
             srtt_us: Some(snap.srtt.total_micros()),
             min_rtt_us: Some(snap.min_rtt.total_micros()),
             health: format!("{:?}", snap.health).to_lowercase(),
-            ..Default::default()
         });
     }
     match result {
         Ok(()) => Ok(rep),
         Err(e) => {
             rep.verified = None;
-            Err((e, rep))
+            Err(Box::new((e, rep)))
         }
     }
 }
@@ -432,8 +434,8 @@ pub fn recv(
     output: &mut End,
     progress: &mut Progress,
     started: &mut StdInstant,
-) -> Result<Report, (KernelError, Report)> {
-    let bare = |e| (e, Report::default());
+) -> Attempt {
+    let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Listen(listen) = ep else {
         return Err(bare(KernelError::Usage(
             "with --udp the receiver listens and the sender connects: recv --udp --listen PORT".into(),
@@ -580,7 +582,7 @@ pub fn recv(
         Ok(()) => Ok(rep),
         Err(e) => {
             rep.verified = None;
-            Err((e, rep))
+            Err(Box::new((e, rep)))
         }
     }
 }
