@@ -117,7 +117,10 @@ impl<B: Payload> SenderShared<B> {
 
     /// Records that some path had a packet sent at `sent` acknowledged.
     pub fn note_acked_sent(&self, sent: Instant) {
-        self.newest_acked_sent.fetch_max(sent.total_micros() + 1, Ordering::Relaxed);
+        let v = sent.total_micros() + 1;
+        if v > self.newest_acked_sent.load(Ordering::Relaxed) {
+            self.newest_acked_sent.fetch_max(v, Ordering::Relaxed);
+        }
     }
 
     /// The send time of the newest packet acknowledged on any path: the
