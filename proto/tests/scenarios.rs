@@ -27,6 +27,12 @@ fn four_equal_clean_paths_reach_95_percent_of_aggregate() {
     let r = run(&Scenario::new(1, 4, gig(), 64 * MB));
     r.assert_intact();
     assert!(r.efficiency() >= 0.95, "efficiency {:.3} < 0.95: {}", r.efficiency(), r.summary());
+    // Equal paths carry equal shares.
+    let total: u64 = r.forward.iter().map(|l| l.offered_bytes).sum();
+    for (i, l) in r.forward.iter().enumerate() {
+        let share = l.offered_bytes as f64 / total as f64;
+        assert!((0.23..=0.27).contains(&share), "seed 1: path {i} carried {share:.3}: {}", r.summary());
+    }
 }
 
 #[test]
@@ -36,7 +42,10 @@ fn one_path_ten_times_slower_reaches_90_percent_of_sum() {
     let r = run(&sc);
     r.assert_intact();
     assert!(r.efficiency() >= 0.90, "efficiency {:.3} < 0.90: {}", r.efficiency(), r.summary());
-    assert!(r.forward[3].offered > 0, "the slow path must carry its share: {}", r.summary());
+    // Sprayed in proportion to capacity: the slow path has 1/31 of the sum.
+    let total: u64 = r.forward.iter().map(|l| l.offered_bytes).sum();
+    let share = r.forward[3].offered_bytes as f64 / total as f64;
+    assert!((0.015..=0.05).contains(&share), "seed 2: slow path carried {share:.3}: {}", r.summary());
 }
 
 #[test]
@@ -211,4 +220,18 @@ fn hello_with_a_tiny_chunk_size_is_rejected_so_it_cannot_claim_a_huge_window() {
     tx.handle_datagram(now, &rx.poll_transmit(now).unwrap().to_vec()).unwrap();
     assert_eq!(tx.state(), SenderState::Failed(SenderError::Rejected(RejectReason::BadChunkSize)));
     assert_eq!(rx.state(), ReceiverState::Listening);
+}
+
+#[test]
+fn script_drop_three_packets_on_one_path_and_they_are_resent() {
+    let mut sim = Scenario::new(12, 2, gig(), 8 * MB).build();
+    sim.run_for(Duration::from_millis(5)); // handshake and slow start
+    let before = sim.sender.stats().paths.resends;
+    sim.forward[1].drop_next(3);
+    sim.run_for(Duration::from_millis(5));
+    assert_eq!(sim.forward[1].stats.lost, 3, "seed 12");
+    assert!(sim.sender.stats().paths.resends >= before + 3, "seed 12: {:?}", sim.sender.stats());
+    let r = sim.run();
+    println!("{}", r.summary());
+    r.assert_intact();
 }
