@@ -342,7 +342,7 @@ impl<B: Payload> PathSender<B> {
             self.cc.reset();
             self.timers.stop(PathTimer::Probe as usize);
         }
-        if self.largest_acked.map_or(true, |l| largest > l) {
+        if self.largest_acked.is_none_or(|l| largest > l) {
             self.largest_acked = Some(largest);
             if let Some(sent) = largest_sent_time {
                 self.rtt.update(now, now - sent, Duration::from_micros(ack.ack_delay as u64));
