@@ -275,3 +275,77 @@ fn ack_frequency_pair() {
     rx.handle_datagram(t, pkts[15].clone().into()).unwrap();
     assert!(matches!(rx.poll_transmit(t).map(|a| a.repr.frame), Some(Frame::Ack(_))), "16th packet: ACK now");
 }
+
+// ---------------------------------------------------------------- HELLO, FIN and probe retransmission
+
+fn frames(tx: &mut Sender<SharedBytes>, now: Instant) -> Vec<(u16, Frame)> {
+    let mut v = vec![];
+    while let Some(t) = tx.poll_transmit(now) {
+        v.push((t.path, t.repr.frame));
+    }
+    v
+}
+
+#[test]
+fn hello_retransmit_pair_rotates_paths_and_backs_off() {
+    let cfg = SenderConfig { paths: 2, hello_interval: Duration::from_millis(20), ..Default::default() };
+    let mut tx: Sender<SharedBytes> = Sender::new(cfg, 1, Instant::ZERO);
+    assert!(matches!(frames(&mut tx, Instant::ZERO).as_slice(), [(0, Frame::Hello(_))]));
+    let first = Instant::from_millis(20);
+    tx.handle_timeout(first - US);
+    assert!(frames(&mut tx, first - US).is_empty(), "just inside the interval: nothing");
+    tx.handle_timeout(first);
+    assert!(matches!(frames(&mut tx, first).as_slice(), [(1, Frame::Hello(_))]), "retransmitted on the next path");
+    // Second retry after twice the interval.
+    let second = first + Duration::from_millis(40);
+    tx.handle_timeout(second - US);
+    assert!(frames(&mut tx, second - US).is_empty());
+    tx.handle_timeout(second);
+    assert!(matches!(frames(&mut tx, second).as_slice(), [(0, Frame::Hello(_))]));
+}
+
+#[test]
+fn fin_retransmit_pair() {
+    let tx_cfg = SenderConfig { chunk_size: 1024, fin_interval: Duration::from_millis(20), ..Default::default() };
+    let (mut tx, mut rx) = connected(tx_cfg, ReceiverConfig::default());
+    let t0 = Instant::ZERO;
+    tx.write(chunk(100, 9)).unwrap(); // a short chunk ends the stream
+    tx.finish();
+    let data = bytes(tx.poll_transmit(t0).unwrap());
+    rx.handle_datagram(t0, data.into()).unwrap();
+    while rx.poll_deliver().is_some() {}
+    let ack = bytes(rx.poll_transmit(t0).expect("the last chunk is acknowledged at once"));
+    tx.handle_datagram(t0, &ack).unwrap();
+    assert_eq!(tx.state(), SenderState::Closing);
+    assert!(matches!(frames(&mut tx, t0).as_slice(), [(0, Frame::Fin(f))] if f.total_len == 100));
+    let again = t0 + Duration::from_millis(20);
+    tx.handle_timeout(again - US);
+    assert!(!frames(&mut tx, again - US).iter().any(|f| matches!(f.1, Frame::Fin(_))), "just inside: no FIN");
+    tx.handle_timeout(again);
+    let fin = tx.poll_transmit(again).expect("FIN retransmitted at the interval");
+    assert!(matches!(fin.repr.frame, Frame::Fin(_)));
+    rx.handle_datagram(again, bytes(fin).into()).unwrap();
+    let fin_ack = bytes(rx.poll_transmit(again).unwrap());
+    tx.handle_datagram(again, &fin_ack).unwrap();
+    assert_eq!(tx.state(), SenderState::Done);
+    assert_eq!(rx.state(), ReceiverState::Complete);
+}
+
+#[test]
+fn down_path_probe_interval_pair() {
+    let (mut tx, deadline) = until_pto(3);
+    tx.handle_timeout(deadline);
+    assert_eq!(tx.path(0).health(), PathHealth::Down);
+    while tx.poll_transmit(deadline).is_some() {}
+    let probe_at = deadline + SenderConfig::default().probe_interval;
+    assert_eq!(tx.poll_timeout(), Some(probe_at));
+    tx.handle_timeout(probe_at - US);
+    assert!(tx.poll_transmit(probe_at - US).is_none(), "just inside the probe interval: silent");
+    tx.handle_timeout(probe_at);
+    let probe = tx.poll_transmit(probe_at).expect("a probe at the interval");
+    assert!(matches!(probe.repr.frame, Frame::Ping));
+    // The probe's ACK brings the path back.
+    let pn = probe.repr.header.packet_number;
+    tx.handle_datagram(probe_at, &ack(0xabcd, 0, pn, pn, 0)).unwrap();
+    assert_eq!(tx.path(0).health(), PathHealth::Up);
+}
