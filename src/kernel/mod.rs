@@ -13,6 +13,7 @@ pub mod error;
 pub mod io;
 pub mod raw;
 pub mod striped;
+pub mod sys;
 pub mod tcp;
 pub mod udp;
 

@@ -26,11 +26,11 @@ use std::time::Instant as StdInstant;
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::IoSlice;
-use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
-use stripecat_proto::wire::{DigestAlgorithm, Packet, ResetReason, Verdict, HEADER_LEN};
+use rustix::net::{sendmmsg, MMsgHdr, SendAncillaryBuffer, SendFlags};
+use stripecat_proto::wire::{DigestAlgorithm, Frame, Packet, Repr, ResetReason, Verdict, HEADER_LEN};
 use stripecat_proto::{
-    DropReason, Instant, Receiver, ReceiverConfig, ReceiverError, ReceiverState, Sender, SenderConfig, SenderError,
-    SenderState, SharedBytes, StreamDigest,
+    DropReason, Instant, Receiver, Transmit, ReceiverConfig, ReceiverError, ReceiverState, Sender, SenderConfig, SenderError,
+    SenderState, SharedBytes,
 };
 
 use super::addr::{self, Endpoint, SocketOptions};
@@ -90,6 +90,28 @@ impl Clock {
     fn now(&self) -> Instant {
         Instant::from_micros(self.0.elapsed().as_micros() as u64)
     }
+}
+
+/// Datagrams shorter than this may be control packets worth a full parse
+/// (the receiver looks for the FIN's digest); DATA is longer.
+const CONTROL_MAX: usize = 256;
+
+/// Most delivered chunks gathered into one write (the kernel's IOV_MAX is 1024).
+const DELIVER_BATCH: usize = 256;
+
+/// Writes every chunk, in order, with as few `writev` calls as the kernel allows.
+fn write_all_vectored(out: &mut std::fs::File, chunks: &[SharedBytes]) -> io::Result<()> {
+    let mut slices: Vec<io::IoSlice> = chunks.iter().map(|c| io::IoSlice::new(c.as_ref())).collect();
+    let mut bufs: &mut [io::IoSlice] = &mut slices;
+    while !bufs.is_empty() {
+        match out.write_vectored(bufs) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the output took no bytes")),
+            Ok(n) => io::IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Waits shorter than this yield instead of sleeping.
@@ -188,6 +210,10 @@ pub fn send(
         None if peer.ip().is_loopback() => LOOPBACK_CHUNK,
         None => ethernet_chunk(),
     };
+    // GSO: one send carries up to GSO_SEGMENTS same-size datagrams of a path.
+    let segment = HEADER_LEN as u16 + chunk;
+    let mut gso = socks.iter().all(|s| super::sys::set_udp_segment(s, segment).is_ok());
+    let mut gbuf: Vec<u8> = Vec::with_capacity(65_536);
     // The FIN always carries a digest on UDP; `--digest none` falls back to XXH3-128.
     let alg = alg.unwrap_or(DigestAlgorithm::Xxh3_128);
     let config = SenderConfig {
@@ -201,13 +227,14 @@ pub fn send(
     *started = StdInstant::now();
     let mut sender: Sender<SharedBytes> = Sender::new(config, super::striped::session_id(), clock.now());
     let mut impairer: Option<Impairer<Outgoing>> = k.impair.filter(|i| i.is_active()).map(Impairer::new);
-    let mut digest = StreamDigest::new(alg);
+    let mut fin_digest: Option<(DigestAlgorithm, [u8; 32])> = None;
     let mut pending: VecDeque<SharedBytes> = VecDeque::new();
     let mut eof = false;
     let mut finished = false;
     let mut written = 0u64;
     let mut rbuf = vec![0u8; MAX_DATAGRAM];
-    let mut hbuf = vec![0u8; MAX_DATAGRAM];
+    let mut batch: Vec<Transmit<SharedBytes>> = Vec::with_capacity(BURST);
+    let mut headers: Vec<Vec<u8>> = Vec::with_capacity(BURST);
     // Input is read in slabs of 128 chunks; chunks are handles into the slab.
     let slab_chunks = 128usize;
     let mut refused = 0u32;
@@ -247,7 +274,6 @@ pub fn send(
                 match read_slab(&mut input.file, chunk as usize * slab_chunks) {
                     Ok(slab) if slab.is_empty() => eof = true,
                     Ok(slab) => {
-                        digest.update(&slab);
                         let shared = SharedBytes::from(slab);
                         let len = shared.len();
                         let mut off = 0;
@@ -291,22 +317,28 @@ pub fn send(
                 None => break,
             }
         }
-        // Send a burst.
+        // Send a burst: one sendmmsg per path socket when not impaired.
         let mut sent = 0;
+        batch.clear();
         while sent < BURST {
             let Some(t) = sender.poll_transmit(now) else { break };
+            if let Frame::Fin(f) = &t.repr.frame {
+                // The core hashed the stream as it was written; report its value.
+                fin_digest = Some((f.algorithm, f.digest));
+            }
             if impairer.is_some() {
                 transmit(&socks, &mut impairer, Outgoing { path: t.path, bytes: t.to_vec() });
             } else {
-                // Header into a small buffer, payload straight from its handle:
-                // one gathered send, no user-space copy of the chunk.
-                let n = t.emit(&mut hbuf);
-                let payload: &[u8] = t.payload.as_ref().map_or(&[], |p| p.as_ref());
-                let iov = [IoSlice::new(&hbuf[..n]), IoSlice::new(payload)];
-                // Loss to the protocol if the socket buffer is full; it recovers.
-                let _ = sendmsg(&socks[t.path as usize % socks.len()], &iov, &mut SendAncillaryBuffer::default(), SendFlags::empty());
+                batch.push(t);
             }
             sent += 1;
+        }
+        if !batch.is_empty() {
+            if gso {
+                gso = send_gso(&socks, &batch, segment as usize, &mut gbuf);
+            } else {
+                send_batch(&socks, &batch, &mut headers);
+            }
         }
         busy |= sent > 0;
         if let Some(imp) = impairer.as_mut() {
@@ -334,7 +366,7 @@ pub fn send(
     let mut rep = Report {
         bytes: written,
         resends: stats.paths.resends,
-        digest: Some((alg_name(alg).to_string(), hex(alg, &digest.finish()))),
+        digest: fin_digest.map(|(a, d)| (alg_name(a).to_string(), hex(a, &d))),
         verified: Some(result.is_ok()),
         ..Default::default()
     };
@@ -391,6 +423,96 @@ fn read_slab(r: &mut std::fs::File, want: usize) -> io::Result<Vec<u8>> {
     Ok(v)
 }
 
+/// Most datagrams glued into one GSO send (the kernel allows 64; the
+/// total must also stay under the 64 KiB UDP limit).
+const GSO_SEGMENTS: usize = 64;
+
+/// Sends a burst with UDP GSO: per path, runs of full-size datagrams (and
+/// one shorter one ending a run) are copied back to back into one buffer and
+/// handed to the kernel in one send, which cuts them at `segment` bytes.
+/// Returns false when the kernel refuses GSO sends, so the caller falls back
+/// to `sendmmsg` (the refused datagrams are loss to the protocol).
+fn send_gso(socks: &[UdpSocket], batch: &[Transmit<SharedBytes>], segment: usize, gbuf: &mut Vec<u8>) -> bool {
+    let max = GSO_SEGMENTS.min(65_000 / segment).max(1);
+    for (p, sock) in socks.iter().enumerate() {
+        let mut n = 0;
+        gbuf.clear();
+        let flush = |gbuf: &mut Vec<u8>, n: &mut usize| -> bool {
+            let ok = match sock.send(gbuf) {
+                Ok(_) => true,
+                // A full socket buffer: loss, repaired by the protocol.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
+                Err(e) => !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIO | libc::EOPNOTSUPP)),
+            };
+            gbuf.clear();
+            *n = 0;
+            ok
+        };
+        for t in batch.iter().filter(|t| t.path as usize % socks.len() == p) {
+            let len = t.wire_len();
+            if len > segment && !flush(gbuf, &mut n) {
+                return false;
+            }
+            let at = gbuf.len();
+            gbuf.resize(at + len, 0);
+            let h = t.emit(&mut gbuf[at..]);
+            if let Some(payload) = &t.payload {
+                gbuf[at + h..at + len].copy_from_slice(payload.as_ref());
+            }
+            n += 1;
+            // A short datagram can only end a GSO run; so can a full buffer.
+            if (len != segment || n == max) && !flush(gbuf, &mut n) {
+                return false;
+            }
+        }
+        if n > 0 && !flush(gbuf, &mut n) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Sends a burst with one `sendmmsg` per path socket: headers from
+/// `headers` (reused between bursts), payloads gathered straight from their
+/// handles, so no chunk is copied in user space. What the kernel does not
+/// take (a full socket buffer) is loss to the protocol, which repairs it.
+fn send_batch(socks: &[UdpSocket], batch: &[Transmit<SharedBytes>], headers: &mut Vec<Vec<u8>>) {
+    let mut lens = Vec::with_capacity(batch.len());
+    for (i, t) in batch.iter().enumerate() {
+        if headers.len() <= i {
+            headers.push(Vec::new());
+        }
+        let need = t.header_len();
+        if headers[i].len() < need {
+            headers[i].resize(need, 0);
+        }
+        lens.push(t.emit(&mut headers[i]));
+    }
+    for (p, sock) in socks.iter().enumerate() {
+        let mine: Vec<usize> = (0..batch.len()).filter(|&i| batch[i].path as usize % socks.len() == p).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let iovs: Vec<[IoSlice; 2]> = mine
+            .iter()
+            .map(|&i| {
+                let payload: &[u8] = batch[i].payload.as_ref().map_or(&[], |b| b.as_ref());
+                [IoSlice::new(&headers[i][..lens[i]]), IoSlice::new(payload)]
+            })
+            .collect();
+        let mut controls: Vec<SendAncillaryBuffer> = mine.iter().map(|_| SendAncillaryBuffer::default()).collect();
+        let mut msgs: Vec<MMsgHdr> = iovs.iter().zip(controls.iter_mut()).map(|(iov, c)| MMsgHdr::new(iov, c)).collect();
+        let mut done = 0;
+        while done < msgs.len() {
+            match sendmmsg(sock, &mut msgs[done..], SendFlags::empty()) {
+                Ok(n) if n > 0 => done += n,
+                Err(e) if e == rustix::io::Errno::INTR => {}
+                _ => break,
+            }
+        }
+    }
+}
+
 fn send_one(socks: &[UdpSocket], o: &Outgoing) {
     // A full socket buffer or a transient error is loss to the protocol,
     // which recovers it like any other.
@@ -445,6 +567,8 @@ pub fn recv(
         return Err(bare(KernelError::Usage("the --udp receiver takes --listen [ADDR:]PORT, not --bind".into())));
     }
     let sock = addr::udp_bind(*listen, &udp_options(opts)).map_err(bare)?;
+    // GRO: fewer, larger receives. Without it (old kernels) every datagram is its own.
+    let _ = super::sys::set_udp_gro(&sock, true);
     sock.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
     let socks = [sock];
     let paths = k.paths.unwrap_or(16);
@@ -455,11 +579,13 @@ pub fn recv(
     // Where each path's packets come from: its ACKs go back there.
     let mut path_addr: Vec<Option<SocketAddr>> = vec![None; paths as usize];
     let mut last_from: Option<SocketAddr> = None;
-    let mut digest = StreamDigest::new(DigestAlgorithm::Xxh3_128);
+    // The digest the sender announced; reported once the core verified it.
+    let mut fin_digest: Option<(DigestAlgorithm, [u8; 32])> = None;
     let mut delivered = 0u64;
     let mut rbuf = vec![0u8; MAX_DATAGRAM];
     let mut done_at: Option<StdInstant> = None;
     let mut finish_elapsed = None;
+    let mut delivered_now: Vec<SharedBytes> = Vec::with_capacity(DELIVER_BATCH);
     let mut last_rx = StdInstant::now();
 
     let result: Result<(), KernelError> = 'run: loop {
@@ -473,13 +599,32 @@ pub fn recv(
                     if receiver.state() == ReceiverState::Listening {
                         *started = StdInstant::now();
                     }
-                    if let Ok(p) = Packet::new_checked(&rbuf[..n]) {
-                        if let Some(slot) = path_addr.get_mut(p.path_id() as usize) {
-                            *slot = Some(from);
-                        }
-                    }
                     last_from = Some(from);
-                    let _ = receiver.handle_datagram(now, SharedBytes::new(Arc::from(&rbuf[..n])));
+                    // With GRO one receive may hold several datagrams back to
+                    // back; each header's length field says where the next starts.
+                    let whole = SharedBytes::new(Arc::from(&rbuf[..n]));
+                    let mut off = 0;
+                    while off < n {
+                        let end = match Packet::new_checked(&rbuf[off..n]) {
+                            Ok(p) => {
+                                if let Some(slot) = path_addr.get_mut(p.path_id() as usize) {
+                                    *slot = Some(from);
+                                }
+                                off + HEADER_LEN + p.length() as usize
+                            }
+                            // Unparseable: hand the rest in as one datagram, to be counted and dropped.
+                            Err(_) => n,
+                        };
+                        if end - off < CONTROL_MAX {
+                            if let Ok(Repr { frame: Frame::Fin(f), .. }) =
+                                Packet::new_checked(&rbuf[off..end]).and_then(|p| Repr::parse(&p))
+                            {
+                                fin_digest = Some((f.algorithm, f.digest));
+                            }
+                        }
+                        let _ = receiver.handle_datagram(now, whole.slice(off..end));
+                        off = end;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -489,11 +634,17 @@ pub fn recv(
         if receiver.poll_timeout().is_some_and(|t| t <= now) {
             receiver.handle_timeout(now);
         }
-        while let Some(chunk) = receiver.poll_deliver() {
+        // Delivered chunks go out in one gathered write per iteration: a
+        // write per 8 KiB chunk would be most of the receiver's system calls.
+        delivered_now.clear();
+        while delivered_now.len() < DELIVER_BATCH {
+            let Some(chunk) = receiver.poll_deliver() else { break };
+            delivered_now.push(chunk);
+        }
+        if !delivered_now.is_empty() {
             busy = true;
-            let b = chunk.as_ref();
-            digest.update(b);
-            if let Err(e) = output.file.write_all(b) {
+            let bytes: u64 = delivered_now.iter().map(|c| c.len() as u64).sum();
+            if let Err(e) = write_all_vectored(&mut output.file, &delivered_now) {
                 // Tell the sender at once (a RESET), rather than leave it to give up.
                 receiver.abort(ResetReason::OutputError);
                 while let Some(t) = receiver.poll_transmit(now) {
@@ -503,7 +654,7 @@ pub fn recv(
                 }
                 break 'run Err(KernelError::Output { what: output.name.clone(), source: e });
             }
-            delivered += b.len() as u64;
+            delivered += bytes;
             // The FIN verdict then means "written", not merely "delivered".
             receiver.set_written(delivered);
         }
@@ -554,7 +705,7 @@ pub fn recv(
     let stats = receiver.stats();
     let mut rep = Report {
         bytes: delivered,
-        digest: Some(("xxh3-128".into(), hex(DigestAlgorithm::Xxh3_128, &digest.finish()))),
+        digest: fin_digest.filter(|_| result.is_ok()).map(|(a, d)| (alg_name(a).to_string(), hex(a, &d))),
         verified: Some(result.is_ok()),
         elapsed: finish_elapsed,
         ..Default::default()
