@@ -3,7 +3,7 @@
 #
 # Usage: scripts/bench-kernel.sh [SIZE] [RUNS]
 #   SIZE  test file size for head -c (default 2G), written to tmpfs (/dev/shm)
-#   RUNS  runs per case; the best is reported (default 3)
+#   RUNS  rounds; each round runs every case once, interleaved (default 5); median and best reported
 # Env:    STRIPECAT (default target/release/stripecat, built if missing), BENCH_PORT (default 47800)
 #
 # Every case moves the same file from /dev/shm to /dev/null over 127.0.0.1 and is timed from the
@@ -13,8 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 size=${1:-2G}
-runs=${2:-3}
-port=${BENCH_PORT:-47800}
+runs=${2:-5}
 bin=${STRIPECAT:-target/release/stripecat}
 for tool in nc head date awk; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench-kernel.sh: error: $tool not found (hint: scripts/install-deps.sh)" >&2; exit 3; }
@@ -55,21 +54,6 @@ one_run() {
     awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'
 }
 
-# best NAME PROTO OFFSET: the fastest of $runs runs, in seconds (ports from $port + OFFSET, one per
-# run, so no run meets the previous one's TIME_WAIT).
-best() {
-    local b="" s i
-    for i in $(seq 1 "$runs"); do
-        port=$((${BENCH_PORT:-47800} + $3 + i))
-        set_cmds "$1"
-        s=$(one_run "$2")
-        if [[ -z $b ]] || awk -v s="$s" -v b="$b" 'BEGIN {exit !(s < b)}'; then
-            b=$s
-        fi
-    done
-    echo "$b"
-}
-
 set_cmds() {
     case $1 in
     nc)
@@ -92,17 +76,40 @@ set_cmds() {
 }
 
 declare -a recv_cmd send_cmd
-echo "file: $bytes bytes on /dev/shm; best of $runs; $(nproc) CPUs; kernel $(uname -r)"
-nc_s=$(best nc tcp 0)
-echo
-echo "| case | command | seconds | Gbit/s | vs nc |"
-echo "|---|---|---|---|---|"
-row() {
-    local name=$1 s=$2 what=$3
-    awk -v n="$name" -v w="$what" -v s="$s" -v b="$bytes" -v nc="$nc_s" \
-        'BEGIN {printf "| %s | `%s` | %.2f | %.2f | %.2fx |\n", n, w, s, b * 8 / s / 1e9, nc / s}'
+cases=(nc tcp1 tcp4 udp4)
+declare -A proto=([nc]=tcp [tcp1]=tcp [tcp4]=tcp [udp4]=udp) times=()
+echo "file: $bytes bytes on /dev/shm; $runs rounds, cases interleaved in each; $(nproc) CPUs; kernel $(uname -r)"
+# Rounds run every case once, in turn, so a burst of load from elsewhere on the machine hits all cases
+# alike; each run gets its own port (no TIME_WAIT from the previous one).
+for r in $(seq 1 "$runs"); do
+    for i in "${!cases[@]}"; do
+        c=${cases[$i]}
+        port=$((${BENCH_PORT:-47800} + r * 10 + i))
+        set_cmds "$c"
+        t=$(one_run "${proto[$c]}") || exit 1
+        times[$c]="${times[$c]:-} $t"
+    done
+done
+
+# summarize "T1 T2 ...": "MEDIAN BEST"
+summarize() {
+    tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1]}'
 }
-row "nc (netcat-openbsd)" "$nc_s" "nc -N 127.0.0.1 PORT < FILE"
-row "tcp, 1 stream" "$(best tcp1 tcp 20)" "send --tcp 127.0.0.1:PORT FILE"
-row "tcp, 4 streams" "$(best tcp4 tcp 40)" "send --tcp 127.0.0.1:PORT --streams 4 FILE"
-row "udp, 4 paths" "$(best udp4 udp 60)" "send --udp 127.0.0.1:PORT --paths 4 FILE"
+read -r nc_med nc_best <<<"$(summarize "${times[nc]}")"
+echo
+echo "| case (receiver / sender) | median s | best s | Gbit/s (median) | vs nc (median) | vs nc (best) |"
+echo "|---|---|---|---|---|---|"
+row() {
+    local c=$1 what=$2 med best
+    read -r med best <<<"$(summarize "${times[$c]}")"
+    awk -v w="$what" -v m="$med" -v x="$best" -v b="$bytes" -v nm="$nc_med" -v nb="$nc_best" \
+        'BEGIN {printf "| %s | %.2f | %.2f | %.2f | %.2fx | %.2fx |\n", w, m, x, b * 8 / m / 1e9, nm / m, nb / x}'
+}
+# shellcheck disable=SC2016 # the backticks are Markdown code spans, not command substitutions
+row nc '`nc -l 127.0.0.1 PORT` / `nc -N 127.0.0.1 PORT < FILE`'
+# shellcheck disable=SC2016
+row tcp1 '`recv --tcp --listen 127.0.0.1:PORT` / `send --tcp 127.0.0.1:PORT FILE`'
+# shellcheck disable=SC2016
+row tcp4 '`... --streams 4` on both ends'
+# shellcheck disable=SC2016
+row udp4 '`recv --udp --listen 127.0.0.1:PORT` / `send --udp 127.0.0.1:PORT --paths 4 FILE`'

@@ -86,6 +86,24 @@ fn udp_repeated_bind_and_small_chunks() {
     assert_ne!(paths[0]["port"], paths[1]["port"], "each path has its own source port");
 }
 
+/// The plain sendmmsg/recv path, as on kernels without UDP GSO/GRO.
+#[test]
+fn udp_without_offload() {
+    let p = free_udp_port();
+    let dir = scratch();
+    let input = dir.path().join("in.bin");
+    random_file(&input, 16 * MIB, 98);
+    let out = dir.path().join("out.bin");
+    let cmd = |s: &str| format!("STRIPECAT_UDP_NO_OFFLOAD=1 {s}");
+    let recv_cmd = cmd(&format!("{} recv -q --udp --listen 127.0.0.1:{p} {}", bin(), out.display()));
+    let send_cmd = cmd(&format!("{} send -q --udp 127.0.0.1:{p} --paths 2 {}", bin(), input.display()));
+    let r = spawn(dir.path(), &["sh", "-c", &recv_cmd], Io::Null, Io::Null, 120);
+    wait_udp_bound(p);
+    spawn(dir.path(), &["sh", "-c", &send_cmd], Io::Null, Io::Null, 120).ok();
+    r.ok();
+    assert_same(&input, &out);
+}
+
 #[test]
 fn udp_stdin_to_stdout() {
     let p = free_udp_port();

@@ -92,6 +92,13 @@ impl Clock {
     }
 }
 
+/// Whether to use UDP GSO/GRO: yes unless `STRIPECAT_UDP_NO_OFFLOAD` is set
+/// (a diagnostic switch for offload trouble; it also lets the tests drive the
+/// plain `sendmmsg` path on kernels that have GSO).
+fn offload_wanted() -> bool {
+    std::env::var_os("STRIPECAT_UDP_NO_OFFLOAD").is_none()
+}
+
 /// Datagrams shorter than this may be control packets worth a full parse
 /// (the receiver looks for the FIN's digest); DATA is longer.
 const CONTROL_MAX: usize = 256;
@@ -212,7 +219,7 @@ pub fn send(
     };
     // GSO: one send carries up to GSO_SEGMENTS same-size datagrams of a path.
     let segment = HEADER_LEN as u16 + chunk;
-    let mut gso = socks.iter().all(|s| super::sys::set_udp_segment(s, segment).is_ok());
+    let mut gso = offload_wanted() && socks.iter().all(|s| super::sys::set_udp_segment(s, segment).is_ok());
     let mut gbuf: Vec<u8> = Vec::with_capacity(65_536);
     // The FIN always carries a digest on UDP; `--digest none` falls back to XXH3-128.
     let alg = alg.unwrap_or(DigestAlgorithm::Xxh3_128);
@@ -568,7 +575,9 @@ pub fn recv(
     }
     let sock = addr::udp_bind(*listen, &udp_options(opts)).map_err(bare)?;
     // GRO: fewer, larger receives. Without it (old kernels) every datagram is its own.
-    let _ = super::sys::set_udp_gro(&sock, true);
+    if offload_wanted() {
+        let _ = super::sys::set_udp_gro(&sock, true);
+    }
     sock.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
     let socks = [sock];
     let paths = k.paths.unwrap_or(16);
