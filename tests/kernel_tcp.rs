@@ -447,6 +447,46 @@ fn striped_window_bounds_a_slow_stream() {
     assert_eq!(std::fs::metadata(&out).unwrap().len(), 100 * MIB as u64);
 }
 
+/// Only one of two announced connections arrives: the listener gives up
+/// after its 10 s gathering time with exit 4 and says how many came.
+#[test]
+fn striped_missing_connection_times_out() {
+    let p = free_tcp_port();
+    let dir = scratch();
+    let recv = spawn(dir.path(), &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2"], Io::Null, Io::Null, 40);
+    wait_tcp_listen(p);
+    let mut c0 = TcpStream::connect(addr(p)).unwrap();
+    c0.write_all(&hello(0, 2, 46)).unwrap();
+    let started = std::time::Instant::now();
+    let d = recv.wait();
+    assert_error(&d, 4, "only 1 of 2 connections arrived");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9), "gave up early: {:?}", started.elapsed());
+    drop(c0);
+}
+
+/// A striped receiver whose output closes: it fails with exit 4, and the
+/// sender, its connections reset, fails with exit 4 too.
+#[test]
+fn striped_output_closed_fails_both_ends() {
+    let p = free_tcp_port();
+    let dir = scratch();
+    let input = dir.path().join("in.bin");
+    random_file(&input, 64 * MIB, 13);
+    let status = dir.path().join("status");
+    let cmd = format!(
+        "{} recv --tcp --listen 127.0.0.1:{p} --streams 3 | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}} > {}",
+        bin(),
+        status.display()
+    );
+    let recv = spawn(dir.path(), &["bash", "-c", &cmd], Io::Null, Io::Null, 60);
+    wait_tcp_listen(p);
+    let sd = run(dir.path(), &[bin(), "send", "--tcp", &addr(p), "--streams", "3", input.to_str().unwrap()], 60);
+    let rd = recv.wait();
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "4", "recv stderr: {}", rd.stderr);
+    assert!(rd.stderr.contains("stripecat: error: writing stdout failed"), "{}", rd.stderr);
+    assert_error(&sd, 4, "closed the connection early");
+}
+
 /// nc talking to a `--streams` receiver is refused with a clear protocol error.
 #[test]
 fn striped_receiver_rejects_plain_bytes() {
