@@ -1,0 +1,251 @@
+//! The `--udp` receiver: feeds datagrams to the core, writes what it delivers, answers each path.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant as StdInstant;
+
+use stripecat_proto::wire::{DigestAlgorithm, Frame, Packet, Repr, ResetReason, Verdict, HEADER_LEN};
+use stripecat_proto::{DropReason, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes};
+
+use super::{
+    alg_name, drop_name, hex, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK,
+    MAX_DATAGRAM,
+};
+use crate::impair::Impairer;
+use crate::kernel::addr::{self, Endpoint, SocketOptions};
+use crate::kernel::args::KernelArgs;
+use crate::kernel::error::KernelError;
+use crate::kernel::io::End;
+use crate::kernel::{sys, Attempt, Report};
+use crate::report::{PathReport, Progress};
+
+/// How long a finished receiver keeps answering a retransmitted FIN (its
+/// FIN-ACK may have been lost) before it exits.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Datagrams shorter than this may be control packets worth a full parse
+/// (the receiver looks for the FIN's digest); DATA is longer.
+const CONTROL_MAX: usize = 256;
+
+/// Most delivered chunks gathered into one write (the kernel's IOV_MAX is 1024).
+const DELIVER_BATCH: usize = 256;
+
+/// Writes every chunk, in order, with as few `writev` calls as the kernel allows.
+fn write_all_vectored(out: &mut std::fs::File, chunks: &[SharedBytes]) -> io::Result<()> {
+    let mut slices: Vec<io::IoSlice> = chunks.iter().map(|c| io::IoSlice::new(c.as_ref())).collect();
+    let mut bufs: &mut [io::IoSlice] = &mut slices;
+    while !bufs.is_empty() {
+        match out.write_vectored(bufs) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the output took no bytes")),
+            Ok(n) => io::IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn receiver_error(e: ReceiverError) -> KernelError {
+    match e {
+        ReceiverError::Verdict { verdict: Verdict::DigestMismatch, .. } => {
+            KernelError::DigestMismatch { sent: "the sender's".into(), received: "ours".into() }
+        }
+        ReceiverError::IdleTimeout { .. } => KernelError::Timeout(e.to_string()),
+        ReceiverError::PeerReset { .. } => KernelError::PeerClosed { detail: format!(": {e}") },
+        _ => KernelError::Protocol(e.to_string()),
+    }
+}
+
+/// `recv --udp --listen [ADDR:]PORT`.
+pub fn recv(
+    k: &KernelArgs,
+    ep: &Endpoint,
+    opts: &SocketOptions,
+    output: &mut End,
+    progress: &mut Progress,
+    started: &mut StdInstant,
+) -> Attempt {
+    let bare = |e| Box::new((e, Report::default()));
+    let Endpoint::Listen(listen) = ep else {
+        return Err(bare(KernelError::Usage(
+            "with --udp the receiver listens and the sender connects: recv --udp --listen PORT".into(),
+        )));
+    };
+    if !k.bind.is_empty() {
+        return Err(bare(KernelError::Usage("the --udp receiver takes --listen [ADDR:]PORT, not --bind".into())));
+    }
+    let sock = addr::udp_bind(*listen, &udp_options(opts)).map_err(bare)?;
+    // GRO: fewer, larger receives. Without it (old kernels) every datagram is its own.
+    if offload_wanted() {
+        let _ = sys::set_udp_gro(&sock, true);
+    }
+    sock.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
+    let socks = [sock];
+    let paths = k.paths.unwrap_or(16);
+    let config = ReceiverConfig { paths, max_chunk_size: MAX_CHUNK, ..ReceiverConfig::default() };
+    let clock = Clock(StdInstant::now());
+    let mut receiver: Receiver<SharedBytes> = Receiver::new(config);
+    let mut impairer: Option<Impairer<Outgoing>> = k.impair.filter(|i| i.is_active()).map(Impairer::new);
+    // Where each path's packets come from: its ACKs go back there.
+    let mut path_addr: Vec<Option<SocketAddr>> = vec![None; paths as usize];
+    let mut last_from: Option<SocketAddr> = None;
+    // The digest the sender announced; reported once the core verified it.
+    let mut fin_digest: Option<(DigestAlgorithm, [u8; 32])> = None;
+    let mut delivered = 0u64;
+    let mut rbuf = vec![0u8; MAX_DATAGRAM];
+    let mut done_at: Option<StdInstant> = None;
+    let mut finish_elapsed = None;
+    let mut delivered_now: Vec<SharedBytes> = Vec::with_capacity(DELIVER_BATCH);
+    let mut last_rx = StdInstant::now();
+
+    let result: Result<(), KernelError> = 'run: loop {
+        let now = clock.now();
+        let mut busy = false;
+        for _ in 0..BURST {
+            match socks[0].recv_from(&mut rbuf) {
+                Ok((n, from)) => {
+                    busy = true;
+                    last_rx = StdInstant::now();
+                    if receiver.state() == ReceiverState::Listening {
+                        *started = StdInstant::now();
+                    }
+                    last_from = Some(from);
+                    // With GRO one receive may hold several datagrams back to
+                    // back; each header's length field says where the next starts.
+                    let whole = SharedBytes::new(Arc::from(&rbuf[..n]));
+                    let mut off = 0;
+                    while off < n {
+                        let end = match Packet::new_checked(&rbuf[off..n]) {
+                            Ok(p) => {
+                                if let Some(slot) = path_addr.get_mut(p.path_id() as usize) {
+                                    *slot = Some(from);
+                                }
+                                off + HEADER_LEN + p.length() as usize
+                            }
+                            // Unparseable: hand the rest in as one datagram, to be counted and dropped.
+                            Err(_) => n,
+                        };
+                        if end - off < CONTROL_MAX {
+                            if let Ok(Repr { frame: Frame::Fin(f), .. }) =
+                                Packet::new_checked(&rbuf[off..end]).and_then(|p| Repr::parse(&p))
+                            {
+                                fin_digest = Some((f.algorithm, f.digest));
+                            }
+                        }
+                        let _ = receiver.handle_datagram(now, whole.slice(off..end));
+                        off = end;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if receiver.poll_timeout().is_some_and(|t| t <= now) {
+            receiver.handle_timeout(now);
+        }
+        // Delivered chunks go out in one gathered write per iteration: a
+        // write per 8 KiB chunk would be most of the receiver's system calls.
+        delivered_now.clear();
+        while delivered_now.len() < DELIVER_BATCH {
+            let Some(chunk) = receiver.poll_deliver() else { break };
+            delivered_now.push(chunk);
+        }
+        if !delivered_now.is_empty() {
+            busy = true;
+            let bytes: u64 = delivered_now.iter().map(|c| c.len() as u64).sum();
+            if let Err(e) = write_all_vectored(&mut output.file, &delivered_now) {
+                // Tell the sender at once (a RESET), rather than leave it to give up.
+                receiver.abort(ResetReason::OutputError);
+                while let Some(t) = receiver.poll_transmit(now) {
+                    if let Some(to) = path_addr.get(t.path as usize).copied().flatten().or(last_from) {
+                        let _ = socks[0].send_to(&t.to_vec(), to);
+                    }
+                }
+                break 'run Err(KernelError::Output { what: output.name.clone(), source: e });
+            }
+            delivered += bytes;
+            // The FIN verdict then means "written", not merely "delivered".
+            receiver.set_written(delivered);
+        }
+        let mut sent = 0;
+        while let Some(t) = receiver.poll_transmit(now) {
+            let to = path_addr.get(t.path as usize).copied().flatten().or(last_from);
+            if let Some(to) = to {
+                let out = Outgoing { path: 0, bytes: t.to_vec() };
+                match impairer.as_mut() {
+                    Some(imp) => imp.push(out, |o| {
+                        let _ = socks[0].send_to(&o.bytes, to);
+                    }),
+                    None => {
+                        let _ = socks[0].send_to(&out.bytes, to);
+                    }
+                }
+            }
+            sent += 1;
+        }
+        busy |= sent > 0;
+        if let (Some(imp), Some(to)) = (impairer.as_mut(), last_from) {
+            if sent == 0 && imp.has_held() {
+                imp.flush(|o| {
+                    let _ = socks[0].send_to(&o.bytes, to);
+                });
+            }
+        }
+        progress.update(delivered, "");
+        match receiver.state() {
+            ReceiverState::Complete => {
+                let t = *done_at.get_or_insert_with(|| {
+                    finish_elapsed = Some(started.elapsed());
+                    StdInstant::now()
+                });
+                // Linger so a retransmitted FIN (our FIN-ACK lost) is answered.
+                if t.elapsed() > LINGER && last_rx.elapsed() > LINGER / 2 {
+                    break Ok(());
+                }
+            }
+            ReceiverState::Failed(e) => break Err(receiver_error(e)),
+            _ => {}
+        }
+        if !busy {
+            wait(&socks, &clock, receiver.poll_timeout(), 2_000);
+        }
+    };
+    let _ = output.file.flush();
+    let stats = receiver.stats();
+    let mut rep = Report {
+        bytes: delivered,
+        digest: fin_digest.filter(|_| result.is_ok()).map(|(a, d)| (alg_name(a).to_string(), hex(a, &d))),
+        verified: Some(result.is_ok()),
+        elapsed: finish_elapsed,
+        ..Default::default()
+    };
+    for r in DropReason::ALL {
+        let n = stats.drops.get(r);
+        if n > 0 {
+            rep.drops.insert(drop_name(r), n);
+        }
+    }
+    for (i, a) in path_addr.iter().enumerate() {
+        if let Some(a) = a {
+            let st = receiver.path(i).stats();
+            rep.paths.push(PathReport {
+                id: i as u16,
+                port: a.to_string(),
+                packets: st.packets,
+                bytes: st.bytes,
+                health: "up".into(),
+                ..Default::default()
+            });
+        }
+    }
+    match result {
+        Ok(()) => Ok(rep),
+        Err(e) => {
+            rep.verified = None;
+            Err(Box::new((e, rep)))
+        }
+    }
+}
+
