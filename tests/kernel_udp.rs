@@ -41,7 +41,9 @@ fn transfer(len: usize, send_extra: &[&str], recv_extra: &[&str]) -> (serde_json
     let s = spawn(dir.path(), &send, Io::Null, Io::Null, 180);
     let (ds, dr) = (s.ok(), r.ok());
     assert_same(&input, &out);
-    assert!(ds.stderr.contains("verified") && dr.stderr.contains("verified"), "{}\n{}", ds.stderr, dr.stderr);
+    if !send_extra.contains(&"none") {
+        assert!(ds.stderr.contains("verified") && dr.stderr.contains("verified"), "{}\n{}", ds.stderr, dr.stderr);
+    }
     (json(&sj), json(&rj))
 }
 
@@ -118,6 +120,18 @@ fn udp_stdin_to_stdout() {
     spawn(dir.path(), &["sh", "-c", &send_cmd], Io::Null, Io::Null, 120).ok();
     r.ok();
     assert_same(&input, &out);
+}
+
+#[test]
+fn udp_digest_choices() {
+    let (s, r) = transfer(3 * MIB, &["--digest", "blake3"], &[]);
+    assert_eq!(s["digest"], "blake3");
+    assert_eq!(r["digest"], "blake3");
+    assert_eq!(s["digest_value"].as_str().unwrap().len(), 64);
+    assert_eq!(s["digest_value"], r["digest_value"]);
+    let (s, r) = transfer(3 * MIB, &["--digest", "none"], &[]);
+    assert!(s["digest"].is_null() && r["digest"].is_null(), "{s} {r}");
+    assert_eq!(r["bytes"], 3 * MIB as u64);
 }
 
 #[test]

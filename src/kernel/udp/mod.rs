@@ -119,17 +119,15 @@ fn drop_name(r: DropReason) -> String {
     s
 }
 
-fn alg_name(a: DigestAlgorithm) -> &'static str {
-    if a == DigestAlgorithm::Blake3 {
-        "blake3"
-    } else {
-        "xxh3-128"
-    }
-}
-
-fn hex(alg: DigestAlgorithm, d: &[u8; 32]) -> String {
-    let len = if alg == DigestAlgorithm::Blake3 { 32 } else { 16 };
-    d[..len].iter().map(|b| format!("{b:02x}")).collect()
+/// The summary's name and hex value of a FIN digest; `None` when the stream
+/// carried none (`--digest none`).
+fn digest_report(alg: DigestAlgorithm, d: &[u8; 32]) -> Option<(String, String)> {
+    let (name, len) = match alg {
+        DigestAlgorithm::Xxh3_128 => ("xxh3-128", 16),
+        DigestAlgorithm::Blake3 => ("blake3", 32),
+        DigestAlgorithm::None => return None,
+    };
+    Some((name.to_string(), d[..len].iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 fn sock_err(e: io::Error) -> KernelError {

@@ -9,7 +9,7 @@ use stripecat_proto::wire::{DigestAlgorithm, Frame, Packet, Repr, ResetReason, V
 use stripecat_proto::{DropReason, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes};
 
 use super::{
-    alg_name, drop_name, hex, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK,
+    digest_report, drop_name, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK,
     MAX_DATAGRAM,
 };
 use crate::impair::Impairer;
@@ -216,7 +216,7 @@ pub fn recv(
     let stats = receiver.stats();
     let mut rep = Report {
         bytes: delivered,
-        digest: fin_digest.filter(|_| result.is_ok()).map(|(a, d)| (alg_name(a).to_string(), hex(a, &d))),
+        digest: fin_digest.filter(|_| result.is_ok()).and_then(|(a, d)| digest_report(a, &d)),
         verified: Some(result.is_ok()),
         elapsed: finish_elapsed,
         ..Default::default()

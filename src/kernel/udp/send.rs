@@ -10,7 +10,7 @@ use stripecat_proto::{DropReason, Sender, SenderConfig, SenderError, SenderState
 
 use super::batch::{send_batch, send_gso};
 use super::{
-    alg_name, drop_name, hex, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK,
+    digest_report, drop_name, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK,
     MAX_DATAGRAM,
 };
 use crate::impair::Impairer;
@@ -80,8 +80,8 @@ pub fn send(
     let segment = HEADER_LEN as u16 + chunk;
     let mut gso = offload_wanted() && socks.iter().all(|s| sys::set_udp_segment(s, segment).is_ok());
     let mut gbuf: Vec<u8> = Vec::with_capacity(65_536);
-    // The FIN always carries a digest on UDP; `--digest none` falls back to XXH3-128.
-    let alg = alg.unwrap_or(DigestAlgorithm::Xxh3_128);
+    // `--digest none`: the FIN check compares lengths only.
+    let alg = alg.unwrap_or(DigestAlgorithm::None);
     let config = SenderConfig {
         paths: n_paths as u16,
         chunk_size: chunk,
@@ -232,7 +232,7 @@ pub fn send(
     let mut rep = Report {
         bytes: written,
         resends: stats.paths.resends,
-        digest: fin_digest.map(|(a, d)| (alg_name(a).to_string(), hex(a, &d))),
+        digest: fin_digest.and_then(|(a, d)| digest_report(a, &d)),
         verified: Some(result.is_ok()),
         ..Default::default()
     };
