@@ -17,8 +17,15 @@ use stripecat::dpdk::{
 
 struct Ctx {
     eal: Eal,
-    ring: stripecat::dpdk::PortId,
-    null: stripecat::dpdk::PortId,
+}
+
+static NEXT_VDEV: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// A fresh vdev of `driver` (net_ring or net_null) for one test: closing a
+/// port releases a vdev, so tests do not share them.
+fn vdev(ctx: &Ctx, driver: &str, args: &str) -> stripecat::dpdk::PortId {
+    let n = NEXT_VDEV.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.eal.attach_vdev(&format!("{driver}{n}{args}")).expect("hot-plug vdev")
 }
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -50,11 +57,10 @@ fn main() {
         return;
     };
     let mut eal_args = test.eal_args("0-1");
-    eal_args.extend(["--vdev=net_ring0".to_string(), "--vdev=net_null0,size=96".to_string()]);
+    eal_args.extend(["--vdev=net_ring0".to_string(), "--vdev=net_null0".to_string()]);
     let eal = Eal::init_args(&eal_args, 0).expect("EAL init");
-    let ring = eal.port_by_name("net_ring0").expect("net_ring0");
-    let null = eal.port_by_name("net_null0").expect("net_null0");
-    *CTX.lock().unwrap() = Some(Ctx { eal, ring, null });
+    assert!(eal.port_by_name("net_ring0").is_some() && eal.port_by_name("net_null0").is_some(), "vdevs from the command line");
+    *CTX.lock().unwrap() = Some(Ctx { eal });
 
     let trials = vec![
         Trial::test("second_eal_init_is_refused", second_eal_init_is_refused),
@@ -213,7 +219,7 @@ fn drain(rx: &mut stripecat::dpdk::RxQueue, want: usize) -> Vec<Mbuf> {
 fn ring_loopback() -> Result<(), Failed> {
     with_ctx(|ctx| {
         let p = pool(ctx, "t_ringlb", 512);
-        let port = configure(ctx, ctx.ring, &p, 1);
+        let port = configure(ctx, vdev(ctx, "net_ring", ""), &p, 1);
         let (mut rx, mut tx) = (port.rx_queue(0).unwrap(), port.tx_queue(0).unwrap());
         let sent_frames: Vec<Vec<u8>> = (0..200).map(|i| frames::frame(i, frames::len_for(i))).collect();
         let mut out = Vec::new();
@@ -274,7 +280,7 @@ fn tx_gives_back_unsent() -> Result<(), Failed> {
 fn null_pmd() -> Result<(), Failed> {
     with_ctx(|ctx| {
         let p = pool(ctx, "t_null", 512);
-        let port = configure(ctx, ctx.null, &p, 1);
+        let port = configure(ctx, vdev(ctx, "net_null", ",size=96"), &p, 1);
         let (mut rx, mut tx) = (port.rx_queue(0).unwrap(), port.tx_queue(0).unwrap());
         let mut burst = Vec::new();
         check(p.alloc_bulk(64, &mut burst), "alloc")?;
@@ -348,13 +354,15 @@ fn queues_once() -> Result<(), Failed> {
 
 fn port_info_stats() -> Result<(), Failed> {
     with_ctx(|ctx| {
-        let info = stripecat::dpdk::device_info(ctx.ring).unwrap();
+        let ring = ctx.eal.port_by_name("net_ring0").unwrap();
+        let info = stripecat::dpdk::device_info(ring).unwrap();
         check(info.driver == "net_ring" && info.name == "net_ring0", format!("{info:?}"))?;
         check(info.max_rx_queues >= 1 && info.max_tx_queues >= 1, "queues")?;
-        let info = stripecat::dpdk::device_info(ctx.null).unwrap();
+        let null = vdev(ctx, "net_null", "");
+        let info = stripecat::dpdk::device_info(null).unwrap();
         check(info.driver == "net_null", format!("{info:?}"))?;
         let p = pool(ctx, "t_stats", 128);
-        let port = configure(ctx, ctx.null, &p, 1);
+        let port = configure(ctx, null, &p, 1);
         port.reset_stats().unwrap();
         let mut tx = port.tx_queue(0).unwrap();
         let mut v = Vec::new();
@@ -372,7 +380,8 @@ fn port_info_stats() -> Result<(), Failed> {
         check(port.link().unwrap().up, "null link up when started")?;
         check(port.mtu().unwrap() >= 1500, "mtu")?;
         drop(tx);
-        port.stop().unwrap();
+        drop(port);
+        check(stripecat::dpdk::device_info(null).is_err(), "dropping the last handle closes the port")?;
         Ok(())
     })
 }

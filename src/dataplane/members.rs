@@ -38,6 +38,11 @@ pub struct Member {
     pub mac: Mac,
     /// The driver sends chained mbufs (zero-copy payload segments).
     pub chain: bool,
+    /// Check the link right before every burst and skip bursts while it is
+    /// down. memif needs it: when its peer goes away, DPDK 22.11's control
+    /// thread unmaps the shared rings while a burst may be running; the
+    /// check (a read of cached state, for memif) closes most of that window.
+    pub guard_link: bool,
     pub rx: Vec<RxQueue>,
     pub tx: Vec<TxQueue>,
     pub txbuf: Vec<TxBuf>,
@@ -54,12 +59,33 @@ impl Member {
         }
     }
 
-    /// Offers everything pending on queue `q` to the driver.
-    pub fn flush(&mut self, q: usize) -> usize {
-        let buf = &mut self.txbuf[q];
-        if buf.pending.is_empty() {
+    /// Whether bursts may run now (see `guard_link`).
+    #[inline]
+    pub fn burst_ok(&self) -> bool {
+        !self.guard_link || self.port.link().map(|l| l.up).unwrap_or(false)
+    }
+
+    /// Receives up to a burst from queue `q` into `out`.
+    #[inline]
+    pub fn rx(&mut self, q: usize, out: &mut Vec<Mbuf>) -> usize {
+        if !self.burst_ok() {
             return 0;
         }
+        self.rx[q].rx_burst(out, 64)
+    }
+
+    /// Offers everything pending on queue `q` to the driver.
+    pub fn flush(&mut self, q: usize) -> usize {
+        if self.txbuf[q].pending.is_empty() {
+            return 0;
+        }
+        if !self.burst_ok() {
+            let buf = &mut self.txbuf[q];
+            buf.dropped += buf.pending.len() as u64;
+            Mbuf::free_bulk(&mut buf.pending);
+            return 0;
+        }
+        let buf = &mut self.txbuf[q];
         let n = self.tx[q].tx_burst(&mut buf.pending);
         buf.sent += n as u64;
         if buf.pending.len() > TX_BACKLOG {
@@ -92,8 +118,9 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
         let cfg = PortConfig { rx_queues: queues, tx_queues: queues, mtu: want_mtu, ..Default::default() };
         let port = match Port::configure(eal, id, &cfg, rx_pool) {
             Ok(p) => p,
-            // Some virtual drivers cannot change MTU; a larger current MTU is fine.
-            Err(_) if want_mtu.is_some() && current >= mtu => {
+            // Some virtual drivers (memif, ring) cannot set an MTU: they carry
+            // frames of any size up to their buffers, so go on without it.
+            Err(_) if want_mtu.is_some() => {
                 let cfg = PortConfig { mtu: None, ..cfg };
                 Port::configure(eal, id, &cfg, rx_pool).map_err(|e| Failure::env(e.to_string()))?
             }
@@ -102,9 +129,12 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
                     .hint("check --queues and --mtu against `stripecat ports` for this device"))
             }
         };
-        port.start().map_err(|e| Failure::env(format!("member {}: {e}", info.name)))?;
+        // A memif client whose server is not there yet fails to start; the
+        // link wait below restarts it until the peer appears.
+        let _ = port.start();
         let mac = Mac(port.mac().map_err(|e| Failure::env(e.to_string()))?);
         let chain = port.multi_seg_tx() || info.driver == "net_ring";
+        let guard_link = info.driver == "net_memif";
         let rx = (0..queues).map(|q| port.rx_queue(q).expect("fresh port")).collect();
         let tx = (0..queues).map(|q| port.tx_queue(q).expect("fresh port")).collect();
         out.push(Member {
@@ -112,6 +142,7 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
             port,
             mac,
             chain,
+            guard_link,
             rx,
             tx,
             txbuf: (0..queues).map(|_| TxBuf::new()).collect(),
@@ -120,9 +151,15 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
     Ok(out)
 }
 
-/// Waits up to `limit` for every member's link; names the ones still down.
+/// How often a member whose link is down is restarted while waiting (a
+/// memif client connects only when started, and does not retry by itself).
+const RESTART_EVERY: Duration = Duration::from_millis(250);
+
+/// Waits up to `limit` for every member's link, restarting members that are
+/// down so late peers are picked up; names the ones still down.
 pub fn wait_links(members: &[Member], limit: Duration) -> Result<(), Failure> {
     let end = Instant::now() + limit;
+    let mut next_restart = Instant::now() + RESTART_EVERY;
     loop {
         let down: Vec<&str> = members
             .iter()
@@ -140,6 +177,13 @@ pub fn wait_links(members: &[Member], limit: Duration) -> Result<(), Failure> {
                 limit.as_secs()
             ))
             .hint("for memif, start the peer with the same socket path; for af_packet/pcap, check the interface is up"));
+        }
+        if Instant::now() >= next_restart {
+            for m in members.iter().filter(|m| !m.port.link().map(|l| l.up).unwrap_or(false)) {
+                let _ = m.port.stop();
+                let _ = m.port.start();
+            }
+            next_restart = Instant::now() + RESTART_EVERY;
         }
         std::thread::sleep(Duration::from_millis(20));
     }

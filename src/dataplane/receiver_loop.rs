@@ -46,6 +46,8 @@ pub struct RecvLoop {
     /// Datagrams that arrived as chains (header and payload in separate
     /// segments) and had to be joined.
     pub joined: u64,
+    /// When the verdict was reached (the summary's end of transfer).
+    pub completed_at: Option<std::time::Instant>,
     routes: Vec<Option<PathRoute>>,
 }
 
@@ -59,6 +61,8 @@ pub enum RecvEnd {
 }
 
 const TX_BUDGET: usize = 256;
+/// After a successful verdict, leave once nothing arrived for this long.
+const LINGER_QUIET_US: u64 = 300_000;
 
 impl RecvLoop {
     #[allow(clippy::too_many_arguments)]
@@ -89,6 +93,7 @@ impl RecvLoop {
             counters: FrameCounters::default(),
             progress,
             joined: 0,
+            completed_at: None,
             routes: Vec::new(),
         }
     }
@@ -98,16 +103,19 @@ impl RecvLoop {
         let mut rx: Vec<Mbuf> = Vec::with_capacity(64);
         let mut ident: u16 = 0;
         let mut iter: u64 = 0;
+        let mut last_rx_us: u64 = 0;
         loop {
             iter += 1;
             let now = self.clock.now();
             let now_us = now.total_micros();
             let mut work = 0;
+            let mut received = 0;
 
             for mi in 0..self.members.len() {
                 for q in 0..self.members[mi].rx.len() {
-                    let n = self.members[mi].rx[q].rx_burst(&mut rx, 64);
+                    let n = self.members[mi].rx(q, &mut rx);
                     work += n;
+                    received += n;
                     for m in rx.drain(..) {
                         self.on_frame(now, mi, q, m);
                     }
@@ -151,7 +159,23 @@ impl RecvLoop {
             }
 
             match self.receiver.state() {
-                ReceiverState::Complete | ReceiverState::Failed(_) => {
+                // Linger after the verdict, answering retransmitted FINs, in
+                // case the FIN-ACK was lost (a memif peer that disconnects
+                // as we exit would never read it): leave once the sender has
+                // been quiet for LINGER_QUIET.
+                ReceiverState::Complete => {
+                    if self.completed_at.is_none() {
+                        self.completed_at = Some(std::time::Instant::now());
+                        last_rx_us = now_us;
+                    }
+                    if received > 0 {
+                        last_rx_us = now_us;
+                    }
+                    if now_us.saturating_sub(last_rx_us) >= LINGER_QUIET_US {
+                        return RecvEnd::Protocol;
+                    }
+                }
+                ReceiverState::Failed(_) => {
                     self.transmit(now, &mut ident);
                     for m in &mut self.members {
                         m.flush_all();

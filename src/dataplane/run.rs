@@ -270,6 +270,19 @@ where
     job.join().map_err(|e| Failure::new(ExitCode::Other, e.to_string()))
 }
 
+/// Waits until every memif member's link is down (its peer left), at most
+/// `limit`. Other drivers have no peer process to wait for.
+fn wait_for_peer_exit(members: &[Member], limit: Duration) {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        let waiting = members.iter().any(|m| m.guard_link && m.port.link().map(|l| l.up).unwrap_or(false));
+        if !waiting {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// `stripecat send` over DPDK.
 pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let signals = Signals::install();
@@ -328,6 +341,14 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let (mut lp, end) = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check))
         .map(|((lp, _), end)| (lp, end))?;
     let elapsed = started.elapsed();
+    if matches!(end, SendEnd::Protocol) && lp.sender.state() == SenderState::Done {
+        // Leave after the receiver: it lingers briefly to answer a lost
+        // FIN-ACK, and a memif peer that disconnects while the other side
+        // still polls can crash it (DPDK 22.11's memif unmaps its rings from
+        // the control thread under a running burst). We no longer poll, so
+        // its departure is safe for us; bounded in case it never leaves.
+        wait_for_peer_exit(&lp.members, Duration::from_secs(2));
+    }
     reader.stop.store(true, Ordering::Relaxed);
     let _ = reader_thread.join();
     lp.progress.finish();
@@ -474,7 +495,7 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let (mut lp, end) = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check))
         .map(|((lp, _), end)| (lp, end))?;
-    let elapsed = started.elapsed();
+    let elapsed = lp.completed_at.map_or_else(|| started.elapsed(), |t| t.duration_since(started));
     // Let the writer finish what it has, then stop it.
     writer.closing.store(true, Ordering::Release);
     let _ = writer_thread.join();

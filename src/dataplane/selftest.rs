@@ -224,7 +224,7 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     // A failed sender leaves the receiver waiting for its idle timeout; an
     // interrupted one too. Both are bounded.
     let (mut rlp, recv_end) = recv_thread.join().map_err(|_| Failure::new(ExitCode::Other, "receiver loop panicked"))?;
-    let elapsed = t0.elapsed();
+    let elapsed = rlp.completed_at.map_or_else(|| t0.elapsed(), |t| t.duration_since(t0));
     writer.closing.store(true, Ordering::Release);
     let _ = writer_thread.join();
     reader.stop.store(true, Ordering::Relaxed);

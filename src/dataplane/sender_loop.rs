@@ -79,7 +79,7 @@ impl SendLoop {
             // 1. Burst in.
             for mi in 0..self.members.len() {
                 for q in 0..self.members[mi].rx.len() {
-                    let n = self.members[mi].rx[q].rx_burst(&mut rx, 64);
+                    let n = self.members[mi].rx(q, &mut rx);
                     work += n;
                     for m in rx.drain(..) {
                         let class = framing::classify(m.data(), self.local_ip, self.ack_ports());

@@ -10,10 +10,17 @@ use super::eal::{Eal, EalInner};
 use super::error::{last_rte_errno, DpdkError};
 use super::mbuf::Mbuf;
 
-/// A pool of packet buffers (`rte_pktmbuf_pool_create`). Thread-safe; freed
-/// on drop once every mbuf is back (a pool with mbufs still out is leaked on
-/// purpose rather than freed under them).
+/// A pool of packet buffers (`rte_pktmbuf_pool_create`). Thread-safe and
+/// cheap to clone (a reference); freed when the last clone goes, once every
+/// mbuf is back (a pool with mbufs still out is leaked on purpose rather than
+/// freed under them). Ports keep a clone of their receive pool, so a pool
+/// always outlives the ports that fill it.
+#[derive(Clone)]
 pub struct Mempool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
     ptr: NonNull<rte_mempool>,
     name: String,
     _eal: Arc<EalInner>,
@@ -21,14 +28,14 @@ pub struct Mempool {
 
 // SAFETY: DPDK mempools are multi-producer/multi-consumer safe; the pointer
 // is only used through DPDK's thread-safe API.
-unsafe impl Send for Mempool {}
+unsafe impl Send for PoolInner {}
 // SAFETY: as above; no method takes interior state without DPDK's locking.
-unsafe impl Sync for Mempool {}
+unsafe impl Sync for PoolInner {}
 
 impl std::fmt::Debug for Mempool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mempool")
-            .field("name", &self.name)
+            .field("name", &self.inner.name)
             .field("capacity", &self.capacity())
             .field("in_use", &self.in_use())
             .finish()
@@ -61,26 +68,25 @@ impl Mempool {
         };
         let ptr = NonNull::new(ptr).ok_or_else(|| err(last_rte_errno()))?;
         Ok(Mempool {
-            ptr,
-            name: name.into(),
-            _eal: Arc::clone(&eal.inner),
+            inner: Arc::new(PoolInner { ptr, name: name.into(), _eal: Arc::clone(&eal.inner) }),
         })
     }
 
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *mut rte_mempool {
-        self.ptr.as_ptr()
+        self.inner.ptr.as_ptr()
     }
 
     /// The pool's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// Allocates one mbuf, or `None` when the pool is empty.
     #[inline]
     pub fn alloc(&self) -> Option<Mbuf> {
         // SAFETY: the pool pointer is valid for our lifetime.
-        let m = unsafe { dpdk_sys::sc_pktmbuf_alloc(self.ptr.as_ptr()) };
+        let m = unsafe { dpdk_sys::sc_pktmbuf_alloc(self.as_ptr()) };
         // SAFETY: a fresh mbuf from the pool, owned by nobody else.
         NonNull::new(m).map(|p| unsafe { Mbuf::from_raw(p) })
     }
@@ -94,7 +100,7 @@ impl Mempool {
         // transparent wrapper over a non-null `*mut rte_mbuf`.
         let rc = unsafe {
             dpdk_sys::sc_pktmbuf_alloc_bulk(
-                self.ptr.as_ptr(),
+                self.as_ptr(),
                 out.as_mut_ptr().add(len).cast(),
                 n as u32,
             )
@@ -110,31 +116,33 @@ impl Mempool {
     /// Total number of mbufs in the pool.
     pub fn capacity(&self) -> u32 {
         // SAFETY: pointer valid for our lifetime; `size` is set at creation.
-        unsafe { (*self.ptr.as_ptr()).size }
+        unsafe { (*self.as_ptr()).size }
     }
 
     /// Mbufs free in the pool (including per-lcore caches).
     pub fn available(&self) -> u32 {
         // SAFETY: pointer valid; read-only query.
-        unsafe { dpdk_sys::rte_mempool_avail_count(self.ptr.as_ptr()) }
+        unsafe { dpdk_sys::rte_mempool_avail_count(self.as_ptr()) }
     }
 
     /// Mbufs currently handed out.
     pub fn in_use(&self) -> u32 {
         // SAFETY: pointer valid; read-only query.
-        unsafe { dpdk_sys::rte_mempool_in_use_count(self.ptr.as_ptr()) }
+        unsafe { dpdk_sys::rte_mempool_in_use_count(self.as_ptr()) }
     }
 
     /// Data room per mbuf (headroom included).
     pub fn data_room(&self) -> u16 {
         // SAFETY: pointer valid; reads the pool's private area.
-        unsafe { dpdk_sys::sc_pktmbuf_data_room_size(self.ptr.as_ptr()) }
+        unsafe { dpdk_sys::sc_pktmbuf_data_room_size(self.as_ptr()) }
     }
 }
 
-impl Drop for Mempool {
+impl Drop for PoolInner {
     fn drop(&mut self) {
-        let out = self.in_use();
+        let p = self.ptr.as_ptr();
+        // SAFETY: pointer valid until freed below; read-only query.
+        let out = unsafe { dpdk_sys::rte_mempool_in_use_count(p) };
         if out != 0 {
             // Freeing now would leave those mbufs pointing at freed memory.
             eprintln!(
@@ -143,9 +151,9 @@ impl Drop for Mempool {
             );
             return;
         }
-        // SAFETY: no mbuf of ours is outstanding and ports using this pool
-        // for rx are stopped before pools are dropped (they own an Arc to the
-        // EAL and are closed first by the data plane's shutdown order).
-        unsafe { dpdk_sys::rte_mempool_free(self.ptr.as_ptr()) };
+        // SAFETY: no mbuf is outstanding, and no port uses the pool any more:
+        // every port holds a clone of its receive pool and closes before
+        // releasing it, so this is the last reference.
+        unsafe { dpdk_sys::rte_mempool_free(p) };
     }
 }

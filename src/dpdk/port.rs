@@ -199,9 +199,30 @@ pub struct Port {
     rx_taken: Vec<AtomicBool>,
     tx_taken: Vec<AtomicBool>,
     tx_offloads: u64,
-    /// One clone per queue handle given out; `close` needs it unique.
-    queues_alive: Arc<()>,
+    /// Shared with every queue handle: the port is stopped and closed when
+    /// the last of them goes, and keeps its receive pool alive until then.
+    inner: Arc<PortInner>,
+}
+
+/// What must live exactly as long as the port is open.
+struct PortInner {
+    id: u16,
+    /// The receive pool: the driver holds its mbufs and may touch the pool
+    /// until the port is closed, so the pool is freed only after.
+    _pool: Mempool,
     eal: Arc<EalInner>,
+}
+
+impl Drop for PortInner {
+    fn drop(&mut self) {
+        // SAFETY: no Port or queue handle of this port is left (they all hold
+        // this Arc); stopping a stopped port and closing are both safe.
+        unsafe {
+            sys::rte_eth_dev_stop(self.id);
+            sys::rte_eth_dev_close(self.id);
+        }
+        Eal { inner: Arc::clone(&self.eal) }.forget_port(self.id);
+    }
 }
 
 impl std::fmt::Debug for Port {
@@ -298,8 +319,7 @@ impl Port {
             rx_taken: (0..cfg.rx_queues).map(|_| AtomicBool::new(false)).collect(),
             tx_taken: (0..cfg.tx_queues).map(|_| AtomicBool::new(false)).collect(),
             tx_offloads,
-            queues_alive: Arc::new(()),
-            eal: Arc::clone(&eal.inner),
+            inner: Arc::new(PortInner { id: id.0, _pool: pool.clone(), eal: Arc::clone(&eal.inner) }),
         })
     }
 
@@ -337,17 +357,25 @@ impl Port {
     /// Stops and closes the port now (e.g. so a pcap file is flushed)
     /// instead of at EAL cleanup.
     /// Fails (and leaves the port alone) while any queue handle is alive.
+    /// (Dropping the port and its queues closes it too, silently.)
     pub fn close(self) -> Result<(), DpdkError> {
-        if Arc::strong_count(&self.queues_alive) > 1 {
+        if Arc::strong_count(&self.inner) > 1 {
             return Err(DpdkError::Unsupported { port: self.id.0, what: "cannot close a port while its queues are in use".into() });
         }
         self.stop()?;
-        // SAFETY: stopped port with no queue handle left (checked above),
-        // and `self` is consumed, so nothing can use it after the close.
-        let rc = unsafe { sys::rte_eth_dev_close(self.id.0) };
-        Eal { inner: Arc::clone(&self.eal) }.forget_port(self.id.0);
+        let id = self.id.0;
+        let inner = Arc::clone(&self.inner);
+        drop(self);
+        // SAFETY: the port is stopped and `inner` is the last handle, so
+        // nothing can use the port after this close.
+        let rc = unsafe { sys::rte_eth_dev_close(id) };
+        let eal = Arc::clone(&inner.eal);
+        // The close is done: PortInner's drop stops and closes again, which
+        // DPDK treats as a no-op on a closed port id.
+        drop(inner);
+        Eal { inner: eal }.forget_port(id);
         if rc != 0 {
-            return Err(port_err(self.id.0, "rte_eth_dev_close", rc));
+            return Err(port_err(id, "rte_eth_dev_close", rc));
         }
         Ok(())
     }
@@ -428,7 +456,7 @@ impl Port {
         if taken.swap(true, Ordering::AcqRel) {
             return None;
         }
-        Some(RxQueue { port: self.id.0, queue: q, _alive: Arc::clone(&self.queues_alive), _eal: Arc::clone(&self.eal), _not_sync: PhantomData })
+        Some(RxQueue { port: self.id.0, queue: q, _port: Arc::clone(&self.inner), _not_sync: PhantomData })
     }
 
     /// Hands out transmit queue `q`, once.
@@ -437,7 +465,7 @@ impl Port {
         if taken.swap(true, Ordering::AcqRel) {
             return None;
         }
-        Some(TxQueue { port: self.id.0, queue: q, _alive: Arc::clone(&self.queues_alive), _eal: Arc::clone(&self.eal), _not_sync: PhantomData })
+        Some(TxQueue { port: self.id.0, queue: q, _port: Arc::clone(&self.inner), _not_sync: PhantomData })
     }
 }
 
@@ -446,8 +474,8 @@ impl Port {
 pub struct RxQueue {
     port: u16,
     queue: u16,
-    _alive: Arc<()>,
-    _eal: Arc<EalInner>,
+    /// Keeps the port open (and its pool alive) while this handle exists.
+    _port: Arc<PortInner>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -455,8 +483,8 @@ pub struct RxQueue {
 pub struct TxQueue {
     port: u16,
     queue: u16,
-    _alive: Arc<()>,
-    _eal: Arc<EalInner>,
+    /// Keeps the port open (and its pool alive) while this handle exists.
+    _port: Arc<PortInner>,
     _not_sync: PhantomData<Cell<()>>,
 }
 

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub mod frames;
+pub mod transfer;
 
 /// Something to undo when a test ends.
 #[derive(Debug)]
