@@ -13,6 +13,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
 if [[ $(id -u) -ne 0 ]]; then
     echo "test.sh: error: the DPDK tests need root (hint: sudo scripts/test.sh)" >&2
     exit 3
@@ -21,5 +26,5 @@ scripts/install-deps.sh
 scripts/setup-hugepages.sh
 export STRIPECAT_NO_SKIP=1
 export CARGO_TERM_COLOR=never
-cargo build --workspace --all-targets --locked
-exec cargo test --workspace --locked "$@"
+cargo build --workspace --release --all-targets --locked
+exec cargo test --workspace --release --locked "$@"

@@ -90,15 +90,16 @@ pub enum DigestArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data plane (DPDK)")]
 pub struct DataPlaneArgs {
-    /// Lcores that poll the member queues, e.g. 1-3 (the main lcore is added).
-    #[arg(long, value_name = "LIST")]
+    /// A dedicated CPU for the poll loop, e.g. 1 (default: the loop floats over all CPUs).
+    /// One loop polls every member queue; several CPUs are not supported yet.
+    #[arg(long, value_name = "CPU")]
     pub lcores: Option<String>,
 
     /// Queues per member port.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub queues: u16,
 
-    /// This end's IPv4 address on the members.
+    /// This end's IPv4 address on the members [default: 198.18.0.1 for send, 198.18.0.2 for recv].
     #[arg(long, value_name = "IP")]
     pub local_ip: Option<Ipv4Addr>,
 
@@ -138,7 +139,7 @@ pub struct SendArgs {
     #[command(flatten)]
     pub kernel: KernelArgs,
 
-    /// (DPDK) The receiver's IPv4 address.
+    /// (DPDK) The receiver's IPv4 address [default: 198.18.0.2].
     #[arg(long, value_name = "IP", help_heading = "Data plane (DPDK)")]
     pub peer_ip: Option<Ipv4Addr>,
 

@@ -128,6 +128,10 @@ fn open_plane(ports: &crate::cli::DpdkArgs, plane: &DataPlaneArgs, verbose: u8, 
         Some(l) => lcores::parse_cpu_list(l)?,
         None => Vec::new(),
     };
+    if workers.len() > 1 {
+        return Err(Failure::new(ExitCode::Usage, format!("--lcores {}: one poll loop runs per process for now", plane.lcores.as_deref().unwrap_or_default()))
+            .hint("give one CPU (e.g. --lcores 1); the loop polls every member queue"));
+    }
     let started = Startup {
         ports: ports.ports.clone(),
         eal: ports.eal.clone(),
