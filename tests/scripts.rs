@@ -48,9 +48,19 @@ fn kill_group(pgid: u32) {
         .status();
 }
 
+/// Shell tests that touch machine-wide state (hugepages, network interfaces)
+/// hold the same lock as the DPDK integration tests, so none of them runs
+/// while a DPDK test needs those pages or links.
+const MACHINE_WIDE: &[&str] = &["test_setup_hugepages_real", "test_veth_lab"];
+
 fn run_shell_test(name: &str) {
     use std::os::unix::process::CommandExt;
 
+    let _lock = MACHINE_WIDE.contains(&name).then(|| {
+        let f = std::fs::File::create("/tmp/stripecat-dpdk-tests.lock").expect("create the DPDK test lock");
+        f.lock().expect("take the DPDK test lock");
+        f
+    });
     let script = scripts_dir().join(format!("{name}.sh"));
     assert!(script.is_file(), "{} is missing", script.display());
     let mut child = Command::new("bash")
