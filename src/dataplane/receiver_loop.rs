@@ -184,7 +184,7 @@ impl RecvLoop {
                 }
                 _ => {}
             }
-            if iter % 1024 == 0 {
+            if iter.is_multiple_of(1024) {
                 if interrupted() {
                     self.receiver.abort(ResetReason::Application);
                     self.transmit(now, &mut ident);

@@ -174,7 +174,7 @@ impl SendLoop {
                 }
                 return SendEnd::Protocol;
             }
-            if iter % 1024 == 0 {
+            if iter.is_multiple_of(1024) {
                 if interrupted() {
                     self.sender.abort();
                     self.transmit(now, &mut ident);
