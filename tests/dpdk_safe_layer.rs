@@ -69,6 +69,7 @@ fn main() {
         Trial::test("bulk_alloc_all_or_nothing_and_bulk_free", bulk_alloc_all_or_nothing_and_bulk_free),
         Trial::test("mbuf_data_room_headroom_append_prepend_adj_trim", mbuf_edits),
         Trial::test("shared_mbuf_refcounts_and_readonly", shared_mbuf_refcounts),
+        Trial::test("shared_mbuf_bulk_free_releases_one_reference_each", shared_bulk_free),
         Trial::test("ring_loopback_tx_rx_ownership_and_bytes", ring_loopback),
         Trial::test("tx_burst_gives_back_what_was_not_sent", tx_gives_back_unsent),
         Trial::test("null_pmd_tx_frees_and_rx_allocates", null_pmd),
@@ -195,6 +196,23 @@ fn shared_mbuf_refcounts() -> Result<(), Failed> {
         let head = head.into_shared().err().expect("chains are refused");
         drop(head);
         check(p.in_use() == 0, "chain freed whole")
+    })
+}
+
+fn shared_bulk_free() -> Result<(), Failed> {
+    with_ctx(|ctx| {
+        let p = pool(ctx, "t_sbulk", 16);
+        let mut originals = Vec::new();
+        for _ in 0..8 {
+            originals.push(p.alloc().unwrap().into_shared().unwrap());
+        }
+        let mut clones: Vec<SharedMbuf> = originals.iter().cloned().collect();
+        check(originals.iter().all(|m| m.refcnt() == 2), "two references each")?;
+        SharedMbuf::free_bulk(&mut clones);
+        check(clones.is_empty() && originals.iter().all(|m| m.refcnt() == 1), "one reference released each")?;
+        check(p.in_use() == 8, "nothing returned while referenced")?;
+        SharedMbuf::free_bulk(&mut originals);
+        check(p.in_use() == 0 && p.available() == p.capacity(), format!("all back: in_use {}", p.in_use()))
     })
 }
 

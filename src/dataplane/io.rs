@@ -140,6 +140,7 @@ pub fn spawn_writer(
         crate::dpdk::unpin_current_thread();
         let _reg = ThreadRegistration::register(&eal).ok();
         let mut batch: Vec<MbufPayload> = Vec::with_capacity(MAX_IOV);
+        let mut written_bufs: Vec<crate::dpdk::SharedMbuf> = Vec::with_capacity(MAX_IOV);
         loop {
             while batch.len() < MAX_IOV {
                 match queue.pop() {
@@ -165,7 +166,10 @@ pub fn spawn_writer(
                     }
                 }
             }
-            batch.clear(); // frees the mbufs (this thread is EAL-registered)
+            // Free the written mbufs in one bulk call (this thread is
+            // EAL-registered, so the pool's per-lcore cache is used).
+            written_bufs.extend(batch.drain(..).map(MbufPayload::into_mbuf));
+            crate::dpdk::SharedMbuf::free_bulk(&mut written_bufs);
         }
         if !shared.failed.load(Ordering::Relaxed) {
             if let Err(e) = output.flush() {

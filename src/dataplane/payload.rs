@@ -36,6 +36,11 @@ impl MbufPayload {
         self.mbuf.clone()
     }
 
+    /// The underlying buffer, giving up this handle's reference to it.
+    pub fn into_mbuf(self) -> SharedMbuf {
+        self.mbuf
+    }
+
     pub fn len(&self) -> usize {
         (self.end - self.start) as usize
     }

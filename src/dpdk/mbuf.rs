@@ -310,6 +310,24 @@ impl SharedMbuf {
     }
 }
 
+impl SharedMbuf {
+    /// Releases one reference of each (`rte_pktmbuf_free_bulk`, which honours
+    /// refcounts: a buffer returns to its pool with its last reference),
+    /// emptying `bufs`.
+    pub fn free_bulk(bufs: &mut Vec<SharedMbuf>) {
+        if bufs.is_empty() {
+            return;
+        }
+        // SAFETY: SharedMbuf is a transparent non-null mbuf pointer; each
+        // element owns one reference, which the bulk free releases; set_len(0)
+        // then forgets the handles so none is released twice.
+        unsafe {
+            dpdk_sys::rte_pktmbuf_free_bulk(bufs.as_mut_ptr().cast(), bufs.len() as u32);
+            bufs.set_len(0);
+        }
+    }
+}
+
 impl AsRef<[u8]> for SharedMbuf {
     fn as_ref(&self) -> &[u8] {
         self.data()
