@@ -150,8 +150,14 @@ fn open_plane(ports: &crate::cli::DpdkArgs, plane: &DataPlaneArgs, verbose: u8, 
     let n = started.ports.len() as u32;
     let rx_count = rx_mbufs + n * q * 2048 + 4096;
     let rx_pool = Arc::new(Mempool::new(&eal, "sc_rx", rx_count, 256, data_room, None).map_err(env)?);
-    let hdr_pool = Arc::new(Mempool::new(&eal, "sc_hdr", 16384 + n * q * 2048, 256, HEADROOM + 256, None).map_err(env)?);
     let members = members::open(&eal, &started.ports, plane.queues, plane.mtu, &rx_pool)?;
+    // Header buffers hold headers only when every member sends chained
+    // mbufs (the payload follows as its own segment). A driver without
+    // multi-segment transmit (net_pcap) gets each DATA frame copied whole
+    // into a header buffer, so then they must hold a whole frame: with
+    // 256 bytes every DATA frame failed to build and was silently lost.
+    let hdr_room = if members.iter().all(|m| m.chain) { HEADROOM + 256 } else { data_room };
+    let hdr_pool = Arc::new(Mempool::new(&eal, "sc_hdr", 16384 + n * q * 2048, 256, hdr_room, None).map_err(env)?);
     members::wait_links(&members, LINK_WAIT)?;
     Ok(Plane { eal, members, rx_pool, hdr_pool, workers })
 }

@@ -25,6 +25,7 @@ pub enum Cleanup {
     DeleteLink(String),
     RemovePath(PathBuf),
     Kill(u32),
+    DeleteNetns(String),
 }
 
 static CLEANUPS: Mutex<Vec<Cleanup>> = Mutex::new(Vec::new());
@@ -45,6 +46,9 @@ fn run_cleanups() {
             }
             Cleanup::Kill(pid) => {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status();
+            }
+            Cleanup::DeleteNetns(ns) => {
+                let _ = Command::new("ip").args(["netns", "del", &ns]).stderr(Stdio::null()).status();
             }
         }
     }
@@ -148,6 +152,25 @@ pub fn veth_pair(a: &str, b: &str, mtu: u32) {
     for dev in [a, b] {
         let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"), "1");
         sh(&["ip", "link", "set", dev, "mtu", &mtu.to_string(), "up"]);
+    }
+}
+
+/// Creates a network namespace (registered for deletion) and moves `devs`
+/// into it, up, without IPv6. Two processes that both use net_af_packet
+/// need separate namespaces: DPDK 22.11 names its PACKET_FANOUT group
+/// `(pid ^ ifindex) & 0xffff`, and the kernel's groups are per namespace,
+/// so a sender and a receiver with consecutive pids on neighbouring veth
+/// ends can pick the same group, and the second one fails with EINVAL.
+pub fn netns_with(ns: &str, devs: &[&str]) {
+    let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+    register(Cleanup::DeleteNetns(ns.into()));
+    sh(&["ip", "netns", "add", ns]);
+    for key in ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"] {
+        sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", key]);
+    }
+    for dev in devs {
+        sh(&["ip", "link", "set", dev, "netns", ns]);
+        sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
     }
 }
 

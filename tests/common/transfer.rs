@@ -54,9 +54,22 @@ pub struct Proc {
 
 /// Starts `stripecat` with `args`, its own `--file-prefix`, stdio as given.
 pub fn start(t: &DpdkTest, name: &'static str, args: &[String], stdin: Stdio, stdout: Stdio) -> Proc {
+    start_in(t, None, name, args, stdin, stdout)
+}
+
+/// [`start`] inside network namespace `netns` when given (`ip netns exec`
+/// execs stripecat in place, so the child's pid is stripecat's).
+pub fn start_in(t: &DpdkTest, netns: Option<&str>, name: &'static str, args: &[String], stdin: Stdio, stdout: Stdio) -> Proc {
     let prefix = format!("{}-{name}", t.prefix);
     register(Cleanup::RemovePath(PathBuf::from(format!("/var/run/dpdk/{prefix}"))));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stripecat"));
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_stripecat")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_stripecat")),
+    };
     cmd.args(args).arg("--eal").arg(format!("--file-prefix {prefix}"));
     cmd.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
     let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
@@ -104,6 +117,22 @@ pub fn file_transfer(
     output: &Path,
     limit: Duration,
 ) -> (Output, Output) {
+    file_transfer_in(t, None, recv_ports, send_ports, extra, send_only, input, output, limit)
+}
+
+/// [`file_transfer`] with the receiver in network namespace `recv_netns`.
+#[allow(clippy::too_many_arguments)]
+pub fn file_transfer_in(
+    t: &DpdkTest,
+    recv_netns: Option<&str>,
+    recv_ports: &[String],
+    send_ports: &[String],
+    extra: &[&str],
+    send_only: &[&str],
+    input: &Path,
+    output: &Path,
+    limit: Duration,
+) -> (Output, Output) {
     let mut rargs: Vec<String> = vec!["recv".into(), "--quiet".into()];
     let mut sargs: Vec<String> = vec!["send".into(), "--quiet".into()];
     for p in recv_ports {
@@ -123,7 +152,7 @@ pub fn file_transfer(
     }
     rargs.push(output.display().to_string());
     sargs.push(input.display().to_string());
-    let r = start(t, "recv", &rargs, Stdio::null(), Stdio::null());
+    let r = start_in(t, recv_netns, "recv", &rargs, Stdio::null(), Stdio::null());
     let s = start(t, "send", &sargs, Stdio::null(), Stdio::null());
     let so = finish(s, limit);
     let ro = finish(r, limit);
