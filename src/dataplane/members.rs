@@ -22,8 +22,13 @@ pub struct TxBuf {
 
 /// Frames a transmit buffer holds before it flushes.
 pub const TX_BURST: usize = 32;
-/// Frames it keeps when the driver will not take them (beyond: drop oldest).
-const TX_BACKLOG: usize = 512;
+/// Frames waiting in a member's buffers above which the loop stops asking
+/// the protocol for more (back-pressure: a full driver queue, e.g. a memif
+/// peer that was descheduled, slows the sender instead of losing frames).
+pub const TX_PAUSE: usize = 256;
+/// Hard cap per queue; beyond it the oldest frames are dropped (counted).
+/// With TX_PAUSE in front this only happens to control frames in bursts.
+const TX_BACKLOG: usize = 4096;
 
 impl TxBuf {
     fn new() -> TxBuf {

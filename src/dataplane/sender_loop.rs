@@ -206,6 +206,11 @@ impl SendLoop {
     /// Builds and queues up to [`TX_BUDGET`] protocol transmits.
     fn transmit(&mut self, now: stripecat_proto::Instant, ident: &mut u16) -> usize {
         let mut n = 0;
+        // Back-pressure: while a driver will not take what is queued, keep
+        // the protocol's packets in the protocol (they are not lost then).
+        if self.members.iter().any(|m| m.backlog() > super::members::TX_PAUSE) {
+            return 0;
+        }
         while n < TX_BUDGET {
             let Some(t) = self.sender.poll_transmit(now) else { break };
             n += 1;
