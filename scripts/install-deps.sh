@@ -16,6 +16,7 @@
 #   build        libpcap-dev pkg-config clang libclang-dev
 #   host set-up  iproute2 kmod ethtool (used by setup-hugepages.sh, bind-nics.sh, veth-lab.sh)
 #   test peers   netcat-openbsd ncat socat iperf3 iputils-ping
+#   bench tools  time jq (scripts/bench)
 #   lint         shellcheck (tests/scripts/test_shellcheck.sh)
 #
 # Exit codes:
@@ -35,6 +36,7 @@ PACKAGES=(
     libpcap-dev pkg-config clang libclang-dev
     iproute2 kmod ethtool
     netcat-openbsd ncat socat iperf3 iputils-ping
+    time jq
     shellcheck
 )
 # PMD runtime packages: stem -> package name is "<stem><ABI>" (librte-net-ring23, ...).
