@@ -60,8 +60,20 @@ pub struct Summary {
     pub verified: Option<bool>,
     pub ports: Vec<PortReport>,
     pub paths: Vec<PathReport>,
+    /// Frames the `--impair` testing aid dropped, duplicated, held back
+    /// (reordered) and corrupted, summed over ports and directions.
+    pub impaired: Option<ImpairReport>,
     /// Error text when the transfer failed.
     pub error: Option<String>,
+}
+
+/// What `--impair` did.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ImpairReport {
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub corrupted: u64,
 }
 
 /// Human units: 1.5 GiB, 12 MiB, 512 B.

@@ -10,6 +10,7 @@ use crate::exit::Failure;
 use crate::wire::{arp, Mac};
 
 use super::framing;
+use super::impair_port::PortImpairer;
 
 /// Frames waiting to go out on one queue. Flushed when full and at the end
 /// of every loop iteration; a queue that stays full drops the oldest frames
@@ -51,6 +52,8 @@ pub struct Member {
     pub rx: Vec<RxQueue>,
     pub tx: Vec<TxQueue>,
     pub txbuf: Vec<TxBuf>,
+    /// `--impair`, when given: faults applied at this port in both directions.
+    pub impair: Option<Box<PortImpairer>>,
 }
 
 impl Member {
@@ -58,7 +61,10 @@ impl Member {
     #[inline]
     pub fn send(&mut self, q: usize, m: Mbuf) {
         let buf = &mut self.txbuf[q];
-        buf.pending.push(m);
+        match &mut self.impair {
+            None => buf.pending.push(m),
+            Some(imp) => imp.outgoing(m, &mut buf.pending),
+        }
         if buf.pending.len() >= TX_BURST {
             self.flush(q);
         }
@@ -76,13 +82,34 @@ impl Member {
         if !self.burst_ok() {
             return 0;
         }
-        self.rx[q].rx_burst(out, 64)
+        let from = out.len();
+        let n = self.rx[q].rx_burst(out, 64);
+        match &mut self.impair {
+            None => n,
+            Some(imp) => {
+                if n > 0 {
+                    imp.incoming(out, from);
+                } else {
+                    // Nothing arrived: frames held back for reordering go now,
+                    // late rather than lost.
+                    imp.release_rx(out);
+                }
+                out.len() - from
+            }
+        }
     }
 
     /// Offers everything pending on queue `q` to the driver.
     pub fn flush(&mut self, q: usize) -> usize {
         if self.txbuf[q].pending.is_empty() {
-            return 0;
+            // Idle queue: frames the impairer held back for reordering go now.
+            match &mut self.impair {
+                Some(imp) => imp.release_tx(&mut self.txbuf[q].pending),
+                None => return 0,
+            }
+            if self.txbuf[q].pending.is_empty() {
+                return 0;
+            }
         }
         if !self.burst_ok() {
             let buf = &mut self.txbuf[q];
@@ -151,6 +178,7 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
             rx,
             tx,
             txbuf: (0..queues).map(|_| TxBuf::new()).collect(),
+            impair: None,
         });
     }
     Ok(out)
@@ -163,6 +191,15 @@ const RESTART_EVERY: Duration = Duration::from_millis(250);
 /// Waits up to `limit` for every member's link, restarting members that are
 /// down so late peers are picked up; names the ones still down.
 pub fn wait_links(members: &[Member], limit: Duration) -> Result<(), Failure> {
+    wait_links_until(members, limit, &|| false).map(|_| ())
+}
+
+/// [`wait_links`] that also gives up when `interrupted()` turns true
+/// (SIGINT/SIGTERM: their handlers are installed by then, so without this
+/// check a signal was ignored until the wait ran out, up to 30 s, and the
+/// process then exited 3 instead of 130/143). `Ok(true)`: every link is
+/// up; `Ok(false)`: interrupted.
+pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn Fn() -> bool) -> Result<bool, Failure> {
     let end = Instant::now() + limit;
     let mut next_restart = Instant::now() + RESTART_EVERY;
     loop {
@@ -172,7 +209,10 @@ pub fn wait_links(members: &[Member], limit: Duration) -> Result<(), Failure> {
             .map(|m| m.name.as_str())
             .collect();
         if down.is_empty() {
-            return Ok(());
+            return Ok(true);
+        }
+        if interrupted() {
+            return Ok(false);
         }
         if Instant::now() >= end {
             return Err(Failure::env(format!(

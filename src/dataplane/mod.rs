@@ -15,6 +15,7 @@ pub mod addr;
 pub mod backoff;
 pub mod clock;
 pub mod framing;
+pub mod impair_port;
 pub mod io;
 pub mod lcores;
 pub mod members;

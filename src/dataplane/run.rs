@@ -24,6 +24,7 @@ use super::members::{self, FrameCounters, Member};
 use super::neighbor::Neighbors;
 use super::receiver_loop::{RecvEnd, RecvLoop};
 use super::sender_loop::{SendEnd, SendLoop};
+use super::impair_port::PortImpairer;
 use super::lcores;
 use crate::cli::{DataPlaneArgs, DigestArg, RecvArgs, SendArgs};
 use crate::dpdk::{Eal, Mempool};
@@ -52,11 +53,19 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// Registers the handlers once per process; later calls share the same
+    /// flags (set-up code deep in a command checks them too).
     pub fn install() -> Signals {
-        let s = Signals { int: Arc::new(AtomicBool::new(false)), term: Arc::new(AtomicBool::new(false)) };
-        let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, s.int.clone());
-        let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, s.term.clone());
-        s
+        static FLAGS: std::sync::OnceLock<(Arc<AtomicBool>, Arc<AtomicBool>)> = std::sync::OnceLock::new();
+        let (int, term) = FLAGS
+            .get_or_init(|| {
+                let (int, term) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+                let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, int.clone());
+                let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, term.clone());
+                (int, term)
+            })
+            .clone();
+        Signals { int, term }
     }
 
     pub fn raised(&self) -> bool {
@@ -119,7 +128,13 @@ struct Plane {
     workers: Vec<u32>,
 }
 
-fn open_plane(ports: &crate::cli::DpdkArgs, plane: &DataPlaneArgs, verbose: u8, rx_mbufs: u32) -> Result<Plane, Failure> {
+fn open_plane(
+    ports: &crate::cli::DpdkArgs,
+    plane: &DataPlaneArgs,
+    verbose: u8,
+    rx_mbufs: u32,
+    impair: Option<crate::impair::Impairment>,
+) -> Result<Plane, Failure> {
     if ports.ports.is_empty() {
         return Err(Failure::new(ExitCode::Usage, "no member ports given")
             .hint("name each member with --port (e.g. --port net_memif0,role=server,socket=/run/sc.sock)"));
@@ -150,7 +165,12 @@ fn open_plane(ports: &crate::cli::DpdkArgs, plane: &DataPlaneArgs, verbose: u8, 
     let n = started.ports.len() as u32;
     let rx_count = rx_mbufs + n * q * 2048 + 4096;
     let rx_pool = Arc::new(Mempool::new(&eal, "sc_rx", rx_count, 256, data_room, None).map_err(env)?);
-    let members = members::open(&eal, &started.ports, plane.queues, plane.mtu, &rx_pool)?;
+    let mut members = members::open(&eal, &started.ports, plane.queues, plane.mtu, &rx_pool)?;
+    if let Some(spec) = impair.filter(|s| s.is_active()) {
+        for (i, m) in members.iter_mut().enumerate() {
+            m.impair = Some(Box::new(PortImpairer::new(spec, i, (*rx_pool).clone())));
+        }
+    }
     // Header buffers hold headers only when every member sends chained
     // mbufs (the payload follows as its own segment). A driver without
     // multi-segment transmit (net_pcap) gets each DATA frame copied whole
@@ -158,7 +178,16 @@ fn open_plane(ports: &crate::cli::DpdkArgs, plane: &DataPlaneArgs, verbose: u8, 
     // 256 bytes every DATA frame failed to build and was silently lost.
     let hdr_room = if members.iter().all(|m| m.chain) { HEADROOM + 256 } else { data_room };
     let hdr_pool = Arc::new(Mempool::new(&eal, "sc_hdr", 16384 + n * q * 2048, 256, hdr_room, None).map_err(env)?);
-    members::wait_links(&members, LINK_WAIT)?;
+    let signals = Signals::install();
+    if !members::wait_links_until(&members, LINK_WAIT, &signals.checker())? {
+        // SIGINT/SIGTERM while a link was still down (a memif peer that
+        // has not come): close the ports, release EAL, leave with 130/143.
+        drop(members);
+        drop(hdr_pool);
+        drop(rx_pool);
+        drop(eal);
+        std::process::exit(signals.exit_code());
+    }
     Ok(Plane { eal, members, rx_pool, hdr_pool, workers })
 }
 
@@ -219,6 +248,24 @@ fn port_reports(members: &[Member]) -> Vec<PortReport> {
             }
         })
         .collect()
+}
+
+fn impair_report(members: &[Member]) -> Option<crate::report::ImpairReport> {
+    let mut r = crate::report::ImpairReport::default();
+    let mut any = false;
+    for m in members {
+        if let Some(imp) = &m.impair {
+            any = true;
+            let (tx, rx) = imp.stats();
+            for s in [tx, rx] {
+                r.dropped += s.dropped;
+                r.duplicated += s.duplicated;
+                r.reordered += s.held;
+                r.corrupted += s.corrupted;
+            }
+        }
+    }
+    any.then_some(r)
 }
 
 fn add_frame_drops(summary: &mut Summary, c: &FrameCounters) {
@@ -304,7 +351,7 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
         None => None,
     };
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
-    let plane = open_plane(&args.dpdk, &args.plane, verbose, 0)?;
+    let plane = open_plane(&args.dpdk, &args.plane, verbose, 0, args.kernel.impair)?;
     let Plane { eal, members, rx_pool, hdr_pool, workers } = plane;
     let fresh = 4096usize;
     let data_count = window_chunks + fresh as u32 + INTAKE_CHUNKS as u32 + 2048;
@@ -413,6 +460,7 @@ pub(crate) fn send_summary(lp: &SendLoop, digest: DigestAlgorithm, transport: &s
         resends: st.paths.resends,
         digest: Some(digest_name(digest).into()),
         ports: port_reports(&lp.members),
+        impaired: impair_report(&lp.members),
         ..Default::default()
     }
     .timed(elapsed);
@@ -449,6 +497,7 @@ pub(crate) fn recv_summary(lp: &RecvLoop, written: u64, transport: &str, elapsed
         transport: transport.into(),
         bytes: written,
         ports: port_reports(&lp.members),
+        impaired: impair_report(&lp.members),
         ..Default::default()
     }
     .timed(elapsed);
@@ -474,7 +523,7 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     let (output, _name) = open_output(&args.file)?;
     let chunk = chunk_for_mtu(args.plane.mtu);
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
-    let plane = open_plane(&args.dpdk, &args.plane, verbose, window_chunks + WRITER_QUEUE as u32)?;
+    let plane = open_plane(&args.dpdk, &args.plane, verbose, window_chunks + WRITER_QUEUE as u32, args.kernel.impair)?;
     let Plane { eal, members, rx_pool, hdr_pool, workers } = plane;
     let config = ReceiverConfig {
         paths: 256,

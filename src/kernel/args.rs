@@ -60,7 +60,8 @@ pub struct KernelArgs {
     #[arg(long, conflicts_with = "tcp")]
     pub raw: bool,
 
-    /// (UDP) Impair outgoing datagrams, e.g. loss=1%,reorder=2%,dup=0.5%,corrupt=0.1%,seed=7 (grammar in docs/KERNEL.md).
+    /// Testing aid: seeded faults, e.g. loss=1%,reorder=2%,dup=0.5%,corrupt=0.1%,seed=7 (grammar in
+    /// docs/KERNEL.md). With --udp: on outgoing datagrams; over DPDK: at every member port, both directions.
     #[arg(long, value_name = "SPEC", value_parser = parse_impair)]
     pub impair: Option<Impairment>,
 }
