@@ -186,6 +186,20 @@ pub fn build_transmit(
     Ok(m)
 }
 
+/// A copy of a (possibly chained) frame in one fresh buffer from `pool`:
+/// for parsers that need the frame in one piece (ring ports hand over the
+/// sender's chains) and for changes that must not touch shared segments.
+pub fn flat_copy(m: &Mbuf, pool: &Mempool) -> Option<Mbuf> {
+    let mut fresh = pool.alloc()?;
+    let buf = fresh.append(m.pkt_len())?;
+    let mut at = 0;
+    for seg in m.segment_data() {
+        buf[at..at + seg.len()].copy_from_slice(seg);
+        at += seg.len();
+    }
+    Some(fresh)
+}
+
 /// Builds an ARP frame (request or reply) in a fresh mbuf.
 pub fn build_arp(pool: &Mempool, src_mac: Mac, dst_mac: Mac, a: &arp::Repr) -> Option<Mbuf> {
     let mut m = pool.alloc()?;

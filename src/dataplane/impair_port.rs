@@ -8,6 +8,7 @@
 //! the peer's receive buffer), so duplication and corruption work on a flat
 //! copy of the frame.
 
+use super::framing::flat_copy;
 use crate::dpdk::{Mbuf, Mempool};
 use crate::impair::{Fate, ImpairStats, Impairment, Injector};
 
@@ -66,18 +67,6 @@ impl Direction {
     fn flush(&mut self, out: &mut Vec<Mbuf>) {
         out.extend(self.held.drain(..).map(|(_, m)| m));
     }
-}
-
-/// A copy of a (possibly chained) frame in one fresh buffer from `pool`.
-pub fn flat_copy(m: &Mbuf, pool: &Mempool) -> Option<Mbuf> {
-    let mut fresh = pool.alloc()?;
-    let buf = fresh.append(m.pkt_len())?;
-    let mut at = 0;
-    for seg in m.segment_data() {
-        buf[at..at + seg.len()].copy_from_slice(seg);
-        at += seg.len();
-    }
-    Some(fresh)
 }
 
 /// The impairment of one member port, both directions.

@@ -14,7 +14,7 @@ use stripecat_proto::{Payload, Receiver, ReceiverState};
 use super::addr::Endpoint;
 use super::backoff::Backoff;
 use super::clock::TscClock;
-use super::framing::{self, Classified};
+use super::framing::{self, flat_copy, Classified};
 use super::io::WriterShared;
 use super::members::{self, FrameCounters, Member};
 use super::payload::MbufPayload;
@@ -211,7 +211,7 @@ impl RecvLoop {
         // protocol's CRC need the datagram in one piece.
         let m = if m.segments() > 1 {
             self.joined += 1;
-            match self.flatten(&m) {
+            match flat_copy(&m, &self.join_pool) {
                 Some(f) => f,
                 None => return,
             }
@@ -239,18 +239,6 @@ impl RecvLoop {
                 self.routes[p] = Some(PathRoute { member: mi, queue: q, peer: from });
             }
         }
-    }
-
-    /// Copies a chained frame into one fresh buffer.
-    fn flatten(&self, m: &Mbuf) -> Option<Mbuf> {
-        let mut fresh = self.join_pool.alloc()?;
-        let buf = fresh.append(m.pkt_len())?;
-        let mut at = 0;
-        for seg in m.segment_data() {
-            buf[at..at + seg.len()].copy_from_slice(seg);
-            at += seg.len();
-        }
-        Some(fresh)
     }
 
     fn transmit(&mut self, now: stripecat_proto::Instant, ident: &mut u16) -> usize {

@@ -453,19 +453,9 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
 /// The sender's final report.
 pub(crate) fn send_summary(lp: &SendLoop, digest: DigestAlgorithm, transport: &str, elapsed: Duration) -> Summary {
     let st = lp.sender.stats();
-    let mut summary = Summary {
-        role: "send".into(),
-        transport: transport.into(),
-        bytes: lp.sender.shared().acked(),
-        resends: st.paths.resends,
-        digest: Some(digest_name(digest).into()),
-        ports: port_reports(&lp.members),
-        impaired: impair_report(&lp.members),
-        ..Default::default()
-    }
-    .timed(elapsed);
-    add_proto_drops(&mut summary, &st.drops);
-    add_frame_drops(&mut summary, &lp.counters);
+    let mut summary = base_summary("send", transport, lp.sender.shared().acked(), &lp.members, &lp.counters, &st.drops, elapsed);
+    summary.resends = st.paths.resends;
+    summary.digest = Some(digest_name(digest).into());
     summary.paths = (0..lp.sender.path_count())
         .map(|i| {
             let p = lp.sender.path(i);
@@ -491,18 +481,30 @@ pub(crate) fn send_summary(lp: &SendLoop, digest: DigestAlgorithm, transport: &s
 
 /// The receiver's final report.
 pub(crate) fn recv_summary(lp: &RecvLoop, written: u64, transport: &str, elapsed: Duration) -> Summary {
-    let st = lp.receiver.stats();
+    base_summary("recv", transport, written, &lp.members, &lp.counters, &lp.receiver.stats().drops, elapsed)
+}
+
+/// What both ends report: bytes, time, ports, impairment and drops by reason.
+fn base_summary(
+    role: &str,
+    transport: &str,
+    bytes: u64,
+    members: &[Member],
+    frames: &FrameCounters,
+    proto: &stripecat_proto::DropCounters,
+    elapsed: Duration,
+) -> Summary {
     let mut summary = Summary {
-        role: "recv".into(),
+        role: role.into(),
         transport: transport.into(),
-        bytes: written,
-        ports: port_reports(&lp.members),
-        impaired: impair_report(&lp.members),
+        bytes,
+        ports: port_reports(members),
+        impaired: impair_report(members),
         ..Default::default()
     }
     .timed(elapsed);
-    add_proto_drops(&mut summary, &st.drops);
-    add_frame_drops(&mut summary, &lp.counters);
+    add_proto_drops(&mut summary, proto);
+    add_frame_drops(&mut summary, frames);
     summary
 }
 
