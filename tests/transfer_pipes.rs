@@ -110,7 +110,7 @@ fn assert_same(got: &[u8], want: &[u8]) {
 
 #[test]
 fn stdin_to_stdout_through_pipes_64mib() {
-    let data = random_bytes((64 << 20) + 4099, 0x5eed_0f_91be);
+    let data = random_bytes((64 << 20) + 4099, 0x5eed_0f91_be00);
     let Some((sent_out, received)) = pipe_transfer("pipes", &data, false) else { return };
     assert_same(&received, &data);
     assert!(sent_out.is_empty(), "the sender wrote {} bytes to stdout", sent_out.len());

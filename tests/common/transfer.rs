@@ -107,6 +107,7 @@ pub fn assert_both_ok(send: &Output, recv: &Output) {
 
 /// Runs a receiver (started first) and a sender with the given member
 /// specs and extra arguments, file to file; returns both outputs.
+#[allow(clippy::too_many_arguments)]
 pub fn file_transfer(
     t: &DpdkTest,
     recv_ports: &[String],
