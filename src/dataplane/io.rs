@@ -160,7 +160,12 @@ pub fn spawn_writer(
                     Ok(n) => {
                         shared.written.fetch_add(n, Ordering::Release);
                     }
-                    Err(e) => {
+                    Err((e, partial)) => {
+                        // What reached the output before the error counts:
+                        // the error message reports this length, and it
+                        // must match the bytes on disk (a full disk took
+                        // part of a batch, and the count was short by it).
+                        shared.written.fetch_add(partial, Ordering::Release);
                         *shared.error.lock().unwrap() = Some(describe_write_error(&e));
                         shared.failed.store(true, Ordering::Release);
                     }
@@ -189,8 +194,9 @@ fn describe_write_error(e: &std::io::Error) -> String {
     }
 }
 
-/// Writes every payload, in order, coping with partial writes.
-fn write_all_vectored(out: &mut File, payloads: &[MbufPayload]) -> std::io::Result<u64> {
+/// Writes every payload, in order, coping with partial writes. On error,
+/// also returns how many bytes were written before it.
+fn write_all_vectored(out: &mut File, payloads: &[MbufPayload]) -> Result<u64, (std::io::Error, u64)> {
     let total: usize = payloads.iter().map(|p| p.len()).sum();
     let mut idx = 0; // first payload not fully written
     let mut off = 0; // bytes of it already written
@@ -202,10 +208,10 @@ fn write_all_vectored(out: &mut File, payloads: &[MbufPayload]) -> std::io::Resu
             iov.push(IoSlice::new(p.as_ref()));
         }
         let n = match out.write_vectored(&iov) {
-            Ok(0) => return Err(std::io::Error::new(ErrorKind::WriteZero, "output accepted no bytes")),
+            Ok(0) => return Err((std::io::Error::new(ErrorKind::WriteZero, "output accepted no bytes"), done as u64)),
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err((e, done as u64)),
         };
         done += n;
         let mut left = n;

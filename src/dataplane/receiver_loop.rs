@@ -109,15 +109,18 @@ impl RecvLoop {
             let now = self.clock.now();
             let now_us = now.total_micros();
             let mut work = 0;
-            let mut received = 0;
+            // Datagrams the protocol accepted (not every frame: see the
+            // linger below).
+            let mut accepted = 0;
 
             for mi in 0..self.members.len() {
                 for q in 0..self.members[mi].rx.len() {
                     let n = self.members[mi].rx(q, &mut rx);
                     work += n;
-                    received += n;
                     for m in rx.drain(..) {
-                        self.on_frame(now, mi, q, m);
+                        if self.on_frame(now, mi, q, m) {
+                            accepted += 1;
+                        }
                     }
                 }
             }
@@ -168,7 +171,11 @@ impl RecvLoop {
                         self.completed_at = Some(std::time::Instant::now());
                         last_rx_us = now_us;
                     }
-                    if received > 0 {
+                    // Only what the protocol accepted (a retransmitted FIN)
+                    // keeps us here: counting every frame, foreign traffic on
+                    // a link (a few frames a second) kept the receiver
+                    // lingering forever after a completed transfer.
+                    if accepted > 0 {
                         last_rx_us = now_us;
                     }
                     if now_us.saturating_sub(last_rx_us) >= LINGER_QUIET_US {
@@ -205,7 +212,8 @@ impl RecvLoop {
         }
     }
 
-    fn on_frame(&mut self, now: stripecat_proto::Instant, mi: usize, q: usize, m: Mbuf) {
+    /// Handles one received frame; true if the protocol accepted it.
+    fn on_frame(&mut self, now: stripecat_proto::Instant, mi: usize, q: usize, m: Mbuf) -> bool {
         // Chained frames (ring ports hand over the sender's segments as they
         // are) are flattened into one buffer first: classification and the
         // protocol's CRC need the datagram in one piece.
@@ -213,7 +221,7 @@ impl RecvLoop {
             self.joined += 1;
             match flat_copy(&m, &self.join_pool) {
                 Some(f) => f,
-                None => return,
+                None => return false,
             }
         } else {
             m
@@ -221,14 +229,14 @@ impl RecvLoop {
         let class = framing::classify(m.data(), self.local_ip, self.udp_port..self.udp_port.wrapping_add(1));
         let Classified::Stripe { from, range, .. } = class else {
             members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
-            return;
+            return false;
         };
         let path = stripecat_proto::wire::Packet::new_checked(&m.data()[range.clone()])
             .ok()
             .map(|p| p.path_id());
         let payload = match m.into_shared() {
             Ok(s) => MbufPayload::new(s).narrow(range),
-            Err(_) => return,
+            Err(_) => return false,
         };
         if self.receiver.handle_datagram(now, payload).is_ok() {
             if let Some(p) = path {
@@ -238,7 +246,9 @@ impl RecvLoop {
                 }
                 self.routes[p] = Some(PathRoute { member: mi, queue: q, peer: from });
             }
+            return true;
         }
+        false
     }
 
     fn transmit(&mut self, now: stripecat_proto::Instant, ident: &mut u16) -> usize {

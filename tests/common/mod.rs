@@ -26,6 +26,8 @@ pub enum Cleanup {
     RemovePath(PathBuf),
     Kill(u32),
     DeleteNetns(String),
+    /// A mount point (e.g. a small tmpfs); lazily unmounted.
+    Unmount(PathBuf),
 }
 
 static CLEANUPS: Mutex<Vec<Cleanup>> = Mutex::new(Vec::new());
@@ -49,6 +51,9 @@ fn run_cleanups() {
             }
             Cleanup::DeleteNetns(ns) => {
                 let _ = Command::new("ip").args(["netns", "del", &ns]).stderr(Stdio::null()).status();
+            }
+            Cleanup::Unmount(p) => {
+                let _ = Command::new("umount").arg("-l").arg(&p).stderr(Stdio::null()).status();
             }
         }
     }
