@@ -323,21 +323,23 @@ fn stderr_of(b: &[u8]) -> String {
 #[test]
 fn second_sender_is_rejected_and_the_running_transfer_is_unharmed() {
     let Some(t) = DpdkTest::start("rel-second", LIMIT + Duration::from_secs(30)) else { return };
-    let l = Links::new("b", 1);
+    // The receiver serves two links; sender A uses link 0, sender B (a
+    // second process, as a second host would be) link 1.
+    let l = Links::new("b", 2);
     let output = t.path("out.bin");
     let other = t.path("other.bin");
     random_file(&other, 1 << 20, 99);
-    let seed = 0x5ec0_11d;
+    let seed = 0x05ec_011d;
     let mut r = start_recv(&t, &l, &output, &[], Stdio::null());
-    // Sender A reads a pipe fed at ~50 MiB/s, so it is still running when
-    // B comes. B is a second process on the same veth end (both af_packet
-    // sockets see every frame), so the receiver's answer to B's HELLO
-    // reaches B.
-    let (mut a, stdin) = start_piped_send(&t, "send-a", &l.send_ports());
+    // A reads a pipe fed at ~50 MiB/s, so it is still running when B comes.
+    let (mut a, stdin) = start_piped_send(&t, "send-a", &l.send_ports()[..1]);
     let feeder = Feeder::start(stdin, seed, Duration::from_millis(20));
     wait_output(&output, 4 << 20, &mut [&mut r, &mut a]);
-    let b = start(&t, "send-b", &args("send", &l.send_ports(), &[], Some(&other)), Stdio::null(), Stdio::null());
+    let b_port = format!("net_af_packet0,iface={},qdisc_bypass=0", l.send_if[1]);
+    let began = Instant::now();
+    let b = start(&t, "send-b", &args("send", &[b_port], &[], Some(&other)), Stdio::null(), Stdio::null());
     let bo = finish(b, Duration::from_secs(30));
+    let b_took = began.elapsed();
     assert!(a.child.try_wait().unwrap().is_none(), "sender A ended while B ran");
     let fed = feeder.stop();
     let ao = finish(a, LIMIT);
@@ -345,6 +347,8 @@ fn second_sender_is_rejected_and_the_running_transfer_is_unharmed() {
     let be = stderr(&bo);
     assert_eq!(bo.status.code(), Some(4), "sender B: {be}");
     assert!(be.contains("rejected") && be.contains("Busy"), "B's message does not say it was rejected as busy: {be}");
+    // Told, not left to give up (10 s without progress).
+    assert!(b_took < Duration::from_secs(8), "B took {b_took:?}: {be}");
     assert_both_ok(&ao, &ro);
     assert_eq!(file_len(&output), fed, "A fed {fed} bytes");
     assert_stream_prefix(&output, seed);

@@ -49,7 +49,18 @@ pub struct RecvLoop {
     /// When the verdict was reached (the summary's end of transfer).
     pub completed_at: Option<std::time::Instant>,
     routes: Vec<Option<PathRoute>>,
+    /// Where the latest HELLOs of sessions we do not serve came from (a
+    /// second sender while a transfer runs). The protocol rejects them
+    /// (Busy) on their path id, and that path's route belongs to the
+    /// session being served: without this, the rejection went to the
+    /// running sender, and a second sender on another link or host never
+    /// heard it (it gave up after 10 s saying "0 of 0 bytes acknowledged").
+    foreign_hellos: [Option<(u64, PathRoute)>; FOREIGN_HELLOS],
+    next_foreign: usize,
 }
+
+/// Foreign HELLO origins remembered (answers go out within an iteration).
+const FOREIGN_HELLOS: usize = 4;
 
 #[derive(Debug)]
 pub enum RecvEnd {
@@ -61,8 +72,16 @@ pub enum RecvEnd {
 }
 
 const TX_BUDGET: usize = 256;
-/// After a successful verdict, leave once nothing arrived for this long.
-const LINGER_QUIET_US: u64 = 300_000;
+/// After a successful verdict, leave once nothing arrived for this long:
+/// five of the sender's FIN retransmission intervals (20 ms), so a lost
+/// FIN-ACK is answered again before we go.
+const LINGER_QUIET_US: u64 = 100_000;
+/// The same over memif, where it also orders the exits: the sender stops
+/// polling once it has the verdict and leaves after us, and a memif peer
+/// that leaves while the other side still polls can crash it (DPDK 22.11).
+/// A sender starved of CPU for this long after the FIN-ACK is the residual
+/// risk, so it is generous.
+const LINGER_QUIET_MEMIF_US: u64 = 500_000;
 
 impl RecvLoop {
     #[allow(clippy::too_many_arguments)]
@@ -95,6 +114,8 @@ impl RecvLoop {
             joined: 0,
             completed_at: None,
             routes: Vec::new(),
+            foreign_hellos: [None; FOREIGN_HELLOS],
+            next_foreign: 0,
         }
     }
 
@@ -178,7 +199,8 @@ impl RecvLoop {
                     if accepted > 0 {
                         last_rx_us = now_us;
                     }
-                    if now_us.saturating_sub(last_rx_us) >= LINGER_QUIET_US {
+                    let quiet = if self.members.iter().any(|m| m.guard_link) { LINGER_QUIET_MEMIF_US } else { LINGER_QUIET_US };
+                    if now_us.saturating_sub(last_rx_us) >= quiet {
                         return RecvEnd::Protocol;
                     }
                 }
@@ -231,14 +253,23 @@ impl RecvLoop {
             members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
             return false;
         };
-        let path = stripecat_proto::wire::Packet::new_checked(&m.data()[range.clone()])
-            .ok()
-            .map(|p| p.path_id());
+        let (path, hello_session) = match stripecat_proto::wire::Packet::new_checked(&m.data()[range.clone()]) {
+            Ok(p) => {
+                let hello = p.packet_type_raw() == stripecat_proto::wire::PacketType::Hello as u8;
+                (Some(p.path_id()), hello.then(|| p.session_id()))
+            }
+            Err(_) => (None, None),
+        };
         let payload = match m.into_shared() {
             Ok(s) => MbufPayload::new(s).narrow(range),
             Err(_) => return false,
         };
-        if self.receiver.handle_datagram(now, payload).is_ok() {
+        let result = self.receiver.handle_datagram(now, payload);
+        if let Some(session) = hello_session.filter(|s| self.receiver.session_id() != Some(*s)) {
+            self.foreign_hellos[self.next_foreign] = Some((session, PathRoute { member: mi, queue: q, peer: from }));
+            self.next_foreign = (self.next_foreign + 1) % FOREIGN_HELLOS;
+        }
+        if result.is_ok() {
             if let Some(p) = path {
                 let p = p as usize;
                 if self.routes.len() <= p {
@@ -261,7 +292,13 @@ impl RecvLoop {
         while n < TX_BUDGET {
             let Some(t) = self.receiver.poll_transmit(now) else { break };
             n += 1;
-            let Some(Some(route)) = self.routes.get(t.path as usize).copied() else { continue };
+            let session = t.header().session_id;
+            let foreign = if self.receiver.session_id() == Some(session) {
+                None
+            } else {
+                self.foreign_hellos.iter().flatten().find(|(s, _)| *s == session).map(|(_, r)| *r)
+            };
+            let Some(route) = foreign.or_else(|| self.routes.get(t.path as usize).copied().flatten()) else { continue };
             let member = &mut self.members[route.member];
             let src = Endpoint { mac: member.mac, ip: self.local_ip, port: self.udp_port };
             *ident = ident.wrapping_add(1);

@@ -327,6 +327,9 @@ where
     job.join().map_err(|e| Failure::new(ExitCode::Other, e.to_string()))
 }
 
+/// How long memif's interrupt thread is given to finish a peer's disconnect.
+const MEMIF_TEARDOWN_GRACE: Duration = Duration::from_millis(100);
+
 /// Waits until every memif member's link is down (its peer left), at most
 /// `limit`. Other drivers have no peer process to wait for.
 fn wait_for_peer_exit(members: &[Member], limit: Duration) {
@@ -334,6 +337,10 @@ fn wait_for_peer_exit(members: &[Member], limit: Duration) {
     while std::time::Instant::now() < end {
         let waiting = members.iter().any(|m| m.guard_link && m.port.link().map(|l| l.up).unwrap_or(false));
         if !waiting {
+            // memif marks the link down first and then tears the connection
+            // down in EAL's interrupt thread; closing our ports before it is
+            // done would run a second teardown beside the first.
+            std::thread::sleep(MEMIF_TEARDOWN_GRACE);
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
