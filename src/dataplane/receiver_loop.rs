@@ -286,7 +286,10 @@ impl RecvLoop {
         let mut n = 0;
         // Back-pressure: while a driver will not take what is queued, keep
         // the protocol's packets in the protocol (they are not lost then).
-        if self.members.iter().any(|m| m.backlog() > super::members::TX_PAUSE) {
+        // A session that has ended (a RESET or a verdict to send) goes out
+        // regardless.
+        let ended = matches!(self.receiver.state(), ReceiverState::Complete | ReceiverState::Failed(_));
+        if !ended && self.members.iter().any(|m| m.backlog() > super::members::TX_PAUSE) {
             return 0;
         }
         while n < TX_BUDGET {

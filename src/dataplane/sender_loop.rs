@@ -208,7 +208,8 @@ impl SendLoop {
         let mut n = 0;
         // Back-pressure: while a driver will not take what is queued, keep
         // the protocol's packets in the protocol (they are not lost then).
-        if self.members.iter().any(|m| m.backlog() > super::members::TX_PAUSE) {
+        // A session that has ended (a RESET to send) goes out regardless.
+        if !self.sender.is_finished() && self.members.iter().any(|m| m.backlog() > super::members::TX_PAUSE) {
             return 0;
         }
         while n < TX_BUDGET {
