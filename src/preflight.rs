@@ -76,16 +76,21 @@ impl Sysfs {
     }
 }
 
+/// Whether this process runs with effective uid 0.
+pub fn is_root() -> bool {
+    effective_uid() == 0
+}
+
 /// DPDK needs root here (hugepages, device access).
 pub fn check_root() -> Result<(), Failure> {
-    if nix_geteuid() != 0 {
+    if !is_root() {
         return Err(Failure::env("DPDK needs root for hugepages and device access")
             .hint("run stripecat with sudo (or as root)"));
     }
     Ok(())
 }
 
-fn nix_geteuid() -> u32 {
+fn effective_uid() -> u32 {
     // std exposes no geteuid; /proc/self/status is the portable read.
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -11,23 +11,10 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::transfer::{finish, memif_pair, start};
+use common::transfer::{finish, memif_pair, random_bytes, start};
 use common::DpdkTest;
 
 const LIMIT: Duration = Duration::from_secs(90);
-
-/// Seeded pseudo-random bytes (xorshift64).
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut data = vec![0u8; len];
-    for chunk in data.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-    data
-}
 
 /// Receiver then sender over two memif links; returns (sender stdout,
 /// receiver stdout) after asserting both exited 0, or `None` when the test

@@ -64,14 +64,7 @@ pub fn register(c: Cleanup) {
 }
 
 pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
+    stripecat::preflight::is_root()
 }
 
 /// A running DPDK test: lock, watchdog, prefix, cleanup.

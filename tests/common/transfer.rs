@@ -8,18 +8,23 @@ use std::time::{Duration, Instant};
 
 use super::{register, Cleanup, DpdkTest};
 
-/// Writes `len` bytes of seeded pseudo-random data to `path`.
-pub fn random_file(path: &Path, len: usize, seed: u64) {
+/// `len` bytes of seeded pseudo-random data (xorshift64): the same seed
+/// gives the same bytes, so any prefix can be checked.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     let mut data = vec![0u8; len];
     for chunk in data.chunks_mut(8) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let b = x.to_le_bytes();
-        chunk.copy_from_slice(&b[..chunk.len()]);
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
     }
-    std::fs::write(path, data).unwrap();
+    data
+}
+
+/// Writes `len` bytes of [`random_bytes`] to `path`.
+pub fn random_file(path: &Path, len: usize, seed: u64) {
+    std::fs::write(path, random_bytes(len, seed)).unwrap();
 }
 
 /// Asserts two files are byte-identical, naming the first difference.
