@@ -136,6 +136,9 @@ impl Summary {
             (Some(alg), Some(v), Some(true)) => s.push_str(&format!("; {alg} digest {v} verified")),
             (Some(alg), Some(v), Some(false)) => s.push_str(&format!("; {alg} digest {v} DID NOT MATCH")),
             (Some(alg), Some(v), None) => s.push_str(&format!("; {alg} digest {v}")),
+            (Some(alg), None, Some(true)) if alg != "none" => s.push_str(&format!("; {alg} digest verified")),
+            (Some(alg), None, Some(false)) if alg != "none" => s.push_str(&format!("; {alg} digest DID NOT MATCH")),
+            (None, None, Some(true)) => s.push_str("; length and digest verified"),
             _ => {}
         }
         if let Some(e) = &self.error {
@@ -244,6 +247,14 @@ mod tests {
         let p = s.paragraph();
         assert!(p.contains("received 1.0 MiB (1048576 bytes)"), "{p}");
         assert!(p.contains("8.4 Mbit/s") && p.contains("3 packets dropped (bad_crc 3)") && p.contains("verified"), "{p}");
+    }
+
+    #[test]
+    fn digest_name_alone_still_reports_the_check() {
+        let s = Summary { role: "send".into(), transport: "dpdk".into(), digest: Some("xxh3-128".into()), verified: Some(true), ..Default::default() };
+        assert!(s.paragraph().contains("; xxh3-128 digest verified"), "{}", s.paragraph());
+        let s = Summary { digest: Some("none".into()), verified: Some(true), ..Default::default() };
+        assert!(!s.paragraph().contains("digest"), "{}", s.paragraph());
     }
 
     #[test]
