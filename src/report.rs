@@ -138,7 +138,7 @@ impl Summary {
             (Some(alg), Some(v), None) => s.push_str(&format!("; {alg} digest {v}")),
             (Some(alg), None, Some(true)) if alg != "none" => s.push_str(&format!("; {alg} digest verified")),
             (Some(alg), None, Some(false)) if alg != "none" => s.push_str(&format!("; {alg} digest DID NOT MATCH")),
-            (None, None, Some(true)) => s.push_str("; length and digest verified"),
+            (None, None, Some(true)) => s.push_str("; end-to-end check passed"),
             _ => {}
         }
         if let Some(e) = &self.error {
