@@ -57,27 +57,27 @@ fn kind_of(file: &mut File) -> Kind {
 impl End {
     /// The input: FILE, or stdin when absent or "-".
     pub fn input(path: Option<&Path>) -> Result<End> {
-        let (mut file, name) = if is_stdio(path) {
-            let fd = io::stdin().as_fd().try_clone_to_owned().map_err(|e| KernelError::Open { path: "stdin".into(), source: e })?;
-            (File::from(fd), "stdin".to_string())
-        } else {
-            let p = path.unwrap_or(Path::new("-"));
-            let f = File::open(p).map_err(|e| KernelError::Open { path: p.display().to_string(), source: e })?;
-            (f, p.display().to_string())
-        };
-        let kind = kind_of(&mut file);
-        Ok(End { file, kind, name })
+        Self::open(path, "stdin", io::stdin().as_fd(), |p| File::open(p))
     }
 
     /// The output: FILE (created or truncated), or stdout when absent or "-".
     pub fn output(path: Option<&Path>) -> Result<End> {
+        Self::open(path, "stdout", io::stdout().as_fd(), |p| File::create(p))
+    }
+
+    /// FILE through `open`, or a duplicate of the standard stream `stdio`.
+    fn open(
+        path: Option<&Path>,
+        stdio_name: &str,
+        stdio: std::os::fd::BorrowedFd<'_>,
+        open: fn(&Path) -> io::Result<File>,
+    ) -> Result<End> {
         let (mut file, name) = if is_stdio(path) {
-            let fd =
-                io::stdout().as_fd().try_clone_to_owned().map_err(|e| KernelError::Open { path: "stdout".into(), source: e })?;
-            (File::from(fd), "stdout".to_string())
+            let fd = stdio.try_clone_to_owned().map_err(|e| KernelError::Open { path: stdio_name.into(), source: e })?;
+            (File::from(fd), stdio_name.to_string())
         } else {
             let p = path.unwrap_or(Path::new("-"));
-            let f = File::create(p).map_err(|e| KernelError::Open { path: p.display().to_string(), source: e })?;
+            let f = open(p).map_err(|e| KernelError::Open { path: p.display().to_string(), source: e })?;
             (f, p.display().to_string())
         };
         let kind = kind_of(&mut file);
