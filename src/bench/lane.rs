@@ -193,6 +193,9 @@ impl Lane {
                 self.flush_reflected(now);
             }
             Mode::Rx | Mode::Tx => {
+                // A fresh reading: a frame sent earlier in this iteration
+                // can already be back (memif round trips take microseconds).
+                let now = if self.latency.is_some() { rdtsc() } else { now };
                 for m in bufs.iter() {
                     match gen::classify(m.data()) {
                         Kind::Forward { flow, seq, payload } if (flow as usize) < MAX_FLOWS => {
