@@ -141,7 +141,10 @@ impl FlowGen {
         let t = &self.templates[self.next];
         let Some(buf) = m.append_inline(t.len as usize) else { return false };
         write_frame(buf, t, self.seq, tsc);
-        self.next = (self.next + 1) % self.templates.len();
+        self.next += 1;
+        if self.next == self.templates.len() {
+            self.next = 0;
+        }
         self.seq += 1;
         true
     }

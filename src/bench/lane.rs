@@ -224,7 +224,8 @@ impl Lane {
             }
         }
         self.rxbuf = bufs;
-        self.live.rx_pkts.store(self.r.rx_pkts + self.r.returned, Relaxed);
+        // Any frame is activity (the leader ends rx/reflect when it stops).
+        self.live.rx_pkts.store(self.r.rx_pkts + self.r.returned + self.r.foreign, Relaxed);
         self.live.rx_bytes.store(self.r.rx_bytes, Relaxed);
         self.live.lost.store(self.r.lost_live, Relaxed);
         n
