@@ -186,7 +186,7 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
     };
     let mtu = (max_len as u16).saturating_sub(14).max(1500);
     let mut members = members::open(&eal, &started.ports, a.queues, mtu, &rx_pool)?;
-    if !members::wait_links_until(&members, LINK_WAIT, &signals.checker())? {
+    if !wait_links(&members, &a.dpdk.ports, &signals)? {
         drop(members);
         drop(tx_pool);
         drop(rx_pool);
@@ -295,6 +295,41 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Waits up to [`LINK_WAIT`] for every port's link; `Ok(false)` when
+/// interrupted. Unlike the data plane's wait, a memif server is never
+/// restarted while it waits: restarting closes its listening socket for a
+/// moment, and a peer that connects then (dpdk-testpmd's memif client does
+/// not retry) never comes up. Other ports are restarted now and then, so a
+/// memif client finds a server that started after it.
+fn wait_links(members: &[members::Member], specs: &[crate::spec::PortSpec], signals: &Signals) -> Result<bool, Failure> {
+    let server = |i: usize| specs.get(i).is_some_and(|s| s.to_string().contains("role=server"));
+    let end = std::time::Instant::now() + LINK_WAIT;
+    let mut next_restart = std::time::Instant::now() + Duration::from_millis(250);
+    loop {
+        let down: Vec<usize> = (0..members.len()).filter(|&i| !members[i].port.link().map(|l| l.up).unwrap_or(false)).collect();
+        if down.is_empty() {
+            return Ok(true);
+        }
+        if signals.raised() {
+            return Ok(false);
+        }
+        let now = std::time::Instant::now();
+        if now >= end {
+            let names: Vec<&str> = down.iter().map(|&i| members[i].name.as_str()).collect();
+            return Err(Failure::env(format!("link{} {} did not come up within {} s", if names.len() > 1 { "s" } else { "" }, names.join(", "), LINK_WAIT.as_secs()))
+                .hint("for memif, start the peer with the same socket path (and --queues); for af_packet, check the interface is up"));
+        }
+        if now >= next_restart {
+            for &i in down.iter().filter(|&&i| !server(i)) {
+                let _ = members[i].port.stop();
+                let _ = members[i].port.start();
+            }
+            next_restart = now + Duration::from_millis(250);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_for_peer_exit(members: &[members::Member], limit: Duration) {
     let end = std::time::Instant::now() + limit;
     if !members.iter().any(|m| m.guard_link) {
@@ -381,7 +416,6 @@ fn build_report(
         ports,
         total,
         latency: latency.and_then(|l| l.summary()),
-        error: None,
     }
 }
 

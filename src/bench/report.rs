@@ -84,8 +84,6 @@ pub struct BenchReport {
     pub ports: Vec<PortFigures>,
     pub total: PortFigures,
     pub latency: Option<LatencySummary>,
-    /// Error text when the run failed.
-    pub error: Option<String>,
 }
 
 impl BenchReport {
