@@ -122,7 +122,7 @@ fn imix_mixes_sizes_seven_four_one() {
     // Wire rate counts 20 bytes of preamble and gap per frame: 1 Gbit/s
     // on the wire is under 1 Gbit/s of frames.
     let wire = f(&tx, "/total/tx/wire_gbit_s");
-    assert!(wire <= 1.05 && wire >= 0.3, "{wire}");
+    assert!((0.3..=1.05).contains(&wire), "{wire}");
 }
 
 #[test]
