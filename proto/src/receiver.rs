@@ -120,6 +120,8 @@ pub struct Receiver<B> {
     config: ReceiverConfig,
     shared: Arc<ReceiverShared<B>>,
     paths: Vec<PathReceiver>,
+    /// Paths another lcore drives ([`Receiver::detach_path`]).
+    remote: Vec<bool>,
     reassembler: Option<Reassembler<B>>,
     state: ReceiverState,
     session: Option<(u64, HelloRepr)>,
@@ -142,9 +144,11 @@ pub struct Receiver<B> {
 impl<B: Payload> Receiver<B> {
     /// A receiver listening for one session.
     pub fn new(config: ReceiverConfig) -> Self {
-        let paths =
+        let paths: Vec<PathReceiver> =
             (0..config.paths.max(1)).map(|i| PathReceiver::new(i, config.ack_every, config.max_ack_delay)).collect();
+        let remote = vec![false; paths.len()];
         Receiver {
+            remote,
             shared: Arc::new(ReceiverShared::new(config.inbox_chunks)),
             config,
             paths,
@@ -168,6 +172,48 @@ impl<B: Payload> Receiver<B> {
     /// The shared part.
     pub fn shared(&self) -> &Arc<ReceiverShared<B>> {
         &self.shared
+    }
+
+    /// Hands path `i` to another lcore (multi-core driver): the caller
+    /// drives the returned [`PathReceiver`] with [`Receiver::shared`]
+    /// (`handle_data`, `handle_ping`, `poll_transmit` for its ACKs) and
+    /// routes that path's DATA and PING to it; this receiver keeps session
+    /// control and the reassembler, and learns of the lcore's traffic through
+    /// [`Receiver::note_activity`]. Give it back with [`Receiver::attach_path`].
+    ///
+    /// Panics if `i` is out of range or already detached (a driver bug).
+    pub fn detach_path(&mut self, i: usize) -> PathReceiver {
+        assert!(!self.remote[i], "path {i} is already detached");
+        self.remote[i] = true;
+        let placeholder = PathReceiver::new(i as u16, self.config.ack_every, self.config.max_ack_delay);
+        std::mem::replace(&mut self.paths[i], placeholder)
+    }
+
+    /// Takes back a path given out by [`Receiver::detach_path`].
+    pub fn attach_path(&mut self, path: PathReceiver) {
+        let i = path.id() as usize;
+        assert!(self.remote[i], "path {i} was not detached");
+        self.remote[i] = false;
+        self.paths[i] = path;
+    }
+
+    /// Whether path `i` is driven here (not detached).
+    pub fn is_local(&self, i: usize) -> bool {
+        !self.remote.get(i).copied().unwrap_or(true)
+    }
+
+    /// Another lcore accepted packets of this session: the sender is alive,
+    /// so the idle timeout starts over.
+    pub fn note_activity(&mut self, now: Instant) {
+        self.last_activity = now;
+        if self.state == ReceiverState::Receiving {
+            self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+        }
+    }
+
+    /// Adds drops counted by a path lcore (for [`Receiver::stats`]).
+    pub fn merge_drops(&mut self, drops: &DropCounters) {
+        self.drops.merge(drops);
     }
 
     /// Session state.
@@ -245,6 +291,10 @@ impl<B: Payload> Receiver<B> {
         }
         if matches!(self.state, ReceiverState::Failed(_)) {
             return Err(DropReason::Unexpected);
+        }
+        if self.remote[path] && matches!(repr.frame, Frame::Data | Frame::Ping) {
+            // The driver routes a detached path's DATA and PING to its lcore.
+            return Err(DropReason::UnknownPath);
         }
         self.touch(now, h.path_id);
         match repr.frame {
@@ -434,6 +484,9 @@ impl<B: Payload> Receiver<B> {
         let n = self.paths.len();
         for k in 0..n {
             let i = (self.rr + k) % n;
+            if self.remote[i] {
+                continue;
+            }
             if let Some(t) = self.paths[i].poll_transmit(now, &self.shared, session) {
                 self.rr = (i + 1) % n;
                 return Some(t);
@@ -447,7 +500,7 @@ impl<B: Payload> Receiver<B> {
         let mut t = self.timers.next();
         if self.session.is_some() {
             let delivered = self.shared.delivered();
-            for p in &self.paths {
+            for p in self.paths.iter().zip(&self.remote).filter(|(_, r)| !**r).map(|(p, _)| p) {
                 t = match (t, p.poll_timeout(delivered)) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
