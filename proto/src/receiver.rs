@@ -139,6 +139,8 @@ pub struct Receiver<B> {
     /// reports. When set, the FIN verdict waits for it to reach the stream end,
     /// so an Ok verdict means the data is in the output, not just delivered.
     written: Option<u64>,
+    /// The sender confirmed it has our Ok verdict (RESET `Closed`).
+    peer_closed: bool,
 }
 
 impl<B: Payload> Receiver<B> {
@@ -160,6 +162,7 @@ impl<B: Payload> Receiver<B> {
             verdict: None,
             control: VecDeque::new(),
             written: None,
+            peer_closed: false,
             timers: TimerTable::default(),
             last_activity: Instant::ZERO,
             last_path: 0,
@@ -214,6 +217,12 @@ impl<B: Payload> Receiver<B> {
     /// Adds drops counted by a path lcore (for [`Receiver::stats`]).
     pub fn merge_drops(&mut self, drops: &DropCounters) {
         self.drops.merge(drops);
+    }
+
+    /// Whether the sender confirmed it has our Ok verdict: the session is
+    /// over on both ends, and no FIN retransmission needs answering.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
     }
 
     /// Session state.
@@ -310,6 +319,12 @@ impl<B: Payload> Receiver<B> {
                 self.shared.set_end(fin.total_len);
                 self.fin = Some(fin);
                 self.check_fin(now, h.path_id);
+            }
+            Frame::Reset(r) if r.reason == ResetReason::Closed => {
+                if self.state != ReceiverState::Complete {
+                    return Err(DropReason::Unexpected);
+                }
+                self.peer_closed = true;
             }
             Frame::Reset(r) => {
                 let delivered = self.shared.delivered();

@@ -329,10 +329,13 @@ impl<B: Payload> Sender<B> {
                 self.state = SenderState::Transfer;
                 self.timers.stop(Timer::Hello as usize);
                 self.shared.on_feedback(0, ha.window);
-                self.shared.set_established();
                 // RTT seed: our HELLO's timestamp comes back as the echo.
                 let echoed = h.timestamp_echo;
                 let rtt = now.wire_timestamp().wrapping_sub(echoed) as u64;
+                if echoed == self.hello_sent_at.wire_timestamp() {
+                    self.shared.set_handshake_rtt(Duration::from_micros(rtt.max(1)));
+                }
+                self.shared.set_established();
                 if echoed == self.hello_sent_at.wire_timestamp() {
                     for (p, remote) in self.paths.iter_mut().zip(&self.remote) {
                         if !remote {
@@ -363,6 +366,10 @@ impl<B: Payload> Sender<B> {
         if fa.verdict == Verdict::Ok && fa.received_len == sent {
             self.state = SenderState::Done;
             self.shared.stop();
+            // Tell the receiver we have the verdict: it may leave now rather
+            // than linger for a FIN retransmission that will not come. If this
+            // is lost, its linger covers it.
+            self.send_reset = Some(ResetRepr { reason: ResetReason::Closed, offset: sent });
             for t in [Timer::Fin, Timer::GiveUp] {
                 self.timers.stop(t as usize);
             }

@@ -23,6 +23,7 @@ struct Split {
     /// from the sender's, as two hosts with different lcore counts have).
     rx_paths: Vec<PathReceiver>,
     control_paths: Vec<u16>,
+    seeded: bool,
 }
 
 fn remote_tx(p: u16) -> bool {
@@ -40,7 +41,7 @@ impl Split {
         let tx_paths = (0..PATHS).filter(|&p| remote_tx(p)).map(|p| sender.detach_path(p as usize)).collect();
         let mut receiver = Receiver::new(ReceiverConfig { paths: PATHS, ..Default::default() });
         let rx_paths = (0..PATHS).filter(|&p| remote_rx(p)).map(|p| receiver.detach_path(p as usize)).collect();
-        Split { sender, receiver, tx_paths, rx_paths, control_paths: Vec::new() }
+        Split { sender, receiver, tx_paths, rx_paths, control_paths: Vec::new(), seeded: false }
     }
 
     /// Everything the sender side emits at `now`, as (path, bytes).
@@ -57,6 +58,14 @@ impl Split {
             out.push((t.path, t.to_vec()));
         }
         let shared = self.sender.shared().clone();
+        if shared.is_established() && !self.seeded {
+            // The handshake's RTT reaches the detached paths through the shared part.
+            self.seeded = true;
+            let rtt = shared.handshake_rtt().expect("HELLO-ACK measured the handshake");
+            for p in &mut self.tx_paths {
+                p.seed_rtt(now, rtt);
+            }
+        }
         for p in &mut self.tx_paths {
             if p.poll_timeout().is_some_and(|t| t <= now) {
                 p.handle_timeout(now, &shared);
@@ -277,4 +286,65 @@ fn detaching_twice_is_a_driver_bug() {
     let mut sender: Sender<SharedBytes> = Sender::new(cfg, 1, Instant::ZERO);
     let _a = sender.detach_path(1);
     let _b = sender.detach_path(1);
+}
+
+#[test]
+fn the_sender_tells_the_receiver_it_has_the_verdict() {
+    let (mut s, _) = run(50_000);
+    assert_eq!(s.sender.state(), SenderState::Done);
+    assert!(!s.receiver.peer_closed(), "not before the RESET(Closed) arrives");
+    let now = Instant::from_micros(10_000_000);
+    let out = s.sender_out(now);
+    let closed: Vec<_> = out
+        .iter()
+        .filter(|(_, b)| matches!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap().frame,
+            Frame::Reset(r) if r.reason == stripecat_proto::wire::ResetReason::Closed))
+        .collect();
+    assert_eq!(closed.len(), 1, "one RESET(Closed) after the verdict: {out:?}");
+    for (p, b) in out {
+        s.to_receiver(now, p, b);
+    }
+    assert!(s.receiver.peer_closed());
+    assert_eq!(s.receiver.state(), ReceiverState::Complete, "Closed is not a failure");
+    // And nothing more goes out from the sender.
+    assert!(s.sender_out(now).is_empty());
+}
+
+#[test]
+fn closed_before_the_verdict_is_ignored() {
+    let mut s = Split::new(1_000_000);
+    let mut now = Instant::ZERO;
+    // Handshake only.
+    for _ in 0..10 {
+        for (p, b) in s.sender_out(now) {
+            s.to_receiver(now, p, b);
+        }
+        for (p, b) in s.receiver_out(now) {
+            s.to_sender(now, p, b);
+        }
+        now = now + Duration::from_micros(100);
+    }
+    assert_eq!(s.receiver.state(), ReceiverState::Receiving);
+    use stripecat_proto::wire::{Flags, HeaderRepr, PacketType, ResetReason, ResetRepr};
+    let session = s.receiver.session_id().unwrap();
+    let frame = Frame::Reset(ResetRepr { reason: ResetReason::Closed, offset: 0 });
+    let repr = Repr {
+        header: HeaderRepr {
+            packet_type: PacketType::Reset,
+            flags: Flags::empty(),
+            path_id: 0,
+            session_id: session,
+            packet_number: 99,
+            offset: 0,
+            length: frame.body_len() as u16,
+            timestamp: 0,
+            timestamp_echo: 0,
+        },
+        frame,
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut buf, &[]);
+    assert_eq!(s.receiver.handle_datagram(now, SharedBytes::from(buf)), Err(stripecat_proto::DropReason::Unexpected));
+    assert_eq!(s.receiver.state(), ReceiverState::Receiving);
+    assert!(!s.receiver.peer_closed());
 }

@@ -220,6 +220,11 @@ impl RecvLoop {
                     if accepted > 0 {
                         last_rx_us = now_us;
                     }
+                    // The sender has the verdict (RESET Closed): nothing left
+                    // to answer, and it waits for us to leave first.
+                    if self.receiver.peer_closed() {
+                        return RecvEnd::Protocol;
+                    }
                     let quiet = if self.members.iter().any(|m| m.guard_link) { LINGER_QUIET_MEMIF_US } else { LINGER_QUIET_US };
                     if now_us.saturating_sub(last_rx_us) >= quiet {
                         return RecvEnd::Protocol;

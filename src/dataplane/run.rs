@@ -677,6 +677,10 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
         paths: config_paths,
         max_chunk_size: chunk.max(9000),
         window: WINDOW_BYTES,
+        // Other lanes hand chunks to the reassembler through the inbox while
+        // lane 0 may be descheduled: room for the whole window, which bounds
+        // what can be in flight anyway (so no extra memory is promised).
+        inbox_chunks: window_chunks as usize,
         ..Default::default()
     };
     let receiver = stripecat_proto::Receiver::new(config);

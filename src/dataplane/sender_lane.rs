@@ -50,6 +50,7 @@ impl SendLane {
         // between fragments' datagrams, and we never fragment).
         let mut ident: u16 = self.lane.wrapping_mul(0x1000);
         let mut rr = 0usize;
+        let mut seeded = false;
         loop {
             let now = self.clock.now();
             let mut work = 0usize;
@@ -68,6 +69,15 @@ impl SendLane {
             }
 
             if self.shared.is_established() {
+                if !seeded {
+                    // As the control owner seeds its own paths at HELLO-ACK.
+                    seeded = true;
+                    if let Some(rtt) = self.shared.handshake_rtt() {
+                        for p in &mut self.paths {
+                            p.seed_rtt(now, rtt);
+                        }
+                    }
+                }
                 for p in &mut self.paths {
                     if p.poll_timeout().is_some_and(|t| t <= now) {
                         p.handle_timeout(now, &self.shared);
