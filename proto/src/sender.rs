@@ -276,6 +276,11 @@ impl<B: Payload> Sender<B> {
                 if acked > self.progress_mark {
                     self.progress_mark = acked;
                     self.progress(now);
+                } else if self.state == SenderState::Closing {
+                    // Everything is acknowledged; the receiver answers our FIN with an
+                    // ACK while its application still writes (a slow reader). It is
+                    // alive: wait for its FIN-ACK instead of giving up.
+                    self.progress(now);
                 }
                 self.maybe_fin(now);
             }
