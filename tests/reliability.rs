@@ -345,6 +345,7 @@ fn second_sender_is_rejected_and_the_running_transfer_is_unharmed() {
     let ao = finish(a, LIMIT);
     let ro = finish(r, LIMIT);
     let be = stderr(&bo);
+    eprintln!("second sender: exit {:?} after {b_took:?}: {be}", bo.status.code());
     assert_eq!(bo.status.code(), Some(4), "sender B: {be}");
     assert!(be.contains("rejected") && be.contains("Busy"), "B's message does not say it was rejected as busy: {be}");
     // Told, not left to give up (10 s without progress).
@@ -427,12 +428,14 @@ fn sigterm_and_sigint_mid_transfer_then_the_next_run_is_clean() {
     signal(&r, "TERM");
     let at = Instant::now();
     let ro = finish(r, Duration::from_secs(20));
+    eprintln!("SIGTERM to the receiver: exit {:?}: {}", ro.status.code(), stderr(&ro));
     assert_eq!(ro.status.code(), Some(143), "receiver: {}", stderr(&ro));
     assert!(at.elapsed() < Duration::from_secs(5), "receiver left {:?} after SIGTERM", at.elapsed());
     let left = hugepage_files(&recv_prefix);
     assert!(left.is_empty(), "hugepage files left after SIGTERM: {left:?}");
     let so = finish(s, Duration::from_secs(30));
     feeder.stop();
+    eprintln!("sender after the receiver's SIGTERM: exit {:?}: {}", so.status.code(), stderr(&so));
     assert_eq!(so.status.code(), Some(4), "sender after the receiver's SIGTERM: {}", stderr(&so));
     assert_stream_prefix(&output, 5);
 
@@ -445,10 +448,12 @@ fn sigterm_and_sigint_mid_transfer_then_the_next_run_is_clean() {
     signal(&s, "INT");
     let at = Instant::now();
     let so = finish(s, Duration::from_secs(20));
+    eprintln!("SIGINT to the sender: exit {:?}: {}", so.status.code(), stderr(&so));
     assert_eq!(so.status.code(), Some(130), "sender: {}", stderr(&so));
     assert!(at.elapsed() < Duration::from_secs(5), "sender left {:?} after SIGINT", at.elapsed());
     feeder.stop();
     let ro = finish(r, Duration::from_secs(30));
+    eprintln!("receiver after the sender's SIGINT: exit {:?}: {}", ro.status.code(), stderr(&ro));
     assert_eq!(ro.status.code(), Some(4), "receiver after the sender's SIGINT: {}", stderr(&ro));
     assert_stream_prefix(&output, 6);
 
@@ -546,6 +551,7 @@ fn port_that_does_not_exist_is_an_environment_error() {
     let began = Instant::now();
     let (code, _, err) = run_stripecat(&["send", "--quiet", "--port", "0000:ff:1f.7", "--eal", &eal, &input.display().to_string()], Duration::from_secs(30));
     let took = began.elapsed();
+    eprintln!("port that does not exist: exit {code} after {took:?}: {err}");
     assert_eq!(code, 3, "{err}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_one_error_line(&err, "0000:ff:1f.7");
@@ -560,6 +566,7 @@ fn memif_peer_that_never_comes_is_an_environment_error() {
     let began = Instant::now();
     let (code, _, err) = run_stripecat(&["recv", "--quiet", "--port", &server[0], "--eal", &eal, &output.display().to_string()], Duration::from_secs(50));
     let took = began.elapsed();
+    eprintln!("memif peer that never comes: exit {code} after {took:?}: {err}");
     assert_eq!(code, 3, "{err}");
     assert!(took >= Duration::from_secs(29) && took <= Duration::from_secs(38), "took {took:?}");
     assert_one_error_line(&err, "did not come up");
@@ -617,19 +624,21 @@ fn member_link_down_mid_transfer_then_back_up_is_used_again() {
     wait_output(&output, at + (8 << 20), &mut [&mut r, &mut s]);
     let carried = tx_packets(&l.send_if[1]) - before;
     set_link(&l.send_if[0], true);
-    std::thread::sleep(Duration::from_secs(1));
+    // Probes find it up within a few of their 20 ms intervals; give the
+    // stream time to use both links again before it ends.
+    std::thread::sleep(Duration::from_secs(3));
 
     let fed = feeder.stop();
     let so = finish(s, LIMIT);
     let ro = finish(r, LIMIT);
+    let report = std::fs::read_to_string(&sj).ok().and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).unwrap_or_default();
+    eprintln!("link down and up: fed {fed} bytes; link 1 carried {carried} frames alone; paths {}", report["paths"]);
     assert_both_ok(&so, &ro);
     assert_eq!(file_len(&output), fed, "every fed byte arrived");
     assert_stream_prefix(&output, seed);
     // 8 MiB or more went through link 1 alone after it came back: at least
     // 5,000 full-size frames.
     assert!(carried >= 5_000, "link 1 sent {carried} frames while link 0 was down");
-    let report = stats_json(&sj);
-    eprintln!("link down and up: fed {fed} bytes; link 1 carried {carried} frames alone; paths {}", report["paths"]);
     for p in 0..2 {
         assert!(path_stat(&report, p, "downs") >= 1, "path {p} was never marked down: {report}");
         assert!(path_stat(&report, p, "ups") >= 1, "path {p} never came back: {report}");
