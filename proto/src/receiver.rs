@@ -319,6 +319,12 @@ impl<B: Payload> Receiver<B> {
                 self.shared.set_end(fin.total_len);
                 self.fin = Some(fin);
                 self.check_fin(now, h.path_id);
+                if self.fin.is_some() && self.shared.delivered() >= fin.total_len {
+                    // Everything arrived; the application is still writing it, so the
+                    // FIN-ACK waits. An ACK answers this FIN instead: the sender then
+                    // knows we are alive and does not give up on a slow reader.
+                    self.paths[path].request_ack();
+                }
             }
             Frame::Reset(r) if r.reason == ResetReason::Closed => {
                 if self.state != ReceiverState::Complete {
@@ -476,6 +482,13 @@ impl<B: Payload> Receiver<B> {
         }
     }
 
+    /// Whether the session waits for the application rather than the network: an
+    /// in-order chunk is ready but not taken yet (`poll_deliver`), or delivered bytes are
+    /// not written yet (`set_written`).
+    fn app_behind(&self) -> bool {
+        self.written.is_some_and(|w| w < self.shared.delivered()) || self.reassembler.as_ref().is_some_and(|r| r.can_deliver())
+    }
+
     /// The next in-order chunk for the application. Delivering advances the credit.
     pub fn poll_deliver(&mut self) -> Option<B> {
         let r = self.reassembler.as_mut()?;
@@ -529,6 +542,13 @@ impl<B: Payload> Receiver<B> {
     /// (Delayed ACKs need no action here: `poll_transmit` sends them once due.)
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.timers.take_expired(Timer::Idle as usize, now) && self.state == ReceiverState::Receiving {
+            if self.app_behind() {
+                // The application is slow, not the network: the sender, with
+                // everything acknowledged, waits for our credit or FIN-ACK and sends
+                // nothing meanwhile. Wait for the application instead of failing.
+                self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+                return;
+            }
             let delivered = self.shared.delivered();
             let idle = now - self.last_activity;
             self.state = ReceiverState::Failed(ReceiverError::IdleTimeout { delivered, idle });

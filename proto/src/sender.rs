@@ -315,6 +315,12 @@ impl<B: Payload> Sender<B> {
                     return Err(DropReason::UnknownPath);
                 }
                 self.paths[path].handle_ack(now, &h, &ack, &self.shared);
+                if self.state == SenderState::Closing && self.shared.acked() <= self.progress_mark {
+                    // Everything is acknowledged; the receiver answers our FIN with an
+                    // ACK while its application still writes (a slow reader). It is
+                    // alive: wait for its FIN-ACK instead of giving up.
+                    self.progress(now);
+                }
                 self.observe_progress(now);
             }
             Frame::HelloAck(ha) => {

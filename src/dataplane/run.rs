@@ -122,6 +122,22 @@ pub(crate) fn random_u64() -> u64 {
     t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)
 }
 
+/// A packet-buffer pool that could not be created at start: hugepages ran out
+/// (another DPDK process holds them, or too few are reserved). Says so, with
+/// how many are free, and names the fix.
+pub(crate) fn alloc_failure(e: crate::dpdk::DpdkError) -> Failure {
+    let h = crate::preflight::Sysfs::default().hugepages();
+    let what = match &e {
+        crate::dpdk::DpdkError::MempoolCreate { name, count, reason } => {
+            format!("not enough hugepage memory for {count} packet buffers (pool {name}): {reason}")
+        }
+        other => other.to_string(),
+    };
+    Failure::env(format!("{what}; {} of {} hugepages are free", h.free, h.total)).hint(
+        "stop other DPDK processes holding hugepages, or reserve more with scripts/setup-hugepages.sh (see hugepages.conf)",
+    )
+}
+
 /// The DPDK-side set-up both ends share.
 struct Plane {
     eal: Eal,
@@ -164,9 +180,7 @@ fn open_plane(
     let eal = started.eal;
     let frame_room = plane.mtu as u32 + 14 + 4 + 64;
     let data_room = (HEADROOM as u32 + frame_room.max(2048)) as u16;
-    let env = |e: crate::dpdk::DpdkError| {
-        Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf) or lower --mtu/--queues")
-    };
+    let env = alloc_failure;
     let q = plane.queues as u32;
     let n = started.ports.len() as u32;
     let rx_count = rx_mbufs + n * q * 2048 + 4096;
@@ -455,8 +469,7 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let data_count = window_chunks + fresh as u32 + INTAKE_CHUNKS as u32 + 2048;
     let data_room = HEADROOM + chunk.max(2048 - HEADROOM);
     let data_pool = Arc::new(
-        Mempool::new(&eal, "sc_data", data_count, 256, data_room, None)
-            .map_err(|e| Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf)"))?,
+        Mempool::new(&eal, "sc_data", data_count, 256, data_room, None).map_err(alloc_failure)?,
     );
     let queues = args.plane.queues;
     let paths = (members.len() as u16) * queues;
@@ -615,6 +628,7 @@ pub(crate) fn send_summary(lp: &SendLoop, digest: DigestAlgorithm, transport: &s
                 lost: ps.lost,
                 ptos: ps.ptos,
                 downs: ps.downs,
+                ups: ps.ups,
                 srtt_us: Some(p.rtt().smoothed().total_micros()),
                 min_rtt_us: Some(p.rtt().min().total_micros()),
                 health: format!("{:?}", p.health()).to_lowercase(),

@@ -102,7 +102,7 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     let signals = Signals::install();
     let started = Startup { ports: Vec::new(), eal: args.eal.clone(), verbose, ..Default::default() }.start()?;
     let eal = started.eal;
-    let env = |e: crate::dpdk::DpdkError| Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf)");
+    let env = run::alloc_failure;
     let links = args.links;
     let mtu = args.mtu;
     let chunk = run::chunk_for_mtu(mtu);
