@@ -92,12 +92,13 @@ pub enum DigestArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data plane (DPDK)")]
 pub struct DataPlaneArgs {
-    /// A dedicated CPU for the poll loop, e.g. 1 (default: the loop floats over all CPUs).
-    /// One loop polls every member queue; several CPUs are not supported yet.
-    #[arg(long, value_name = "CPU")]
+    /// Dedicated CPUs for poll loops, e.g. 1 or 2-3 (default: one loop floating over all
+    /// CPUs). One lane per CPU, each owning queue q of every member when q mod lanes = k;
+    /// give at least as many --queues.
+    #[arg(long, value_name = "LIST")]
     pub lcores: Option<String>,
 
-    /// Queues per member port.
+    /// Queues per member port (each is a path).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub queues: u16,
 

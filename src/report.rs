@@ -34,6 +34,8 @@ pub struct PathReport {
     pub ptos: u64,
     /// Times the path was marked down.
     pub downs: u64,
+    /// Times it came back up (a probe was answered).
+    pub ups: u64,
     pub srtt_us: Option<u64>,
     pub min_rtt_us: Option<u64>,
     pub health: String,

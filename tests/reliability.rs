@@ -345,6 +345,7 @@ fn second_sender_is_rejected_and_the_running_transfer_is_unharmed() {
     let ao = finish(a, LIMIT);
     let ro = finish(r, LIMIT);
     let be = stderr(&bo);
+    eprintln!("second sender: exit {:?} after {b_took:?}: {be}", bo.status.code());
     assert_eq!(bo.status.code(), Some(4), "sender B: {be}");
     assert!(be.contains("rejected") && be.contains("Busy"), "B's message does not say it was rejected as busy: {be}");
     // Told, not left to give up (10 s without progress).
@@ -427,12 +428,14 @@ fn sigterm_and_sigint_mid_transfer_then_the_next_run_is_clean() {
     signal(&r, "TERM");
     let at = Instant::now();
     let ro = finish(r, Duration::from_secs(20));
+    eprintln!("SIGTERM to the receiver: exit {:?}: {}", ro.status.code(), stderr(&ro));
     assert_eq!(ro.status.code(), Some(143), "receiver: {}", stderr(&ro));
     assert!(at.elapsed() < Duration::from_secs(5), "receiver left {:?} after SIGTERM", at.elapsed());
     let left = hugepage_files(&recv_prefix);
     assert!(left.is_empty(), "hugepage files left after SIGTERM: {left:?}");
     let so = finish(s, Duration::from_secs(30));
     feeder.stop();
+    eprintln!("sender after the receiver's SIGTERM: exit {:?}: {}", so.status.code(), stderr(&so));
     assert_eq!(so.status.code(), Some(4), "sender after the receiver's SIGTERM: {}", stderr(&so));
     assert_stream_prefix(&output, 5);
 
@@ -445,10 +448,12 @@ fn sigterm_and_sigint_mid_transfer_then_the_next_run_is_clean() {
     signal(&s, "INT");
     let at = Instant::now();
     let so = finish(s, Duration::from_secs(20));
+    eprintln!("SIGINT to the sender: exit {:?}: {}", so.status.code(), stderr(&so));
     assert_eq!(so.status.code(), Some(130), "sender: {}", stderr(&so));
     assert!(at.elapsed() < Duration::from_secs(5), "sender left {:?} after SIGINT", at.elapsed());
     feeder.stop();
     let ro = finish(r, Duration::from_secs(30));
+    eprintln!("receiver after the sender's SIGINT: exit {:?}: {}", ro.status.code(), stderr(&ro));
     assert_eq!(ro.status.code(), Some(4), "receiver after the sender's SIGINT: {}", stderr(&ro));
     assert_stream_prefix(&output, 6);
 
@@ -546,6 +551,7 @@ fn port_that_does_not_exist_is_an_environment_error() {
     let began = Instant::now();
     let (code, _, err) = run_stripecat(&["send", "--quiet", "--port", "0000:ff:1f.7", "--eal", &eal, &input.display().to_string()], Duration::from_secs(30));
     let took = began.elapsed();
+    eprintln!("port that does not exist: exit {code} after {took:?}: {err}");
     assert_eq!(code, 3, "{err}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_one_error_line(&err, "0000:ff:1f.7");
@@ -560,7 +566,399 @@ fn memif_peer_that_never_comes_is_an_environment_error() {
     let began = Instant::now();
     let (code, _, err) = run_stripecat(&["recv", "--quiet", "--port", &server[0], "--eal", &eal, &output.display().to_string()], Duration::from_secs(50));
     let took = began.elapsed();
+    eprintln!("memif peer that never comes: exit {code} after {took:?}: {err}");
     assert_eq!(code, 3, "{err}");
     assert!(took >= Duration::from_secs(29) && took <= Duration::from_secs(38), "took {took:?}");
     assert_one_error_line(&err, "did not come up");
+}
+
+// ---------------------------------------------------------------------
+// 8. A member link taken down mid-transfer, and back.
+
+fn set_link(dev: &str, up: bool) {
+    sh(&["ip", "link", "set", dev, if up { "up" } else { "down" }]);
+}
+
+/// Frames the kernel sent out of `dev` (in this namespace).
+fn tx_packets(dev: &str) -> u64 {
+    std::fs::read_to_string(format!("/sys/class/net/{dev}/statistics/tx_packets")).unwrap().trim().parse().unwrap()
+}
+
+fn stats_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+fn path_stat(report: &serde_json::Value, path: usize, key: &str) -> u64 {
+    report["paths"][path][key].as_u64().unwrap_or_else(|| panic!("no paths[{path}].{key}: {report}"))
+}
+
+#[test]
+fn member_link_down_mid_transfer_then_back_up_is_used_again() {
+    let Some(t) = DpdkTest::start("rel-linkdown", Duration::from_secs(150)) else { return };
+    let l = Links::new("d", 2);
+    let (output, sj, rj) = (t.path("out.bin"), t.path("send.json"), t.path("recv.json"));
+    let seed = 0x11d0;
+    let json = |p: &Path| vec!["--stats-json".to_string(), p.display().to_string()];
+    let mut r = start_recv(&t, &l, &output, &json(&rj), Stdio::null());
+    let mut s = start(&t, "send", &args("send", &l.send_ports(), &json(&sj), None), Stdio::piped(), Stdio::null());
+    let stdin = s.child.stdin.take().expect("piped stdin");
+    // ~20 MiB/s: the stream is still running through every step below.
+    let feeder = Feeder::start(stdin, seed, Duration::from_millis(50));
+    wait_output(&output, 4 << 20, &mut [&mut r, &mut s]);
+
+    // Link 1 goes down (its sender end: the receiver's end loses carrier):
+    // the transfer goes on over link 0 alone.
+    set_link(&l.send_if[1], false);
+    std::thread::sleep(Duration::from_secs(2));
+    let at = file_len(&output);
+    wait_output(&output, at + (8 << 20), &mut [&mut r, &mut s]);
+
+    // Link 1 comes back. To show it carries data again, link 0 goes down:
+    // from then on link 1 is the only way through.
+    set_link(&l.send_if[1], true);
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = tx_packets(&l.send_if[1]);
+    set_link(&l.send_if[0], false);
+    std::thread::sleep(Duration::from_secs(2));
+    let at = file_len(&output);
+    wait_output(&output, at + (8 << 20), &mut [&mut r, &mut s]);
+    let carried = tx_packets(&l.send_if[1]) - before;
+    set_link(&l.send_if[0], true);
+    // Probes find it up within a few of their 20 ms intervals; give the
+    // stream time to use both links again before it ends.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let fed = feeder.stop();
+    let so = finish(s, LIMIT);
+    let ro = finish(r, LIMIT);
+    let report = std::fs::read_to_string(&sj).ok().and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).unwrap_or_default();
+    eprintln!("link down and up: fed {fed} bytes; link 1 carried {carried} frames alone; paths {}", report["paths"]);
+    assert_both_ok(&so, &ro);
+    assert_eq!(file_len(&output), fed, "every fed byte arrived");
+    assert_stream_prefix(&output, seed);
+    // 8 MiB or more went through link 1 alone after it came back: at least
+    // 5,000 full-size frames.
+    assert!(carried >= 5_000, "link 1 sent {carried} frames while link 0 was down");
+    for p in 0..2 {
+        assert!(path_stat(&report, p, "downs") >= 1, "path {p} was never marked down: {report}");
+        assert!(path_stat(&report, p, "ups") >= 1, "path {p} never came back: {report}");
+    }
+}
+
+// ---------------------------------------------------------------------
+// 9. Replayed packets of an earlier transfer.
+
+/// Captures stripecat frames on an interface: those to UDP port `port`
+/// into one file, those from it into another (each frame: u32 length,
+/// bytes), until both counts are reached, the link has been quiet for a
+/// second after the first capture, or `limit` seconds passed.
+/// argv: iface to_file from_file port limit.
+const CAPTURE: &str = r#"
+import socket, struct, sys, time
+iface, to_path, from_path, port, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+s.bind((iface, 0))
+s.settimeout(0.1)
+to, frm = [], []
+print('ready', flush=True)
+end = time.time() + limit
+last = None
+while time.time() < end and (len(to) < 3000 or len(frm) < 300):
+    if last is not None and time.time() - last > 1.0:
+        break
+    try:
+        f = s.recv(65535)
+    except socket.timeout:
+        continue
+    if len(f) < 14 + 20 + 8 + 48 or f[12:14] != b'\x08\x00' or f[23] != 17:
+        continue
+    u = 14 + (f[14] & 15) * 4
+    sport, dport = struct.unpack('!HH', f[u:u + 4])
+    if f[u + 8:u + 10] != b'\x53\x54':
+        continue
+    last = time.time()
+    if dport == port and len(to) < 3000:
+        to.append(f)
+    elif sport == port and len(frm) < 300:
+        frm.append(f)
+for path, frames in ((to_path, to), (from_path, frm)):
+    with open(path, 'wb') as o:
+        for f in frames:
+            o.write(struct.pack('!I', len(f)) + f)
+print(len(to), len(frm), flush=True)
+"#;
+
+/// Sends every frame of a capture file out of an interface, 50 per 20 ms;
+/// prints how many. argv: iface file.
+const REPLAY: &str = r#"
+import socket, struct, sys, time
+iface, path = sys.argv[1], sys.argv[2]
+data = open(path, 'rb').read()
+frames, off = [], 0
+while off < len(data):
+    n = struct.unpack('!I', data[off:off + 4])[0]
+    frames.append(data[off + 4:off + 4 + n])
+    off += 4 + n
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+for i, f in enumerate(frames):
+    s.send(f)
+    if i % 50 == 49:
+        time.sleep(0.02)
+print(len(frames), flush=True)
+"#;
+
+fn drops(report: &serde_json::Value, key: &str) -> u64 {
+    report["drops"][key].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn replayed_packets_of_an_earlier_transfer_are_dropped_and_counted() {
+    let Some(t) = DpdkTest::start("rel-replay", Duration::from_secs(150)) else { return };
+    let l = Links::new("y", 2);
+    let (capture, replay) = (t.path("capture.py"), t.path("replay.py"));
+    std::fs::write(&capture, CAPTURE).unwrap();
+    std::fs::write(&replay, REPLAY).unwrap();
+    let (to_recv, to_send) = (t.path("to-recv.frames"), t.path("to-send.frames"));
+
+    // The earlier transfer, captured on link 0 (the sender's end sees both
+    // directions): its DATA, HELLO and FIN frames and the receiver's ACKs.
+    let (input, first_out) = (t.path("in1.bin"), t.path("out1.bin"));
+    random_file(&input, 8 << 20, 0x4e91);
+    let mut cap = common::spawn(
+        Command::new("python3")
+            .arg(&capture)
+            .args([l.send_if[0].as_str(), &to_recv.display().to_string(), &to_send.display().to_string(), "47100", "40"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut cap_out = std::io::BufReader::new(cap.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut cap_out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "the capture did not start");
+    let r = start_recv(&t, &l, &first_out, &[], Stdio::null());
+    let s = start(&t, "send", &args("send", &l.send_ports(), &[], Some(&input)), Stdio::null(), Stdio::null());
+    let so = finish(s, LIMIT);
+    let ro = finish(r, LIMIT);
+    assert_both_ok(&so, &ro);
+    assert_same_file(&input, &first_out);
+    let ok = wait_for(Duration::from_secs(45), || cap.try_wait().ok().flatten().is_some());
+    assert!(ok, "the capture did not end");
+    line.clear();
+    std::io::BufRead::read_line(&mut cap_out, &mut line).unwrap();
+    let counts: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    assert!(counts.len() == 2 && counts[0] >= 1000 && counts[1] >= 50, "captured too little of the first transfer: {line:?}");
+
+    // The new transfer, with the old frames played onto link 0 in both
+    // directions while it runs.
+    let (output, sj, rj) = (t.path("out2.bin"), t.path("send.json"), t.path("recv.json"));
+    let seed = 0x4e92;
+    let json = |p: &Path| vec!["--stats-json".to_string(), p.display().to_string()];
+    let mut r = start_recv(&t, &l, &output, &json(&rj), Stdio::null());
+    let mut s = start(&t, "send", &args("send", &l.send_ports(), &json(&sj), None), Stdio::piped(), Stdio::null());
+    let feeder = Feeder::start(s.child.stdin.take().unwrap(), seed, Duration::from_millis(40));
+    wait_output(&output, 4 << 20, &mut [&mut r, &mut s]);
+    let play = |cmd: &mut Command| -> u64 {
+        let (code, out, err) = common::run_with_timeout(cmd, Duration::from_secs(30));
+        assert_eq!(code, 0, "replay failed: {err}");
+        out.trim().parse().unwrap_or_else(|_| panic!("replay said {out:?}"))
+    };
+    // Toward the receiver: from the sender's end of link 0.
+    let sent_to_recv = play(Command::new("python3").arg(&replay).args([l.send_if[0].as_str(), &to_recv.display().to_string()]));
+    // Toward the sender: from the receiver's end, inside its namespace.
+    let sent_to_send = play(
+        Command::new("ip").args(["netns", "exec", &l.ns, "python3"]).arg(&replay).args([l.recv_if[0].as_str(), &to_send.display().to_string()]),
+    );
+    assert!(r.child.try_wait().unwrap().is_none() && s.child.try_wait().unwrap().is_none(), "an end left during the replay");
+    std::thread::sleep(Duration::from_millis(500));
+    let fed = feeder.stop();
+    let so = finish(s, LIMIT);
+    let ro = finish(r, LIMIT);
+    assert_both_ok(&so, &ro);
+    assert_eq!(file_len(&output), fed, "every fed byte arrived");
+    assert_stream_prefix(&output, seed);
+    let (rs, ss) = (stats_json(&rj), stats_json(&sj));
+    eprintln!(
+        "replayed {sent_to_recv} frames to the receiver, {sent_to_send} to the sender; drops: receiver {}, sender {}",
+        rs["drops"], ss["drops"]
+    );
+    // Nothing else on these links carries another session's id, so these
+    // counts are the replayed frames (most of them, at least: a raw socket
+    // may lose a few).
+    assert!(drops(&rs, "wrong_session") >= sent_to_recv / 2, "receiver: {} of {sent_to_recv} old frames counted: {rs}", drops(&rs, "wrong_session"));
+    assert!(drops(&ss, "wrong_session") >= sent_to_send / 2, "sender: {} of {sent_to_send} old frames counted: {ss}", drops(&ss, "wrong_session"));
+}
+
+// ---------------------------------------------------------------------
+// 10. Hugepages exhausted.
+
+const HP_DIR: &str = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+
+fn free_hugepages() -> u64 {
+    std::fs::read_to_string(format!("{HP_DIR}/free_hugepages")).unwrap().trim().parse().unwrap()
+}
+
+/// Takes all but `leave` free 2 MiB hugepages into a file on a hugetlbfs of
+/// our own (another process's pages, as far as stripecat can tell); the
+/// file, the mount and its directory go at cleanup, also on failure.
+fn hog_hugepages(t: &DpdkTest, leave: u64) -> PathBuf {
+    let dir = t.path(&format!("hugetlbfs-{leave}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    sh(&["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", &dir.display().to_string()]);
+    register(Cleanup::Unmount(dir.clone()));
+    let hog = dir.join("hog");
+    register(Cleanup::RemovePath(hog.clone()));
+    let take = free_hugepages().saturating_sub(leave);
+    sh(&["fallocate", "-l", &format!("{}M", take * 2), &hog.display().to_string()]);
+    hog
+}
+
+#[test]
+fn hugepages_exhausted_is_one_clear_environment_error() {
+    let Some(t) = DpdkTest::start("rel-nohuge", Duration::from_secs(90)) else { return };
+    let free_before = free_hugepages();
+    assert!(free_before >= 64, "only {free_before} free hugepages to start with");
+    let input = t.path("in.bin");
+    random_file(&input, 1 << 20, 3);
+    // None free: the check before EAL starts. A few free: EAL starts, the
+    // packet-buffer pools do not fit.
+    for (leave, cmd, what) in [(0, "send", "hugepages are in use"), (4, "recv", "not enough hugepage memory"), (4, "send", "not enough hugepage memory")] {
+        let hog = hog_hugepages(&t, leave);
+        let eal = format!("--file-prefix {}-{leave}-{cmd}", t.prefix);
+        let file = if cmd == "send" { input.display().to_string() } else { t.path("out.bin").display().to_string() };
+        let began = Instant::now();
+        let (code, _, err) = run_stripecat(&[cmd, "--quiet", "--port", "net_null0", "--eal", &eal, &file], Duration::from_secs(30));
+        let took = began.elapsed();
+        eprintln!("{leave} hugepages left, {cmd}: exit {code} after {took:?}: {err}");
+        assert_eq!(code, 3, "{cmd} with {leave} hugepages left: {err}");
+        assert!(took < Duration::from_secs(15), "took {took:?}");
+        assert_one_error_line(&err, what);
+        assert!(err.contains("scripts/setup-hugepages.sh"), "the hint names the set-up script: {err}");
+        std::fs::remove_file(&hog).unwrap();
+        // Nothing of the failed run holds pages any more.
+        assert!(wait_for(Duration::from_secs(5), || free_hugepages() + 8 >= free_before), "{} free after, {free_before} before", free_hugepages());
+    }
+}
+
+// ---------------------------------------------------------------------
+// 11. Flow control: a slow reader of the receiver's output.
+
+/// A "kB" field of /proc/PID/status, 0 when the process is gone.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return 0 };
+    s.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)))
+        .unwrap_or(0)
+}
+
+#[test]
+fn slow_reader_holds_the_sender_back_within_the_memory_budget() {
+    let Some(t) = DpdkTest::start("rel-slowread", Duration::from_secs(120)) else { return };
+    let l = Links::new("w", 2);
+    const TOTAL: u64 = 96 << 20;
+    const RATE: u64 = 6 << 20; // bytes per second the reader takes
+    let seed = 0x510e;
+    let mut r = start_in(&t, Some(&l.ns), "recv", &args("recv", &l.recv_ports(), &[], None), Stdio::null(), Stdio::piped());
+    let mut s = start(&t, "send", &args("send", &l.send_ports(), &[], None), Stdio::piped(), Stdio::null());
+    let (rpid, spid) = (r.child.id(), s.child.id());
+
+    // The sender's input: as fast as the sender takes it.
+    let fed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut stdin = s.child.stdin.take().unwrap();
+    let f = fed.clone();
+    let feeder = std::thread::spawn(move || {
+        for k in 0..TOTAL / FEED_CHUNK as u64 {
+            if stdin.write_all(&stream_chunk(seed, k)).is_err() {
+                return;
+            }
+            f.fetch_add(FEED_CHUNK as u64, Ordering::Relaxed);
+        }
+    });
+    // The receiver's output: RATE bytes per second, checked as it comes.
+    let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut stdout = r.child.stdout.take().unwrap();
+    let rd = read.clone();
+    let reader = std::thread::spawn(move || -> Result<(), String> {
+        let began = Instant::now();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut n = 0u64;
+        let mut want = stream_chunk(seed, 0);
+        loop {
+            let got = stdout.read(&mut buf).map_err(|e| e.to_string())?;
+            if got == 0 {
+                return Ok(());
+            }
+            for &b in &buf[..got] {
+                let k = n / FEED_CHUNK as u64;
+                let i = (n % FEED_CHUNK as u64) as usize;
+                if i == 0 && k > 0 {
+                    want = stream_chunk(seed, k);
+                }
+                if b != want[i] {
+                    return Err(format!("output byte {n} differs from the input"));
+                }
+                n += 1;
+            }
+            rd.store(n, Ordering::Relaxed);
+            let due = Duration::from_secs_f64(n as f64 / RATE as f64);
+            if let Some(wait) = due.checked_sub(began.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    });
+
+    // Sample while both run: how far the sender's input is ahead of the
+    // reader, and both ends' memory.
+    let (mut max_ahead, mut read_when_sender_left) = (0u64, None);
+    let (mut hwm, mut huge) = ([0u64; 2], [0u64; 2]);
+    let end = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < end {
+        let (f, rd) = (fed.load(Ordering::Relaxed), read.load(Ordering::Relaxed));
+        max_ahead = max_ahead.max(f.saturating_sub(rd));
+        for (i, pid) in [spid, rpid].into_iter().enumerate() {
+            hwm[i] = hwm[i].max(status_kib(pid, "VmHWM"));
+            huge[i] = huge[i].max(status_kib(pid, "HugetlbPages"));
+        }
+        if read_when_sender_left.is_none() && s.child.try_wait().unwrap().is_some() {
+            read_when_sender_left = Some(read.load(Ordering::Relaxed));
+        }
+        if r.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    feeder.join().unwrap();
+    let checked = reader.join().unwrap();
+    let so = finish(s, Duration::from_secs(10));
+    let ro = finish(r, Duration::from_secs(10));
+    let total_read = read.load(Ordering::Relaxed);
+    eprintln!(
+        "slow reader: input ahead of the reader by at most {:.1} MiB; sender left with {:?} of {TOTAL} bytes read; \
+         peak RSS send/recv {}/{} KiB, hugetlb {}/{} KiB",
+        max_ahead as f64 / (1 << 20) as f64,
+        read_when_sender_left,
+        hwm[0],
+        hwm[1],
+        huge[0],
+        huge[1]
+    );
+    assert_both_ok(&so, &ro);
+    checked.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(total_read, TOTAL, "the reader got the whole stream");
+    // Held back: the input runs ahead of the reader by no more than what the
+    // receiver's window (32 MiB), its writer queue (8192 chunks, 11 MiB) and
+    // the sender's read-ahead (2048 chunks, 3 MiB) hold, with margin; and it
+    // did fill them (the reader was the bottleneck, not the network).
+    assert!(max_ahead <= 64 << 20, "the input ran {max_ahead} bytes ahead of the reader");
+    assert!(max_ahead >= 16 << 20, "the input was never more than {max_ahead} bytes ahead: the reader was not the bottleneck");
+    // The sender could not finish before the reader had nearly everything:
+    // the FIN-ACK waits for the receiver's output.
+    let left_at = read_when_sender_left.unwrap_or(TOTAL);
+    assert!(left_at >= TOTAL - (4 << 20), "the sender left when only {left_at} bytes were read");
+    // Memory within the budget of docs/DATAPLANE.md, with margin.
+    for (i, who) in ["sender", "receiver"].iter().enumerate() {
+        assert!(huge[i] > 0 && huge[i] <= 160 << 10, "{who}: {} KiB of hugepages", huge[i]);
+        assert!(hwm[i] > 0 && hwm[i] <= 128 << 10, "{who}: peak RSS {} KiB", hwm[i]);
+    }
 }

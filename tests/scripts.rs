@@ -21,6 +21,7 @@ const SHELL_TESTS: &[&str] = &[
     "test_setup_hugepages",
     "test_setup_hugepages_real",
     "test_shellcheck",
+    "test_soak",
     "test_veth_lab",
 ];
 
@@ -152,6 +153,12 @@ fn setup_hugepages_real() {
 #[test]
 fn shellcheck() {
     run_shell_test("test_shellcheck");
+}
+
+/// Not in MACHINE_WIDE: scripts/soak takes the DPDK test lock itself, around each transfer.
+#[test]
+fn soak() {
+    run_shell_test("test_soak");
 }
 
 #[test]

@@ -63,3 +63,69 @@ fn file_far_larger_than_the_memory_budget() {
     // The budget is a 32 MiB window; 512 MiB is 16 times that.
     memif_links("memif-big", 2, 512 << 20, &["--mtu", "9000"]);
 }
+
+/// Every path of the sender's `--stats-json` carried data.
+fn assert_every_path_used(stats: &std::path::Path, paths: usize) {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stats).expect("stats JSON written")).unwrap();
+    let list = v["paths"].as_array().expect("paths in the stats");
+    assert_eq!(list.len(), paths, "{v}");
+    for p in list {
+        assert!(p["packets"].as_u64().unwrap_or(0) > 100, "a path carried (almost) nothing: {p}");
+    }
+}
+
+#[test]
+fn two_lcores_two_queues_64mib() {
+    // One lane per lcore; lane k owns queue k of both members (and the paths
+    // on them); lane 0 also runs session control, the reassembler hand-off
+    // and ARP. On this 2-core machine the two lanes of each end share the
+    // CPUs with the other end: the point is correctness, not speed.
+    let Some(t) = DpdkTest::start("memif-lanes", LIMIT + Duration::from_secs(30)) else { return };
+    let (server, client) = memif_pair(&t, 2, None);
+    let input = t.path("in.bin");
+    let output = t.path("out.bin");
+    let stats = t.path("send.json");
+    random_file(&input, 64 << 20, 0x1a9e5);
+    let stats_arg = stats.display().to_string();
+    let extra = ["--queues", "2", "--lcores", "0-1"];
+    let (s, r) = file_transfer(&t, &server, &client, &extra, &["--stats-json", &stats_arg], &input, &output, LIMIT);
+    assert_both_ok(&s, &r);
+    assert_same_file(&input, &output);
+    assert_every_path_used(&stats, 4);
+}
+
+#[test]
+fn lanes_on_one_end_only() {
+    // Two lanes sending to one receiving loop, then one sending loop to two
+    // receiving lanes: the ends choose their lanes independently.
+    for (name, send_lanes, recv_lanes) in [("memif-lanes-s", true, false), ("memif-lanes-r", false, true)] {
+        let Some(t) = DpdkTest::start(name, LIMIT + Duration::from_secs(30)) else { return };
+        let (server, client) = memif_pair(&t, 1, None);
+        let input = t.path("in.bin");
+        let output = t.path("out.bin");
+        random_file(&input, 16 << 20, 77);
+        let mut recv_extra: Vec<&str> = vec!["--queues", "2"];
+        let mut send_only: Vec<&str> = vec![];
+        if recv_lanes {
+            recv_extra.extend(["--lcores", "0-1"]);
+        }
+        if send_lanes {
+            send_only.extend(["--lcores", "0-1"]);
+        }
+        let (s, r) = file_transfer(&t, &server, &client, &recv_extra, &send_only, &input, &output, LIMIT);
+        assert_both_ok(&s, &r);
+        assert_same_file(&input, &output);
+    }
+}
+
+#[test]
+fn more_lcores_than_queues_is_a_usage_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stripecat"))
+        .args(["send", "--port", "net_null0", "--lcores", "0-1", "--queues", "1", "/dev/null"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--queues 2"), "the hint names the fix: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one error line: {err}");
+}

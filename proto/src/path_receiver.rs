@@ -165,6 +165,12 @@ impl PathReceiver {
         fresh
     }
 
+    /// Asks for an ACK on this path at the next `poll_transmit` (a sign of life when
+    /// no data arrives to acknowledge, e.g. while the FIN waits for the application).
+    pub(crate) fn request_ack(&mut self) {
+        self.ack_now = true;
+    }
+
     /// A PING arrived on this path.
     pub fn handle_ping(&mut self, now: Instant, header: &HeaderRepr) -> Result<(), DropReason> {
         if header.path_id != self.id {

@@ -40,6 +40,11 @@ impl<B: Payload> Reassembler<B> {
         self.delivered
     }
 
+    /// Whether the next in-order chunk is here, waiting for `poll_deliver`.
+    pub fn can_deliver(&self) -> bool {
+        self.slots[self.slot(self.delivered)].is_some()
+    }
+
     /// Chunks held out of order.
     pub fn held(&self) -> usize {
         self.held

@@ -120,6 +120,8 @@ pub struct Receiver<B> {
     config: ReceiverConfig,
     shared: Arc<ReceiverShared<B>>,
     paths: Vec<PathReceiver>,
+    /// Paths another lcore drives ([`Receiver::detach_path`]).
+    remote: Vec<bool>,
     reassembler: Option<Reassembler<B>>,
     state: ReceiverState,
     session: Option<(u64, HelloRepr)>,
@@ -137,14 +139,18 @@ pub struct Receiver<B> {
     /// reports. When set, the FIN verdict waits for it to reach the stream end,
     /// so an Ok verdict means the data is in the output, not just delivered.
     written: Option<u64>,
+    /// The sender confirmed it has our Ok verdict (RESET `Closed`).
+    peer_closed: bool,
 }
 
 impl<B: Payload> Receiver<B> {
     /// A receiver listening for one session.
     pub fn new(config: ReceiverConfig) -> Self {
-        let paths =
+        let paths: Vec<PathReceiver> =
             (0..config.paths.max(1)).map(|i| PathReceiver::new(i, config.ack_every, config.max_ack_delay)).collect();
+        let remote = vec![false; paths.len()];
         Receiver {
+            remote,
             shared: Arc::new(ReceiverShared::new(config.inbox_chunks)),
             config,
             paths,
@@ -156,6 +162,7 @@ impl<B: Payload> Receiver<B> {
             verdict: None,
             control: VecDeque::new(),
             written: None,
+            peer_closed: false,
             timers: TimerTable::default(),
             last_activity: Instant::ZERO,
             last_path: 0,
@@ -168,6 +175,54 @@ impl<B: Payload> Receiver<B> {
     /// The shared part.
     pub fn shared(&self) -> &Arc<ReceiverShared<B>> {
         &self.shared
+    }
+
+    /// Hands path `i` to another lcore (multi-core driver): the caller
+    /// drives the returned [`PathReceiver`] with [`Receiver::shared`]
+    /// (`handle_data`, `handle_ping`, `poll_transmit` for its ACKs) and
+    /// routes that path's DATA and PING to it; this receiver keeps session
+    /// control and the reassembler, and learns of the lcore's traffic through
+    /// [`Receiver::note_activity`]. Give it back with [`Receiver::attach_path`].
+    ///
+    /// Panics if `i` is out of range or already detached (a driver bug).
+    pub fn detach_path(&mut self, i: usize) -> PathReceiver {
+        assert!(!self.remote[i], "path {i} is already detached");
+        self.remote[i] = true;
+        let placeholder = PathReceiver::new(i as u16, self.config.ack_every, self.config.max_ack_delay);
+        std::mem::replace(&mut self.paths[i], placeholder)
+    }
+
+    /// Takes back a path given out by [`Receiver::detach_path`].
+    pub fn attach_path(&mut self, path: PathReceiver) {
+        let i = path.id() as usize;
+        assert!(self.remote[i], "path {i} was not detached");
+        self.remote[i] = false;
+        self.paths[i] = path;
+    }
+
+    /// Whether path `i` is driven here (not detached).
+    pub fn is_local(&self, i: usize) -> bool {
+        !self.remote.get(i).copied().unwrap_or(true)
+    }
+
+    /// Another lcore accepted packets of this session: the sender is alive,
+    /// so the idle timeout starts over.
+    pub fn note_activity(&mut self, now: Instant) {
+        self.last_activity = now;
+        if self.state == ReceiverState::Receiving {
+            self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+        }
+    }
+
+    /// Adds drops counted by a path lcore (for [`Receiver::stats`]).
+    pub fn merge_drops(&mut self, drops: &DropCounters) {
+        self.drops.merge(drops);
+    }
+
+    /// Whether the sender confirmed it has our Ok verdict: the session is
+    /// over on both ends, and no FIN retransmission needs answering.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
     }
 
     /// Session state.
@@ -246,6 +301,10 @@ impl<B: Payload> Receiver<B> {
         if matches!(self.state, ReceiverState::Failed(_)) {
             return Err(DropReason::Unexpected);
         }
+        if self.remote[path] && matches!(repr.frame, Frame::Data | Frame::Ping) {
+            // The driver routes a detached path's DATA and PING to its lcore.
+            return Err(DropReason::UnknownPath);
+        }
         self.touch(now, h.path_id);
         match repr.frame {
             Frame::Data => {
@@ -260,6 +319,18 @@ impl<B: Payload> Receiver<B> {
                 self.shared.set_end(fin.total_len);
                 self.fin = Some(fin);
                 self.check_fin(now, h.path_id);
+                if self.fin.is_some() && self.shared.delivered() >= fin.total_len {
+                    // Everything arrived; the application is still writing it, so the
+                    // FIN-ACK waits. An ACK answers this FIN instead: the sender then
+                    // knows we are alive and does not give up on a slow reader.
+                    self.paths[path].request_ack();
+                }
+            }
+            Frame::Reset(r) if r.reason == ResetReason::Closed => {
+                if self.state != ReceiverState::Complete {
+                    return Err(DropReason::Unexpected);
+                }
+                self.peer_closed = true;
             }
             Frame::Reset(r) => {
                 let delivered = self.shared.delivered();
@@ -411,6 +482,13 @@ impl<B: Payload> Receiver<B> {
         }
     }
 
+    /// Whether the session waits for the application rather than the network: an
+    /// in-order chunk is ready but not taken yet (`poll_deliver`), or delivered bytes are
+    /// not written yet (`set_written`).
+    fn app_behind(&self) -> bool {
+        self.written.is_some_and(|w| w < self.shared.delivered()) || self.reassembler.as_ref().is_some_and(|r| r.can_deliver())
+    }
+
     /// The next in-order chunk for the application. Delivering advances the credit.
     pub fn poll_deliver(&mut self) -> Option<B> {
         let r = self.reassembler.as_mut()?;
@@ -434,6 +512,9 @@ impl<B: Payload> Receiver<B> {
         let n = self.paths.len();
         for k in 0..n {
             let i = (self.rr + k) % n;
+            if self.remote[i] {
+                continue;
+            }
             if let Some(t) = self.paths[i].poll_transmit(now, &self.shared, session) {
                 self.rr = (i + 1) % n;
                 return Some(t);
@@ -447,7 +528,7 @@ impl<B: Payload> Receiver<B> {
         let mut t = self.timers.next();
         if self.session.is_some() {
             let delivered = self.shared.delivered();
-            for p in &self.paths {
+            for p in self.paths.iter().zip(&self.remote).filter(|(_, r)| !**r).map(|(p, _)| p) {
                 t = match (t, p.poll_timeout(delivered)) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -461,6 +542,13 @@ impl<B: Payload> Receiver<B> {
     /// (Delayed ACKs need no action here: `poll_transmit` sends them once due.)
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.timers.take_expired(Timer::Idle as usize, now) && self.state == ReceiverState::Receiving {
+            if self.app_behind() {
+                // The application is slow, not the network: the sender, with
+                // everything acknowledged, waits for our credit or FIN-ACK and sends
+                // nothing meanwhile. Wait for the application instead of failing.
+                self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+                return;
+            }
             let delivered = self.shared.delivered();
             let idle = now - self.last_activity;
             self.state = ReceiverState::Failed(ReceiverError::IdleTimeout { delivered, idle });

@@ -112,6 +112,9 @@ pub struct Sender<B> {
     config: SenderConfig,
     shared: Arc<SenderShared<B>>,
     paths: Vec<PathSender<B>>,
+    /// Paths whose data role another lcore has taken ([`Sender::detach_path`]):
+    /// this sender neither polls nor times them until they are attached again.
+    remote: Vec<bool>,
     state: SenderState,
     digest: StreamDigest,
     timers: TimerTable<TIMERS>,
@@ -134,7 +137,8 @@ impl<B: Payload> Sender<B> {
     /// owns no randomness). The first `poll_transmit` sends the HELLO.
     pub fn new(config: SenderConfig, session_id: u64, now: Instant) -> Self {
         let shared = Arc::new(SenderShared::new(session_id, config.chunk_size, config.fresh_queue_chunks));
-        let paths = (0..config.paths.max(1)).map(|i| PathSender::new(i, &config)).collect();
+        let paths: Vec<PathSender<B>> = (0..config.paths.max(1)).map(|i| PathSender::new(i, &config)).collect();
+        let remote = vec![false; paths.len()];
         let mut timers = TimerTable::default();
         timers.set(Timer::GiveUp as usize, now + config.give_up_after);
         Sender {
@@ -142,6 +146,7 @@ impl<B: Payload> Sender<B> {
             config,
             shared,
             paths,
+            remote,
             state: SenderState::Handshake,
             timers,
             control_seq: 0,
@@ -162,6 +167,40 @@ impl<B: Payload> Sender<B> {
     /// The shared part, for a multi-core driver's reader and path lcores.
     pub fn shared(&self) -> &Arc<SenderShared<B>> {
         &self.shared
+    }
+
+    /// Hands path `i`'s data role to another lcore (multi-core driver): the
+    /// caller drives the returned [`PathSender`] with [`Sender::shared`], and
+    /// routes that path's ACKs to it. This sender keeps session control
+    /// (HELLO, FIN, RESET, give-up), sends control frames only on the paths
+    /// it still owns, and follows progress through the shared acknowledged
+    /// offset. Give the path back with [`Sender::attach_path`] at the end so
+    /// [`Sender::stats`] and [`Sender::path`] see it again.
+    ///
+    /// Panics if `i` is out of range or already detached (a driver bug).
+    pub fn detach_path(&mut self, i: usize) -> PathSender<B> {
+        assert!(!self.remote[i], "path {i} is already detached");
+        self.remote[i] = true;
+        let placeholder = PathSender::new(i as u16, &self.config);
+        std::mem::replace(&mut self.paths[i], placeholder)
+    }
+
+    /// Takes back a path given out by [`Sender::detach_path`].
+    pub fn attach_path(&mut self, path: PathSender<B>) {
+        let i = path.id() as usize;
+        assert!(self.remote[i], "path {i} was not detached");
+        self.remote[i] = false;
+        self.paths[i] = path;
+    }
+
+    /// Whether path `i` is driven here (not detached).
+    pub fn is_local(&self, i: usize) -> bool {
+        !self.remote.get(i).copied().unwrap_or(true)
+    }
+
+    /// Adds drops counted by a path lcore (for [`Sender::stats`]).
+    pub fn merge_drops(&mut self, drops: &DropCounters) {
+        self.drops.merge(drops);
     }
 
     /// Session state.
@@ -271,13 +310,18 @@ impl<B: Payload> Sender<B> {
                 if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
                     return Err(DropReason::Unexpected);
                 }
+                if self.remote[path] {
+                    // The driver routes a detached path's ACKs to its lcore.
+                    return Err(DropReason::UnknownPath);
+                }
                 self.paths[path].handle_ack(now, &h, &ack, &self.shared);
-                let acked = self.shared.acked();
-                if acked > self.progress_mark {
-                    self.progress_mark = acked;
+                if self.state == SenderState::Closing && self.shared.acked() <= self.progress_mark {
+                    // Everything is acknowledged; the receiver answers our FIN with an
+                    // ACK while its application still writes (a slow reader). It is
+                    // alive: wait for its FIN-ACK instead of giving up.
                     self.progress(now);
                 }
-                self.maybe_fin(now);
+                self.observe_progress(now);
             }
             Frame::HelloAck(ha) => {
                 if self.state != SenderState::Handshake {
@@ -291,13 +335,18 @@ impl<B: Payload> Sender<B> {
                 self.state = SenderState::Transfer;
                 self.timers.stop(Timer::Hello as usize);
                 self.shared.on_feedback(0, ha.window);
-                self.shared.set_established();
                 // RTT seed: our HELLO's timestamp comes back as the echo.
                 let echoed = h.timestamp_echo;
                 let rtt = now.wire_timestamp().wrapping_sub(echoed) as u64;
                 if echoed == self.hello_sent_at.wire_timestamp() {
-                    for p in &mut self.paths {
-                        p.seed_rtt(now, Duration::from_micros(rtt.max(1)));
+                    self.shared.set_handshake_rtt(Duration::from_micros(rtt.max(1)));
+                }
+                self.shared.set_established();
+                if echoed == self.hello_sent_at.wire_timestamp() {
+                    for (p, remote) in self.paths.iter_mut().zip(&self.remote) {
+                        if !remote {
+                            p.seed_rtt(now, Duration::from_micros(rtt.max(1)));
+                        }
                     }
                 }
                 self.paths[path].set_peer_timestamp(h.timestamp);
@@ -323,6 +372,10 @@ impl<B: Payload> Sender<B> {
         if fa.verdict == Verdict::Ok && fa.received_len == sent {
             self.state = SenderState::Done;
             self.shared.stop();
+            // Tell the receiver we have the verdict: it may leave now rather
+            // than linger for a FIN retransmission that will not come. If this
+            // is lost, its linger covers it.
+            self.send_reset = Some(ResetRepr { reason: ResetReason::Closed, offset: sent });
             for t in [Timer::Fin, Timer::GiveUp] {
                 self.timers.stop(t as usize);
             }
@@ -331,6 +384,17 @@ impl<B: Payload> Sender<B> {
             self.fail(SenderError::Verdict { verdict, received: fa.received_len, sent }, ResetReason::Application);
             self.send_reset = None;
         }
+    }
+
+    /// Progress made by any path (here or on another lcore) re-arms the
+    /// give-up timer and may complete the stream.
+    fn observe_progress(&mut self, now: Instant) {
+        let acked = self.shared.acked();
+        if acked > self.progress_mark {
+            self.progress_mark = acked;
+            self.progress(now);
+        }
+        self.maybe_fin(now);
     }
 
     fn maybe_fin(&mut self, now: Instant) {
@@ -344,9 +408,10 @@ impl<B: Payload> Sender<B> {
     fn control_path(&self, tries: u32) -> u16 {
         // Rotate over up paths so a dead path cannot block the handshake or close.
         let n = self.paths.len();
-        let up: Vec<usize> = (0..n).filter(|&i| self.paths[i].health() == PathHealth::Up).collect();
+        let local: Vec<usize> = (0..n).filter(|&i| !self.remote[i]).collect();
+        let up: Vec<usize> = local.iter().copied().filter(|&i| self.paths[i].health() == PathHealth::Up).collect();
         if up.is_empty() {
-            (tries as usize % n) as u16
+            local.get(tries as usize % local.len().max(1)).copied().unwrap_or(tries as usize % n) as u16
         } else {
             up[tries as usize % up.len()] as u16
         }
@@ -410,8 +475,8 @@ impl<B: Payload> Sender<B> {
         if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
             return None;
         }
-        if self.state == SenderState::Transfer && self.shared.end().is_some() {
-            self.maybe_fin(now);
+        if self.state == SenderState::Transfer {
+            self.observe_progress(now);
             if self.send_fin {
                 return self.poll_transmit(now);
             }
@@ -419,6 +484,9 @@ impl<B: Payload> Sender<B> {
         let n = self.paths.len();
         for k in 0..n {
             let i = (self.rr + k) % n;
+            if self.remote[i] {
+                continue;
+            }
             if let Some(t) = self.paths[i].poll_transmit(now, &self.shared) {
                 self.rr = (i + 1) % n;
                 return Some(t);
@@ -434,7 +502,7 @@ impl<B: Payload> Sender<B> {
         }
         let mut t = self.timers.next();
         if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
-            for p in &self.paths {
+            for p in self.paths.iter().zip(&self.remote).filter(|(_, r)| !**r).map(|(p, _)| p) {
                 t = match (t, p.poll_timeout()) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -455,6 +523,9 @@ impl<B: Payload> Sender<B> {
         if self.timers.take_expired(Timer::Fin as usize, now) && self.state == SenderState::Closing {
             self.send_fin = true;
         }
+        if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+            self.observe_progress(now);
+        }
         if self.timers.take_expired(Timer::GiveUp as usize, now) {
             let written = self.shared.written();
             let acked = self.shared.acked();
@@ -469,8 +540,8 @@ impl<B: Payload> Sender<B> {
             }
         }
         if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
-            for p in &mut self.paths {
-                if p.poll_timeout().is_some_and(|t| t <= now) {
+            for (p, remote) in self.paths.iter_mut().zip(&self.remote) {
+                if !remote && p.poll_timeout().is_some_and(|t| t <= now) {
                     p.handle_timeout(now, &self.shared);
                 }
             }

@@ -94,6 +94,9 @@ pub struct SenderShared<B> {
     /// Send time (µs + 1) of the newest packet any path has had acknowledged;
     /// 0: none yet.
     newest_acked_sent: AtomicU64,
+    /// The handshake's round trip (µs), 0 until measured: paths on other
+    /// lcores seed their RTT estimate with it, as the control owner's do.
+    handshake_rtt_us: AtomicU64,
 }
 
 impl<B: Payload> SenderShared<B> {
@@ -112,6 +115,21 @@ impl<B: Payload> SenderShared<B> {
             acked: AtomicU64::new(0),
             credit: AtomicU64::new(0),
             newest_acked_sent: AtomicU64::new(0),
+            handshake_rtt_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Records the handshake's round trip (control owner, before
+    /// [`SenderShared::set_established`]).
+    pub fn set_handshake_rtt(&self, rtt: crate::time::Duration) {
+        self.handshake_rtt_us.store(rtt.total_micros().max(1), Ordering::Relaxed);
+    }
+
+    /// The handshake's round trip, once measured.
+    pub fn handshake_rtt(&self) -> Option<crate::time::Duration> {
+        match self.handshake_rtt_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(crate::time::Duration::from_micros(us)),
         }
     }
 

@@ -349,3 +349,119 @@ fn down_path_probe_interval_pair() {
     tx.handle_datagram(probe_at, &ack(0xabcd, 0, pn, pn, 0)).unwrap();
     assert_eq!(tx.path(0).health(), PathHealth::Up);
 }
+
+// ---------------------------------------------------------------- slow application (flow control)
+
+/// A receiver with one chunk received but not yet taken by its application.
+fn slow_app_pair(idle: Duration) -> Receiver<SharedBytes> {
+    let tx_cfg = SenderConfig { chunk_size: 1024, ..Default::default() };
+    let (mut tx, mut rx) = connected(tx_cfg, ReceiverConfig { idle_timeout: idle, ..Default::default() });
+    let t0 = Instant::ZERO;
+    tx.write(chunk(1024, 1)).unwrap();
+    let data = bytes(tx.poll_transmit(t0).unwrap());
+    rx.handle_datagram(t0, data.into()).unwrap();
+    rx
+}
+
+#[test]
+fn idle_timeout_waits_while_the_application_has_not_taken_the_data() {
+    let idle = Duration::from_millis(100);
+    let mut rx = slow_app_pair(idle);
+    // Nothing arrives for many idle timeouts, but a chunk waits for the application:
+    // the application is slow, not the network.
+    for k in 1..=5u64 {
+        rx.handle_timeout(Instant::ZERO + idle.saturating_mul(k));
+        assert_eq!(rx.state(), ReceiverState::Receiving, "after {k} idle timeouts");
+    }
+    // The application takes it; one idle timeout later the session fails.
+    assert!(rx.poll_deliver().is_some());
+    // The last check (at 5 idle) re-armed the timer for one more idle timeout.
+    let t = Instant::ZERO + idle.saturating_mul(6);
+    rx.handle_timeout(t - US);
+    assert_eq!(rx.state(), ReceiverState::Receiving, "just inside");
+    rx.handle_timeout(t);
+    assert!(matches!(rx.state(), ReceiverState::Failed(ReceiverError::IdleTimeout { delivered: 1024, .. })), "{:?}", rx.state());
+}
+
+#[test]
+fn idle_timeout_waits_while_delivered_bytes_are_not_written() {
+    let idle = Duration::from_millis(100);
+    let mut rx = slow_app_pair(idle);
+    assert!(rx.poll_deliver().is_some());
+    rx.set_written(0); // the writer has the chunk but has not written it yet
+    rx.handle_timeout(Instant::ZERO + idle);
+    rx.handle_timeout(Instant::ZERO + idle.saturating_mul(2));
+    assert_eq!(rx.state(), ReceiverState::Receiving, "the writer is behind");
+    rx.set_written(1024);
+    rx.handle_timeout(Instant::ZERO + idle.saturating_mul(3));
+    assert!(matches!(rx.state(), ReceiverState::Failed(ReceiverError::IdleTimeout { delivered: 1024, .. })), "{:?}", rx.state());
+}
+
+/// Sender in Closing whose receiver has everything but is still writing it. FINs go out
+/// every 20 ms for `span`; the receiver gets them only if `fins_arrive`. Returns both.
+fn closing_with_slow_writer(span: Duration, fins_arrive: bool) -> (Sender<SharedBytes>, Receiver<SharedBytes>, Instant) {
+    let g = Duration::from_millis(200);
+    let tx_cfg = SenderConfig { chunk_size: 1024, give_up_after: g, fin_interval: Duration::from_millis(20), ..Default::default() };
+    let (mut tx, mut rx) = connected(tx_cfg, ReceiverConfig::default());
+    let t0 = Instant::ZERO;
+    tx.write(chunk(100, 9)).unwrap();
+    tx.finish();
+    rx.set_written(0);
+    let data = bytes(tx.poll_transmit(t0).unwrap());
+    rx.handle_datagram(t0, data.into()).unwrap();
+    while rx.poll_deliver().is_some() {}
+    while let Some(t) = rx.poll_transmit(t0) {
+        tx.handle_datagram(t0, &bytes(t)).unwrap();
+    }
+    assert_eq!(tx.state(), SenderState::Closing);
+    let mut now = t0;
+    while now < t0 + span && !tx.is_finished() {
+        while let Some(t) = tx.poll_transmit(now) {
+            if fins_arrive {
+                let fin = bytes(t);
+                rx.handle_datagram(now, fin.into()).unwrap();
+                while let Some(a) = rx.poll_transmit(now) {
+                    assert!(matches!(a.repr.frame, Frame::Ack(_)), "no FIN-ACK before the data is written: {:?}", a.repr.frame);
+                    tx.handle_datagram(now, &bytes(a)).unwrap();
+                }
+            }
+        }
+        now = tx.poll_timeout().expect("a closing sender has timers");
+        tx.handle_timeout(now);
+    }
+    (tx, rx, now)
+}
+
+#[test]
+fn closing_sender_waits_for_a_receiver_that_is_still_writing() {
+    // Five give-up bounds pass while the receiver's writer is behind: its ACKs to the
+    // FINs keep the sender waiting. Once written, the next FIN gets the FIN-ACK.
+    let (mut tx, mut rx, end) = closing_with_slow_writer(Duration::from_secs(1), true);
+    assert_eq!(tx.state(), SenderState::Closing);
+    rx.set_written(100);
+    let mut now = end;
+    while !tx.is_finished() {
+        while let Some(f) = tx.poll_transmit(now) {
+            rx.handle_datagram(now, bytes(f).into()).unwrap();
+            while let Some(a) = rx.poll_transmit(now) {
+                let _ = tx.handle_datagram(now, &bytes(a));
+            }
+        }
+        if tx.is_finished() {
+            break;
+        }
+        now = tx.poll_timeout().unwrap();
+        tx.handle_timeout(now);
+        assert!(now < end + Duration::from_millis(100), "{:?} at {now:?}", tx.state());
+    }
+    assert_eq!(tx.state(), SenderState::Done);
+    assert_eq!(rx.state(), ReceiverState::Complete);
+}
+
+#[test]
+fn closing_sender_gives_up_when_the_fins_go_unanswered() {
+    // The same, but the FINs are lost: nothing answers, the give-up bound holds.
+    let (tx, _rx, now) = closing_with_slow_writer(Duration::from_secs(1), false);
+    assert!(matches!(tx.state(), SenderState::Failed(SenderError::GaveUp { acked: 100, .. })), "{:?}", tx.state());
+    assert_eq!(now, Instant::ZERO + Duration::from_millis(200));
+}

@@ -185,7 +185,8 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
         None
     };
     let mtu = (max_len as u16).saturating_sub(14).max(1500);
-    let mut members = members::open(&eal, &started.ports, a.queues, mtu, &rx_pool)?;
+    let clients: Vec<bool> = a.dpdk.ports.iter().map(is_memif_client).collect();
+    let mut members = members::open(&eal, &started.ports, &clients, a.queues, mtu, &rx_pool)?;
     if !wait_links(&members, &a.dpdk.ports, &signals)? {
         drop(members);
         drop(tx_pool);
@@ -293,6 +294,11 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
         std::process::exit(signals.exit_code());
     }
     Ok(())
+}
+
+fn is_memif_client(p: &crate::spec::PortSpec) -> bool {
+    matches!(p, crate::spec::PortSpec::Vdev { name, args }
+        if name.starts_with("net_memif") && args.as_deref().is_some_and(|a| a.split(',').any(|kv| kv.trim() == "role=client")))
 }
 
 /// Waits up to [`LINK_WAIT`] for every port's link; `Ok(false)` when

@@ -3,6 +3,7 @@
 //! matter its role (ARP for our address, ping).
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::dpdk::{Eal, Mbuf, Mempool, Port, PortConfig, PortId, RxQueue, TxQueue};
@@ -37,10 +38,18 @@ impl TxBuf {
     }
 }
 
-/// One member port and its queues.
+/// One member port and the queues one lane polls (all of them with one
+/// lane; see `lanes.rs`).
 pub struct Member {
     pub name: String,
-    pub port: Port,
+    /// Shared by the lanes' views of the member.
+    pub port: Arc<Port>,
+    /// The global queue id of each entry of `rx`, `tx` and `txbuf`.
+    pub qids: Vec<u16>,
+    /// A memif client: the driver does not retry a connection by itself,
+    /// so a down link is restarted while waiting. (A memif server listens
+    /// and needs no restart: stopping it would cut a client mid-handshake.)
+    pub restart_when_down: bool,
     pub mac: Mac,
     /// The driver sends chained mbufs (zero-copy payload segments).
     pub chain: bool,
@@ -54,9 +63,64 @@ pub struct Member {
     pub txbuf: Vec<TxBuf>,
     /// `--impair`, when given: faults applied at this port in both directions.
     pub impair: Option<Box<PortImpairer>>,
+    /// Other lanes' fault injectors, taken back by [`Member::absorb`].
+    merged: Vec<PortImpairer>,
 }
 
 impl Member {
+    /// Moves the queues with global ids `qids` (and their buffers) into a
+    /// new view of this member for another lane; `impair` is that lane's
+    /// own fault injector when `--impair` is on.
+    pub fn split_off(&mut self, qids: &[u16], impair: Option<Box<PortImpairer>>) -> Member {
+        let mut out = Member {
+            name: self.name.clone(),
+            port: self.port.clone(),
+            qids: Vec::new(),
+            restart_when_down: self.restart_when_down,
+            mac: self.mac,
+            chain: self.chain,
+            guard_link: self.guard_link,
+            rx: Vec::new(),
+            tx: Vec::new(),
+            txbuf: Vec::new(),
+            impair,
+            merged: Vec::new(),
+        };
+        for &q in qids {
+            if let Some(i) = self.qids.iter().position(|&x| x == q) {
+                out.qids.push(self.qids.remove(i));
+                out.rx.push(self.rx.remove(i));
+                out.tx.push(self.tx.remove(i));
+                out.txbuf.push(self.txbuf.remove(i));
+            }
+        }
+        out
+    }
+
+    /// Takes back a lane's view (at the end, for the report): its queues
+    /// return and its counters and fault injector stay with this member.
+    pub fn absorb(&mut self, mut other: Member) {
+        self.qids.append(&mut other.qids);
+        self.rx.append(&mut other.rx);
+        self.tx.append(&mut other.tx);
+        self.txbuf.append(&mut other.txbuf);
+        if let Some(imp) = other.impair.take() {
+            self.merged.push(*imp);
+        }
+        self.merged.append(&mut other.merged);
+    }
+
+    /// The local index of global queue `q`, if this view owns it.
+    #[inline]
+    pub fn local(&self, q: u16) -> Option<usize> {
+        self.qids.iter().position(|&x| x == q)
+    }
+
+    /// Every fault injector this member's views used (for the report).
+    pub fn impairers(&self) -> impl Iterator<Item = &PortImpairer> {
+        self.impair.iter().map(|b| &**b).chain(self.merged.iter())
+    }
+
     /// Queues a frame on queue `q`, flushing when a burst is full.
     #[inline]
     pub fn send(&mut self, q: usize, m: Mbuf) {
@@ -140,9 +204,10 @@ impl Member {
 
 /// Configures and starts every member with `queues` queue pairs, receiving
 /// into `rx_pool`, at `mtu` where the device allows it.
-pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool) -> Result<Vec<Member>, Failure> {
+/// `clients[i]` says member `i` is a memif client (restarted while down).
+pub fn open(eal: &Eal, ids: &[PortId], clients: &[bool], queues: u16, mtu: u16, rx_pool: &Mempool) -> Result<Vec<Member>, Failure> {
     let mut out = Vec::with_capacity(ids.len());
-    for &id in ids {
+    for (i, &id) in ids.iter().enumerate() {
         let info = crate::dpdk::device_info(id).map_err(|e| Failure::env(e.to_string()))?;
         let current = crate::dpdk::mtu(id).unwrap_or(1500);
         // Ring ports are in memory: they carry any frame and have no MTU to set.
@@ -171,7 +236,10 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
         let tx = (0..queues).map(|q| port.tx_queue(q).expect("fresh port")).collect();
         out.push(Member {
             name: info.name,
-            port,
+            port: Arc::new(port),
+            qids: (0..queues).collect(),
+            restart_when_down: guard_link && clients.get(i).copied().unwrap_or(false),
+            merged: Vec::new(),
             mac,
             chain,
             guard_link,
@@ -187,6 +255,8 @@ pub fn open(eal: &Eal, ids: &[PortId], queues: u16, mtu: u16, rx_pool: &Mempool)
 /// How often a member whose link is down is restarted while waiting (a
 /// memif client connects only when started, and does not retry by itself).
 const RESTART_EVERY: Duration = Duration::from_millis(250);
+/// The longest interval between restarts.
+const RESTART_MAX: Duration = Duration::from_secs(2);
 
 /// Waits up to `limit` for every member's link, restarting members that are
 /// down so late peers are picked up; names the ones still down.
@@ -201,7 +271,8 @@ pub fn wait_links(members: &[Member], limit: Duration) -> Result<(), Failure> {
 /// up; `Ok(false)`: interrupted.
 pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn Fn() -> bool) -> Result<bool, Failure> {
     let end = Instant::now() + limit;
-    let mut next_restart = Instant::now() + RESTART_EVERY;
+    let mut every = RESTART_EVERY;
+    let mut next_restart = Instant::now() + every;
     loop {
         let down: Vec<&str> = members
             .iter()
@@ -224,11 +295,15 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
             .hint("for memif, start the peer with the same socket path; for af_packet/pcap, check the interface is up"));
         }
         if Instant::now() >= next_restart {
-            for m in members.iter().filter(|m| !m.port.link().map(|l| l.up).unwrap_or(false)) {
+            for m in members.iter().filter(|m| m.restart_when_down && !m.port.link().map(|l| l.up).unwrap_or(false)) {
                 let _ = m.port.stop();
                 let _ = m.port.start();
             }
-            next_restart = Instant::now() + RESTART_EVERY;
+            // Back off: a restart cuts a handshake in flight, and on a
+            // loaded machine a handshake can take longer than the first
+            // interval.
+            every = (every * 2).min(RESTART_MAX);
+            next_restart = Instant::now() + every;
         }
         std::thread::sleep(Duration::from_millis(20));
     }

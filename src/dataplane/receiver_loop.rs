@@ -16,6 +16,7 @@ use super::backoff::Backoff;
 use super::clock::TscClock;
 use super::framing::{self, flat_copy, Classified};
 use super::io::WriterShared;
+use super::lanes::{peek_route, LaneShared, Layout};
 use super::members::{self, FrameCounters, Member};
 use super::payload::MbufPayload;
 use crate::dpdk::{Mbuf, Mempool};
@@ -57,6 +58,11 @@ pub struct RecvLoop {
     /// heard it (it gave up after 10 s saying "0 of 0 bytes acknowledged").
     foreign_hellos: [Option<(u64, PathRoute)>; FOREIGN_HELLOS],
     next_foreign: usize,
+    /// With more than one lane: this is lane 0, and other lanes own some
+    /// paths (their DATA and PING are moved there; see `lanes.rs`).
+    pub lanes: Option<(Layout, Arc<LaneShared>)>,
+    /// The other lanes' activity count last seen.
+    lane_activity: u64,
 }
 
 /// Foreign HELLO origins remembered (answers go out within an iteration).
@@ -116,6 +122,8 @@ impl RecvLoop {
             routes: Vec::new(),
             foreign_hellos: [None; FOREIGN_HELLOS],
             next_foreign: 0,
+            lanes: None,
+            lane_activity: 0,
         }
     }
 
@@ -143,6 +151,19 @@ impl RecvLoop {
                             accepted += 1;
                         }
                     }
+                }
+            }
+            if let Some((_, lanes)) = self.lanes.clone() {
+                while let Some((mi, m)) = lanes.take(0) {
+                    work += 1;
+                    if self.on_frame(now, mi as usize, 0, m) {
+                        accepted += 1;
+                    }
+                }
+                let activity = lanes.activity.load(Ordering::Relaxed);
+                if activity != self.lane_activity {
+                    self.lane_activity = activity;
+                    self.receiver.note_activity(now);
                 }
             }
 
@@ -199,6 +220,11 @@ impl RecvLoop {
                     if accepted > 0 {
                         last_rx_us = now_us;
                     }
+                    // The sender has the verdict (RESET Closed): nothing left
+                    // to answer, and it waits for us to leave first.
+                    if self.receiver.peer_closed() {
+                        return RecvEnd::Protocol;
+                    }
                     let quiet = if self.members.iter().any(|m| m.guard_link) { LINGER_QUIET_MEMIF_US } else { LINGER_QUIET_US };
                     if now_us.saturating_sub(last_rx_us) >= quiet {
                         return RecvEnd::Protocol;
@@ -253,6 +279,17 @@ impl RecvLoop {
             members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
             return false;
         };
+        if let Some((layout, lanes)) = &self.lanes {
+            use stripecat_proto::wire::PacketType;
+            if let Some((ty, p)) = peek_route(&m.data()[range.clone()]) {
+                let owner = layout.receiver_owner(p);
+                if owner != 0 && (ty == PacketType::Data as u8 || ty == PacketType::Ping as u8) {
+                    lanes.forward(owner, mi as u16, m);
+                    return false;
+                }
+            }
+        }
+        let q = if q < self.members[mi].tx.len() { q } else { 0 };
         let (path, hello_session) = match stripecat_proto::wire::Packet::new_checked(&m.data()[range.clone()]) {
             Ok(p) => {
                 let hello = p.packet_type_raw() == stripecat_proto::wire::PacketType::Hello as u8;

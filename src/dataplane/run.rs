@@ -25,7 +25,10 @@ use super::neighbor::Neighbors;
 use super::receiver_loop::{RecvEnd, RecvLoop};
 use super::sender_loop::{SendEnd, SendLoop};
 use super::impair_port::PortImpairer;
+use super::lanes::{LaneShared, Layout};
 use super::lcores;
+use super::receiver_lane::RecvLane;
+use super::sender_lane::SendLane;
 use crate::cli::{DataPlaneArgs, DigestArg, RecvArgs, SendArgs};
 use crate::dpdk::{Eal, Mempool};
 use crate::exit::{ExitCode, Failure};
@@ -119,6 +122,22 @@ pub(crate) fn random_u64() -> u64 {
     t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)
 }
 
+/// A packet-buffer pool that could not be created at start: hugepages ran out
+/// (another DPDK process holds them, or too few are reserved). Says so, with
+/// how many are free, and names the fix.
+pub(crate) fn alloc_failure(e: crate::dpdk::DpdkError) -> Failure {
+    let h = crate::preflight::Sysfs::default().hugepages();
+    let what = match &e {
+        crate::dpdk::DpdkError::MempoolCreate { name, count, reason } => {
+            format!("not enough hugepage memory for {count} packet buffers (pool {name}): {reason}")
+        }
+        other => other.to_string(),
+    };
+    Failure::env(format!("{what}; {} of {} hugepages are free", h.free, h.total)).hint(
+        "stop other DPDK processes holding hugepages, or reserve more with scripts/setup-hugepages.sh (see hugepages.conf)",
+    )
+}
+
 /// The DPDK-side set-up both ends share.
 struct Plane {
     eal: Eal,
@@ -143,9 +162,12 @@ fn open_plane(
         Some(l) => lcores::parse_cpu_list(l)?,
         None => Vec::new(),
     };
-    if workers.len() > 1 {
-        return Err(Failure::new(ExitCode::Usage, format!("--lcores {}: one poll loop runs per process for now", plane.lcores.as_deref().unwrap_or_default()))
-            .hint("give one CPU (e.g. --lcores 1); the loop polls every member queue"));
+    if workers.len() > plane.queues as usize {
+        return Err(Failure::new(
+            ExitCode::Usage,
+            format!("--lcores {} names {} CPUs but --queues is {}", plane.lcores.as_deref().unwrap_or_default(), workers.len(), plane.queues),
+        )
+        .hint(format!("each poll lcore needs a queue of its own on every member: give --queues {} or more", workers.len())));
     }
     let started = Startup {
         ports: ports.ports.clone(),
@@ -158,14 +180,23 @@ fn open_plane(
     let eal = started.eal;
     let frame_room = plane.mtu as u32 + 14 + 4 + 64;
     let data_room = (HEADROOM as u32 + frame_room.max(2048)) as u16;
-    let env = |e: crate::dpdk::DpdkError| {
-        Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf) or lower --mtu/--queues")
-    };
+    let env = alloc_failure;
     let q = plane.queues as u32;
     let n = started.ports.len() as u32;
     let rx_count = rx_mbufs + n * q * 2048 + 4096;
     let rx_pool = Arc::new(Mempool::new(&eal, "sc_rx", rx_count, 256, data_room, None).map_err(env)?);
-    let mut members = members::open(&eal, &started.ports, plane.queues, plane.mtu, &rx_pool)?;
+    // memif clients are restarted while their link is down (see members.rs).
+    let clients: Vec<bool> = ports
+        .ports
+        .iter()
+        .map(|p| match p {
+            crate::spec::PortSpec::Vdev { name, args } => {
+                name.starts_with("net_memif") && args.as_deref().is_some_and(|a| a.split(',').any(|kv| kv.trim() == "role=client"))
+            }
+            crate::spec::PortSpec::Pci { .. } => false,
+        })
+        .collect();
+    let mut members = members::open(&eal, &started.ports, &clients, plane.queues, plane.mtu, &rx_pool)?;
     if let Some(spec) = impair.filter(|s| s.is_active()) {
         for (i, m) in members.iter_mut().enumerate() {
             m.impair = Some(Box::new(PortImpairer::new(spec, i, (*rx_pool).clone())));
@@ -254,7 +285,7 @@ fn impair_report(members: &[Member]) -> Option<crate::report::ImpairReport> {
     let mut r = crate::report::ImpairReport::default();
     let mut any = false;
     for m in members {
-        if let Some(imp) = &m.impair {
+        for imp in m.impairers() {
             any = true;
             let (tx, rx) = imp.stats();
             for s in [tx, rx] {
@@ -266,6 +297,15 @@ fn impair_report(members: &[Member]) -> Option<crate::report::ImpairReport> {
         }
     }
     any.then_some(r)
+}
+
+fn merge_frame_counters(into: &mut FrameCounters, from: &FrameCounters) {
+    for (k, v) in &from.drops {
+        *into.drops.entry(k).or_default() += v;
+    }
+    into.arp_replies_sent += from.arp_replies_sent;
+    into.arp_requests_sent += from.arp_requests_sent;
+    into.pings_answered += from.pings_answered;
 }
 
 fn add_frame_drops(summary: &mut Summary, c: &FrameCounters) {
@@ -327,6 +367,71 @@ where
     job.join().map_err(|e| Failure::new(ExitCode::Other, e.to_string()))
 }
 
+/// Starts lanes 1.. (see `lanes.rs`) on worker lcores 2.. (lane 0 runs on
+/// lcore 1 through [`run_on_lcore`]).
+fn launch_lanes<T: Send + 'static>(
+    eal: &Eal,
+    lanes: Vec<T>,
+    shared: &LaneShared,
+    f: fn(&mut T),
+) -> Result<Vec<crate::dpdk::LcoreJoin<T>>, Failure> {
+    let mut jobs = Vec::with_capacity(lanes.len());
+    for (i, mut lane) in lanes.into_iter().enumerate() {
+        let lcore = i as u32 + 2;
+        match eal.launch(lcore, move || {
+            f(&mut lane);
+            lane
+        }) {
+            Ok(j) => jobs.push(j),
+            Err(e) => {
+                shared.quit.store(true, Ordering::Release);
+                for j in jobs {
+                    let _ = j.join();
+                }
+                return Err(Failure::env(format!("cannot start lane {} on lcore {lcore}: {e}", i + 1)));
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Stops lanes 1.. and takes them back (in lane order). A lane that
+/// panicked is reported; its queues and paths are lost to the report only.
+fn join_lanes<T>(shared: &LaneShared, jobs: Vec<crate::dpdk::LcoreJoin<T>>) -> (Vec<T>, Option<String>) {
+    shared.quit.store(true, Ordering::Release);
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut err = None;
+    for j in jobs {
+        match j.join() {
+            Ok(l) => out.push(l),
+            Err(e) => err = Some(e.to_string()),
+        }
+    }
+    shared.drain();
+    (out, err)
+}
+
+/// Gives every lane's view of the members back to lane 0's members.
+fn absorb_members(into: &mut [Member], lanes: Vec<Vec<Member>>) {
+    for views in lanes {
+        for (m, v) in into.iter_mut().zip(views) {
+            m.absorb(v);
+        }
+    }
+}
+
+/// Lane `k`'s own fault injectors (`--impair`): seeds differ per lane.
+fn lane_impairers(
+    spec: Option<crate::impair::Impairment>,
+    members: usize,
+    k: u16,
+    pool: &Mempool,
+) -> Vec<Option<Box<PortImpairer>>> {
+    (0..members)
+        .map(|i| spec.filter(|s| s.is_active()).map(|s| Box::new(PortImpairer::new(s, i + 64 * k as usize, pool.clone()))))
+        .collect()
+}
+
 /// How long memif's interrupt thread is given to finish a peer's disconnect.
 const MEMIF_TEARDOWN_GRACE: Duration = Duration::from_millis(100);
 
@@ -364,8 +469,7 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let data_count = window_chunks + fresh as u32 + INTAKE_CHUNKS as u32 + 2048;
     let data_room = HEADROOM + chunk.max(2048 - HEADROOM);
     let data_pool = Arc::new(
-        Mempool::new(&eal, "sc_data", data_count, 256, data_room, None)
-            .map_err(|e| Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf)"))?,
+        Mempool::new(&eal, "sc_data", data_count, 256, data_room, None).map_err(alloc_failure)?,
     );
     let queues = args.plane.queues;
     let paths = (members.len() as u16) * queues;
@@ -378,7 +482,34 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
         ..Default::default()
     };
     let clock = TscClock::new(eal.tsc_hz());
-    let sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
+    let mut sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
+    let mut members = members;
+    let layout = Layout { lanes: workers.len().max(1) as u16, queues };
+    let lane_shared = LaneShared::new(layout.lanes);
+    let mut lanes = Vec::new();
+    for k in 1..layout.lanes {
+        let qids = layout.queues_of(k);
+        let mut imps = lane_impairers(args.kernel.impair, members.len(), k, &rx_pool);
+        let views: Vec<Member> = members.iter_mut().zip(imps.iter_mut()).map(|(m, imp)| m.split_off(&qids, imp.take())).collect();
+        let paths = (0..paths).filter(|&p| layout.sender_owner(p) == k).map(|p| sender.detach_path(p as usize)).collect();
+        lanes.push(SendLane {
+            lane: k,
+            layout,
+            members: views,
+            paths,
+            total_paths: (members.len() as u16) * queues,
+            shared: sender.shared().clone(),
+            lanes: lane_shared.clone(),
+            hdr_pool: hdr_pool.clone(),
+            local_ip: args.plane.local_ip.unwrap_or(DEFAULT_SENDER_IP),
+            peer_ip: args.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            udp_port: args.plane.udp_port,
+            clock,
+            busy_poll: args.plane.busy_poll,
+            counters: FrameCounters::default(),
+            drops: stripecat_proto::DropCounters::default(),
+        });
+    }
     let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
     let reader = Arc::new(ReaderShared::default());
     let reader_thread = io::spawn_reader(&eal, Box::new(input), data_pool.clone(), chunk as usize, intake.clone(), reader.clone())
@@ -399,12 +530,32 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
         arp_timeout_us: ARP_TIMEOUT_US,
         counters: FrameCounters::default(),
         progress: Progress::new(total, args.report.quiet),
+        lanes: (layout.lanes > 1).then(|| (layout, lane_shared.clone())),
     };
     let check = signals.checker();
     let started = std::time::Instant::now();
-    let (mut lp, end) = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check))
-        .map(|((lp, _), end)| (lp, end))?;
+    let jobs = launch_lanes(&eal, lanes, &lane_shared, SendLane::run)?;
+    let lane0 = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check)).map(|((lp, _), end)| (lp, end));
+    let (lanes, lane_err) = join_lanes(&lane_shared, jobs);
+    let (mut lp, end) = lane0?;
     let elapsed = started.elapsed();
+    let mut views = Vec::new();
+    for lane in lanes {
+        for p in lane.paths {
+            lp.sender.attach_path(p);
+        }
+        lp.sender.merge_drops(&lane.drops);
+        merge_frame_counters(&mut lp.counters, &lane.counters);
+        views.push(lane.members);
+    }
+    absorb_members(&mut lp.members, views);
+    let inbox_full = lane_shared.inbox_full.load(Ordering::Relaxed);
+    if inbox_full > 0 {
+        *lp.counters.drops.entry("lane_inbox_full").or_default() += inbox_full;
+    }
+    if let Some(e) = lane_err {
+        return Err(Failure::new(ExitCode::Other, e));
+    }
     if matches!(end, SendEnd::Protocol) && lp.sender.state() == SenderState::Done {
         // Leave after the receiver: it lingers briefly to answer a lost
         // FIN-ACK, and a memif peer that disconnects while the other side
@@ -477,6 +628,7 @@ pub(crate) fn send_summary(lp: &SendLoop, digest: DigestAlgorithm, transport: &s
                 lost: ps.lost,
                 ptos: ps.ptos,
                 downs: ps.downs,
+                ups: ps.ups,
                 srtt_us: Some(p.rtt().smoothed().total_micros()),
                 min_rtt_us: Some(p.rtt().min().total_micros()),
                 health: format!("{:?}", p.health()).to_lowercase(),
@@ -534,10 +686,15 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
     let plane = open_plane(&args.dpdk, &args.plane, verbose, window_chunks + WRITER_QUEUE as u32, args.kernel.impair)?;
     let Plane { eal, members, rx_pool, hdr_pool, workers } = plane;
+    let config_paths: u16 = 256;
     let config = ReceiverConfig {
-        paths: 256,
+        paths: config_paths,
         max_chunk_size: chunk.max(9000),
         window: WINDOW_BYTES,
+        // Other lanes hand chunks to the reassembler through the inbox while
+        // lane 0 may be descheduled: room for the whole window, which bounds
+        // what can be in flight anyway (so no extra memory is promised).
+        inbox_chunks: window_chunks as usize,
         ..Default::default()
     };
     let receiver = stripecat_proto::Receiver::new(config);
@@ -546,7 +703,32 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     let writer_thread = io::spawn_writer(&eal, output, out.clone(), writer.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the writer thread: {e}")))?;
     let clock = TscClock::new(eal.tsc_hz());
-    let lp = RecvLoop::new(
+    let mut receiver = receiver;
+    let mut members = members;
+    let layout = Layout { lanes: workers.len().max(1) as u16, queues: args.plane.queues };
+    let lane_shared = LaneShared::new(layout.lanes);
+    let mut lanes = Vec::new();
+    for k in 1..layout.lanes {
+        let qids = layout.queues_of(k);
+        let mut imps = lane_impairers(args.kernel.impair, members.len(), k, &rx_pool);
+        let views: Vec<Member> = members.iter_mut().zip(imps.iter_mut()).map(|(m, imp)| m.split_off(&qids, imp.take())).collect();
+        let paths = (0..config_paths).filter(|&p| layout.receiver_owner(p) == k).map(|p| receiver.detach_path(p as usize)).collect();
+        lanes.push(RecvLane::new(
+            k,
+            layout,
+            views,
+            paths,
+            receiver.shared().clone(),
+            lane_shared.clone(),
+            hdr_pool.clone(),
+            rx_pool.clone(),
+            args.plane.local_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            args.plane.udp_port,
+            clock,
+            args.plane.busy_poll,
+        ));
+    }
+    let mut lp = RecvLoop::new(
         members,
         receiver,
         out,
@@ -559,10 +741,31 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
         args.plane.busy_poll,
         Progress::new(None, args.report.quiet),
     );
+    lp.lanes = (layout.lanes > 1).then(|| (layout, lane_shared.clone()));
     let check = signals.checker();
     let started = std::time::Instant::now();
-    let (mut lp, end) = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check))
-        .map(|((lp, _), end)| (lp, end))?;
+    let jobs = launch_lanes(&eal, lanes, &lane_shared, RecvLane::run)?;
+    let lane0 = run_on_lcore(&eal, &workers, (lp, check), |(lp, check)| lp.run(check)).map(|((lp, _), end)| (lp, end));
+    let (lanes, lane_err) = join_lanes(&lane_shared, jobs);
+    let (mut lp, end) = lane0?;
+    let mut views = Vec::new();
+    for lane in lanes {
+        for p in lane.paths {
+            lp.receiver.attach_path(p);
+        }
+        lp.receiver.merge_drops(&lane.drops);
+        merge_frame_counters(&mut lp.counters, &lane.counters);
+        lp.joined += lane.joined;
+        views.push(lane.members);
+    }
+    absorb_members(&mut lp.members, views);
+    let inbox_full = lane_shared.inbox_full.load(Ordering::Relaxed);
+    if inbox_full > 0 {
+        *lp.counters.drops.entry("lane_inbox_full").or_default() += inbox_full;
+    }
+    if let Some(e) = lane_err {
+        return Err(Failure::new(ExitCode::Other, e));
+    }
     let elapsed = lp.completed_at.map_or_else(|| started.elapsed(), |t| t.duration_since(started));
     // Let the writer finish what it has, then stop it.
     writer.closing.store(true, Ordering::Release);

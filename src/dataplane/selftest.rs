@@ -102,7 +102,7 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     let signals = Signals::install();
     let started = Startup { ports: Vec::new(), eal: args.eal.clone(), verbose, ..Default::default() }.start()?;
     let eal = started.eal;
-    let env = |e: crate::dpdk::DpdkError| Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf)");
+    let env = run::alloc_failure;
     let links = args.links;
     let mtu = args.mtu;
     let chunk = run::chunk_for_mtu(mtu);
@@ -144,8 +144,8 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
         Mempool::new(&eal, "st_r_rx", window_chunks + WRITER_QUEUE as u32 + 8192, 256, data_room, None).map_err(env)?,
     );
     let r_hdr = Arc::new(Mempool::new(&eal, "st_r_hdr", 16384, 256, HEADROOM + 256, None).map_err(env)?);
-    let s_members = members::open(&eal, &a_ids, 1, mtu, &s_rx)?;
-    let r_members = members::open(&eal, &b_ids, 1, mtu, &r_rx)?;
+    let s_members = members::open(&eal, &a_ids, &[], 1, mtu, &s_rx)?;
+    let r_members = members::open(&eal, &b_ids, &[], 1, mtu, &r_rx)?;
     members::wait_links(&s_members, Duration::from_secs(5))?;
     members::wait_links(&r_members, Duration::from_secs(5))?;
     let r_mac = r_members[0].mac;
@@ -203,6 +203,7 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
         arp_timeout_us: 5_000_000,
         counters: FrameCounters::default(),
         progress: Progress::new(Some(total), args.report.quiet),
+        lanes: None,
     };
 
     let t0 = std::time::Instant::now();

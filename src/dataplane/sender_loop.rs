@@ -14,6 +14,7 @@ use super::backoff::Backoff;
 use super::clock::TscClock;
 use super::framing::{self, Classified};
 use super::io::ReaderShared;
+use super::lanes::{is_path_traffic, peek_route, LaneShared, Layout};
 use super::members::{self, FrameCounters, Member};
 use super::neighbor::{self, Neighbors};
 use super::payload::MbufPayload;
@@ -43,6 +44,9 @@ pub struct SendLoop {
     pub arp_timeout_us: u64,
     pub counters: FrameCounters,
     pub progress: Progress,
+    /// With more than one lane: this is lane 0, and other lanes own some
+    /// paths (their ACKs are moved there; see `lanes.rs`).
+    pub lanes: Option<(Layout, Arc<LaneShared>)>,
 }
 
 /// How the loop ended.
@@ -82,19 +86,14 @@ impl SendLoop {
                     let n = self.members[mi].rx(q, &mut rx);
                     work += n;
                     for m in rx.drain(..) {
-                        let class = framing::classify(m.data(), self.local_ip, self.ack_ports());
-                        match &class {
-                            Classified::Stripe { range, .. } => {
-                                let _ = self.sender.handle_datagram(now, &m.data()[range.clone()]);
-                            }
-                            _ => {
-                                let member = &mut self.members[mi];
-                                if let Some(a) = members::answer_common(member, q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters) {
-                                    self.neighbors.learn(mi, &a);
-                                }
-                            }
-                        }
+                        self.on_frame(now, mi, q, m);
                     }
+                }
+            }
+            if let Some((_, lanes)) = self.lanes.clone() {
+                while let Some((mi, m)) = lanes.take(0) {
+                    work += 1;
+                    self.on_frame(now, mi as usize, 0, m);
                 }
             }
 
@@ -123,6 +122,12 @@ impl SendLoop {
                 }
                 backoff.idle(None);
                 continue;
+            }
+            if let Some((_, lanes)) = &self.lanes {
+                if lanes.peer_macs.get().is_none() {
+                    let macs = (0..self.members.len()).filter_map(|i| self.neighbors.mac(i)).collect();
+                    let _ = lanes.peer_macs.set(macs);
+                }
             }
 
             // 3. Timers.
@@ -198,6 +203,33 @@ impl SendLoop {
         }
     }
 
+    /// One received frame: protocol datagrams to the sender (or to the lane
+    /// that owns their path), ARP and ping answered here.
+    fn on_frame(&mut self, now: stripecat_proto::Instant, mi: usize, q: usize, m: Mbuf) {
+        let class = framing::classify(m.data(), self.local_ip, self.ack_ports());
+        match &class {
+            Classified::Stripe { range, .. } => {
+                if let Some((layout, lanes)) = &self.lanes {
+                    if let Some((ty, p)) = peek_route(&m.data()[range.clone()]) {
+                        let owner = layout.sender_owner(p);
+                        if is_path_traffic(ty) && owner != 0 && (p as usize) < self.sender.path_count() {
+                            lanes.forward(owner, mi as u16, m);
+                            return;
+                        }
+                    }
+                }
+                let _ = self.sender.handle_datagram(now, &m.data()[range.clone()]);
+            }
+            _ => {
+                let q = if q < self.members[mi].tx.len() { q } else { 0 };
+                let member = &mut self.members[mi];
+                if let Some(a) = members::answer_common(member, q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters) {
+                    self.neighbors.learn(mi, &a);
+                }
+            }
+        }
+    }
+
     fn ack_ports(&self) -> core::ops::Range<u16> {
         let first = path_udp_port(self.udp_port, 0);
         first..first.saturating_add(self.sender.path_count() as u16)
@@ -218,6 +250,8 @@ impl SendLoop {
             let (mi, q) = path_slot(t.path, self.queues);
             let Some(member) = self.members.get_mut(mi) else { continue };
             let Some(peer_mac) = self.neighbors.mac(mi) else { continue };
+            // Control frames of lane 0 go out on its own queue of the member.
+            let q = member.local(q as u16).unwrap_or(0);
             let src = Endpoint { mac: member.mac, ip: self.local_ip, port: path_udp_port(self.udp_port, t.path) };
             let dst = Endpoint { mac: peer_mac, ip: self.peer_ip, port: self.udp_port };
             *ident = ident.wrapping_add(1);

@@ -260,6 +260,10 @@ pub enum ResetReason {
     ProtocolViolation,
     /// The receiver could not write its output (disk full, pipe closed).
     OutputError,
+    /// Not a failure: the sender has the receiver's Ok verdict, so the session
+    /// is over and the receiver may leave at once instead of lingering for a
+    /// retransmitted FIN. Ignored in any state but complete.
+    Closed,
     /// A code this implementation does not know; kept so it can be reported.
     Other(u16),
 }
@@ -273,6 +277,7 @@ impl ResetReason {
             ResetReason::Application => 3,
             ResetReason::ProtocolViolation => 4,
             ResetReason::OutputError => 5,
+            ResetReason::Closed => 6,
             ResetReason::Other(c) => c,
         }
     }
@@ -286,6 +291,7 @@ impl ResetReason {
             3 => ResetReason::Application,
             4 => ResetReason::ProtocolViolation,
             5 => ResetReason::OutputError,
+            6 => ResetReason::Closed,
             c => ResetReason::Other(c),
         }
     }

@@ -200,8 +200,9 @@ pub fn recv(
                     finish_elapsed = Some(started.elapsed());
                     StdInstant::now()
                 });
-                // Linger so a retransmitted FIN (our FIN-ACK lost) is answered.
-                if t.elapsed() > LINGER && last_rx.elapsed() > LINGER / 2 {
+                // Linger so a retransmitted FIN (our FIN-ACK lost) is answered,
+                // unless the sender said it has the verdict.
+                if receiver.peer_closed() || (t.elapsed() > LINGER && last_rx.elapsed() > LINGER / 2) {
                     break Ok(());
                 }
             }

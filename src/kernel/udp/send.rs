@@ -259,6 +259,7 @@ pub fn send(
             lost: st.lost,
             ptos: st.ptos,
             downs: st.downs,
+            ups: st.ups,
             srtt_us: Some(snap.srtt.total_micros()),
             min_rtt_us: Some(snap.min_rtt.total_micros()),
             health: format!("{:?}", snap.health).to_lowercase(),
