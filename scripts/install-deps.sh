@@ -16,7 +16,7 @@
 #   build        libpcap-dev pkg-config clang libclang-dev
 #   host set-up  iproute2 kmod ethtool (used by setup-hugepages.sh, bind-nics.sh, veth-lab.sh)
 #   test peers   netcat-openbsd ncat socat iperf3 iputils-ping
-#   bench tools  time jq (scripts/bench)
+#   bench tools  time jq (scripts/bench), fonts-dejavu-core (its PNG plots); dpdk-testpmd comes with dpdk
 #   lint         shellcheck (tests/scripts/test_shellcheck.sh)
 #
 # Exit codes:
@@ -38,6 +38,7 @@ PACKAGES=(
     netcat-openbsd ncat socat iperf3 iputils-ping
     time jq
     shellcheck
+    fonts-dejavu-core
 )
 # PMD runtime packages: stem -> package name is "<stem><ABI>" (librte-net-ring23, ...).
 PMD_STEMS=(librte-net-ring librte-net-null librte-net-pcap librte-net-af-packet librte-net-memif)

@@ -46,6 +46,8 @@ pub enum Command {
     Selftest(SelftestArgs),
     /// List ports: id, name, driver, MAC, link, MTU, queues, NUMA socket.
     Ports(PortsArgs),
+    /// Line-rate benchmarking: generate (tx), count (rx) or reflect frames.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Options every DPDK command shares.

@@ -4,6 +4,7 @@
 //! every other module is safe Rust.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod bench;
 pub mod cli;
 pub mod cmd;
 pub mod dataplane;

@@ -25,6 +25,7 @@ fn main() {
         Command::Send(args) => stripecat::dataplane::run::send(args, cli.verbose),
         Command::Recv(args) => stripecat::dataplane::run::recv(args, cli.verbose),
         Command::Selftest(args) => stripecat::dataplane::selftest::run(args, cli.verbose),
+        Command::Bench(args) => stripecat::bench::run(args, cli.verbose),
     };
     match result {
         Ok(()) => std::process::exit(ExitCode::Success as i32),

@@ -168,7 +168,19 @@ fn mbuf_edits() -> Result<(), Failed> {
         let tail = m.tailroom();
         check(m.append(tail + 1).is_none() && m.append(tail).is_some(), "append bounded by tailroom")?;
         m.data_mut().unwrap()[0] = b'P';
-        check(m.data()[0] == b'P', "data_mut writes")
+        check(m.data()[0] == b'P', "data_mut writes")?;
+        // append_inline: the same bounds and result as append, without a DPDK call.
+        let mut a = p.alloc().unwrap();
+        let room = a.tailroom();
+        a.append_inline(5).unwrap().copy_from_slice(b"fresh");
+        a.append_inline(3).unwrap().copy_from_slice(b"!!!");
+        check(a.data() == b"fresh!!!" && a.pkt_len() == 8 && a.tailroom() == room - 8, "append_inline grows data and pkt_len")?;
+        check(a.append_inline(room - 7).is_none() && a.append_inline(room - 8).is_some(), "append_inline bounded by tailroom")?;
+        let shared = a.into_shared().unwrap();
+        let other = shared.clone();
+        drop(other);
+        let mut a = shared.try_unique().unwrap();
+        check(a.append_inline(0).is_some(), "unique again after the clone went")
     })
 }
 

@@ -164,6 +164,37 @@ impl Mbuf {
         (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) })
     }
 
+    /// [`Mbuf::append`] computed here instead of in a DPDK call: for a
+    /// single-segment, unshared buffer, grows the data by `len` bytes at the
+    /// end and returns them; `None` without the tailroom. The transmit fast
+    /// path of `bench` runs this once per frame.
+    #[inline]
+    pub fn append_inline(&mut self, len: usize) -> Option<&mut [u8]> {
+        let len16 = u16::try_from(len).ok()?;
+        let m = self.ptr.as_ptr();
+        // SAFETY: we own a valid mbuf for our whole lifetime. The refcount
+        // is read atomically, as rte_mbuf_refcnt_read does (others may hold
+        // a reference and change it); the other fields are ours alone
+        // while the buffer is unshared and single-segment, which is checked
+        // before they are written. The bytes returned lie between the
+        // current end of the data and `buf_len`, inside our buffer, exactly
+        // what rte_pktmbuf_append hands out for a single segment.
+        unsafe {
+            let refcnt = std::sync::atomic::AtomicU16::from_ptr(std::ptr::addr_of_mut!((*m).refcnt));
+            if refcnt.load(std::sync::atomic::Ordering::Relaxed) != 1 || (*m).nb_segs != 1 {
+                return None;
+            }
+            let tail = (*m).data_off as usize + (*m).data_len as usize;
+            if tail + len > (*m).buf_len as usize {
+                return None;
+            }
+            let p = (*m).buf_addr.cast::<u8>().add(tail);
+            (*m).data_len += len16;
+            (*m).pkt_len += len as u32;
+            Some(std::slice::from_raw_parts_mut(p, len))
+        }
+    }
+
     /// Grows the data by `len` bytes at the front (into the headroom) and
     /// returns them; `None` without the headroom.
     #[inline]
