@@ -95,6 +95,10 @@ enum Timer {
 }
 const TIMERS: usize = 3;
 
+/// How long a receiver that holds all our data (its reader stopped) has to answer the
+/// keep-alive PINGs sent when the give-up bound passes.
+const KEEPALIVE_GRACE: Duration = Duration::from_secs(1);
+
 /// Session-level counters of a sender (per-path ones are in [`PathSenderStats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SenderStats {
@@ -125,6 +129,11 @@ pub struct Sender<B> {
     rr: usize,
     last_progress: Instant,
     progress_mark: u64,
+    /// When keep-alive PINGs went out to a receiver that holds all our data but does
+    /// not deliver it (its reader stopped); `None` when none are outstanding.
+    keepalive_at: Option<Instant>,
+    /// When the receiver last sent us a valid ACK.
+    last_heard: Option<Instant>,
     control_sent: u64,
     drops: DropCounters,
 }
@@ -154,6 +163,8 @@ impl<B: Payload> Sender<B> {
             rr: 0,
             last_progress: now,
             progress_mark: 0,
+            keepalive_at: None,
+            last_heard: None,
             control_sent: 0,
             drops: DropCounters::default(),
         }
@@ -238,6 +249,7 @@ impl<B: Payload> Sender<B> {
     }
 
     fn progress(&mut self, now: Instant) {
+        self.keepalive_at = None;
         self.last_progress = now;
         self.timers.set(Timer::GiveUp as usize, now + self.config.give_up_after);
     }
@@ -272,9 +284,13 @@ impl<B: Payload> Sender<B> {
                     return Err(DropReason::Unexpected);
                 }
                 self.paths[path].handle_ack(now, &h, &ack, &self.shared);
+                self.last_heard = Some(now);
                 let acked = self.shared.acked();
                 if acked > self.progress_mark {
                     self.progress_mark = acked;
+                    self.progress(now);
+                } else if self.keepalive_at.is_some() {
+                    // The answer to our keep-alive: alive, its reader just stopped.
                     self.progress(now);
                 } else if self.state == SenderState::Closing {
                     // Everything is acknowledged; the receiver answers our FIN with an
@@ -432,6 +448,17 @@ impl<B: Payload> Sender<B> {
         None
     }
 
+    /// Whether the receiver has every packet we sent but has not delivered all the
+    /// data: in transfer, nothing in flight on any up path (and at least one is up),
+    /// nothing waiting to be resent, and written bytes beyond the delivered offset.
+    fn receiver_holds_everything(&self) -> bool {
+        self.state == SenderState::Transfer
+            && self.shared.written() > self.shared.acked()
+            && self.shared.resend_len() == 0
+            && self.paths.iter().any(|p| p.health() == PathHealth::Up)
+            && self.paths.iter().filter(|p| p.health() == PathHealth::Up).all(|p| p.snapshot().in_flight == 0)
+    }
+
     /// The earliest time `handle_timeout` must run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_finished() {
@@ -467,6 +494,25 @@ impl<B: Payload> Sender<B> {
             if idle_app {
                 // Nothing outstanding: the application is slow, not the network.
                 self.progress(now);
+            } else if let Some(at) = self.keepalive_at.filter(|_| self.receiver_holds_everything()) {
+                if self.last_heard.is_some_and(|h| h >= at) {
+                    // It answered: alive, its reader is just stopped. Wait on.
+                    self.progress(now);
+                } else {
+                    let idle = now - self.last_progress;
+                    self.fail(SenderError::GaveUp { acked, written, idle }, ResetReason::GiveUp);
+                    return;
+                }
+            } else if self.receiver_holds_everything() {
+                // Every packet is acknowledged, but the receiver delivers nothing:
+                // its application stopped reading, or it died. Ask it (PING on every
+                // up path) and decide when it answers or the grace runs out.
+                for p in self.paths.iter_mut().filter(|p| p.health() == PathHealth::Up) {
+                    p.request_probe();
+                }
+                self.keepalive_at = Some(now);
+                let grace = self.config.give_up_after.min(KEEPALIVE_GRACE);
+                self.timers.set(Timer::GiveUp as usize, now + grace);
             } else {
                 let idle = now - self.last_progress;
                 self.fail(SenderError::GaveUp { acked, written, idle }, ResetReason::GiveUp);
