@@ -825,7 +825,9 @@ fn hugepages_exhausted_is_one_clear_environment_error() {
     // packet-buffer pools do not fit.
     for (leave, cmd, what) in [(0, "send", "hugepages are in use"), (4, "recv", "not enough hugepage memory"), (4, "send", "not enough hugepage memory")] {
         let hog = hog_hugepages(&t, leave);
-        let eal = format!("--file-prefix {}-{leave}-{cmd}", t.prefix);
+        let prefix = format!("{}-{leave}-{cmd}", t.prefix);
+        register(Cleanup::RemovePath(PathBuf::from(format!("/var/run/dpdk/{prefix}"))));
+        let eal = format!("--file-prefix {prefix}");
         let file = if cmd == "send" { input.display().to_string() } else { t.path("out.bin").display().to_string() };
         let began = Instant::now();
         let (code, _, err) = run_stripecat(&[cmd, "--quiet", "--port", "net_null0", "--eal", &eal, &file], Duration::from_secs(30));
