@@ -825,7 +825,9 @@ fn hugepages_exhausted_is_one_clear_environment_error() {
     // packet-buffer pools do not fit.
     for (leave, cmd, what) in [(0, "send", "hugepages are in use"), (4, "recv", "not enough hugepage memory"), (4, "send", "not enough hugepage memory")] {
         let hog = hog_hugepages(&t, leave);
-        let eal = format!("--file-prefix {}-{leave}-{cmd}", t.prefix);
+        let prefix = format!("{}-{leave}-{cmd}", t.prefix);
+        register(Cleanup::RemovePath(PathBuf::from(format!("/var/run/dpdk/{prefix}"))));
+        let eal = format!("--file-prefix {prefix}");
         let file = if cmd == "send" { input.display().to_string() } else { t.path("out.bin").display().to_string() };
         let began = Instant::now();
         let (code, _, err) = run_stripecat(&[cmd, "--quiet", "--port", "net_null0", "--eal", &eal, &file], Duration::from_secs(30));
@@ -856,8 +858,13 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 fn slow_reader_holds_the_sender_back_within_the_memory_budget() {
     let Some(t) = DpdkTest::start("rel-slowread", Duration::from_secs(120)) else { return };
     let l = Links::new("w", 2);
-    const TOTAL: u64 = 96 << 20;
-    const RATE: u64 = 6 << 20; // bytes per second the reader takes
+    const TOTAL: u64 = 64 << 20;
+    const RATE: u64 = 8 << 20; // bytes per second the reader takes
+    // After this much, the reader stops for PAUSE: longer than the sender's
+    // 10 s give-up bound, which must not end a transfer whose receiver is
+    // alive and merely not read.
+    const PAUSE_AT: u64 = 16 << 20;
+    const PAUSE: Duration = Duration::from_secs(12);
     let seed = 0x510e;
     let mut r = start_in(&t, Some(&l.ns), "recv", &args("recv", &l.recv_ports(), &[], None), Stdio::null(), Stdio::piped());
     let mut s = start(&t, "send", &args("send", &l.send_ports(), &[], None), Stdio::piped(), Stdio::null());
@@ -880,7 +887,8 @@ fn slow_reader_holds_the_sender_back_within_the_memory_budget() {
     let mut stdout = r.child.stdout.take().unwrap();
     let rd = read.clone();
     let reader = std::thread::spawn(move || -> Result<(), String> {
-        let began = Instant::now();
+        let mut began = Instant::now();
+        let mut paused = false;
         let mut buf = vec![0u8; 64 << 10];
         let mut n = 0u64;
         let mut want = stream_chunk(seed, 0);
@@ -901,6 +909,11 @@ fn slow_reader_holds_the_sender_back_within_the_memory_budget() {
                 n += 1;
             }
             rd.store(n, Ordering::Relaxed);
+            if n >= PAUSE_AT && !paused {
+                paused = true;
+                std::thread::sleep(PAUSE);
+                began += PAUSE;
+            }
             let due = Duration::from_secs_f64(n as f64 / RATE as f64);
             if let Some(wait) = due.checked_sub(began.elapsed()) {
                 std::thread::sleep(wait);

@@ -187,6 +187,12 @@ impl<B: Payload> PathSender<B> {
         self.rtt.pto_base(self.granularity, self.max_ack_delay).max(self.min_pto)
     }
 
+    /// Sends a PING (ack-eliciting, outside window and pacer) at the next `poll_transmit`:
+    /// a keep-alive when nothing else would go out.
+    pub fn request_probe(&mut self) {
+        self.probes_pending = self.probes_pending.max(1);
+    }
+
     /// Earliest time this path needs `handle_timeout`.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()

@@ -95,6 +95,10 @@ enum Timer {
 }
 const TIMERS: usize = 3;
 
+/// How long a receiver that holds all our data (its reader stopped) has to answer the
+/// keep-alive PINGs sent when the give-up bound passes.
+const KEEPALIVE_GRACE: Duration = Duration::from_secs(1);
+
 /// Session-level counters of a sender (per-path ones are in [`PathSenderStats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SenderStats {
@@ -128,6 +132,11 @@ pub struct Sender<B> {
     rr: usize,
     last_progress: Instant,
     progress_mark: u64,
+    /// When keep-alive PINGs went out to a receiver that holds all our data but does
+    /// not deliver it (its reader stopped); `None` when none are outstanding.
+    keepalive_at: Option<Instant>,
+    /// When the receiver last sent us a valid ACK.
+    last_heard: Option<Instant>,
     control_sent: u64,
     drops: DropCounters,
 }
@@ -159,6 +168,8 @@ impl<B: Payload> Sender<B> {
             rr: 0,
             last_progress: now,
             progress_mark: 0,
+            keepalive_at: None,
+            last_heard: None,
             control_sent: 0,
             drops: DropCounters::default(),
         }
@@ -277,6 +288,7 @@ impl<B: Payload> Sender<B> {
     }
 
     fn progress(&mut self, now: Instant) {
+        self.keepalive_at = None;
         self.last_progress = now;
         self.timers.set(Timer::GiveUp as usize, now + self.config.give_up_after);
     }
@@ -315,10 +327,12 @@ impl<B: Payload> Sender<B> {
                     return Err(DropReason::UnknownPath);
                 }
                 self.paths[path].handle_ack(now, &h, &ack, &self.shared);
-                if self.state == SenderState::Closing && self.shared.acked() <= self.progress_mark {
-                    // Everything is acknowledged; the receiver answers our FIN with an
-                    // ACK while its application still writes (a slow reader). It is
-                    // alive: wait for its FIN-ACK instead of giving up.
+                self.last_heard = Some(now);
+                if self.shared.acked() <= self.progress_mark && (self.keepalive_at.is_some() || self.state == SenderState::Closing) {
+                    // No new data acknowledged, but the receiver is alive: the answer
+                    // to our keep-alive (its reader stopped), or, while closing, its
+                    // answer to our FIN while its application still writes (a slow
+                    // reader). Wait for it instead of giving up.
                     self.progress(now);
                 }
                 self.observe_progress(now);
@@ -495,6 +509,23 @@ impl<B: Payload> Sender<B> {
         None
     }
 
+    /// The paths driven here (not detached to another lcore). With detached paths
+    /// the keep-alive judges by these alone: the others' flight is not known here.
+    fn local_paths(&self) -> impl Iterator<Item = &PathSender<B>> {
+        self.paths.iter().zip(&self.remote).filter(|(_, r)| !**r).map(|(p, _)| p)
+    }
+
+    /// Whether the receiver has every packet we sent but has not delivered all the
+    /// data: in transfer, nothing in flight on any up path (and at least one is up),
+    /// nothing waiting to be resent, and written bytes beyond the delivered offset.
+    fn receiver_holds_everything(&self) -> bool {
+        self.state == SenderState::Transfer
+            && self.shared.written() > self.shared.acked()
+            && self.shared.resend_len() == 0
+            && self.local_paths().any(|p| p.health() == PathHealth::Up)
+            && self.local_paths().filter(|p| p.health() == PathHealth::Up).all(|p| p.snapshot().in_flight == 0)
+    }
+
     /// The earliest time `handle_timeout` must run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_finished() {
@@ -533,6 +564,25 @@ impl<B: Payload> Sender<B> {
             if idle_app {
                 // Nothing outstanding: the application is slow, not the network.
                 self.progress(now);
+            } else if let Some(at) = self.keepalive_at.filter(|_| self.receiver_holds_everything()) {
+                if self.last_heard.is_some_and(|h| h >= at) {
+                    // It answered: alive, its reader is just stopped. Wait on.
+                    self.progress(now);
+                } else {
+                    let idle = now - self.last_progress;
+                    self.fail(SenderError::GaveUp { acked, written, idle }, ResetReason::GiveUp);
+                    return;
+                }
+            } else if self.receiver_holds_everything() {
+                // Every packet is acknowledged, but the receiver delivers nothing:
+                // its application stopped reading, or it died. Ask it (PING on every
+                // up path) and decide when it answers or the grace runs out.
+                for (p, _) in self.paths.iter_mut().zip(&self.remote).filter(|(p, r)| !**r && p.health() == PathHealth::Up) {
+                    p.request_probe();
+                }
+                self.keepalive_at = Some(now);
+                let grace = self.config.give_up_after.min(KEEPALIVE_GRACE);
+                self.timers.set(Timer::GiveUp as usize, now + grace);
             } else {
                 let idle = now - self.last_progress;
                 self.fail(SenderError::GaveUp { acked, written, idle }, ResetReason::GiveUp);

@@ -465,3 +465,58 @@ fn closing_sender_gives_up_when_the_fins_go_unanswered() {
     assert!(matches!(tx.state(), SenderState::Failed(SenderError::GaveUp { acked: 100, .. })), "{:?}", tx.state());
     assert_eq!(now, Instant::ZERO + Duration::from_millis(200));
 }
+
+/// A sender whose receiver has every packet but delivers nothing (its reader stopped):
+/// time runs to `span`; the sender's packets reach the receiver only if `answered`.
+/// Returns the sender, the time it stopped at and the PINGs it sent.
+fn stalled_reader(span: Duration, answered: bool) -> (Sender<SharedBytes>, Instant, usize) {
+    let g = Duration::from_millis(200);
+    let tx_cfg = SenderConfig { chunk_size: 1024, give_up_after: g, ..Default::default() };
+    let (mut tx, mut rx) = connected(tx_cfg, ReceiverConfig { ack_every: 1, ..Default::default() });
+    let t0 = Instant::ZERO;
+    for i in 0..4 {
+        tx.write(chunk(1024, i)).unwrap();
+    }
+    let (mut now, mut pings) = (t0, 0);
+    loop {
+        while let Some(t) = tx.poll_transmit(now) {
+            if matches!(t.repr.frame, Frame::Ping) {
+                pings += 1;
+                if !answered {
+                    continue;
+                }
+            }
+            let _ = rx.handle_datagram(now, bytes(t).into());
+            // The receiving application never calls poll_deliver.
+            while let Some(a) = rx.poll_transmit(now) {
+                let _ = tx.handle_datagram(now, &bytes(a));
+            }
+        }
+        let Some(next) = tx.poll_timeout() else { break };
+        if tx.is_finished() || next > t0 + span {
+            break;
+        }
+        now = next;
+        tx.handle_timeout(now);
+    }
+    (tx, now, pings)
+}
+
+#[test]
+fn stalled_reader_the_sender_keeps_waiting_while_the_receiver_answers() {
+    // Ten give-up bounds without any delivery: each time the sender asks with a PING,
+    // the receiver answers, and the sender waits on.
+    let (tx, _, pings) = stalled_reader(Duration::from_secs(2), true);
+    assert_eq!(tx.state(), SenderState::Transfer);
+    assert!(pings >= 9, "{pings} keep-alive PINGs in 2 s");
+}
+
+#[test]
+fn stalled_reader_the_sender_gives_up_when_the_keepalive_goes_unanswered() {
+    // The same, but nothing reaches the receiver any more after the data: the sender
+    // gives up one grace (here the 200 ms bound, below the 1 s cap) after the bound.
+    let (tx, at, pings) = stalled_reader(Duration::from_secs(2), false);
+    assert!(matches!(tx.state(), SenderState::Failed(SenderError::GaveUp { acked: 0, written: 4096, .. })), "{:?}", tx.state());
+    assert_eq!(at, Instant::ZERO + Duration::from_millis(400));
+    assert!(pings >= 1);
+}
