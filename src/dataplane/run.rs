@@ -411,12 +411,19 @@ fn join_lanes<T>(shared: &LaneShared, jobs: Vec<crate::dpdk::LcoreJoin<T>>) -> (
     (out, err)
 }
 
-/// Gives every lane's view of the members back to lane 0's members.
-fn absorb_members(into: &mut [Member], lanes: Vec<Vec<Member>>) {
-    for views in lanes {
+/// Lane 0 takes back every other lane's view of the members and its frame
+/// counters (the caller gives their paths back to the protocol object), and
+/// counts the frames lost to full inboxes.
+fn take_back_lanes(into: &mut [Member], counters: &mut FrameCounters, shared: &LaneShared, lanes: Vec<(Vec<Member>, FrameCounters)>) {
+    for (views, c) in lanes {
         for (m, v) in into.iter_mut().zip(views) {
             m.absorb(v);
         }
+        merge_frame_counters(counters, &c);
+    }
+    let inbox_full = shared.inbox_full.load(Ordering::Relaxed);
+    if inbox_full > 0 {
+        *counters.drops.entry("lane_inbox_full").or_default() += inbox_full;
     }
 }
 
@@ -545,14 +552,9 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
             lp.sender.attach_path(p);
         }
         lp.sender.merge_drops(&lane.drops);
-        merge_frame_counters(&mut lp.counters, &lane.counters);
-        views.push(lane.members);
+        views.push((lane.members, lane.counters));
     }
-    absorb_members(&mut lp.members, views);
-    let inbox_full = lane_shared.inbox_full.load(Ordering::Relaxed);
-    if inbox_full > 0 {
-        *lp.counters.drops.entry("lane_inbox_full").or_default() += inbox_full;
-    }
+    take_back_lanes(&mut lp.members, &mut lp.counters, &lane_shared, views);
     if let Some(e) = lane_err {
         return Err(Failure::new(ExitCode::Other, e));
     }
@@ -754,15 +756,10 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
             lp.receiver.attach_path(p);
         }
         lp.receiver.merge_drops(&lane.drops);
-        merge_frame_counters(&mut lp.counters, &lane.counters);
         lp.joined += lane.joined;
-        views.push(lane.members);
+        views.push((lane.members, lane.counters));
     }
-    absorb_members(&mut lp.members, views);
-    let inbox_full = lane_shared.inbox_full.load(Ordering::Relaxed);
-    if inbox_full > 0 {
-        *lp.counters.drops.entry("lane_inbox_full").or_default() += inbox_full;
-    }
+    take_back_lanes(&mut lp.members, &mut lp.counters, &lane_shared, views);
     if let Some(e) = lane_err {
         return Err(Failure::new(ExitCode::Other, e));
     }
