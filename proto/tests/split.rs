@@ -98,7 +98,7 @@ impl Split {
 
     /// Routes a datagram to the receiver side: DATA/PING of a detached path
     /// to its lcore, everything else to the owner.
-    fn to_receiver(&mut self, now: Instant, path: u16, bytes: Vec<u8>) {
+    fn route_to_receiver(&mut self, now: Instant, path: u16, bytes: Vec<u8>) {
         let (repr, range) = {
             let pkt = Packet::new_checked(&bytes[..]).unwrap();
             (Repr::parse(&pkt).unwrap(), pkt.payload_range())
@@ -119,7 +119,7 @@ impl Split {
         }
     }
 
-    fn to_sender(&mut self, now: Instant, path: u16, bytes: Vec<u8>) {
+    fn route_to_sender(&mut self, now: Instant, path: u16, bytes: Vec<u8>) {
         let repr = Repr::parse(&Packet::new_checked(&bytes[..]).unwrap()).unwrap();
         match (&repr.frame, remote_tx(path)) {
             (Frame::Ack(ack), true) => {
@@ -153,19 +153,19 @@ fn run(len: usize) -> (Split, Vec<u8>) {
             s.sender.finish();
         }
         for (p, b) in s.sender_out(now) {
-            s.to_receiver(now, p, b);
+            s.route_to_receiver(now, p, b);
         }
         while let Some(b) = s.receiver.poll_deliver() {
             output.extend_from_slice(b.as_ref());
         }
         s.receiver.set_written(output.len() as u64);
         for (p, b) in s.receiver_out(now) {
-            s.to_sender(now, p, b);
+            s.route_to_sender(now, p, b);
         }
         if s.sender.is_finished() {
             break;
         }
-        now = now + step;
+        now += step;
     }
     (s, input)
 }
@@ -222,7 +222,7 @@ fn output_is_the_input() {
         // paths through the shared resend queue.
         for (i, (p, b)) in out.into_iter().enumerate() {
             if i % 13 != 12 {
-                s.to_receiver(now, p, b);
+                s.route_to_receiver(now, p, b);
             }
         }
         while let Some(b) = s.receiver.poll_deliver() {
@@ -230,12 +230,12 @@ fn output_is_the_input() {
         }
         s.receiver.set_written(output.len() as u64);
         for (p, b) in s.receiver_out(now) {
-            s.to_sender(now, p, b);
+            s.route_to_sender(now, p, b);
         }
         if s.sender.is_finished() {
             break;
         }
-        now = now + Duration::from_micros(50);
+        now += Duration::from_micros(50);
     }
     assert_eq!(s.sender.state(), SenderState::Done);
     assert_eq!(output.len(), input.len());
@@ -261,7 +261,7 @@ fn a_detached_paths_ack_at_the_owner_is_dropped_not_applied() {
             }
         }
         for (p, b) in s.sender_out(now) {
-            s.to_receiver(now, p, b);
+            s.route_to_receiver(now, p, b);
         }
         while s.receiver.poll_deliver().is_some() {}
         for (p, b) in s.receiver_out(now) {
@@ -269,12 +269,12 @@ fn a_detached_paths_ack_at_the_owner_is_dropped_not_applied() {
             if is_ack && remote_tx(p) && misrouted.is_none() {
                 misrouted = Some(s.sender.handle_datagram(now, &b));
             }
-            s.to_sender(now, p, b);
+            s.route_to_sender(now, p, b);
         }
         if misrouted.is_some() {
             break;
         }
-        now = now + Duration::from_micros(50);
+        now += Duration::from_micros(50);
     }
     assert_eq!(misrouted, Some(Err(stripecat_proto::DropReason::UnknownPath)));
 }
@@ -302,7 +302,7 @@ fn the_sender_tells_the_receiver_it_has_the_verdict() {
         .collect();
     assert_eq!(closed.len(), 1, "one RESET(Closed) after the verdict: {out:?}");
     for (p, b) in out {
-        s.to_receiver(now, p, b);
+        s.route_to_receiver(now, p, b);
     }
     assert!(s.receiver.peer_closed());
     assert_eq!(s.receiver.state(), ReceiverState::Complete, "Closed is not a failure");
@@ -317,12 +317,12 @@ fn closed_before_the_verdict_is_ignored() {
     // Handshake only.
     for _ in 0..10 {
         for (p, b) in s.sender_out(now) {
-            s.to_receiver(now, p, b);
+            s.route_to_receiver(now, p, b);
         }
         for (p, b) in s.receiver_out(now) {
-            s.to_sender(now, p, b);
+            s.route_to_sender(now, p, b);
         }
-        now = now + Duration::from_micros(100);
+        now += Duration::from_micros(100);
     }
     assert_eq!(s.receiver.state(), ReceiverState::Receiving);
     use stripecat_proto::wire::{Flags, HeaderRepr, PacketType, ResetReason, ResetRepr};
