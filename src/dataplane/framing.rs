@@ -186,6 +186,17 @@ pub fn build_transmit(
     Ok(m)
 }
 
+/// `m` in one piece: a chained frame (ring ports hand over the sender's
+/// chains) is replaced by a flat copy from `pool` and counted in `joined`;
+/// `None` if the pool is empty (the frame is dropped, the protocol resends).
+pub fn flatten(m: Mbuf, pool: &Mempool, joined: &mut u64) -> Option<Mbuf> {
+    if m.segments() <= 1 {
+        return Some(m);
+    }
+    *joined += 1;
+    flat_copy(&m, pool)
+}
+
 /// A copy of a (possibly chained) frame in one fresh buffer from `pool`:
 /// for parsers that need the frame in one piece (ring ports hand over the
 /// sender's chains) and for changes that must not touch shared segments.

@@ -15,22 +15,14 @@ use stripecat_proto::{DropCounters, DropReason, PathReceiver, Payload, ReceiverS
 use super::addr::Endpoint;
 use super::backoff::Backoff;
 use super::clock::TscClock;
-use super::framing::{self, flat_copy, Classified};
+use super::framing::{self, flatten, Classified};
 use super::lanes::{peek_route, LaneShared, Layout};
 use super::members::{self, FrameCounters, Member};
 use super::payload::MbufPayload;
+use super::receiver_loop::PathRoute;
 use crate::dpdk::{Mbuf, Mempool};
 
 const TX_BUDGET: usize = 256;
-
-/// Where a path's packets came from (member, local queue, peer), so its
-/// ACKs go back the same way.
-#[derive(Debug, Clone, Copy)]
-struct Route {
-    member: usize,
-    queue: usize,
-    peer: Endpoint,
-}
 
 pub struct RecvLane {
     pub lane: u16,
@@ -48,7 +40,7 @@ pub struct RecvLane {
     pub counters: FrameCounters,
     pub drops: DropCounters,
     pub joined: u64,
-    routes: Vec<Option<Route>>,
+    routes: Vec<Option<PathRoute>>,
 }
 
 impl RecvLane {
@@ -126,15 +118,7 @@ impl RecvLane {
     }
 
     fn on_frame(&mut self, now: stripecat_proto::Instant, mi: usize, q: usize, m: Mbuf) {
-        let m = if m.segments() > 1 {
-            self.joined += 1;
-            match flat_copy(&m, &self.join_pool) {
-                Some(f) => f,
-                None => return,
-            }
-        } else {
-            m
-        };
+        let Some(m) = flatten(m, &self.join_pool, &mut self.joined) else { return };
         let class = framing::classify(m.data(), self.local_ip, self.udp_port..self.udp_port.wrapping_add(1));
         let Classified::Stripe { from, range, .. } = class else {
             members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
@@ -175,17 +159,15 @@ impl RecvLane {
         match result {
             Ok(()) => {
                 self.lanes.activity.fetch_add(1, Ordering::Relaxed);
-                let queue = if q < self.members[mi].tx.len() { q } else { 0 };
-                self.routes[slot] = Some(Route { member: mi, queue, peer: from });
             }
-            // A duplicate is still acknowledged (the path recorded it).
-            Err(DropReason::Duplicate) => {
-                self.drops.count(DropReason::Duplicate);
-                let queue = if q < self.members[mi].tx.len() { q } else { 0 };
-                self.routes[slot] = Some(Route { member: mi, queue, peer: from });
-            }
-            Err(reason) => self.drops.count(reason),
+            // A duplicate is still acknowledged (the path recorded it), so
+            // its route counts too.
+            Err(DropReason::Duplicate) => self.drops.count(DropReason::Duplicate),
+            Err(reason) => return self.drops.count(reason),
         }
+        // `q` is a local queue index (0, which every lane owns, for a frame
+        // moved here from another lane).
+        self.routes[slot] = Some(PathRoute { member: mi, queue: q, peer: from });
     }
 
     fn transmit(&mut self, now: stripecat_proto::Instant, ident: &mut u16) -> usize {

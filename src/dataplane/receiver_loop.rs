@@ -14,7 +14,7 @@ use stripecat_proto::{Payload, Receiver, ReceiverState};
 use super::addr::Endpoint;
 use super::backoff::Backoff;
 use super::clock::TscClock;
-use super::framing::{self, flat_copy, Classified};
+use super::framing::{self, flatten, Classified};
 use super::io::WriterShared;
 use super::lanes::{peek_route, LaneShared, Layout};
 use super::members::{self, FrameCounters, Member};
@@ -22,12 +22,13 @@ use super::payload::MbufPayload;
 use crate::dpdk::{Mbuf, Mempool};
 use crate::report::Progress;
 
-/// Where a path's packets come from, so its ACKs go back the same way.
+/// Where a path's packets come from (member, local queue, peer), so its
+/// ACKs go back the same way.
 #[derive(Debug, Clone, Copy)]
-struct PathRoute {
-    member: usize,
-    queue: usize,
-    peer: Endpoint,
+pub(crate) struct PathRoute {
+    pub member: usize,
+    pub queue: usize,
+    pub peer: Endpoint,
 }
 
 pub struct RecvLoop {
@@ -133,6 +134,8 @@ impl RecvLoop {
         let mut ident: u16 = 0;
         let mut iter: u64 = 0;
         let mut last_rx_us: u64 = 0;
+        // Taken once: `on_frame` needs `self` mutably while the inbox drains.
+        let lane_shared = self.lanes.as_ref().map(|(_, l)| l.clone());
         loop {
             iter += 1;
             let now = self.clock.now();
@@ -153,7 +156,7 @@ impl RecvLoop {
                     }
                 }
             }
-            if let Some((_, lanes)) = self.lanes.clone() {
+            if let Some(lanes) = &lane_shared {
                 while let Some((mi, m)) = lanes.take(0) {
                     work += 1;
                     if self.on_frame(now, mi as usize, 0, m) {
@@ -265,15 +268,7 @@ impl RecvLoop {
         // Chained frames (ring ports hand over the sender's segments as they
         // are) are flattened into one buffer first: classification and the
         // protocol's CRC need the datagram in one piece.
-        let m = if m.segments() > 1 {
-            self.joined += 1;
-            match flat_copy(&m, &self.join_pool) {
-                Some(f) => f,
-                None => return false,
-            }
-        } else {
-            m
-        };
+        let Some(m) = flatten(m, &self.join_pool, &mut self.joined) else { return false };
         let class = framing::classify(m.data(), self.local_ip, self.udp_port..self.udp_port.wrapping_add(1));
         let Classified::Stripe { from, range, .. } = class else {
             members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
@@ -289,7 +284,6 @@ impl RecvLoop {
                 }
             }
         }
-        let q = if q < self.members[mi].tx.len() { q } else { 0 };
         let (path, hello_session) = match stripecat_proto::wire::Packet::new_checked(&m.data()[range.clone()]) {
             Ok(p) => {
                 let hello = p.packet_type_raw() == stripecat_proto::wire::PacketType::Hello as u8;

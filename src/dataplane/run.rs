@@ -427,15 +427,25 @@ fn take_back_lanes(into: &mut [Member], counters: &mut FrameCounters, shared: &L
     }
 }
 
-/// Lane `k`'s own fault injectors (`--impair`): seeds differ per lane.
-fn lane_impairers(
-    spec: Option<crate::impair::Impairment>,
-    members: usize,
+/// Lane `k`'s view of every member: the queues it owns, moved out of lane
+/// 0's members, each with its own fault injector under `--impair` (seeds
+/// differ per lane).
+fn split_members_for_lane(
+    members: &mut [Member],
+    layout: Layout,
     k: u16,
+    impair: Option<crate::impair::Impairment>,
     pool: &Mempool,
-) -> Vec<Option<Box<PortImpairer>>> {
-    (0..members)
-        .map(|i| spec.filter(|s| s.is_active()).map(|s| Box::new(PortImpairer::new(s, i + 64 * k as usize, pool.clone()))))
+) -> Vec<Member> {
+    let qids = layout.queues_of(k);
+    let spec = impair.filter(|s| s.is_active());
+    members
+        .iter_mut()
+        .enumerate()
+        .map(|(i, m)| {
+            let imp = spec.map(|s| Box::new(PortImpairer::new(s, i + 64 * k as usize, pool.clone())));
+            m.split_off(&qids, imp)
+        })
         .collect()
 }
 
@@ -471,7 +481,7 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     };
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
     let plane = open_plane(&args.dpdk, &args.plane, verbose, 0, args.kernel.impair)?;
-    let Plane { eal, members, rx_pool, hdr_pool, workers } = plane;
+    let Plane { eal, mut members, rx_pool, hdr_pool, workers } = plane;
     let fresh = 4096usize;
     let data_count = window_chunks + fresh as u32 + INTAKE_CHUNKS as u32 + 2048;
     let data_room = HEADROOM + chunk.max(2048 - HEADROOM);
@@ -490,14 +500,11 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     };
     let clock = TscClock::new(eal.tsc_hz());
     let mut sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
-    let mut members = members;
     let layout = Layout { lanes: workers.len().max(1) as u16, queues };
     let lane_shared = LaneShared::new(layout.lanes);
     let mut lanes = Vec::new();
     for k in 1..layout.lanes {
-        let qids = layout.queues_of(k);
-        let mut imps = lane_impairers(args.kernel.impair, members.len(), k, &rx_pool);
-        let views: Vec<Member> = members.iter_mut().zip(imps.iter_mut()).map(|(m, imp)| m.split_off(&qids, imp.take())).collect();
+        let views = split_members_for_lane(&mut members, layout, k, args.kernel.impair, &rx_pool);
         let paths = (0..paths).filter(|&p| layout.sender_owner(p) == k).map(|p| sender.detach_path(p as usize)).collect();
         lanes.push(SendLane {
             lane: k,
@@ -687,7 +694,7 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     let chunk = chunk_for_mtu(args.plane.mtu);
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
     let plane = open_plane(&args.dpdk, &args.plane, verbose, window_chunks + WRITER_QUEUE as u32, args.kernel.impair)?;
-    let Plane { eal, members, rx_pool, hdr_pool, workers } = plane;
+    let Plane { eal, mut members, rx_pool, hdr_pool, workers } = plane;
     let config_paths: u16 = 256;
     let config = ReceiverConfig {
         paths: config_paths,
@@ -699,21 +706,17 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
         inbox_chunks: window_chunks as usize,
         ..Default::default()
     };
-    let receiver = stripecat_proto::Receiver::new(config);
+    let mut receiver = stripecat_proto::Receiver::new(config);
     let out = Arc::new(ArrayQueue::new(WRITER_QUEUE));
     let writer = Arc::new(WriterShared::default());
     let writer_thread = io::spawn_writer(&eal, output, out.clone(), writer.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the writer thread: {e}")))?;
     let clock = TscClock::new(eal.tsc_hz());
-    let mut receiver = receiver;
-    let mut members = members;
     let layout = Layout { lanes: workers.len().max(1) as u16, queues: args.plane.queues };
     let lane_shared = LaneShared::new(layout.lanes);
     let mut lanes = Vec::new();
     for k in 1..layout.lanes {
-        let qids = layout.queues_of(k);
-        let mut imps = lane_impairers(args.kernel.impair, members.len(), k, &rx_pool);
-        let views: Vec<Member> = members.iter_mut().zip(imps.iter_mut()).map(|(m, imp)| m.split_off(&qids, imp.take())).collect();
+        let views = split_members_for_lane(&mut members, layout, k, args.kernel.impair, &rx_pool);
         let paths = (0..config_paths).filter(|&p| layout.receiver_owner(p) == k).map(|p| receiver.detach_path(p as usize)).collect();
         lanes.push(RecvLane::new(
             k,

@@ -74,6 +74,8 @@ impl SendLoop {
         let mut ident: u16 = 0;
         let start_us = self.clock.micros();
         let mut iter: u64 = 0;
+        // Taken once: `on_frame` needs `self` mutably while the inbox drains.
+        let lane_shared = self.lanes.as_ref().map(|(_, l)| l.clone());
         loop {
             iter += 1;
             let now = self.clock.now();
@@ -90,7 +92,7 @@ impl SendLoop {
                     }
                 }
             }
-            if let Some((_, lanes)) = self.lanes.clone() {
+            if let Some(lanes) = &lane_shared {
                 while let Some((mi, m)) = lanes.take(0) {
                     work += 1;
                     self.on_frame(now, mi as usize, 0, m);
@@ -221,7 +223,6 @@ impl SendLoop {
                 let _ = self.sender.handle_datagram(now, &m.data()[range.clone()]);
             }
             _ => {
-                let q = if q < self.members[mi].tx.len() { q } else { 0 };
                 let member = &mut self.members[mi];
                 if let Some(a) = members::answer_common(member, q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters) {
                     self.neighbors.learn(mi, &a);
