@@ -22,6 +22,13 @@ impl PortSpec {
         }
     }
 
+    /// A memif port in the client role: its driver does not retry a
+    /// connection by itself, so a down link is restarted while waiting.
+    pub fn is_memif_client(&self) -> bool {
+        matches!(self, PortSpec::Vdev { name, args }
+            if name.starts_with("net_memif") && args.as_deref().is_some_and(|a| a.split(',').any(|kv| kv.trim() == "role=client")))
+    }
+
     /// The string handed to EAL.
     pub fn eal_arg(&self) -> String {
         let (base, args) = match self {
@@ -101,6 +108,17 @@ impl FromStr for PortSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memif_clients_are_named_by_their_role() {
+        let client = |s: &str| s.parse::<PortSpec>().unwrap().is_memif_client();
+        assert!(client("net_memif0,role=client,socket=/tmp/a.sock"));
+        assert!(client("net_memif1,socket=/tmp/a.sock, role=client"));
+        assert!(!client("net_memif0,role=server,socket=/tmp/a.sock"));
+        assert!(!client("net_memif0,socket=/tmp/a.sock"), "memif's default role is server");
+        assert!(!client("net_af_packet0,iface=veth0,role=client"));
+        assert!(!client("net_memif0,socket=/tmp/role=client"));
+    }
 
     #[test]
     fn vdev_with_and_without_args() {

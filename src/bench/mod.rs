@@ -29,7 +29,7 @@ use self::latency::Latency;
 use self::rate::{Pacer, Rate};
 use self::report::{BenchReport, Flow, Live, PortFigures};
 use crate::cli::DpdkArgs;
-use crate::dataplane::run::Signals;
+use crate::dataplane::run::{wait_for_peer_exit, Signals};
 use crate::dataplane::{lcores, members};
 use crate::dpdk::{rdtsc, Mempool};
 use crate::exit::{ExitCode, Failure};
@@ -185,9 +185,9 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
         None
     };
     let mtu = (max_len as u16).saturating_sub(14).max(1500);
-    let clients: Vec<bool> = a.dpdk.ports.iter().map(is_memif_client).collect();
+    let clients: Vec<bool> = a.dpdk.ports.iter().map(crate::spec::PortSpec::is_memif_client).collect();
     let mut members = members::open(&eal, &started.ports, &clients, a.queues, mtu, &rx_pool)?;
-    if !wait_links(&members, &a.dpdk.ports, &signals)? {
+    if !members::wait_links_until(&members, LINK_WAIT, &|| signals.raised())? {
         drop(members);
         drop(tx_pool);
         drop(rx_pool);
@@ -294,61 +294,6 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
         std::process::exit(signals.exit_code());
     }
     Ok(())
-}
-
-fn is_memif_client(p: &crate::spec::PortSpec) -> bool {
-    matches!(p, crate::spec::PortSpec::Vdev { name, args }
-        if name.starts_with("net_memif") && args.as_deref().is_some_and(|a| a.split(',').any(|kv| kv.trim() == "role=client")))
-}
-
-/// Waits up to [`LINK_WAIT`] for every port's link; `Ok(false)` when
-/// interrupted. Unlike the data plane's wait, a memif server is never
-/// restarted while it waits: restarting closes its listening socket for a
-/// moment, and a peer that connects then (dpdk-testpmd's memif client does
-/// not retry) never comes up. Other ports are restarted now and then, so a
-/// memif client finds a server that started after it.
-fn wait_links(members: &[members::Member], specs: &[crate::spec::PortSpec], signals: &Signals) -> Result<bool, Failure> {
-    let server = |i: usize| specs.get(i).is_some_and(|s| s.to_string().contains("role=server"));
-    let end = std::time::Instant::now() + LINK_WAIT;
-    let mut next_restart = std::time::Instant::now() + Duration::from_millis(250);
-    loop {
-        let down: Vec<usize> = (0..members.len()).filter(|&i| !members[i].port.link().map(|l| l.up).unwrap_or(false)).collect();
-        if down.is_empty() {
-            return Ok(true);
-        }
-        if signals.raised() {
-            return Ok(false);
-        }
-        let now = std::time::Instant::now();
-        if now >= end {
-            let names: Vec<&str> = down.iter().map(|&i| members[i].name.as_str()).collect();
-            return Err(Failure::env(format!("link{} {} did not come up within {} s", if names.len() > 1 { "s" } else { "" }, names.join(", "), LINK_WAIT.as_secs()))
-                .hint("for memif, start the peer with the same socket path (and --queues); for af_packet, check the interface is up"));
-        }
-        if now >= next_restart {
-            for &i in down.iter().filter(|&&i| !server(i)) {
-                let _ = members[i].port.stop();
-                let _ = members[i].port.start();
-            }
-            next_restart = now + Duration::from_millis(250);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn wait_for_peer_exit(members: &[members::Member], limit: Duration) {
-    let end = std::time::Instant::now() + limit;
-    if !members.iter().any(|m| m.guard_link) {
-        return;
-    }
-    while std::time::Instant::now() < end {
-        if !members.iter().any(|m| m.guard_link && m.port.link().map(|l| l.up).unwrap_or(false)) {
-            // Let memif's control thread finish the peer's disconnect.
-            std::thread::sleep(Duration::from_millis(100));
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

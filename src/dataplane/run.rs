@@ -186,16 +186,7 @@ fn open_plane(
     let rx_count = rx_mbufs + n * q * 2048 + 4096;
     let rx_pool = Arc::new(Mempool::new(&eal, "sc_rx", rx_count, 256, data_room, None).map_err(env)?);
     // memif clients are restarted while their link is down (see members.rs).
-    let clients: Vec<bool> = ports
-        .ports
-        .iter()
-        .map(|p| match p {
-            crate::spec::PortSpec::Vdev { name, args } => {
-                name.starts_with("net_memif") && args.as_deref().is_some_and(|a| a.split(',').any(|kv| kv.trim() == "role=client"))
-            }
-            crate::spec::PortSpec::Pci { .. } => false,
-        })
-        .collect();
+    let clients: Vec<bool> = ports.ports.iter().map(crate::spec::PortSpec::is_memif_client).collect();
     let mut members = members::open(&eal, &started.ports, &clients, plane.queues, plane.mtu, &rx_pool)?;
     if let Some(spec) = impair.filter(|s| s.is_active()) {
         for (i, m) in members.iter_mut().enumerate() {
@@ -454,7 +445,10 @@ const MEMIF_TEARDOWN_GRACE: Duration = Duration::from_millis(100);
 
 /// Waits until every memif member's link is down (its peer left), at most
 /// `limit`. Other drivers have no peer process to wait for.
-fn wait_for_peer_exit(members: &[Member], limit: Duration) {
+pub(crate) fn wait_for_peer_exit(members: &[Member], limit: Duration) {
+    if !members.iter().any(|m| m.guard_link) {
+        return;
+    }
     let end = std::time::Instant::now() + limit;
     while std::time::Instant::now() < end {
         let waiting = members.iter().any(|m| m.guard_link && m.port.link().map(|l| l.up).unwrap_or(false));
