@@ -9,12 +9,7 @@ const HINT: &str = "install DPDK and its build tools with `sudo scripts/install-
 
 /// Structs whose packed-and-aligned layout bindgen cannot express on 22.11;
 /// stripecat parses these headers itself in `src/wire/`, so opaque is enough.
-const OPAQUE: &[&str] = &[
-    "rte_arp_ipv4",
-    "rte_arp_hdr",
-    "rte_l2tpv2_combined_msg_hdr",
-    "rte_gtp_psc_generic_hdr",
-];
+const OPAQUE: &[&str] = &["rte_arp_ipv4", "rte_arp_hdr", "rte_l2tpv2_combined_msg_hdr", "rte_gtp_psc_generic_hdr"];
 
 fn main() {
     println!("cargo:rerun-if-changed=shim/shim.c");
@@ -22,11 +17,7 @@ fn main() {
     println!("cargo:rerun-if-changed=shim/wrapper.h");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
 
-    let dpdk = match pkg_config::Config::new()
-        .statik(false)
-        .atleast_version("22.11")
-        .probe("libdpdk")
-    {
+    let dpdk = match pkg_config::Config::new().statik(false).atleast_version("22.11").probe("libdpdk") {
         Ok(lib) => lib,
         Err(e) => {
             eprintln!("error: DPDK (pkg-config `libdpdk` >= 22.11) was not found: {e}");
@@ -136,9 +127,7 @@ fn main() {
         std::process::exit(1);
     });
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    bindings
-        .write_to_file(out.join("bindings.rs"))
-        .expect("write bindings.rs");
+    bindings.write_to_file(out.join("bindings.rs")).expect("write bindings.rs");
 
     // Exposed to dependents as DEP_DPDK_VERSION (see `links = "dpdk"`).
     println!("cargo:version={}", dpdk.version);
@@ -172,7 +161,8 @@ fn pkg_config_cflags() -> Vec<String> {
 /// bindgen panics with a long message when libclang is missing; check first
 /// so the user sees one line and the hint instead.
 fn clang_sys_present() -> Result<(), String> {
-    let candidates = ["/usr/lib/llvm-14/lib", "/usr/lib/llvm-15/lib", "/usr/lib/llvm-16/lib", "/usr/lib/x86_64-linux-gnu"];
+    let candidates =
+        ["/usr/lib/llvm-14/lib", "/usr/lib/llvm-15/lib", "/usr/lib/llvm-16/lib", "/usr/lib/x86_64-linux-gnu"];
     if env::var_os("LIBCLANG_PATH").is_some() {
         return Ok(());
     }

@@ -244,7 +244,8 @@ mod tests {
 
     #[test]
     fn send_dpdk_and_tcp_forms_parse() {
-        let c = Cli::try_parse_from(["stripecat", "send", "--port", "net_ring0", "--peer-ip", "198.18.0.2", "in.bin"]).unwrap();
+        let c = Cli::try_parse_from(["stripecat", "send", "--port", "net_ring0", "--peer-ip", "198.18.0.2", "in.bin"])
+            .unwrap();
         let Command::Send(a) = c.command else { panic!() };
         assert_eq!(a.file.as_deref(), Some(std::path::Path::new("in.bin")));
         assert!(!a.kernel.active());

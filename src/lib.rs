@@ -15,5 +15,5 @@ pub mod kernel;
 pub mod preflight;
 pub mod report;
 pub mod spec;
-pub mod wire;
 pub mod startup;
+pub mod wire;

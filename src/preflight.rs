@@ -47,10 +47,8 @@ impl Sysfs {
         let Ok(entries) = std::fs::read_dir(&dir) else { return h };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(kb) = name
-                .strip_prefix("hugepages-")
-                .and_then(|s| s.strip_suffix("kB"))
-                .and_then(|s| s.parse::<u64>().ok())
+            let Some(kb) =
+                name.strip_prefix("hugepages-").and_then(|s| s.strip_suffix("kB")).and_then(|s| s.parse::<u64>().ok())
             else {
                 continue;
             };
@@ -64,17 +62,21 @@ impl Sysfs {
     }
 
     /// The kernel driver a PCI device is bound to: `Ok(None)` when unbound,
-    /// `Err` when there is no such device.
-    pub fn pci_driver(&self, addr: &str) -> Result<Option<String>, ()> {
+    /// `Err(NoSuchDevice)` when the bus has no device at that address.
+    pub fn pci_driver(&self, addr: &str) -> Result<Option<String>, NoSuchDevice> {
         let dev = self.root.join("bus/pci/devices").join(addr);
         if !dev.exists() {
-            return Err(());
+            return Err(NoSuchDevice);
         }
         Ok(std::fs::read_link(dev.join("driver"))
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())))
     }
 }
+
+/// The PCI bus has no device at the address asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoSuchDevice;
 
 /// Whether this process runs with effective uid 0.
 pub fn is_root() -> bool {
@@ -110,9 +112,8 @@ pub fn check_hugepages(sys: &Sysfs) -> Result<Hugepages, Failure> {
             .hint("run scripts/setup-hugepages.sh (as root) to reserve them as hugepages.conf says"));
     }
     if h.free == 0 {
-        return Err(Failure::env(format!("all {} reserved hugepages are in use", h.total)).hint(
-            "another DPDK process may hold them; stop it or reserve more with scripts/setup-hugepages.sh",
-        ));
+        return Err(Failure::env(format!("all {} reserved hugepages are in use", h.total))
+            .hint("another DPDK process may hold them; stop it or reserve more with scripts/setup-hugepages.sh"));
     }
     Ok(h)
 }
@@ -120,13 +121,13 @@ pub fn check_hugepages(sys: &Sysfs) -> Result<Hugepages, Failure> {
 /// A PCI member must exist and be bound to a driver DPDK can use.
 pub fn check_pci_bound(sys: &Sysfs, addr: &str) -> Result<(), Failure> {
     match sys.pci_driver(addr) {
-        Err(()) => Err(Failure::env(format!("there is no PCI device {addr}"))
+        Err(NoSuchDevice) => Err(Failure::env(format!("there is no PCI device {addr}"))
             .hint("list network devices with `dpdk-devbind.py --status` or `lspci -D | grep -i ether`")),
         Ok(Some(d)) if DPDK_PCI_DRIVERS.contains(&d.as_str()) => Ok(()),
-        Ok(Some(d)) => Err(Failure::env(format!(
-            "PCI device {addr} is bound to kernel driver {d}, not to a DPDK driver"
-        ))
-        .hint(format!("bind it with `scripts/bind-nics.sh {addr}` (and `--restore` to give it back)"))),
+        Ok(Some(d)) => {
+            Err(Failure::env(format!("PCI device {addr} is bound to kernel driver {d}, not to a DPDK driver"))
+                .hint(format!("bind it with `scripts/bind-nics.sh {addr}` (and `--restore` to give it back)")))
+        }
         Ok(None) => Err(Failure::env(format!("PCI device {addr} is not bound to any driver"))
             .hint(format!("bind it with `scripts/bind-nics.sh {addr}`"))),
     }
@@ -174,7 +175,8 @@ mod tests {
         let (d, s) = fake();
         let devs = d.path().join("bus/pci/devices");
         let drivers = d.path().join("bus/pci/drivers");
-        for (addr, drv) in [("0000:03:00.0", Some("ixgbe")), ("0000:03:00.1", Some("vfio-pci")), ("0000:04:00.0", None)] {
+        for (addr, drv) in [("0000:03:00.0", Some("ixgbe")), ("0000:03:00.1", Some("vfio-pci")), ("0000:04:00.0", None)]
+        {
             fs::create_dir_all(devs.join(addr)).unwrap();
             if let Some(drv) = drv {
                 fs::create_dir_all(drivers.join(drv)).unwrap();

@@ -248,12 +248,21 @@ mod tests {
         s.verified = Some(true);
         let p = s.paragraph();
         assert!(p.contains("received 1.0 MiB (1048576 bytes)"), "{p}");
-        assert!(p.contains("8.4 Mbit/s") && p.contains("3 packets dropped (bad_crc 3)") && p.contains("verified"), "{p}");
+        assert!(
+            p.contains("8.4 Mbit/s") && p.contains("3 packets dropped (bad_crc 3)") && p.contains("verified"),
+            "{p}"
+        );
     }
 
     #[test]
     fn digest_name_alone_still_reports_the_check() {
-        let s = Summary { role: "send".into(), transport: "dpdk".into(), digest: Some("xxh3-128".into()), verified: Some(true), ..Default::default() };
+        let s = Summary {
+            role: "send".into(),
+            transport: "dpdk".into(),
+            digest: Some("xxh3-128".into()),
+            verified: Some(true),
+            ..Default::default()
+        };
         assert!(s.paragraph().contains("; xxh3-128 digest verified"), "{}", s.paragraph());
         let s = Summary { digest: Some("none".into()), verified: Some(true), ..Default::default() };
         assert!(!s.paragraph().contains("digest"), "{}", s.paragraph());

@@ -122,10 +122,7 @@ mod tests {
 
     #[test]
     fn vdev_with_and_without_args() {
-        assert_eq!(
-            "net_ring0".parse(),
-            Ok(PortSpec::Vdev { name: "net_ring0".into(), args: None })
-        );
+        assert_eq!("net_ring0".parse(), Ok(PortSpec::Vdev { name: "net_ring0".into(), args: None }));
         let s: PortSpec = "net_memif0,role=server,socket=/tmp/a.sock".parse().unwrap();
         assert_eq!(s.port_name(), "net_memif0");
         assert_eq!(s.eal_arg(), "net_memif0,role=server,socket=/tmp/a.sock");

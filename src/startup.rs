@@ -68,9 +68,7 @@ impl Startup {
                 None => {
                     return Err(Failure::env(format!(
                         "port {p} did not come up{}",
-                        crate::dpdk::recent_eal_errors()
-                            .map(|l| format!(": {l}"))
-                            .unwrap_or_default()
+                        crate::dpdk::recent_eal_errors().map(|l| format!(": {l}")).unwrap_or_default()
                     ))
                     .hint("check the devargs (run with -v to see EAL's log)"))
                 }
@@ -83,11 +81,18 @@ impl Startup {
 /// Turns EAL's failure into one line with the hint that fits its cause.
 fn explain_init_failure(text: &str) -> Failure {
     let lower = text.to_ascii_lowercase();
-    let hint = if lower.contains("hugepage") || lower.contains("cannot allocate memory") || lower.contains("cannot init memory") {
+    let hint = if lower.contains("hugepage")
+        || lower.contains("cannot allocate memory")
+        || lower.contains("cannot init memory")
+    {
         "reserve hugepages with scripts/setup-hugepages.sh (as root), or free the ones other DPDK processes hold"
     } else if lower.contains("core list") || lower.contains("lcore") || lower.contains("coremask") {
         "check --lcores/--eal: name only cores this machine has (see nproc)"
-    } else if lower.contains("parse device") || lower.contains("devargs") || lower.contains("vdev") || lower.contains("probe") {
+    } else if lower.contains("parse device")
+        || lower.contains("devargs")
+        || lower.contains("vdev")
+        || lower.contains("probe")
+    {
         "check the --port devargs (net_ring0, net_memif0,role=server,socket=PATH, net_pcap0,iface=IF, ...) and run with -v to see EAL's log"
     } else if lower.contains("option") || lower.contains("command line") {
         "check the --eal string (EAL options are listed by `dpdk-testpmd -h`)"

@@ -36,7 +36,13 @@ fn f(v: &serde_json::Value, path: &str) -> f64 {
 
 /// Runs the receiving side (`rx` or `reflect`, memif servers) and `tx`
 /// (clients) with the given extra arguments; returns both reports.
-fn pair(t: &DpdkTest, links: usize, far: &str, far_extra: &[&str], tx_extra: &[&str]) -> (serde_json::Value, serde_json::Value) {
+fn pair(
+    t: &DpdkTest,
+    links: usize,
+    far: &str,
+    far_extra: &[&str],
+    tx_extra: &[&str],
+) -> (serde_json::Value, serde_json::Value) {
     let (server, client) = memif_pair(t, links, None);
     let far_json = t.path(&format!("{far}.json"));
     let tx_json = t.path("tx.json");
@@ -64,7 +70,13 @@ fn tx_to_rx_counts_match_at_a_set_rate() {
     // ends), two loops on the tx side: four flows.
     let rate = 50_000.0; // per port
     let secs = 2.0;
-    let (tx, rx) = pair(&t, 2, "rx", &["--queues", "2"], &["--queues", "2", "--lcores", "0-1", "--rate", "50Kpps", "--duration", "2", "--size", "128"]);
+    let (tx, rx) = pair(
+        &t,
+        2,
+        "rx",
+        &["--queues", "2"],
+        &["--queues", "2", "--lcores", "0-1", "--rate", "50Kpps", "--duration", "2", "--size", "128"],
+    );
     let sent = u(&tx, "/total/tx/packets");
     let got = u(&rx, "/total/rx/packets");
     assert!(sent > 0, "{tx}");
@@ -99,7 +111,8 @@ fn reflect_returns_every_frame_and_latency_is_a_histogram() {
     assert_eq!(back, sent, "{tx}");
     let l = tx.pointer("/latency").unwrap_or_else(|| panic!("no latency: {tx}"));
     assert_eq!(u(l, "/count"), back);
-    let (min, p50, p90, p99, p999, max) = (u(l, "/min_ns"), u(l, "/p50_ns"), u(l, "/p90_ns"), u(l, "/p99_ns"), u(l, "/p999_ns"), u(l, "/max_ns"));
+    let (min, p50, p90, p99, p999, max) =
+        (u(l, "/min_ns"), u(l, "/p50_ns"), u(l, "/p90_ns"), u(l, "/p99_ns"), u(l, "/p999_ns"), u(l, "/max_ns"));
     assert!(min > 0 && min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max, "{l}");
     assert!(max < 60_000_000_000, "{l}");
     let cdf = l.pointer("/cdf").and_then(|c| c.as_array()).expect("cdf");
@@ -144,7 +157,8 @@ fn usage_errors_exit_2() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
-    let (code, _, err) = run_stripecat(&["bench", "rx", "--port", "net_ring0", "--rate", "1G"], Duration::from_secs(20));
+    let (code, _, err) =
+        run_stripecat(&["bench", "rx", "--port", "net_ring0", "--rate", "1G"], Duration::from_secs(20));
     assert_eq!(code, 2);
     assert!(err.starts_with("stripecat: error: --rate applies to `bench tx`") && err.contains("(hint: "), "{err}");
 }

@@ -27,12 +27,15 @@ fn assert_one_error_line(code: i32, out: &str, err: &str, want_code: i32, needle
 #[test]
 fn lists_ring_and_null_ports_with_drivers() {
     let Some(t) = DpdkTest::start("cli-list", LIMIT) else { return };
-    let (code, out, err) = run_stripecat(&["ports", "--port", "net_ring0", "--port", "net_null0", "--eal", &eal(&t)], LIMIT);
+    let (code, out, err) =
+        run_stripecat(&["ports", "--port", "net_ring0", "--port", "net_null0", "--eal", &eal(&t)], LIMIT);
     assert_eq!(code, 0, "stderr: {err}");
     assert!(err.is_empty(), "EAL's log stays out of the way without -v: {err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "header + 2 ports: {out}");
-    assert!(lines[0].split_whitespace().eq(["PORT", "NAME", "DRIVER", "MAC", "LINK", "SPEED", "MTU", "MAX-RXQ", "MAX-TXQ", "NUMA"]));
+    assert!(lines[0]
+        .split_whitespace()
+        .eq(["PORT", "NAME", "DRIVER", "MAC", "LINK", "SPEED", "MTU", "MAX-RXQ", "MAX-TXQ", "NUMA"]));
     let row0: Vec<&str> = lines[1].split_whitespace().collect();
     let row1: Vec<&str> = lines[2].split_whitespace().collect();
     assert_eq!(&row0[..3], ["0", "net_ring0", "net_ring"]);
@@ -43,7 +46,10 @@ fn lists_ring_and_null_ports_with_drivers() {
 #[test]
 fn json_listing_is_machine_readable() {
     let Some(t) = DpdkTest::start("cli-json", LIMIT) else { return };
-    let (code, out, err) = run_stripecat(&["ports", "--json", "--port", "net_null0,size=64", "--port", "net_ring0", "--eal", &eal(&t)], LIMIT);
+    let (code, out, err) = run_stripecat(
+        &["ports", "--json", "--port", "net_null0,size=64", "--port", "net_ring0", "--eal", &eal(&t)],
+        LIMIT,
+    );
     assert_eq!(code, 0, "stderr: {err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
     let ports = v.as_array().unwrap();
@@ -67,16 +73,19 @@ fn bad_devargs_is_environment_error() {
     let Some(t) = DpdkTest::start("cli-baddev", LIMIT) else { return };
     let (code, out, err) = run_stripecat(&["ports", "--port", "net_nosuchpmd0", "--eal", &eal(&t)], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "net_nosuchpmd0");
-    let (code, out, err) = run_stripecat(&["ports", "--port", "net_pcap0,iface=sct-nonexistent", "--eal", &eal(&t)], LIMIT);
+    let (code, out, err) =
+        run_stripecat(&["ports", "--port", "net_pcap0,iface=sct-nonexistent", "--eal", &eal(&t)], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "sct-nonexistent");
 }
 
 #[test]
 fn bad_eal_string_keeps_stdout_clean() {
     let Some(t) = DpdkTest::start("cli-badeal", LIMIT) else { return };
-    let (code, out, err) = run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} --no-such-eal-option", eal(&t))], LIMIT);
+    let (code, out, err) =
+        run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} --no-such-eal-option", eal(&t))], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "no-such-eal-option");
-    let (code, out, err) = run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} -l 0-63", eal(&t))], LIMIT);
+    let (code, out, err) =
+        run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} -l 0-63", eal(&t))], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "--lcores");
 }
 
@@ -142,7 +151,12 @@ fn runs_leave_no_runtime_directory_behind() {
     let (code, _, err) = run_stripecat(&["ports", "--port", "net_ring0"], LIMIT);
     assert_eq!(code, 0, "{err}");
     let left: Vec<String> = std::fs::read_dir("/var/run/dpdk")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("stripecat-")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("stripecat-"))
+                .collect()
+        })
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

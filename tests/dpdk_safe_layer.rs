@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use common::frames;
 use libtest_mimic::{Arguments, Failed, Trial};
-use stripecat::dpdk::{
-    DpdkError, Eal, Mbuf, Mempool, Port, PortConfig, SharedMbuf, ThreadRegistration,
-};
+use stripecat::dpdk::{DpdkError, Eal, Mbuf, Mempool, Port, PortConfig, SharedMbuf, ThreadRegistration};
 
 struct Ctx {
     eal: Eal,
@@ -38,7 +36,11 @@ fn with_ctx(f: impl FnOnce(&Ctx) -> Result<(), Failed>) -> Result<(), Failed> {
 }
 
 fn check(cond: bool, what: impl Into<String>) -> Result<(), Failed> {
-    if cond { Ok(()) } else { Err(what.into().into()) }
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
 }
 
 fn pool(ctx: &Ctx, name: &str, n: u32) -> Mempool {
@@ -59,7 +61,10 @@ fn main() {
     let mut eal_args = test.eal_args("0-1");
     eal_args.extend(["--vdev=net_ring0".to_string(), "--vdev=net_null0".to_string()]);
     let eal = Eal::init_args(&eal_args, 0).expect("EAL init");
-    assert!(eal.port_by_name("net_ring0").is_some() && eal.port_by_name("net_null0").is_some(), "vdevs from the command line");
+    assert!(
+        eal.port_by_name("net_ring0").is_some() && eal.port_by_name("net_null0").is_some(),
+        "vdevs from the command line"
+    );
     *CTX.lock().unwrap() = Some(Ctx { eal });
 
     let trials = vec![
@@ -128,7 +133,7 @@ fn no_double_free_pool_never_overfills() -> Result<(), Failed> {
             check(addrs.len() == 32, "two handles share one buffer")?;
             // Mix the ways mbufs are released: drop, bulk free, shared.
             let shared: Vec<SharedMbuf> = held.drain(..8).map(|m| m.into_shared().unwrap()).collect();
-            let clones: Vec<SharedMbuf> = shared.iter().cloned().collect();
+            let clones: Vec<SharedMbuf> = shared.to_vec();
             drop(shared);
             drop(clones);
             let mut rest: Vec<Mbuf> = held.drain(..12).collect();
@@ -174,8 +179,14 @@ fn mbuf_edits() -> Result<(), Failed> {
         let room = a.tailroom();
         a.append_inline(5).unwrap().copy_from_slice(b"fresh");
         a.append_inline(3).unwrap().copy_from_slice(b"!!!");
-        check(a.data() == b"fresh!!!" && a.pkt_len() == 8 && a.tailroom() == room - 8, "append_inline grows data and pkt_len")?;
-        check(a.append_inline(room - 7).is_none() && a.append_inline(room - 8).is_some(), "append_inline bounded by tailroom")?;
+        check(
+            a.data() == b"fresh!!!" && a.pkt_len() == 8 && a.tailroom() == room - 8,
+            "append_inline grows data and pkt_len",
+        )?;
+        check(
+            a.append_inline(room - 7).is_none() && a.append_inline(room - 8).is_some(),
+            "append_inline bounded by tailroom",
+        )?;
         let shared = a.into_shared().unwrap();
         let other = shared.clone();
         drop(other);
@@ -195,7 +206,7 @@ fn shared_mbuf_refcounts() -> Result<(), Failed> {
         check(s.refcnt() == 3 && c2.as_ref() == b"keep until acked", "three references")?;
         drop(c1);
         check(s.refcnt() == 2 && p.in_use() == 1, "one released")?;
-        let s = s.try_unique().err().expect("still shared");
+        let s = s.try_unique().expect_err("still shared");
         drop(c2);
         let mut back = s.try_unique().expect("last reference");
         check(back.data_mut().is_some(), "unique again is writable")?;
@@ -205,7 +216,7 @@ fn shared_mbuf_refcounts() -> Result<(), Failed> {
         let mut head = p.alloc().unwrap();
         head.chain(p.alloc().unwrap()).unwrap();
         check(head.segments() == 2, "chained")?;
-        let head = head.into_shared().err().expect("chains are refused");
+        let head = head.into_shared().expect_err("chains are refused");
         drop(head);
         check(p.in_use() == 0, "chain freed whole")
     })
@@ -218,7 +229,7 @@ fn shared_bulk_free() -> Result<(), Failed> {
         for _ in 0..8 {
             originals.push(p.alloc().unwrap().into_shared().unwrap());
         }
-        let mut clones: Vec<SharedMbuf> = originals.iter().cloned().collect();
+        let mut clones: Vec<SharedMbuf> = originals.to_vec();
         check(originals.iter().all(|m| m.refcnt() == 2), "two references each")?;
         SharedMbuf::free_bulk(&mut clones);
         check(clones.is_empty() && originals.iter().all(|m| m.refcnt() == 1), "one reference released each")?;
@@ -420,7 +431,7 @@ fn lcore_launch() -> Result<(), Failed> {
     with_ctx(|ctx| {
         let workers = ctx.eal.worker_lcores();
         check(workers == vec![1], format!("workers {workers:?}"))?;
-        let job = ctx.eal.launch(1, || stripecat::dpdk::current_lcore()).map_err(|e| e.to_string())?;
+        let job = ctx.eal.launch(1, stripecat::dpdk::current_lcore).map_err(|e| e.to_string())?;
         check(job.join().map_err(|e| e.to_string())? == Some(1), "ran on lcore 1")?;
         let job = ctx.eal.launch(1, || -> u32 { panic!("boom on purpose") }).map_err(|e| e.to_string())?;
         match job.join() {

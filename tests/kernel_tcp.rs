@@ -453,7 +453,8 @@ fn striped_window_bounds_a_slow_stream() {
 fn striped_missing_connection_times_out() {
     let p = free_tcp_port();
     let dir = scratch();
-    let recv = spawn(dir.path(), &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2"], Io::Null, Io::Null, 40);
+    let recv =
+        spawn(dir.path(), &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2"], Io::Null, Io::Null, 40);
     wait_tcp_listen(p);
     let mut c0 = TcpStream::connect(addr(p)).unwrap();
     c0.write_all(&hello(0, 2, 46)).unwrap();
@@ -492,7 +493,8 @@ fn striped_output_closed_fails_both_ends() {
 fn striped_receiver_rejects_plain_bytes() {
     let p = free_tcp_port();
     let dir = scratch();
-    let recv = spawn(dir.path(), &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2"], Io::Null, Io::Null, 30);
+    let recv =
+        spawn(dir.path(), &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2"], Io::Null, Io::Null, 30);
     wait_tcp_listen(p);
     let mut c = TcpStream::connect(addr(p)).unwrap();
     c.write_all(b"hello, this is plain netcat text!\n").unwrap();
@@ -508,7 +510,8 @@ fn striped_receiver_rejects_plain_bytes() {
 fn chat_through_pipes() {
     let p = free_tcp_port();
     let dir = scratch();
-    let mut lis = spawn(dir.path(), &[bin(), "recv", "-q", "--tcp", "--listen", &addr(p), "--chat"], Io::Piped, Io::Piped, 30);
+    let mut lis =
+        spawn(dir.path(), &[bin(), "recv", "-q", "--tcp", "--listen", &addr(p), "--chat"], Io::Piped, Io::Piped, 30);
     wait_tcp_listen(p);
     let mut con = spawn(dir.path(), &[bin(), "send", "-q", "--tcp", &addr(p), "--chat"], Io::Piped, Io::Piped, 30);
     let (mut lis_in, mut con_in) = (lis.stdin(), con.stdin());

@@ -153,8 +153,14 @@ fn raw_send_to_nc() {
     // nc -u -l ends on the empty datagram that marks our end of input.
     let nc = spawn(dir.path(), &["nc", "-u", "-l", "127.0.0.1", &p.to_string()], Io::Null, Io::File(&out), 20);
     wait_udp_bound(p);
-    spawn(dir.path(), &[bin(), "send", "-q", "--udp", &addr(p), "--raw", msg.to_str().unwrap()], Io::Null, Io::Null, 20)
-        .ok();
+    spawn(
+        dir.path(),
+        &[bin(), "send", "-q", "--udp", &addr(p), "--raw", msg.to_str().unwrap()],
+        Io::Null,
+        Io::Null,
+        20,
+    )
+    .ok();
     nc.wait();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello over raw udp\n");
 }

@@ -35,7 +35,10 @@ fn memif_to_testpmd_and_back() {
     let pool = Mempool::new(&eal, "memif_pool", 4096, 0, 2048 + 128, None).unwrap();
     let port = Port::configure(&eal, eal.port_by_name("net_memif0").unwrap(), &PortConfig::default(), &pool).unwrap();
     port.start().unwrap();
-    assert!(wait_for(Duration::from_secs(20), || port.link().map(|l| l.up).unwrap_or(false)), "memif link never came up");
+    assert!(
+        wait_for(Duration::from_secs(20), || port.link().map(|l| l.up).unwrap_or(false)),
+        "memif link never came up"
+    );
     let (mut tx, mut rx) = (port.tx_queue(0).unwrap(), port.rx_queue(0).unwrap());
 
     // testpmd starts forwarding a little after the link is up: probe until
@@ -73,5 +76,8 @@ fn memif_to_testpmd_and_back() {
 
     // Ask testpmd to quit (it waits for a newline), then make sure it did.
     let _ = peer.stdin.take().map(|mut s| s.write_all(b"\n"));
-    assert!(wait_for(Duration::from_secs(10), || peer.try_wait().map(|s| s.is_some()).unwrap_or(true)), "testpmd did not exit");
+    assert!(
+        wait_for(Duration::from_secs(10), || peer.try_wait().map(|s| s.is_some()).unwrap_or(true)),
+        "testpmd did not exit"
+    );
 }

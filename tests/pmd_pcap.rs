@@ -33,9 +33,7 @@ fn pcap_tx_file_then_rx_file_round_trip() {
     assert!(on_disk == sent, "file contents differ from what was sent");
 
     // Back in through DPDK's pcap reader.
-    let id = eal
-        .attach_vdev(&format!("net_pcap1,rx_pcap={}", file.display()))
-        .expect("hot-plug rx_pcap");
+    let id = eal.attach_vdev(&format!("net_pcap1,rx_pcap={}", file.display())).expect("hot-plug rx_pcap");
     let port = Port::configure(&eal, id, &PortConfig::default(), &pool).unwrap();
     port.start().unwrap();
     let mut rx = port.rx_queue(0).unwrap();

@@ -62,7 +62,9 @@ impl Links {
 
     /// The MAC address of receiver member `i`.
     fn recv_mac(&self, i: usize) -> String {
-        sh(&["ip", "netns", "exec", &self.ns, "cat", &format!("/sys/class/net/{}/address", self.recv_if[i])]).trim().to_string()
+        sh(&["ip", "netns", "exec", &self.ns, "cat", &format!("/sys/class/net/{}/address", self.recv_if[i])])
+            .trim()
+            .to_string()
     }
 }
 
@@ -139,7 +141,11 @@ fn assert_stream_prefix(out: &Path, seed: u64) {
         let want = stream_chunk(seed, k as u64);
         if part != &want[..part.len()] {
             let first = part.iter().zip(&want).position(|(a, b)| a != b);
-            panic!("{} ({} bytes) is not a prefix of the input: chunk {k} differs at {first:?}", out.display(), got.len());
+            panic!(
+                "{} ({} bytes) is not a prefix of the input: chunk {k} differs at {first:?}",
+                out.display(),
+                got.len()
+            );
         }
     }
 }
@@ -199,7 +205,12 @@ fn wait_output(out: &Path, bytes: u64, procs: &mut [&mut Proc]) {
 /// DPDK hugepage files under /dev/hugepages left by EAL prefix `prefix`.
 fn hugepage_files(prefix: &str) -> Vec<String> {
     std::fs::read_dir("/dev/hugepages")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(prefix)).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -297,7 +308,11 @@ fn hostile_frames_during_a_transfer_are_dropped_and_counted() {
             .stderr(Stdio::piped()),
     );
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(inj.try_wait().unwrap().is_none(), "the injector died: {:?}", inj.wait_with_output().map(|o| stderr_of(&o.stderr)));
+    assert!(
+        inj.try_wait().unwrap().is_none(),
+        "the injector died: {:?}",
+        inj.wait_with_output().map(|o| stderr_of(&o.stderr))
+    );
     let s = start(&t, "send", &args("send", &l.send_ports(), &[], Some(&input)), Stdio::null(), Stdio::null());
     let so = finish(s, LIMIT);
     let ro = finish(r, LIMIT);
@@ -500,7 +515,10 @@ fn full_filesystem_ends_both_ends_with_a_clear_error() {
     assert_eq!(ro.status.code(), Some(4), "receiver: {re}");
     assert!(re.contains("no space left"), "receiver: {re}");
     assert_eq!(so.status.code(), Some(4), "sender: {se}");
-    assert!(se.contains("reset") && se.contains("OutputError"), "the sender does not say the receiver's output failed: {se}");
+    assert!(
+        se.contains("reset") && se.contains("OutputError"),
+        "the sender does not say the receiver's output failed: {se}"
+    );
     // The RESET ends the sender at once, not after its 10 s give-up.
     assert!(took < Duration::from_secs(20), "took {took:?}");
     let written = number_before(&re, "bytes were written").unwrap_or_else(|| panic!("no written length: {re}"));
@@ -514,7 +532,8 @@ fn closed_output_pipe_ends_both_ends_with_a_clear_error() {
     let input = t.path("in.bin");
     random_file(&input, 32 << 20, 0xc105ed);
     let began = Instant::now();
-    let mut r = start_in(&t, Some(&l.ns), "recv", &args("recv", &l.recv_ports(), &[], None), Stdio::null(), Stdio::piped());
+    let mut r =
+        start_in(&t, Some(&l.ns), "recv", &args("recv", &l.recv_ports(), &[], None), Stdio::null(), Stdio::piped());
     let s = start(&t, "send", &args("send", &l.send_ports(), &[], Some(&input)), Stdio::null(), Stdio::null());
     // The reader takes a few bytes and goes away.
     let mut stdout = r.child.stdout.take().unwrap();
@@ -549,7 +568,10 @@ fn port_that_does_not_exist_is_an_environment_error() {
     random_file(&input, 4096, 1);
     let eal = format!("--file-prefix {}", t.prefix);
     let began = Instant::now();
-    let (code, _, err) = run_stripecat(&["send", "--quiet", "--port", "0000:ff:1f.7", "--eal", &eal, &input.display().to_string()], Duration::from_secs(30));
+    let (code, _, err) = run_stripecat(
+        &["send", "--quiet", "--port", "0000:ff:1f.7", "--eal", &eal, &input.display().to_string()],
+        Duration::from_secs(30),
+    );
     let took = began.elapsed();
     eprintln!("port that does not exist: exit {code} after {took:?}: {err}");
     assert_eq!(code, 3, "{err}");
@@ -564,7 +586,10 @@ fn memif_peer_that_never_comes_is_an_environment_error() {
     let output = t.path("out.bin");
     let eal = format!("--file-prefix {}", t.prefix);
     let began = Instant::now();
-    let (code, _, err) = run_stripecat(&["recv", "--quiet", "--port", &server[0], "--eal", &eal, &output.display().to_string()], Duration::from_secs(50));
+    let (code, _, err) = run_stripecat(
+        &["recv", "--quiet", "--port", &server[0], "--eal", &eal, &output.display().to_string()],
+        Duration::from_secs(50),
+    );
     let took = began.elapsed();
     eprintln!("memif peer that never comes: exit {code} after {took:?}: {err}");
     assert_eq!(code, 3, "{err}");
@@ -631,7 +656,10 @@ fn member_link_down_mid_transfer_then_back_up_is_used_again() {
     let fed = feeder.stop();
     let so = finish(s, LIMIT);
     let ro = finish(r, LIMIT);
-    let report = std::fs::read_to_string(&sj).ok().and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).unwrap_or_default();
+    let report = std::fs::read_to_string(&sj)
+        .ok()
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+        .unwrap_or_default();
     eprintln!("link down and up: fed {fed} bytes; link 1 carried {carried} frames alone; paths {}", report["paths"]);
     assert_both_ok(&so, &ro);
     assert_eq!(file_len(&output), fed, "every fed byte arrived");
@@ -729,7 +757,13 @@ fn replayed_packets_of_an_earlier_transfer_are_dropped_and_counted() {
     let mut cap = common::spawn(
         Command::new("python3")
             .arg(&capture)
-            .args([l.send_if[0].as_str(), &to_recv.display().to_string(), &to_send.display().to_string(), "47100", "40"])
+            .args([
+                l.send_if[0].as_str(),
+                &to_recv.display().to_string(),
+                &to_send.display().to_string(),
+                "47100",
+                "40",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
@@ -748,7 +782,10 @@ fn replayed_packets_of_an_earlier_transfer_are_dropped_and_counted() {
     line.clear();
     std::io::BufRead::read_line(&mut cap_out, &mut line).unwrap();
     let counts: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-    assert!(counts.len() == 2 && counts[0] >= 1000 && counts[1] >= 50, "captured too little of the first transfer: {line:?}");
+    assert!(
+        counts.len() == 2 && counts[0] >= 1000 && counts[1] >= 50,
+        "captured too little of the first transfer: {line:?}"
+    );
 
     // The new transfer, with the old frames played onto link 0 in both
     // directions while it runs.
@@ -765,12 +802,19 @@ fn replayed_packets_of_an_earlier_transfer_are_dropped_and_counted() {
         out.trim().parse().unwrap_or_else(|_| panic!("replay said {out:?}"))
     };
     // Toward the receiver: from the sender's end of link 0.
-    let sent_to_recv = play(Command::new("python3").arg(&replay).args([l.send_if[0].as_str(), &to_recv.display().to_string()]));
+    let sent_to_recv =
+        play(Command::new("python3").arg(&replay).args([l.send_if[0].as_str(), &to_recv.display().to_string()]));
     // Toward the sender: from the receiver's end, inside its namespace.
     let sent_to_send = play(
-        Command::new("ip").args(["netns", "exec", &l.ns, "python3"]).arg(&replay).args([l.recv_if[0].as_str(), &to_send.display().to_string()]),
+        Command::new("ip")
+            .args(["netns", "exec", &l.ns, "python3"])
+            .arg(&replay)
+            .args([l.recv_if[0].as_str(), &to_send.display().to_string()]),
     );
-    assert!(r.child.try_wait().unwrap().is_none() && s.child.try_wait().unwrap().is_none(), "an end left during the replay");
+    assert!(
+        r.child.try_wait().unwrap().is_none() && s.child.try_wait().unwrap().is_none(),
+        "an end left during the replay"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let fed = feeder.stop();
     let so = finish(s, LIMIT);
@@ -786,8 +830,16 @@ fn replayed_packets_of_an_earlier_transfer_are_dropped_and_counted() {
     // Nothing else on these links carries another session's id, so these
     // counts are the replayed frames (most of them, at least: a raw socket
     // may lose a few).
-    assert!(drops(&rs, "wrong_session") >= sent_to_recv / 2, "receiver: {} of {sent_to_recv} old frames counted: {rs}", drops(&rs, "wrong_session"));
-    assert!(drops(&ss, "wrong_session") >= sent_to_send / 2, "sender: {} of {sent_to_send} old frames counted: {ss}", drops(&ss, "wrong_session"));
+    assert!(
+        drops(&rs, "wrong_session") >= sent_to_recv / 2,
+        "receiver: {} of {sent_to_recv} old frames counted: {rs}",
+        drops(&rs, "wrong_session")
+    );
+    assert!(
+        drops(&ss, "wrong_session") >= sent_to_send / 2,
+        "sender: {} of {sent_to_send} old frames counted: {ss}",
+        drops(&ss, "wrong_session")
+    );
 }
 
 // ---------------------------------------------------------------------
@@ -823,14 +875,19 @@ fn hugepages_exhausted_is_one_clear_environment_error() {
     random_file(&input, 1 << 20, 3);
     // None free: the check before EAL starts. A few free: EAL starts, the
     // packet-buffer pools do not fit.
-    for (leave, cmd, what) in [(0, "send", "hugepages are in use"), (4, "recv", "not enough hugepage memory"), (4, "send", "not enough hugepage memory")] {
+    for (leave, cmd, what) in [
+        (0, "send", "hugepages are in use"),
+        (4, "recv", "not enough hugepage memory"),
+        (4, "send", "not enough hugepage memory"),
+    ] {
         let hog = hog_hugepages(&t, leave);
         let prefix = format!("{}-{leave}-{cmd}", t.prefix);
         register(Cleanup::RemovePath(PathBuf::from(format!("/var/run/dpdk/{prefix}"))));
         let eal = format!("--file-prefix {prefix}");
         let file = if cmd == "send" { input.display().to_string() } else { t.path("out.bin").display().to_string() };
         let began = Instant::now();
-        let (code, _, err) = run_stripecat(&[cmd, "--quiet", "--port", "net_null0", "--eal", &eal, &file], Duration::from_secs(30));
+        let (code, _, err) =
+            run_stripecat(&[cmd, "--quiet", "--port", "net_null0", "--eal", &eal, &file], Duration::from_secs(30));
         let took = began.elapsed();
         eprintln!("{leave} hugepages left, {cmd}: exit {code} after {took:?}: {err}");
         assert_eq!(code, 3, "{cmd} with {leave} hugepages left: {err}");
@@ -839,7 +896,11 @@ fn hugepages_exhausted_is_one_clear_environment_error() {
         assert!(err.contains("scripts/setup-hugepages.sh"), "the hint names the set-up script: {err}");
         std::fs::remove_file(&hog).unwrap();
         // Nothing of the failed run holds pages any more.
-        assert!(wait_for(Duration::from_secs(5), || free_hugepages() + 8 >= free_before), "{} free after, {free_before} before", free_hugepages());
+        assert!(
+            wait_for(Duration::from_secs(5), || free_hugepages() + 8 >= free_before),
+            "{} free after, {free_before} before",
+            free_hugepages()
+        );
     }
 }
 
@@ -850,7 +911,11 @@ fn hugepages_exhausted_is_one_clear_environment_error() {
 fn status_kib(pid: u32, field: &str) -> u64 {
     let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return 0 };
     s.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .strip_prefix(':')
+                .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }
 
@@ -860,13 +925,14 @@ fn slow_reader_holds_the_sender_back_within_the_memory_budget() {
     let l = Links::new("w", 2);
     const TOTAL: u64 = 64 << 20;
     const RATE: u64 = 8 << 20; // bytes per second the reader takes
-    // After this much, the reader stops for PAUSE: longer than the sender's
-    // 10 s give-up bound, which must not end a transfer whose receiver is
-    // alive and merely not read.
+                               // After this much, the reader stops for PAUSE: longer than the sender's
+                               // 10 s give-up bound, which must not end a transfer whose receiver is
+                               // alive and merely not read.
     const PAUSE_AT: u64 = 16 << 20;
     const PAUSE: Duration = Duration::from_secs(12);
     let seed = 0x510e;
-    let mut r = start_in(&t, Some(&l.ns), "recv", &args("recv", &l.recv_ports(), &[], None), Stdio::null(), Stdio::piped());
+    let mut r =
+        start_in(&t, Some(&l.ns), "recv", &args("recv", &l.recv_ports(), &[], None), Stdio::null(), Stdio::piped());
     let mut s = start(&t, "send", &args("send", &l.send_ports(), &[], None), Stdio::piped(), Stdio::null());
     let (rpid, spid) = (r.child.id(), s.child.id());
 
@@ -964,7 +1030,10 @@ fn slow_reader_holds_the_sender_back_within_the_memory_budget() {
     // the sender's read-ahead (2048 chunks, 3 MiB) hold, with margin; and it
     // did fill them (the reader was the bottleneck, not the network).
     assert!(max_ahead <= 64 << 20, "the input ran {max_ahead} bytes ahead of the reader");
-    assert!(max_ahead >= 16 << 20, "the input was never more than {max_ahead} bytes ahead: the reader was not the bottleneck");
+    assert!(
+        max_ahead >= 16 << 20,
+        "the input was never more than {max_ahead} bytes ahead: the reader was not the bottleneck"
+    );
     // The sender could not finish before the reader had nearly everything:
     // the FIN-ACK waits for the receiver's output.
     let left_at = read_when_sender_left.unwrap_or(TOTAL);

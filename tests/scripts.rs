@@ -94,9 +94,7 @@ fn run_shell_test(name: &str) {
     kill_group(pgid);
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
-    let report = format!(
-        "--- {name}.sh stdout ---\n{stdout}\n--- {name}.sh stderr ---\n{stderr}"
-    );
+    let report = format!("--- {name}.sh stdout ---\n{stdout}\n--- {name}.sh stderr ---\n{stderr}");
 
     let Some(status) = status else {
         panic!("{name}.sh timed out after {}s (killed)\n{report}", TIMEOUT.as_secs());

@@ -37,7 +37,11 @@ fn assert_generated(path: &Path, size: u64) {
     let got = std::fs::read(path).unwrap();
     if got != want {
         let first = got.iter().zip(&want).position(|(a, b)| a != b);
-        panic!("{} ({} bytes) differs from the generated {size} bytes; first difference at {first:?}", path.display(), got.len());
+        panic!(
+            "{} ({} bytes) differs from the generated {size} bytes; first difference at {first:?}",
+            path.display(),
+            got.len()
+        );
     }
 }
 

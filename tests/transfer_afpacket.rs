@@ -14,11 +14,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 /// `n` af_packet member specs on the given interfaces.
 fn af_packet_ports(ifaces: &[String]) -> Vec<String> {
-    ifaces
-        .iter()
-        .enumerate()
-        .map(|(i, dev)| format!("net_af_packet{i},iface={dev},qdisc_bypass=0"))
-        .collect()
+    ifaces.iter().enumerate().map(|(i, dev)| format!("net_af_packet{i},iface={dev},qdisc_bypass=0")).collect()
 }
 
 #[test]
@@ -37,7 +33,17 @@ fn af_packet_two_links_64mib() {
     let output = t.path("out.bin");
     random_file(&input, 64 << 20, 0xaf9a_c4e7);
     let began = Instant::now();
-    let (s, r) = file_transfer_in(&t, Some(&ns), &af_packet_ports(&recv_if), &af_packet_ports(&send_if), &[], &[], &input, &output, LIMIT);
+    let (s, r) = file_transfer_in(
+        &t,
+        Some(&ns),
+        &af_packet_ports(&recv_if),
+        &af_packet_ports(&send_if),
+        &[],
+        &[],
+        &input,
+        &output,
+        LIMIT,
+    );
     eprintln!("af_packet 2 links, 64 MiB: {:.1} s", began.elapsed().as_secs_f64());
     assert_both_ok(&s, &r);
     assert_same_file(&input, &output);
@@ -65,7 +71,17 @@ fn af_packet_two_lcores_with_fanout_queues() {
     let ports = |ifs: &[String]| -> Vec<String> { af_packet_ports(ifs).into_iter().map(|p| p + ",qpairs=2").collect() };
     let stats_arg = stats.display().to_string();
     let extra = ["--queues", "2", "--lcores", "0-1"];
-    let (s, r) = file_transfer_in(&t, Some(&ns), &ports(&recv_if), &ports(&send_if), &extra, &["--stats-json", &stats_arg], &input, &output, LIMIT);
+    let (s, r) = file_transfer_in(
+        &t,
+        Some(&ns),
+        &ports(&recv_if),
+        &ports(&send_if),
+        &extra,
+        &["--stats-json", &stats_arg],
+        &input,
+        &output,
+        LIMIT,
+    );
     assert_both_ok(&s, &r);
     assert_same_file(&input, &output);
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();

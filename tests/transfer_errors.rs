@@ -43,8 +43,10 @@ fn memif_client_whose_server_never_comes_is_an_environment_error() {
     random_file(&input, 4096, 3);
     let eal = format!("--file-prefix {}", t.prefix);
     let began = Instant::now();
-    let (code, _, stderr) =
-        run_stripecat(&["send", "--port", &client[0], "--eal", &eal, &input.display().to_string()], Duration::from_secs(50));
+    let (code, _, stderr) = run_stripecat(
+        &["send", "--port", &client[0], "--eal", &eal, &input.display().to_string()],
+        Duration::from_secs(50),
+    );
     let took = began.elapsed();
     assert_eq!(code, 3, "stderr: {stderr}");
     // The link wait is 30 s: it waited that long, and not much longer.
@@ -84,8 +86,10 @@ fn output_that_cannot_be_created_is_reported_with_a_hint() {
     let output = t.path("no-such-dir").join("out.bin");
     let eal = format!("--file-prefix {}", t.prefix);
     let began = Instant::now();
-    let (code, _, stderr) =
-        run_stripecat(&["recv", "--quiet", "--port", &server[0], "--eal", &eal, &output.display().to_string()], Duration::from_secs(20));
+    let (code, _, stderr) = run_stripecat(
+        &["recv", "--quiet", "--port", &server[0], "--eal", &eal, &output.display().to_string()],
+        Duration::from_secs(20),
+    );
     // The output is opened before EAL starts, so this fails at once; the
     // README's code for it is 1 ("anything else", like an input that
     // cannot be opened).

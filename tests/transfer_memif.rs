@@ -66,7 +66,8 @@ fn file_far_larger_than_the_memory_budget() {
 
 /// Every path of the sender's `--stats-json` carried data.
 fn assert_every_path_used(stats: &std::path::Path, paths: usize) {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stats).expect("stats JSON written")).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stats).expect("stats JSON written")).unwrap();
     let list = v["paths"].as_array().expect("paths in the stats");
     assert_eq!(list.len(), paths, "{v}");
     for p in list {

@@ -44,7 +44,8 @@ fn main() {
 
 fn run(json: &str, out: &Path, font: &str) -> Res<()> {
     let bytes: &'static [u8] = Box::leak(std::fs::read(font).map_err(|e| format!("{font}: {e}"))?.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| format!("{font} is not a usable font"))?;
+    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+        .map_err(|_| format!("{font} is not a usable font"))?;
     let v: Value = serde_json::from_str(&std::fs::read_to_string(json).map_err(|e| format!("{json}: {e}"))?)?;
     let title_tail = format!(
         "{} CPUs, {} ({})",
@@ -62,7 +63,10 @@ fn run(json: &str, out: &Path, font: &str) -> Res<()> {
     if latency(&v, &out.join("latency-cdf.png"), &title_tail)? {
         drawn.push("latency-cdf.png");
     }
-    eprintln!("bench-plot: wrote {}", if drawn.is_empty() { "nothing (no data)".to_string() } else { drawn.join(", ") });
+    eprintln!(
+        "bench-plot: wrote {}",
+        if drawn.is_empty() { "nothing (no data)".to_string() } else { drawn.join(", ") }
+    );
     Ok(())
 }
 
@@ -83,10 +87,8 @@ fn links(v: &Value, path: &Path, tail: &str) -> Res<bool> {
             own.push((n as f64, g));
         }
     }
-    let refs: Vec<(&str, f64)> = ["nc", "ncat", "socat", "iperf3"]
-        .iter()
-        .filter_map(|t| num(&s[*t]["gbit_s"]).map(|g| (*t, g)))
-        .collect();
+    let refs: Vec<(&str, f64)> =
+        ["nc", "ncat", "socat", "iperf3"].iter().filter_map(|t| num(&s[*t]["gbit_s"]).map(|g| (*t, g))).collect();
     let sh = &v["shaped"]["summary"];
     let shaped_s = num(&sh["stripecat_gbit_s"]);
     let shaped_sx = num(&sh["stripecat_transfer_gbit_s"]);
@@ -115,7 +117,13 @@ fn links(v: &Value, path: &Path, tail: &str) -> Res<bool> {
         .x_desc("links")
         .y_desc("Gbit/s")
         .x_labels(8)
-        .x_label_formatter(&|x| if (x.fract()).abs() < 1e-9 && [1.0, 2.0, 4.0].contains(x) { format!("{x:.0}") } else { String::new() })
+        .x_label_formatter(&|x| {
+            if (x.fract()).abs() < 1e-9 && [1.0, 2.0, 4.0].contains(x) {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
         .label_style(("sans-serif", 15))
         .draw()?;
     let mut ci = 0;
@@ -189,11 +197,7 @@ fn frame_sizes(v: &Value, path: &Path, tail: &str) -> Res<bool> {
     let (left, right) = body.split_horizontally(SIZE.0 / 2);
     for (area, wire) in [(left, false), (right, true)] {
         let val = |size: f64, mpps: f64| if wire { mpps * 1e6 * (size + 20.0) * 8.0 / 1e9 } else { mpps };
-        let ymax = series
-            .iter()
-            .flat_map(|(_, pts)| pts.iter().map(|&(s, m)| val(s, m)))
-            .fold(0.1f64, f64::max)
-            * 1.2;
+        let ymax = series.iter().flat_map(|(_, pts)| pts.iter().map(|&(s, m)| val(s, m))).fold(0.1f64, f64::max) * 1.2;
         let mut chart = ChartBuilder::on(&area)
             .margin(15)
             .x_label_area_size(45)
@@ -236,10 +240,8 @@ fn latency(v: &Value, path: &Path, tail: &str) -> Res<bool> {
     for r in runs {
         let link = r["link"].as_str().unwrap_or("?").to_string();
         let Some(cdf) = r["latency"]["cdf"].as_array() else { continue };
-        let pts: Vec<(f64, f64)> = cdf
-            .iter()
-            .filter_map(|p| Some(((num(&p[1])? / 1000.0).max(0.01), num(&p[0])?)))
-            .collect();
+        let pts: Vec<(f64, f64)> =
+            cdf.iter().filter_map(|p| Some(((num(&p[1])? / 1000.0).max(0.01), num(&p[0])?))).collect();
         if !pts.is_empty() {
             series.push((format!("{link} ({} at {})", r["latency"]["count"], r["rate"].as_str().unwrap_or("?")), pts));
         }

@@ -18,8 +18,7 @@ pub const DPDK_BUILD_VERSION: &str = env!("STRIPECAT_DPDK_VERSION");
 pub mod stdio {
     use std::os::raw::{c_char, c_int, c_void};
 
-    pub type CookieWrite =
-        unsafe extern "C" fn(cookie: *mut c_void, buf: *const c_char, size: usize) -> isize;
+    pub type CookieWrite = unsafe extern "C" fn(cookie: *mut c_void, buf: *const c_char, size: usize) -> isize;
 
     /// `cookie_io_functions_t`; unused callbacks are `None` (NULL).
     #[repr(C)]
@@ -31,11 +30,7 @@ pub mod stdio {
     }
 
     extern "C" {
-        pub fn fopencookie(
-            cookie: *mut c_void,
-            mode: *const c_char,
-            funcs: CookieIoFunctions,
-        ) -> *mut super::FILE;
+        pub fn fopencookie(cookie: *mut c_void, mode: *const c_char, funcs: CookieIoFunctions) -> *mut super::FILE;
         pub fn setvbuf(stream: *mut super::FILE, buf: *mut c_char, mode: c_int, size: usize) -> c_int;
     }
 

@@ -18,9 +18,7 @@ use stripecat_proto::config::SenderConfig;
 use stripecat_proto::congestion::CongestionConfig;
 use stripecat_proto::time::{Duration, Instant};
 use stripecat_proto::wire::{Frame, HeaderRepr, Packet, HEADER_LEN};
-use stripecat_proto::{
-    PathReceiver, PathSender, Payload, Reassembler, ReceiverShared, SenderShared, SharedBytes,
-};
+use stripecat_proto::{PathReceiver, PathSender, Payload, Reassembler, ReceiverShared, SenderShared, SharedBytes};
 
 const CHUNK: usize = 8192;
 /// Packets per phase: long enough (~100 µs) that reading the thread's CPU clock
@@ -107,10 +105,7 @@ fn per_packet(packets: u64) -> (Cost, Cost) {
     }
     assert_eq!(delivered, sent * CHUNK as u64, "every packet delivered in order");
     let n = sent as f64;
-    (
-        Cost { wall: tx_ns as f64 / n, cpu: tx_cpu as f64 / n },
-        Cost { wall: rx_ns as f64 / n, cpu: rx_cpu as f64 / n },
-    )
+    (Cost { wall: tx_ns as f64 / n, cpu: tx_cpu as f64 / n }, Cost { wall: rx_ns as f64 / n, cpu: rx_cpu as f64 / n })
 }
 
 fn throughput(name: &str, total: usize, chunk: usize, mut f: impl FnMut(&[u8])) {

@@ -272,12 +272,7 @@ impl<B: Payload> PathSender<B> {
         let size = (HEADER_LEN + len) as u32;
         self.sent.push(
             pn,
-            SentPacket {
-                time_sent: now,
-                size,
-                data: Some((chunk.offset, chunk.payload.clone())),
-                reinjected: false,
-            },
+            SentPacket { time_sent: now, size, data: Some((chunk.offset, chunk.payload.clone())), reinjected: false },
         );
         self.cc.on_sent(now, size as u64);
         self.pacer.on_sent(now, size as u64);

@@ -28,8 +28,8 @@ use crate::time::{Duration, Instant};
 use crate::timer::TimerTable;
 use crate::transmit::Transmit;
 use crate::wire::{
-    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, Packet, RejectReason, Repr,
-    ResetReason, ResetRepr, Verdict,
+    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, Packet, RejectReason, Repr, ResetReason,
+    ResetRepr, Verdict,
 };
 use crate::Payload;
 
@@ -334,11 +334,8 @@ impl<B: Payload> Receiver<B> {
             }
             Frame::Reset(r) => {
                 let delivered = self.shared.delivered();
-                self.state = ReceiverState::Failed(ReceiverError::PeerReset {
-                    reason: r.reason,
-                    offset: r.offset,
-                    delivered,
-                });
+                self.state =
+                    ReceiverState::Failed(ReceiverError::PeerReset { reason: r.reason, offset: r.offset, delivered });
                 self.timers.stop(Timer::Idle as usize);
             }
             Frame::Hello(_) | Frame::HelloAck(_) | Frame::Ack(_) | Frame::FinAck(_) => {
@@ -486,7 +483,8 @@ impl<B: Payload> Receiver<B> {
     /// in-order chunk is ready but not taken yet (`poll_deliver`), or delivered bytes are
     /// not written yet (`set_written`).
     fn app_behind(&self) -> bool {
-        self.written.is_some_and(|w| w < self.shared.delivered()) || self.reassembler.as_ref().is_some_and(|r| r.can_deliver())
+        self.written.is_some_and(|w| w < self.shared.delivered())
+            || self.reassembler.as_ref().is_some_and(|r| r.can_deliver())
     }
 
     /// The next in-order chunk for the application. Delivering advances the credit.

@@ -28,8 +28,8 @@ use crate::time::{Duration, Instant};
 use crate::timer::TimerTable;
 use crate::transmit::Transmit;
 use crate::wire::{
-    Flags, FinAckRepr, FinRepr, Frame, HeaderRepr, HelloRepr, Packet, RejectReason, Repr,
-    ResetReason, ResetRepr, Verdict,
+    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloRepr, Packet, RejectReason, Repr, ResetReason, ResetRepr,
+    Verdict,
 };
 use crate::Payload;
 
@@ -328,7 +328,9 @@ impl<B: Payload> Sender<B> {
                 }
                 self.paths[path].handle_ack(now, &h, &ack, &self.shared);
                 self.last_heard = Some(now);
-                if self.shared.acked() <= self.progress_mark && (self.keepalive_at.is_some() || self.state == SenderState::Closing) {
+                if self.shared.acked() <= self.progress_mark
+                    && (self.keepalive_at.is_some() || self.state == SenderState::Closing)
+                {
                     // No new data acknowledged, but the receiver is alive: the answer
                     // to our keep-alive (its reader stopped), or, while closing, its
                     // answer to our FIN while its application still writes (a slow
@@ -577,7 +579,9 @@ impl<B: Payload> Sender<B> {
                 // Every packet is acknowledged, but the receiver delivers nothing:
                 // its application stopped reading, or it died. Ask it (PING on every
                 // up path) and decide when it answers or the grace runs out.
-                for (p, _) in self.paths.iter_mut().zip(&self.remote).filter(|(p, r)| !**r && p.health() == PathHealth::Up) {
+                for (p, _) in
+                    self.paths.iter_mut().zip(&self.remote).filter(|(p, r)| !**r && p.health() == PathHealth::Up)
+                {
                     p.request_probe();
                 }
                 self.keepalive_at = Some(now);

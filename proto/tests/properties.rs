@@ -41,7 +41,8 @@ pub fn scenario(seed: u64) -> Scenario {
         // One path goes down for a while (maybe for good).
         let p = rng.below(paths as u64) as usize;
         let from = Instant::from_micros(rng.below(100_000));
-        let to = if rng.chance(0.5) { Instant::from_secs(1000) } else { from + Duration::from_micros(rng.below(300_000)) };
+        let to =
+            if rng.chance(0.5) { Instant::from_secs(1000) } else { from + Duration::from_micros(rng.below(300_000)) };
         sc.forward[p].outages.push((from, to));
         sc.backward[p].outages.push((from, to));
     }

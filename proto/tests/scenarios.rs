@@ -208,7 +208,6 @@ fn injected_garbage_and_foreign_sessions_are_dropped_by_reason() {
     assert_eq!(r.receiver.drops.get(DropReason::WrongSession), 1, "seed 11");
 }
 
-
 #[test]
 fn hello_with_a_tiny_chunk_size_is_rejected_so_it_cannot_claim_a_huge_window() {
     use stripecat_proto::wire::RejectReason;

@@ -7,9 +7,7 @@
 use stripecat_proto::config::{ReceiverConfig, SenderConfig};
 use stripecat_proto::time::{Duration, Instant};
 use stripecat_proto::wire::{Frame, Packet, Repr};
-use stripecat_proto::{
-    PathReceiver, PathSender, Payload, Receiver, ReceiverState, Sender, SenderState, SharedBytes,
-};
+use stripecat_proto::{PathReceiver, PathSender, Payload, Receiver, ReceiverState, Sender, SenderState, SharedBytes};
 
 const PATHS: u16 = 4;
 const CHUNK: u16 = 1000;
@@ -297,8 +295,10 @@ fn the_sender_tells_the_receiver_it_has_the_verdict() {
     let out = s.sender_out(now);
     let closed: Vec<_> = out
         .iter()
-        .filter(|(_, b)| matches!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap().frame,
-            Frame::Reset(r) if r.reason == stripecat_proto::wire::ResetReason::Closed))
+        .filter(|(_, b)| {
+            matches!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap().frame,
+            Frame::Reset(r) if r.reason == stripecat_proto::wire::ResetReason::Closed)
+        })
         .collect();
     assert_eq!(closed.len(), 1, "one RESET(Closed) after the verdict: {out:?}");
     for (p, b) in out {

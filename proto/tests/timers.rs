@@ -380,7 +380,11 @@ fn idle_timeout_waits_while_the_application_has_not_taken_the_data() {
     rx.handle_timeout(t - US);
     assert_eq!(rx.state(), ReceiverState::Receiving, "just inside");
     rx.handle_timeout(t);
-    assert!(matches!(rx.state(), ReceiverState::Failed(ReceiverError::IdleTimeout { delivered: 1024, .. })), "{:?}", rx.state());
+    assert!(
+        matches!(rx.state(), ReceiverState::Failed(ReceiverError::IdleTimeout { delivered: 1024, .. })),
+        "{:?}",
+        rx.state()
+    );
 }
 
 #[test]
@@ -394,14 +398,26 @@ fn idle_timeout_waits_while_delivered_bytes_are_not_written() {
     assert_eq!(rx.state(), ReceiverState::Receiving, "the writer is behind");
     rx.set_written(1024);
     rx.handle_timeout(Instant::ZERO + idle.saturating_mul(3));
-    assert!(matches!(rx.state(), ReceiverState::Failed(ReceiverError::IdleTimeout { delivered: 1024, .. })), "{:?}", rx.state());
+    assert!(
+        matches!(rx.state(), ReceiverState::Failed(ReceiverError::IdleTimeout { delivered: 1024, .. })),
+        "{:?}",
+        rx.state()
+    );
 }
 
 /// Sender in Closing whose receiver has everything but is still writing it. FINs go out
 /// every 20 ms for `span`; the receiver gets them only if `fins_arrive`. Returns both.
-fn closing_with_slow_writer(span: Duration, fins_arrive: bool) -> (Sender<SharedBytes>, Receiver<SharedBytes>, Instant) {
+fn closing_with_slow_writer(
+    span: Duration,
+    fins_arrive: bool,
+) -> (Sender<SharedBytes>, Receiver<SharedBytes>, Instant) {
     let g = Duration::from_millis(200);
-    let tx_cfg = SenderConfig { chunk_size: 1024, give_up_after: g, fin_interval: Duration::from_millis(20), ..Default::default() };
+    let tx_cfg = SenderConfig {
+        chunk_size: 1024,
+        give_up_after: g,
+        fin_interval: Duration::from_millis(20),
+        ..Default::default()
+    };
     let (mut tx, mut rx) = connected(tx_cfg, ReceiverConfig::default());
     let t0 = Instant::ZERO;
     tx.write(chunk(100, 9)).unwrap();
@@ -421,7 +437,11 @@ fn closing_with_slow_writer(span: Duration, fins_arrive: bool) -> (Sender<Shared
                 let fin = bytes(t);
                 rx.handle_datagram(now, fin.into()).unwrap();
                 while let Some(a) = rx.poll_transmit(now) {
-                    assert!(matches!(a.repr.frame, Frame::Ack(_)), "no FIN-ACK before the data is written: {:?}", a.repr.frame);
+                    assert!(
+                        matches!(a.repr.frame, Frame::Ack(_)),
+                        "no FIN-ACK before the data is written: {:?}",
+                        a.repr.frame
+                    );
                     tx.handle_datagram(now, &bytes(a)).unwrap();
                 }
             }
@@ -516,7 +536,11 @@ fn stalled_reader_the_sender_gives_up_when_the_keepalive_goes_unanswered() {
     // The same, but nothing reaches the receiver any more after the data: the sender
     // gives up one grace (here the 200 ms bound, below the 1 s cap) after the bound.
     let (tx, at, pings) = stalled_reader(Duration::from_secs(2), false);
-    assert!(matches!(tx.state(), SenderState::Failed(SenderError::GaveUp { acked: 0, written: 4096, .. })), "{:?}", tx.state());
+    assert!(
+        matches!(tx.state(), SenderState::Failed(SenderError::GaveUp { acked: 0, written: 4096, .. })),
+        "{:?}",
+        tx.state()
+    );
     assert_eq!(at, Instant::ZERO + Duration::from_millis(400));
     assert!(pings >= 1);
 }

@@ -169,18 +169,15 @@ fn template(flow: u16, src_mac: Mac, size: u16) -> Template {
     head[0..6].copy_from_slice(&PEER_MAC.0);
     head[6..12].copy_from_slice(&src_mac.0);
     head[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
-    ipv4::Repr {
-        src: TX_IP,
-        dst: RX_IP,
-        protocol: ipv4::PROTO_UDP,
-        payload_len: udp_len as u16,
-        ttl: 64,
-        ident: 0,
-    }
-    .emit(&mut head[ethernet::HEADER_LEN..]);
+    ipv4::Repr { src: TX_IP, dst: RX_IP, protocol: ipv4::PROTO_UDP, payload_len: udp_len as u16, ttl: 64, ident: 0 }
+        .emit(&mut head[ethernet::HEADER_LEN..]);
     let udp_at = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
-    udp::Repr { src_port: BENCH_SRC_BASE.wrapping_add(flow), dst_port: BENCH_PORT, payload_len: (udp_len - udp::HEADER_LEN) as u16 }
-        .emit(&mut head[udp_at..]);
+    udp::Repr {
+        src_port: BENCH_SRC_BASE.wrapping_add(flow),
+        dst_port: BENCH_PORT,
+        payload_len: (udp_len - udp::HEADER_LEN) as u16,
+    }
+    .emit(&mut head[udp_at..]);
     head[L4_PAYLOAD..].copy_from_slice(&flow.to_be_bytes());
     // Pseudo-header, UDP header (checksum zero) and the flow field; the
     // zeros after them add nothing.

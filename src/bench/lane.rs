@@ -93,7 +93,17 @@ pub struct LaneResult {
 
 impl Lane {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(port: usize, port_id: PortId, queue: u16, guard_link: bool, rx: RxQueue, tx: TxQueue, gen: Option<FlowGen>, pacer: Option<Pacer>, latency: Option<Latency>) -> Lane {
+    pub fn new(
+        port: usize,
+        port_id: PortId,
+        queue: u16,
+        guard_link: bool,
+        rx: RxQueue,
+        tx: TxQueue,
+        gen: Option<FlowGen>,
+        pacer: Option<Pacer>,
+        latency: Option<Latency>,
+    ) -> Lane {
         Lane {
             port,
             port_id,

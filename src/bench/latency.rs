@@ -107,7 +107,13 @@ mod tests {
         let s = l.summary().unwrap();
         assert_eq!(s.count, 10_000);
         assert_eq!(s.min_ns, 100);
-        assert!(s.min_ns <= s.p50_ns && s.p50_ns <= s.p90_ns && s.p90_ns <= s.p99_ns && s.p99_ns <= s.p999_ns && s.p999_ns <= s.max_ns);
+        assert!(
+            s.min_ns <= s.p50_ns
+                && s.p50_ns <= s.p90_ns
+                && s.p90_ns <= s.p99_ns
+                && s.p99_ns <= s.p999_ns
+                && s.p999_ns <= s.max_ns
+        );
         let near = |got: u64, want: f64| (got as f64 - want).abs() / want < 0.01;
         assert!(near(s.p50_ns, 500_000.0), "{}", s.p50_ns);
         assert!(near(s.p99_ns, 990_000.0), "{}", s.p99_ns);

@@ -133,15 +133,14 @@ fn usage(msg: impl Into<String>, hint: &str) -> Failure {
 
 fn check_args(a: &BenchArgs) -> Result<(), Failure> {
     if a.dpdk.ports.is_empty() {
-        return Err(usage("no ports given", "name each port with --port (e.g. --port net_memif0,role=server,socket=/run/sc.sock)"));
+        return Err(usage(
+            "no ports given",
+            "name each port with --port (e.g. --port net_memif0,role=server,socket=/run/sc.sock)",
+        ));
     }
     if a.mode != Mode::Tx {
-        let tx_only = [
-            ("--size", a.size.is_some()),
-            ("--imix", a.imix),
-            ("--rate", a.rate.is_some()),
-            ("--latency", a.latency),
-        ];
+        let tx_only =
+            [("--size", a.size.is_some()), ("--imix", a.imix), ("--rate", a.rate.is_some()), ("--latency", a.latency)];
         if let Some((opt, _)) = tx_only.iter().find(|(_, given)| *given) {
             return Err(usage(
                 format!("{opt} applies to `bench tx`, not `bench {}`", a.mode.name()),
@@ -172,7 +171,9 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
     let eal = started.eal;
     let nports = started.ports.len() as u32;
     let lanes_n = nports * a.queues as u32;
-    let env = |e: crate::dpdk::DpdkError| Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf) or lower --queues");
+    let env = |e: crate::dpdk::DpdkError| {
+        Failure::env(e.to_string()).hint("reserve more hugepages (hugepages.conf) or lower --queues")
+    };
     let rx_room = (HEADROOM + 2048) as u16;
     let rx_pool = Mempool::new(&eal, "scb_rx", lanes_n * 4096 + 4096, 256, rx_room, None).map_err(env)?;
     let max_len = (mix.max() - gen::FCS) as u32;
@@ -282,9 +283,10 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
     let report = build_report(a, &mix, nloops, &names, &members, results, hz, start);
     eprint!("{}", report.table());
     if let Some(p) = &a.stats_json {
-        report
-            .write_json(p)
-            .map_err(|e| Failure::new(ExitCode::Other, format!("cannot write {}: {e}", p.display())).hint("check the directory exists and is writable"))?;
+        report.write_json(p).map_err(|e| {
+            Failure::new(ExitCode::Other, format!("cannot write {}: {e}", p.display()))
+                .hint("check the directory exists and is writable")
+        })?;
     }
     drop(members);
     drop(tx_pool);
@@ -359,7 +361,13 @@ fn build_report(
         mode: a.mode.name().into(),
         frame_size: (!a.imix && a.mode == Mode::Tx).then(|| mix.sizes[0]),
         imix: a.imix,
-        mean_frame_size: if a.mode == Mode::Tx { mix.mean() } else if tot.rx_pkts > 0 { (tot.rx_bytes + 4 * tot.rx_pkts) as f64 / tot.rx_pkts as f64 } else { 0.0 },
+        mean_frame_size: if a.mode == Mode::Tx {
+            mix.mean()
+        } else if tot.rx_pkts > 0 {
+            (tot.rx_bytes + 4 * tot.rx_pkts) as f64 / tot.rx_pkts as f64
+        } else {
+            0.0
+        },
         rate: a.rate.map(|r| r.to_string()),
         duration: a.duration.or((a.mode == Mode::Tx).then_some(TX_DEFAULT_SECS)),
         lcores: nloops,
@@ -438,8 +446,25 @@ mod tests {
 
     #[test]
     fn options_parse() {
-        let b = parse(&["tx", "--port", "net_ring0", "--size", "1518", "--rate", "10G", "--duration", "2.5", "--latency", "--queues", "2"]).unwrap();
-        assert_eq!((b.mode, b.size, b.rate, b.duration, b.latency, b.queues), (Mode::Tx, Some(1518), Some(Rate::BitsPerSec(10e9)), Some(2.5), true, 2));
+        let b = parse(&[
+            "tx",
+            "--port",
+            "net_ring0",
+            "--size",
+            "1518",
+            "--rate",
+            "10G",
+            "--duration",
+            "2.5",
+            "--latency",
+            "--queues",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(
+            (b.mode, b.size, b.rate, b.duration, b.latency, b.queues),
+            (Mode::Tx, Some(1518), Some(Rate::BitsPerSec(10e9)), Some(2.5), true, 2)
+        );
         assert!(check_args(&b).is_ok());
         let b = parse(&["rx", "--port", "net_ring0"]).unwrap();
         assert!(check_args(&b).is_ok());

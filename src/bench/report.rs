@@ -96,10 +96,23 @@ impl BenchReport {
             (None, false) => format!("frames of {:.0} bytes on average", self.mean_frame_size),
         };
         let rate = self.rate.as_deref().map(|r| format!(", --rate {r} per port")).unwrap_or_default();
-        o.push_str(&format!("stripecat bench {}: {what}{rate}, {} lcore(s), {} queue(s) per port\n", self.mode, self.lcores, self.queues));
+        o.push_str(&format!(
+            "stripecat bench {}: {what}{rate}, {} lcore(s), {} queue(s) per port\n",
+            self.mode, self.lcores, self.queues
+        ));
         o.push_str(&format!(
             "{:<14} {:<3} {:>13} {:>8} {:>8} {:>12} {:>15} {:>10} {:>10} {:>8} {:>10}\n",
-            "port", "dir", "packets", "seconds", "Mpps", "Gbit/s wire", "Gbit/s payload", "lost", "reordered", "dups", "missed"
+            "port",
+            "dir",
+            "packets",
+            "seconds",
+            "Mpps",
+            "Gbit/s wire",
+            "Gbit/s payload",
+            "lost",
+            "reordered",
+            "dups",
+            "missed"
         ));
         let mut rows: Vec<&PortFigures> = self.ports.iter().collect();
         if self.ports.len() > 1 {
@@ -111,7 +124,12 @@ impl BenchReport {
                     continue;
                 }
                 let (lost, reo, dup, missed) = if dir == "rx" {
-                    (p.sequence.lost.to_string(), p.sequence.reordered.to_string(), p.sequence.duplicates.to_string(), p.rx_missed.to_string())
+                    (
+                        p.sequence.lost.to_string(),
+                        p.sequence.reordered.to_string(),
+                        p.sequence.duplicates.to_string(),
+                        p.rx_missed.to_string(),
+                    )
                 } else {
                     (p.tx_dropped.to_string(), "-".into(), "-".into(), "-".into())
                 };

@@ -52,11 +52,9 @@ fn speed_text(mbps: u32) -> String {
 
 /// Renders rows as an aligned table with a header.
 pub fn table(rows: &[PortRow]) -> String {
-    let mut out = vec![[
-        "PORT", "NAME", "DRIVER", "MAC", "LINK", "SPEED", "MTU", "MAX-RXQ", "MAX-TXQ", "NUMA",
-    ]
-    .map(String::from)
-    .to_vec()];
+    let mut out = vec![["PORT", "NAME", "DRIVER", "MAC", "LINK", "SPEED", "MTU", "MAX-RXQ", "MAX-TXQ", "NUMA"]
+        .map(String::from)
+        .to_vec()];
     for r in rows {
         out.push(vec![
             r.id.to_string(),
@@ -71,9 +69,7 @@ pub fn table(rows: &[PortRow]) -> String {
             r.numa.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..out[0].len())
-        .map(|c| out.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..out[0].len()).map(|c| out.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     let mut s = String::new();
     for r in &out {
         let line: Vec<String> = r.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect();
@@ -133,7 +129,9 @@ pub fn run(args: &PortsArgs, verbose: u8) -> Result<(), Failure> {
     let text = if args.json { json(&rows) } else { table(&rows) };
     print!("{text}");
     if rows.is_empty() && !args.json {
-        eprintln!("stripecat: no DPDK ports found (bind NICs with scripts/bind-nics.sh, or name vdevs with --port net_...)");
+        eprintln!(
+            "stripecat: no DPDK ports found (bind NICs with scripts/bind-nics.sh, or name vdevs with --port net_...)"
+        );
     }
     Ok(())
 }

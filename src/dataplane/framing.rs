@@ -298,7 +298,14 @@ mod tests {
         // Random bytes never panic.
         let mut x = 0x1234_5678u32;
         for len in 0..200 {
-            let junk: Vec<u8> = (0..len).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect();
+            let junk: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
             let _ = classify(&junk, us, 47100..47101);
         }
     }
@@ -340,10 +347,22 @@ mod tests {
         let mut f = vec![0u8; ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmp_msg.len()];
         {
             let mut e = ethernet::Frame::new_checked(&mut f[..]).unwrap();
-            ethernet::Repr { dst: Mac([2, 0, 0, 0, 0, 2]), src: Mac([2, 0, 0, 0, 0, 1]), ethertype: ethernet::ETHERTYPE_IPV4 }.emit(&mut e);
+            ethernet::Repr {
+                dst: Mac([2, 0, 0, 0, 0, 2]),
+                src: Mac([2, 0, 0, 0, 0, 1]),
+                ethertype: ethernet::ETHERTYPE_IPV4,
+            }
+            .emit(&mut e);
         }
-        ipv4::Repr { src: Ipv4Addr::new(198, 18, 0, 1), dst: us, protocol: ipv4::PROTO_ICMP, payload_len: icmp_msg.len() as u16, ttl: 3, ident: 1 }
-            .emit(&mut f[ethernet::HEADER_LEN..]);
+        ipv4::Repr {
+            src: Ipv4Addr::new(198, 18, 0, 1),
+            dst: us,
+            protocol: ipv4::PROTO_ICMP,
+            payload_len: icmp_msg.len() as u16,
+            ttl: 3,
+            ident: 1,
+        }
+        .emit(&mut f[ethernet::HEADER_LEN..]);
         f[ethernet::HEADER_LEN + ipv4::HEADER_LEN..].copy_from_slice(&icmp_msg);
         assert_eq!(classify(&f, us, 1..2), Classified::EchoRequest);
         assert!(echo_reply_in_place(&mut f));

@@ -125,7 +125,9 @@ pub fn peek_route(datagram: &[u8]) -> Option<(u8, u16)> {
 /// path's lane handles; everything else is session control for lane 0.
 pub fn is_path_traffic(packet_type: u8) -> bool {
     use stripecat_proto::wire::PacketType;
-    packet_type == PacketType::Data as u8 || packet_type == PacketType::Ping as u8 || packet_type == PacketType::Ack as u8
+    packet_type == PacketType::Data as u8
+        || packet_type == PacketType::Ping as u8
+        || packet_type == PacketType::Ack as u8
 }
 
 #[cfg(test)]

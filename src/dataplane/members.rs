@@ -205,7 +205,14 @@ impl Member {
 /// Configures and starts every member with `queues` queue pairs, receiving
 /// into `rx_pool`, at `mtu` where the device allows it.
 /// `clients[i]` says member `i` is a memif client (restarted while down).
-pub fn open(eal: &Eal, ids: &[PortId], clients: &[bool], queues: u16, mtu: u16, rx_pool: &Mempool) -> Result<Vec<Member>, Failure> {
+pub fn open(
+    eal: &Eal,
+    ids: &[PortId],
+    clients: &[bool],
+    queues: u16,
+    mtu: u16,
+    rx_pool: &Mempool,
+) -> Result<Vec<Member>, Failure> {
     let mut out = Vec::with_capacity(ids.len());
     for (i, &id) in ids.iter().enumerate() {
         let info = crate::dpdk::device_info(id).map_err(|e| Failure::env(e.to_string()))?;
@@ -274,11 +281,8 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
     let mut every = RESTART_EVERY;
     let mut next_restart = Instant::now() + every;
     loop {
-        let down: Vec<&str> = members
-            .iter()
-            .filter(|m| !m.port.link().map(|l| l.up).unwrap_or(false))
-            .map(|m| m.name.as_str())
-            .collect();
+        let down: Vec<&str> =
+            members.iter().filter(|m| !m.port.link().map(|l| l.up).unwrap_or(false)).map(|m| m.name.as_str()).collect();
         if down.is_empty() {
             return Ok(true);
         }
@@ -292,7 +296,9 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
                 down.join(", "),
                 limit.as_secs()
             ))
-            .hint("for memif, start the peer with the same socket path; for af_packet/pcap, check the interface is up"));
+            .hint(
+                "for memif, start the peer with the same socket path; for af_packet/pcap, check the interface is up",
+            ));
         }
         if Instant::now() >= next_restart {
             for m in members.iter().filter(|m| m.restart_when_down && !m.port.link().map(|l| l.up).unwrap_or(false)) {

@@ -84,7 +84,13 @@ mod tests {
         assert!(n.request_due(0, 0) && n.request_due(1, 0));
         assert!(!n.request_due(0, ARP_RETRY_US - 1));
         assert!(n.request_due(0, ARP_RETRY_US));
-        let reply = arp::Repr { operation: arp::OP_REPLY, sender_mac: Mac([2, 0, 0, 0, 0, 2]), sender_ip: peer, target_mac: Mac::ZERO, target_ip: Ipv4Addr::new(198, 18, 0, 1) };
+        let reply = arp::Repr {
+            operation: arp::OP_REPLY,
+            sender_mac: Mac([2, 0, 0, 0, 0, 2]),
+            sender_ip: peer,
+            target_mac: Mac::ZERO,
+            target_ip: Ipv4Addr::new(198, 18, 0, 1),
+        };
         n.learn(1, &reply);
         assert_eq!(n.mac(1), Some(Mac([2, 0, 0, 0, 0, 2])));
         assert!(!n.all_known());

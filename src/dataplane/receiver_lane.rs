@@ -121,7 +121,15 @@ impl RecvLane {
         let Some(m) = flatten(m, &self.join_pool, &mut self.joined) else { return };
         let class = framing::classify(m.data(), self.local_ip, self.udp_port..self.udp_port.wrapping_add(1));
         let Classified::Stripe { from, range, .. } = class else {
-            members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
+            members::answer_common(
+                &mut self.members[mi],
+                q,
+                m,
+                &class,
+                self.local_ip,
+                &self.hdr_pool,
+                &mut self.counters,
+            );
             return;
         };
         use stripecat_proto::wire::PacketType;

@@ -228,7 +228,8 @@ impl RecvLoop {
                     if self.receiver.peer_closed() {
                         return RecvEnd::Protocol;
                     }
-                    let quiet = if self.members.iter().any(|m| m.guard_link) { LINGER_QUIET_MEMIF_US } else { LINGER_QUIET_US };
+                    let quiet =
+                        if self.members.iter().any(|m| m.guard_link) { LINGER_QUIET_MEMIF_US } else { LINGER_QUIET_US };
                     if now_us.saturating_sub(last_rx_us) >= quiet {
                         return RecvEnd::Protocol;
                     }
@@ -257,7 +258,10 @@ impl RecvLoop {
             if work > 0 {
                 backoff.reset();
             } else {
-                let until = self.receiver.poll_timeout().map(|t| std::time::Duration::from_micros(t.total_micros().saturating_sub(now_us)));
+                let until = self
+                    .receiver
+                    .poll_timeout()
+                    .map(|t| std::time::Duration::from_micros(t.total_micros().saturating_sub(now_us)));
                 backoff.idle(until);
             }
         }
@@ -271,7 +275,15 @@ impl RecvLoop {
         let Some(m) = flatten(m, &self.join_pool, &mut self.joined) else { return false };
         let class = framing::classify(m.data(), self.local_ip, self.udp_port..self.udp_port.wrapping_add(1));
         let Classified::Stripe { from, range, .. } = class else {
-            members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
+            members::answer_common(
+                &mut self.members[mi],
+                q,
+                m,
+                &class,
+                self.local_ip,
+                &self.hdr_pool,
+                &mut self.counters,
+            );
             return false;
         };
         if let Some((layout, lanes)) = &self.lanes {

@@ -19,16 +19,16 @@ use stripecat_proto::{ReceiverConfig, ReceiverError, ReceiverState, SenderConfig
 
 use super::addr::{DEFAULT_RECEIVER_IP, DEFAULT_SENDER_IP};
 use super::clock::TscClock;
-use super::io::{self, ReaderShared, WriterShared};
-use super::members::{self, FrameCounters, Member};
-use super::neighbor::Neighbors;
-use super::receiver_loop::{RecvEnd, RecvLoop};
-use super::sender_loop::{SendEnd, SendLoop};
 use super::impair_port::PortImpairer;
+use super::io::{self, ReaderShared, WriterShared};
 use super::lanes::{LaneShared, Layout};
 use super::lcores;
+use super::members::{self, FrameCounters, Member};
+use super::neighbor::Neighbors;
 use super::receiver_lane::RecvLane;
+use super::receiver_loop::{RecvEnd, RecvLoop};
 use super::sender_lane::SendLane;
+use super::sender_loop::{SendEnd, SendLoop};
 use crate::cli::{DataPlaneArgs, DigestArg, RecvArgs, SendArgs};
 use crate::dpdk::{Eal, Mempool};
 use crate::exit::{ExitCode, Failure};
@@ -165,9 +165,17 @@ fn open_plane(
     if workers.len() > plane.queues as usize {
         return Err(Failure::new(
             ExitCode::Usage,
-            format!("--lcores {} names {} CPUs but --queues is {}", plane.lcores.as_deref().unwrap_or_default(), workers.len(), plane.queues),
+            format!(
+                "--lcores {} names {} CPUs but --queues is {}",
+                plane.lcores.as_deref().unwrap_or_default(),
+                workers.len(),
+                plane.queues
+            ),
         )
-        .hint(format!("each poll lcore needs a queue of its own on every member: give --queues {} or more", workers.len())));
+        .hint(format!(
+            "each poll lcore needs a queue of its own on every member: give --queues {} or more",
+            workers.len()
+        )));
     }
     let started = Startup {
         ports: ports.ports.clone(),
@@ -229,7 +237,10 @@ fn open_input(file: &Option<std::path::PathBuf>) -> Result<(File, Option<u64>, S
 }
 
 fn stdin_file() -> Result<(File, Option<u64>, String), Failure> {
-    let fd = std::io::stdin().as_fd().try_clone_to_owned().map_err(|e| Failure::new(ExitCode::Other, format!("stdin: {e}")))?;
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Failure::new(ExitCode::Other, format!("stdin: {e}")))?;
     let f = File::from(fd);
     let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
     Ok((f, len, "stdin".into()))
@@ -250,7 +261,10 @@ fn open_output(file: &Option<std::path::PathBuf>) -> Result<(File, String), Fail
 }
 
 fn stdout_file() -> Result<(File, String), Failure> {
-    let fd = std::io::stdout().as_fd().try_clone_to_owned().map_err(|e| Failure::new(ExitCode::Other, format!("stdout: {e}")))?;
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Failure::new(ExitCode::Other, format!("stdout: {e}")))?;
     Ok((File::from(fd), "stdout".into()))
 }
 
@@ -334,7 +348,9 @@ pub(crate) fn finish_report(summary: &Summary, quiet: bool, json: &Option<std::p
         eprintln!("{}", summary.paragraph());
     }
     if let Some(p) = json {
-        summary.write_json(p).map_err(|e| Failure::new(ExitCode::Other, format!("cannot write {}: {e}", p.display())))?;
+        summary
+            .write_json(p)
+            .map_err(|e| Failure::new(ExitCode::Other, format!("cannot write {}: {e}", p.display())))?;
     }
     Ok(())
 }
@@ -405,7 +421,12 @@ fn join_lanes<T>(shared: &LaneShared, jobs: Vec<crate::dpdk::LcoreJoin<T>>) -> (
 /// Lane 0 takes back every other lane's view of the members and its frame
 /// counters (the caller gives their paths back to the protocol object), and
 /// counts the frames lost to full inboxes.
-fn take_back_lanes(into: &mut [Member], counters: &mut FrameCounters, shared: &LaneShared, lanes: Vec<(Vec<Member>, FrameCounters)>) {
+fn take_back_lanes(
+    into: &mut [Member],
+    counters: &mut FrameCounters,
+    shared: &LaneShared,
+    lanes: Vec<(Vec<Member>, FrameCounters)>,
+) {
     for (views, c) in lanes {
         for (m, v) in into.iter_mut().zip(views) {
             m.absorb(v);
@@ -470,7 +491,9 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let mtu = args.plane.mtu;
     let chunk = chunk_for_mtu(mtu);
     let peer_mac: Option<Mac> = match &args.peer_mac {
-        Some(s) => Some(s.parse().map_err(|e: String| Failure::new(ExitCode::Usage, e).hint("give --peer-mac as six hex bytes"))?),
+        Some(s) => Some(
+            s.parse().map_err(|e: String| Failure::new(ExitCode::Usage, e).hint("give --peer-mac as six hex bytes"))?,
+        ),
         None => None,
     };
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
@@ -479,9 +502,7 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let fresh = 4096usize;
     let data_count = window_chunks + fresh as u32 + INTAKE_CHUNKS as u32 + 2048;
     let data_room = HEADROOM + chunk.max(2048 - HEADROOM);
-    let data_pool = Arc::new(
-        Mempool::new(&eal, "sc_data", data_count, 256, data_room, None).map_err(alloc_failure)?,
-    );
+    let data_pool = Arc::new(Mempool::new(&eal, "sc_data", data_count, 256, data_room, None).map_err(alloc_failure)?);
     let queues = args.plane.queues;
     let paths = (members.len() as u16) * queues;
     let config = SenderConfig {
@@ -499,7 +520,8 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     let mut lanes = Vec::new();
     for k in 1..layout.lanes {
         let views = split_members_for_lane(&mut members, layout, k, args.kernel.impair, &rx_pool);
-        let paths = (0..paths).filter(|&p| layout.sender_owner(p) == k).map(|p| sender.detach_path(p as usize)).collect();
+        let paths =
+            (0..paths).filter(|&p| layout.sender_owner(p) == k).map(|p| sender.detach_path(p as usize)).collect();
         lanes.push(SendLane {
             lane: k,
             layout,
@@ -520,8 +542,9 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
     }
     let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
     let reader = Arc::new(ReaderShared::default());
-    let reader_thread = io::spawn_reader(&eal, Box::new(input), data_pool.clone(), chunk as usize, intake.clone(), reader.clone())
-        .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
+    let reader_thread =
+        io::spawn_reader(&eal, Box::new(input), data_pool.clone(), chunk as usize, intake.clone(), reader.clone())
+            .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
     let lp = SendLoop {
         neighbors: Neighbors::new(members.len(), Some(args.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP)), peer_mac),
         members,
@@ -614,7 +637,8 @@ pub fn send(args: &SendArgs, verbose: u8) -> Result<(), Failure> {
 /// The sender's final report.
 pub(crate) fn send_summary(lp: &SendLoop, digest: DigestAlgorithm, transport: &str, elapsed: Duration) -> Summary {
     let st = lp.sender.stats();
-    let mut summary = base_summary("send", transport, lp.sender.shared().acked(), &lp.members, &lp.counters, &st.drops, elapsed);
+    let mut summary =
+        base_summary("send", transport, lp.sender.shared().acked(), &lp.members, &lp.counters, &st.drops, elapsed);
     summary.resends = st.paths.resends;
     summary.digest = Some(digest_name(digest).into());
     summary.paths = (0..lp.sender.path_count())
@@ -673,11 +697,16 @@ fn base_summary(
 pub(crate) fn sender_failure(e: SenderError) -> Failure {
     match e {
         SenderError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
-            Failure::new(ExitCode::Integrity, format!("integrity failure: {e}")).hint("the data changed on the way; run again")
+            Failure::new(ExitCode::Integrity, format!("integrity failure: {e}"))
+                .hint("the data changed on the way; run again")
         }
-        SenderError::Rejected(_) => Failure::new(ExitCode::Transfer, e.to_string()).hint("the receiver is busy with another transfer"),
-        SenderError::GaveUp { .. } => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}")).hint("is the receiver still running and reachable on every member?"),
-        _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}")).hint("see the receiver's message for its side"),
+        SenderError::Rejected(_) => {
+            Failure::new(ExitCode::Transfer, e.to_string()).hint("the receiver is busy with another transfer")
+        }
+        SenderError::GaveUp { .. } => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}"))
+            .hint("is the receiver still running and reachable on every member?"),
+        _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}"))
+            .hint("see the receiver's message for its side"),
     }
 }
 
@@ -711,7 +740,10 @@ pub fn recv(args: &RecvArgs, verbose: u8) -> Result<(), Failure> {
     let mut lanes = Vec::new();
     for k in 1..layout.lanes {
         let views = split_members_for_lane(&mut members, layout, k, args.kernel.impair, &rx_pool);
-        let paths = (0..config_paths).filter(|&p| layout.receiver_owner(p) == k).map(|p| receiver.detach_path(p as usize)).collect();
+        let paths = (0..config_paths)
+            .filter(|&p| layout.receiver_owner(p) == k)
+            .map(|p| receiver.detach_path(p as usize))
+            .collect();
         lanes.push(RecvLane::new(
             k,
             layout,

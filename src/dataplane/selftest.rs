@@ -25,7 +25,6 @@ use crate::exit::{ExitCode, Failure};
 use crate::report::{bytes_text, rate_text, Progress};
 use crate::startup::Startup;
 
-
 /// Generated input: a random 4 MiB block, with the block number stamped
 /// into every 4 KiB page so no two pages of the stream are alike (a
 /// misplaced chunk changes the digest). A `Read`, so the reader thread fills
@@ -109,19 +108,22 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     let window_chunks = (WINDOW_BYTES / chunk as u64) as u32;
 
     // Input: a file, or generated data through a pipe.
-    let (input, total, generator): (Box<dyn std::io::Read + Send>, u64, Option<std::thread::JoinHandle<()>>) = match &args.input {
-        Some(p) => {
-            let f = File::open(p).map_err(|e| {
-                Failure::new(ExitCode::Other, format!("cannot open input {}: {e}", p.display())).hint("check the path")
-            })?;
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            (Box::new(f), len, None)
-        }
-        None => (Box::new(Generator::new(args.size)), args.size, None),
-    };
+    let (input, total, generator): (Box<dyn std::io::Read + Send>, u64, Option<std::thread::JoinHandle<()>>) =
+        match &args.input {
+            Some(p) => {
+                let f = File::open(p).map_err(|e| {
+                    Failure::new(ExitCode::Other, format!("cannot open input {}: {e}", p.display()))
+                        .hint("check the path")
+                })?;
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                (Box::new(f), len, None)
+            }
+            None => (Box::new(Generator::new(args.size)), args.size, None),
+        };
     let output = match &args.output {
         Some(p) => File::create(p).map_err(|e| {
-            Failure::new(ExitCode::Other, format!("cannot create output {}: {e}", p.display())).hint("check the directory")
+            Failure::new(ExitCode::Other, format!("cannot create output {}: {e}", p.display()))
+                .hint("check the directory")
         })?,
         None => File::create("/dev/null").map_err(|e| Failure::new(ExitCode::Other, format!("/dev/null: {e}")))?,
     };
@@ -138,7 +140,8 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     let s_rx = Arc::new(Mempool::new(&eal, "st_s_rx", 8192, 256, data_room, None).map_err(env)?);
     let s_hdr = Arc::new(Mempool::new(&eal, "st_s_hdr", 32768, 256, HEADROOM + 256, None).map_err(env)?);
     let s_data = Arc::new(
-        Mempool::new(&eal, "st_s_data", window_chunks + 4096 + INTAKE_CHUNKS as u32 + 2048, 256, data_room, None).map_err(env)?,
+        Mempool::new(&eal, "st_s_data", window_chunks + 4096 + INTAKE_CHUNKS as u32 + 2048, 256, data_room, None)
+            .map_err(env)?,
     );
     let r_rx = Arc::new(
         Mempool::new(&eal, "st_r_rx", window_chunks + WRITER_QUEUE as u32 + 8192, 256, data_room, None).map_err(env)?,
@@ -224,7 +227,8 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
     let send_elapsed = t0.elapsed();
     // A failed sender leaves the receiver waiting for its idle timeout; an
     // interrupted one too. Both are bounded.
-    let (mut rlp, recv_end) = recv_thread.join().map_err(|_| Failure::new(ExitCode::Other, "receiver loop panicked"))?;
+    let (mut rlp, recv_end) =
+        recv_thread.join().map_err(|_| Failure::new(ExitCode::Other, "receiver loop panicked"))?;
     let elapsed = rlp.completed_at.map_or_else(|| t0.elapsed(), |t| t.duration_since(t0));
     writer.closing.store(true, Ordering::Release);
     let _ = writer_thread.join();

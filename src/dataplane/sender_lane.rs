@@ -112,7 +112,9 @@ impl SendLane {
                     Some((ty, p)) if is_path_traffic(ty) && self.layout.sender_owner(p) == self.lane => {
                         self.on_ack(now, p, &m.data()[range.clone()]);
                     }
-                    Some((ty, p)) if is_path_traffic(ty) => self.lanes.forward(self.layout.sender_owner(p), mi as u16, m),
+                    Some((ty, p)) if is_path_traffic(ty) => {
+                        self.lanes.forward(self.layout.sender_owner(p), mi as u16, m)
+                    }
                     // Session control, or not ours at all: lane 0 handles and counts it.
                     _ => self.lanes.forward(0, mi as u16, m),
                 }
@@ -120,13 +122,23 @@ impl SendLane {
             // Lane 0 resolves the peer and answers ARP.
             Classified::Arp(_) => self.lanes.forward(0, mi as u16, m),
             _ => {
-                members::answer_common(&mut self.members[mi], q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters);
+                members::answer_common(
+                    &mut self.members[mi],
+                    q,
+                    m,
+                    &class,
+                    self.local_ip,
+                    &self.hdr_pool,
+                    &mut self.counters,
+                );
             }
         }
     }
 
     fn on_ack(&mut self, now: stripecat_proto::Instant, p: u16, datagram: &[u8]) {
-        let parsed = Packet::new_checked(datagram).map_err(DropReason::from).and_then(|pkt| Repr::parse(&pkt).map_err(DropReason::from));
+        let parsed = Packet::new_checked(datagram)
+            .map_err(DropReason::from)
+            .and_then(|pkt| Repr::parse(&pkt).map_err(DropReason::from));
         let repr = match parsed {
             Ok(r) => r,
             Err(reason) => return self.drops.count(reason),

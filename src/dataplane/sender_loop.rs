@@ -153,7 +153,11 @@ impl SendLoop {
                     }
                 }
             }
-            if !finished_input && pending.is_none() && self.reader.done.load(Ordering::Acquire) && self.intake.is_empty() {
+            if !finished_input
+                && pending.is_none()
+                && self.reader.done.load(Ordering::Acquire)
+                && self.intake.is_empty()
+            {
                 let read_error = self.reader.error.lock().unwrap().clone();
                 if let Some(err) = read_error {
                     self.sender.abort();
@@ -197,9 +201,10 @@ impl SendLoop {
             if work > 0 {
                 backoff.reset();
             } else {
-                let until = self.sender.poll_timeout().map(|t| {
-                    std::time::Duration::from_micros(t.total_micros().saturating_sub(now_us))
-                });
+                let until = self
+                    .sender
+                    .poll_timeout()
+                    .map(|t| std::time::Duration::from_micros(t.total_micros().saturating_sub(now_us)));
                 backoff.idle(until);
             }
         }
@@ -224,7 +229,9 @@ impl SendLoop {
             }
             _ => {
                 let member = &mut self.members[mi];
-                if let Some(a) = members::answer_common(member, q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters) {
+                if let Some(a) =
+                    members::answer_common(member, q, m, &class, self.local_ip, &self.hdr_pool, &mut self.counters)
+                {
                     self.neighbors.learn(mi, &a);
                 }
             }

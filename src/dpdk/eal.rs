@@ -1,8 +1,8 @@
 //! EAL initialisation and teardown.
 
 use std::ffi::{CStr, CString};
-use std::path::PathBuf;
 use std::os::raw::{c_char, c_int};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -46,11 +46,7 @@ impl EalOptions {
     /// killed run, so the next run starts cleanly) and a per-process
     /// `--file-prefix` (two processes on one host never collide).
     pub fn to_args(&self) -> Vec<String> {
-        let has = |flag: &str| {
-            self.extra
-                .iter()
-                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-        };
+        let has = |flag: &str| self.extra.iter().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
         let mut args = vec!["stripecat".to_string()];
         if let Some(l) = &self.lcores {
             if !has("-l") && !has("--lcores") && !has("-c") {
@@ -184,12 +180,7 @@ impl Eal {
         } else {
             None
         };
-        Ok(Eal {
-            inner: Arc::new(EalInner {
-                ports: Mutex::new(Vec::new()),
-                runtime_dir,
-            }),
-        })
+        Ok(Eal { inner: Arc::new(EalInner { ports: Mutex::new(Vec::new()), runtime_dir }) })
     }
 
     /// Records a configured port so it is stopped and closed before cleanup.
@@ -259,7 +250,6 @@ impl Eal {
         lcore::launch(self, lcore, job)
     }
 }
-
 
 /// While EAL initialises, its direct writes (usage text via printf on
 /// stdout, `EAL: FATAL` and getopt complaints on stderr) are caught in a

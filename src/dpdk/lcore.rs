@@ -41,17 +41,9 @@ where
         // SAFETY: the launch failed, so the trampoline never ran and `arg` is
         // still the box we leaked above.
         drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
-        return Err(DpdkError::Launch {
-            lcore,
-            reason: rte_errno_text(rc),
-        });
+        return Err(DpdkError::Launch { lcore, reason: rte_errno_text(rc) });
     }
-    Ok(LcoreJoin {
-        lcore,
-        slot,
-        waited: false,
-        _eal: Arc::clone(&eal.inner),
-    })
+    Ok(LcoreJoin { lcore, slot, waited: false, _eal: Arc::clone(&eal.inner) })
 }
 
 /// # Safety
@@ -86,10 +78,7 @@ impl<T> LcoreJoin<T> {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .expect("an lcore job always stores its result before returning");
-        result.map_err(|payload| DpdkError::LcorePanic {
-            lcore: self.lcore,
-            message: panic_message(&payload),
-        })
+        result.map_err(|payload| DpdkError::LcorePanic { lcore: self.lcore, message: panic_message(&payload) })
     }
 }
 
@@ -126,10 +115,7 @@ impl ThreadRegistration {
         if rc != 0 {
             return Err(DpdkError::ThreadRegister(last_rte_errno()));
         }
-        Ok(ThreadRegistration {
-            lcore: super::current_lcore().unwrap_or(u32::MAX),
-            _not_send: PhantomData,
-        })
+        Ok(ThreadRegistration { lcore: super::current_lcore().unwrap_or(u32::MAX), _not_send: PhantomData })
     }
 
     /// The lcore id EAL gave this thread.

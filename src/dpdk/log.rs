@@ -25,12 +25,7 @@ pub(crate) fn install(echo: bool) {
     if INSTALLED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let funcs = stdio::CookieIoFunctions {
-        read: None,
-        write: Some(cookie_write),
-        seek: None,
-        close: None,
-    };
+    let funcs = stdio::CookieIoFunctions { read: None, write: Some(cookie_write), seek: None, close: None };
     // SAFETY: fopencookie with a NULL cookie and a write callback that never
     // touches the cookie; the mode string is a valid C string.
     let stream = unsafe { stdio::fopencookie(std::ptr::null_mut(), c"w".as_ptr(), funcs) };
@@ -77,10 +72,7 @@ unsafe extern "C" fn cookie_write(
 
 /// The most recent captured EAL log lines, oldest first.
 pub(crate) fn recent_lines() -> Vec<String> {
-    RECENT
-        .lock()
-        .map(|r| r.iter().cloned().collect())
-        .unwrap_or_default()
+    RECENT.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
 }
 
 /// Forgets captured lines (so a later error quotes only its own cause).
@@ -95,8 +87,18 @@ pub(crate) fn clear() {
 /// failed") come after the specific cause, so the cause is kept.
 pub(crate) fn explain(n: usize) -> String {
     const WORDS: &[&str] = &[
-        "error", "fail", "cannot", "can't", "couldn't", "unable", "invalid", "no available",
-        "not enough", "permission", "fatal", "no such",
+        "error",
+        "fail",
+        "cannot",
+        "can't",
+        "couldn't",
+        "unable",
+        "invalid",
+        "no available",
+        "not enough",
+        "permission",
+        "fatal",
+        "no such",
     ];
     let lines = recent_lines();
     let picked: Vec<&str> = lines

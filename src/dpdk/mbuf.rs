@@ -38,10 +38,7 @@ impl Mbuf {
     /// `ptr` must be a valid mbuf that nothing else frees.
     #[inline]
     pub(crate) unsafe fn from_raw(ptr: NonNull<rte_mbuf>) -> Mbuf {
-        Mbuf {
-            ptr,
-            _not_sync: PhantomData,
-        }
+        Mbuf { ptr, _not_sync: PhantomData }
     }
 
     /// Gives up ownership (the caller must see it freed exactly once).
@@ -103,10 +100,7 @@ impl Mbuf {
         // SAFETY: mtod points at `data_len` initialised bytes inside the
         // buffer we own; the borrow of self keeps it alive and unchanged.
         unsafe {
-            std::slice::from_raw_parts(
-                dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(),
-                self.data_len(),
-            )
+            std::slice::from_raw_parts(dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(), self.data_len())
         }
     }
 
@@ -120,12 +114,7 @@ impl Mbuf {
         let len = self.data_len();
         // SAFETY: as in `data`, and the segment is not shared (refcnt 1) and
         // we hold `&mut self`, so this is the only reference to its bytes.
-        Some(unsafe {
-            std::slice::from_raw_parts_mut(
-                dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(),
-                len,
-            )
-        })
+        Some(unsafe { std::slice::from_raw_parts_mut(dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(), len) })
     }
 
     /// Each segment's data, in order.
@@ -139,10 +128,8 @@ impl Mbuf {
             // as long as the head, which `&self` borrows.
             unsafe {
                 let seg = &*next;
-                let data = std::slice::from_raw_parts(
-                    dpdk_sys::sc_pktmbuf_mtod(next).cast::<u8>(),
-                    seg.data_len as usize,
-                );
+                let data =
+                    std::slice::from_raw_parts(dpdk_sys::sc_pktmbuf_mtod(next).cast::<u8>(), seg.data_len as usize);
                 next = seg.next;
                 Some(data)
             }
@@ -225,7 +212,9 @@ impl Mbuf {
     pub fn trim(&mut self, len: usize) -> bool {
         let Ok(len16) = u16::try_from(len) else { return false };
         // SAFETY: valid mbuf; DPDK checks the length.
-        self.refcnt() == 1 && self.segments() == 1 && unsafe { dpdk_sys::sc_pktmbuf_trim(self.ptr.as_ptr(), len16) } == 0
+        self.refcnt() == 1
+            && self.segments() == 1
+            && unsafe { dpdk_sys::sc_pktmbuf_trim(self.ptr.as_ptr(), len16) } == 0
     }
 
     /// Links `tail` after this packet's last segment. Gives `tail` back if
@@ -265,9 +254,7 @@ impl Mbuf {
         if self.segments() != 1 || !self.raw().next.is_null() {
             return Err(self);
         }
-        Ok(SharedMbuf {
-            ptr: NonNull::new(self.into_raw()).expect("non-null"),
-        })
+        Ok(SharedMbuf { ptr: NonNull::new(self.into_raw()).expect("non-null") })
     }
 
     /// Frees many mbufs at once (`rte_pktmbuf_free_bulk`), emptying `bufs`.
@@ -315,10 +302,7 @@ impl SharedMbuf {
         // a shared segment (Mbuf refuses mutation when refcnt > 1).
         unsafe {
             let m = self.ptr.as_ref();
-            std::slice::from_raw_parts(
-                dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(),
-                m.data_len as usize,
-            )
+            std::slice::from_raw_parts(dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(), m.data_len as usize)
         }
     }
 
@@ -386,9 +370,6 @@ impl Drop for SharedMbuf {
 
 impl std::fmt::Debug for SharedMbuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedMbuf")
-            .field("len", &self.data().len())
-            .field("refcnt", &self.refcnt())
-            .finish()
+        f.debug_struct("SharedMbuf").field("len", &self.data().len()).field("refcnt", &self.refcnt()).finish()
     }
 }

@@ -54,22 +54,14 @@ impl Mempool {
         data_room: u16,
         socket: Option<i32>,
     ) -> Result<Mempool, DpdkError> {
-        let err = |reason: String| DpdkError::MempoolCreate {
-            name: name.into(),
-            count,
-            reason,
-        };
+        let err = |reason: String| DpdkError::MempoolCreate { name: name.into(), count, reason };
         let c_name = CString::new(name).map_err(|_| err("name contains a NUL byte".into()))?;
         let socket = socket.unwrap_or(dpdk_sys::SOCKET_ID_ANY);
         // SAFETY: valid C string; numeric arguments are checked by DPDK,
         // which returns NULL and sets rte_errno on any failure.
-        let ptr = unsafe {
-            dpdk_sys::rte_pktmbuf_pool_create(c_name.as_ptr(), count, cache, 0, data_room, socket)
-        };
+        let ptr = unsafe { dpdk_sys::rte_pktmbuf_pool_create(c_name.as_ptr(), count, cache, 0, data_room, socket) };
         let ptr = NonNull::new(ptr).ok_or_else(|| err(last_rte_errno()))?;
-        Ok(Mempool {
-            inner: Arc::new(PoolInner { ptr, name: name.into(), _eal: Arc::clone(&eal.inner) }),
-        })
+        Ok(Mempool { inner: Arc::new(PoolInner { ptr, name: name.into(), _eal: Arc::clone(&eal.inner) }) })
     }
 
     #[inline]
@@ -98,13 +90,7 @@ impl Mempool {
         let len = out.len();
         // SAFETY: `out` has room for `n` more pointers and Mbuf is a
         // transparent wrapper over a non-null `*mut rte_mbuf`.
-        let rc = unsafe {
-            dpdk_sys::sc_pktmbuf_alloc_bulk(
-                self.as_ptr(),
-                out.as_mut_ptr().add(len).cast(),
-                n as u32,
-            )
-        };
+        let rc = unsafe { dpdk_sys::sc_pktmbuf_alloc_bulk(self.as_ptr(), out.as_mut_ptr().add(len).cast(), n as u32) };
         if rc != 0 {
             return false;
         }

@@ -28,9 +28,9 @@ pub use lcore::{LcoreJoin, ThreadRegistration};
 pub use mbuf::{Mbuf, SharedMbuf};
 pub use mempool::Mempool;
 pub use port::{
-    device_info, link_status, mac_address, mtu, DeviceInfo, LinkStatus, Port, PortConfig, PortId,
-    PortStats, RxQueue, TxQueue, Xstat, MAX_BURST, RX_OFFLOAD_IPV4_CKSUM, TX_OFFLOAD_IPV4_CKSUM,
-    TX_OFFLOAD_MULTI_SEGS, TX_OFFLOAD_UDP_CKSUM,
+    device_info, link_status, mac_address, mtu, DeviceInfo, LinkStatus, Port, PortConfig, PortId, PortStats, RxQueue,
+    TxQueue, Xstat, MAX_BURST, RX_OFFLOAD_IPV4_CKSUM, TX_OFFLOAD_IPV4_CKSUM, TX_OFFLOAD_MULTI_SEGS,
+    TX_OFFLOAD_UDP_CKSUM,
 };
 
 /// The DPDK version this binary was built against.
@@ -47,9 +47,7 @@ pub fn runtime_version() -> String {
         return "unknown".into();
     }
     // SAFETY: non-null, NUL-terminated, static lifetime (see above).
-    unsafe { std::ffi::CStr::from_ptr(ptr) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { std::ffi::CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
 }
 
 /// Reads the time-stamp counter (cheap; one per poll-loop iteration).

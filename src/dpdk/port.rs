@@ -50,14 +50,7 @@ pub struct PortConfig {
 
 impl Default for PortConfig {
     fn default() -> Self {
-        PortConfig {
-            rx_queues: 1,
-            tx_queues: 1,
-            rx_desc: 1024,
-            tx_desc: 1024,
-            mtu: None,
-            promiscuous: true,
-        }
+        PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, mtu: None, promiscuous: true }
     }
 }
 
@@ -108,11 +101,7 @@ pub struct Xstat {
 }
 
 fn port_err(port: u16, op: &'static str, rc: i32) -> DpdkError {
-    DpdkError::Port {
-        port,
-        op,
-        reason: rte_errno_text(rc),
-    }
+    DpdkError::Port { port, op, reason: rte_errno_text(rc) }
 }
 
 fn cstr(p: *const c_char) -> String {
@@ -238,7 +227,10 @@ impl Port {
     pub fn configure(eal: &Eal, id: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Port, DpdkError> {
         let info = device_info(id)?;
         if cfg.rx_queues == 0 || cfg.tx_queues == 0 {
-            return Err(DpdkError::Unsupported { port: id.0, what: "at least one rx and one tx queue is needed".into() });
+            return Err(DpdkError::Unsupported {
+                port: id.0,
+                what: "at least one rx and one tx queue is needed".into(),
+            });
         }
         if cfg.rx_queues > info.max_rx_queues || cfg.tx_queues > info.max_tx_queues {
             return Err(DpdkError::Unsupported {
@@ -360,7 +352,10 @@ impl Port {
     /// (Dropping the port and its queues closes it too, silently.)
     pub fn close(self) -> Result<(), DpdkError> {
         if Arc::strong_count(&self.inner) > 1 {
-            return Err(DpdkError::Unsupported { port: self.id.0, what: "cannot close a port while its queues are in use".into() });
+            return Err(DpdkError::Unsupported {
+                port: self.id.0,
+                what: "cannot close a port while its queues are in use".into(),
+            });
         }
         self.stop()?;
         let id = self.id.0;
@@ -441,10 +436,7 @@ impl Port {
         Ok(values[..k]
             .iter()
             .map(|v| Xstat {
-                name: names
-                    .get(v.id as usize)
-                    .map(|nm| cstr(nm.name.as_ptr()))
-                    .unwrap_or_default(),
+                name: names.get(v.id as usize).map(|nm| cstr(nm.name.as_ptr())).unwrap_or_default(),
                 value: v.value,
             })
             .collect())
@@ -510,9 +502,8 @@ impl RxQueue {
         // SAFETY: `out` has room for `max` pointers past `len`; Mbuf is a
         // transparent non-null pointer; this handle is the queue's only
         // poller (not Sync, handed out once).
-        let n = unsafe {
-            sys::sc_eth_rx_burst(self.port, self.queue, out.as_mut_ptr().add(len).cast(), max as u16)
-        } as usize;
+        let n = unsafe { sys::sc_eth_rx_burst(self.port, self.queue, out.as_mut_ptr().add(len).cast(), max as u16) }
+            as usize;
         // SAFETY: the driver wrote `n` valid mbufs that we now own.
         unsafe { out.set_len(len + n) };
         n

@@ -47,7 +47,10 @@ fn make_ring(name: &str, size: u32) -> Result<*mut dpdk_sys::rte_ring, DpdkError
     // lives as long as the port that uses it (the process, in practice).
     let r = unsafe { dpdk_sys::rte_ring_create(c.as_ptr(), size, dpdk_sys::SOCKET_ID_ANY, 0) };
     if r.is_null() {
-        return Err(DpdkError::Unsupported { port: u16::MAX, what: format!("cannot create ring {name}: {}", last_rte_errno()) });
+        return Err(DpdkError::Unsupported {
+            port: u16::MAX,
+            what: format!("cannot create ring {name}: {}", last_rte_errno()),
+        });
     }
     Ok(r)
 }

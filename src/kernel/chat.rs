@@ -48,7 +48,10 @@ pub fn run(sock: TcpStream) -> Result<ChatCounts> {
         .map_err(|e| KernelError::Input { what: "stdin".into(), source: e })?;
 
     let mut out = std::fs::File::from(
-        io::stdout().as_fd().try_clone_to_owned().map_err(|e| KernelError::Open { path: "stdout".into(), source: e })?,
+        io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| KernelError::Open { path: "stdout".into(), source: e })?,
     );
     let mut reader = sock;
     let mut received = 0u64;

@@ -76,8 +76,15 @@ impl KernelError {
         match self {
             Usage(_) | BadAddress { .. } => ExitCode::Usage,
             AddrInUse(_) | Bind { .. } | Open { .. } => ExitCode::Environment,
-            Resolve { .. } | Refused(_) | Connect { .. } | PeerClosed { .. } | Socket(_) | Protocol(_)
-            | Timeout(_) | Input { .. } | Output { .. } => ExitCode::Transfer,
+            Resolve { .. }
+            | Refused(_)
+            | Connect { .. }
+            | PeerClosed { .. }
+            | Socket(_)
+            | Protocol(_)
+            | Timeout(_)
+            | Input { .. }
+            | Output { .. } => ExitCode::Transfer,
             DigestMismatch { .. } => ExitCode::Integrity,
         }
     }

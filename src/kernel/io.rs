@@ -24,7 +24,9 @@ use crate::report::Progress;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A regular file; `len` is what remains from the current offset.
-    Regular { len: u64 },
+    Regular {
+        len: u64,
+    },
     Pipe,
     Other,
 }
@@ -73,7 +75,8 @@ impl End {
         open: fn(&Path) -> io::Result<File>,
     ) -> Result<End> {
         let (mut file, name) = if is_stdio(path) {
-            let fd = stdio.try_clone_to_owned().map_err(|e| KernelError::Open { path: stdio_name.into(), source: e })?;
+            let fd =
+                stdio.try_clone_to_owned().map_err(|e| KernelError::Open { path: stdio_name.into(), source: e })?;
             (File::from(fd), stdio_name.to_string())
         } else {
             let p = path.unwrap_or(Path::new("-"));

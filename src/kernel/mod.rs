@@ -147,7 +147,8 @@ fn conclude(
     }
     if let Some(path) = &report_args.stats_json {
         summary.write_json(path).map_err(|e| {
-            Failure::env(format!("cannot write {}: {e}", path.display())).hint("check the directory exists and is writable")
+            Failure::env(format!("cannot write {}: {e}", path.display()))
+                .hint("check the directory exists and is writable")
         })?;
     }
     match err {

@@ -74,7 +74,13 @@ impl Repr {
 
     /// The reply to this request from `(mac, ip)`.
     pub fn reply_from(&self, mac: Mac, ip: Ipv4Addr) -> Repr {
-        Repr { operation: OP_REPLY, sender_mac: mac, sender_ip: ip, target_mac: self.sender_mac, target_ip: self.sender_ip }
+        Repr {
+            operation: OP_REPLY,
+            sender_mac: mac,
+            sender_ip: ip,
+            target_mac: self.sender_mac,
+            target_ip: self.sender_ip,
+        }
     }
 }
 

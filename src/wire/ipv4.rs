@@ -179,9 +179,7 @@ mod tests {
     // 198.18.0.1 -> 198.18.0.2, UDP, 48 bytes of payload, ident 0x1c46, DF,
     // TTL 64; checksum filled in by the test.
     fn sample() -> [u8; 20] {
-        [
-            0x45, 0x00, 0x00, 0x44, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 198, 18, 0, 1, 198, 18, 0, 2,
-        ]
+        [0x45, 0x00, 0x00, 0x44, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 198, 18, 0, 1, 198, 18, 0, 2]
     }
 
     #[test]
@@ -207,7 +205,10 @@ mod tests {
         let p = Packet::new_checked(&full[..]).unwrap();
         assert!(p.checksum_ok());
         let r = Repr::parse(&p).unwrap();
-        assert_eq!((r.src, r.dst, r.protocol, r.payload_len), (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2), 17, 48));
+        assert_eq!(
+            (r.src, r.dst, r.protocol, r.payload_len),
+            (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2), 17, 48)
+        );
     }
 
     #[test]

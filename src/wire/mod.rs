@@ -63,7 +63,8 @@ impl std::str::FromStr for Mac {
             if p.len() != 2 {
                 return Err(format!("{s:?} is not a MAC address like 02:00:00:00:00:01"));
             }
-            m[i] = u8::from_str_radix(p, 16).map_err(|_| format!("{s:?} is not a MAC address like 02:00:00:00:00:01"))?;
+            m[i] =
+                u8::from_str_radix(p, 16).map_err(|_| format!("{s:?} is not a MAC address like 02:00:00:00:00:01"))?;
         }
         Ok(Mac(m))
     }

@@ -52,7 +52,11 @@ pub fn read_pcap(bytes: &[u8]) -> Vec<Vec<u8>> {
     };
     let rd = |b: &[u8]| {
         let a: [u8; 4] = b.try_into().unwrap();
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     let mut out = Vec::new();
     let mut off = 24;

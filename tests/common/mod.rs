@@ -227,10 +227,7 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> (i32, String, S
         if Instant::now() > end {
             let _ = child.kill();
             let out = child.wait_with_output().expect("output");
-            panic!(
-                "{cmd:?} did not finish within {timeout:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            panic!("{cmd:?} did not finish within {timeout:?}; stderr: {}", String::from_utf8_lossy(&out.stderr));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -33,7 +33,13 @@ pub fn assert_same_file(a: &Path, b: &Path) {
     let y = std::fs::read(b).unwrap();
     if x != y {
         let first = x.iter().zip(&y).position(|(p, q)| p != q);
-        panic!("{} ({} bytes) and {} ({} bytes) differ; first difference at {first:?}", a.display(), x.len(), b.display(), y.len());
+        panic!(
+            "{} ({} bytes) and {} ({} bytes) differ; first difference at {first:?}",
+            a.display(),
+            x.len(),
+            b.display(),
+            y.len()
+        );
     }
 }
 
@@ -64,7 +70,14 @@ pub fn start(t: &DpdkTest, name: &'static str, args: &[String], stdin: Stdio, st
 
 /// [`start`] inside network namespace `netns` when given (`ip netns exec`
 /// execs stripecat in place, so the child's pid is stripecat's).
-pub fn start_in(t: &DpdkTest, netns: Option<&str>, name: &'static str, args: &[String], stdin: Stdio, stdout: Stdio) -> Proc {
+pub fn start_in(
+    t: &DpdkTest,
+    netns: Option<&str>,
+    name: &'static str,
+    args: &[String],
+    stdin: Stdio,
+    stdout: Stdio,
+) -> Proc {
     let prefix = format!("{}-{name}", t.prefix);
     register(Cleanup::RemovePath(PathBuf::from(format!("/var/run/dpdk/{prefix}"))));
     let mut cmd = match netns {

@@ -106,7 +106,14 @@ pub struct Link {
 impl Link {
     /// A link in its initial state.
     pub fn new(config: LinkConfig) -> Self {
-        Link { config, busy_until_ns: 0, last_arrival: Instant::ZERO, bad: false, drop_next: 0, stats: LinkStats::default() }
+        Link {
+            config,
+            busy_until_ns: 0,
+            last_arrival: Instant::ZERO,
+            bad: false,
+            drop_next: 0,
+            stats: LinkStats::default(),
+        }
     }
 
     /// Drops the next `n` datagrams offered (test scripts).

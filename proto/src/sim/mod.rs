@@ -142,9 +142,7 @@ impl Report {
     /// Goodput from `t` until completion.
     pub fn goodput_after(&self, t: Instant) -> f64 {
         match self.completed_at {
-            Some(end) if end > t => {
-                (self.delivered - self.delivered_at(t)) as f64 / (end - t).as_secs_f64()
-            }
+            Some(end) if end > t => (self.delivered - self.delivered_at(t)) as f64 / (end - t).as_secs_f64(),
             _ => 0.0,
         }
     }

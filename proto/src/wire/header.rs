@@ -203,10 +203,7 @@ mod tests {
     fn rejects_with_reason() {
         let mut b = data_bytes();
         b[field::VERSION] = 9;
-        assert_eq!(
-            Repr::parse(&Packet::new_checked(&b[..]).unwrap()),
-            Err(WireError::UnsupportedVersion(9))
-        );
+        assert_eq!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()), Err(WireError::UnsupportedVersion(9)));
         let mut b = data_bytes();
         b[field::TYPE] = 0x42;
         assert_eq!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()), Err(WireError::UnknownType(0x42)));

@@ -36,8 +36,7 @@ mod header;
 
 pub use ack::{AckRanges, AckRepr, MAX_ACK_RANGES};
 pub use control::{
-    DigestAlgorithm, FinAckRepr, FinRepr, HelloAckRepr, HelloRepr, RejectReason, ResetReason, ResetRepr,
-    Verdict,
+    DigestAlgorithm, FinAckRepr, FinRepr, HelloAckRepr, HelloRepr, RejectReason, ResetReason, ResetRepr, Verdict,
 };
 pub use header::{Flags, HeaderRepr};
 
@@ -622,10 +621,7 @@ mod tests {
     #[test]
     fn short_and_hostile_inputs_do_not_panic() {
         for len in 0..HEADER_LEN {
-            assert!(matches!(
-                Packet::new_checked(&vec![0u8; len][..]),
-                Err(WireError::Truncated { .. })
-            ));
+            assert!(matches!(Packet::new_checked(&vec![0u8; len][..]), Err(WireError::Truncated { .. })));
         }
         let mut b = [0u8; HEADER_LEN];
         b[field::LENGTH].copy_from_slice(&100u16.to_be_bytes());

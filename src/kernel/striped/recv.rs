@@ -56,7 +56,14 @@ fn take_buffer(state: &Mutex<Reorder>, len: usize) -> Vec<u8> {
 /// delivered and whether the digest matched.
 pub fn recv(socks: &[TcpStream], output: &mut End, window: u64, progress: &mut Progress) -> Result<Outcome> {
     let abort = Abort { stop: AtomicBool::new(false), error: Mutex::new(None), socks };
-    let state = Mutex::new(Reorder { delivered: 0, pending: BTreeMap::new(), ended: 0, end: None, arrived: 0, free: Vec::new() });
+    let state = Mutex::new(Reorder {
+        delivered: 0,
+        pending: BTreeMap::new(),
+        ended: 0,
+        end: None,
+        arrived: 0,
+        free: Vec::new(),
+    });
     let moved = Condvar::new();
     let n_socks = socks.len();
 
@@ -116,7 +123,9 @@ fn read_stream(
     let mut r: &TcpStream = sock;
     let early = |e: io::Error| -> KernelError {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            KernelError::PeerClosed { detail: format!(": connection {i} of {count} ended before the end of the transfer") }
+            KernelError::PeerClosed {
+                detail: format!(": connection {i} of {count} ended before the end of the transfer"),
+            }
         } else {
             match KernelError::socket(e) {
                 KernelError::PeerClosed { detail } => {
@@ -155,9 +164,12 @@ fn read_stream(
                 last_end = offset + len as u64;
                 let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
                 let overlaps_next = st.pending.range(offset..).next().is_some_and(|(&o, _)| o < last_end);
-                let overlaps_prev = st.pending.range(..offset).next_back().is_some_and(|(&o, d)| o + d.len() as u64 > offset);
+                let overlaps_prev =
+                    st.pending.range(..offset).next_back().is_some_and(|(&o, d)| o + d.len() as u64 > offset);
                 if offset < st.delivered || overlaps_next || overlaps_prev {
-                    return Err(KernelError::Protocol(format!("connection {i}: chunk at offset {offset} overlaps another")));
+                    return Err(KernelError::Protocol(format!(
+                        "connection {i}: chunk at offset {offset} overlaps another"
+                    )));
                 }
                 st.arrived += len as u64;
                 st.pending.insert(offset, data);
@@ -179,7 +191,9 @@ fn read_stream(
                     _ => st.end = Some((offset, body[0], digest)),
                 }
                 if last_end > offset {
-                    return Err(KernelError::Protocol(format!("connection {i}: data past the end ({last_end} > {offset})")));
+                    return Err(KernelError::Protocol(format!(
+                        "connection {i}: data past the end ({last_end} > {offset})"
+                    )));
                 }
                 st.ended += 1;
                 drop(st);
@@ -236,7 +250,8 @@ fn write_in_order(
                     st.delivered
                 )));
             }
-            let ours = hasher.map(|h| h.finish()).unwrap_or_else(|| StreamDigest::new(DigestAlgorithm::Xxh3_128).finish());
+            let ours =
+                hasher.map(|h| h.finish()).unwrap_or_else(|| StreamDigest::new(DigestAlgorithm::Xxh3_128).finish());
             return Ok((total, code, theirs, ours));
         }
         if st.arrived != last_seen {

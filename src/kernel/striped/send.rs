@@ -11,7 +11,10 @@ use rustix::io::Errno;
 use stripecat_proto::wire::DigestAlgorithm;
 use stripecat_proto::StreamDigest;
 
-use super::{digest_code, digest_text, header, Abort, Outcome, END_BODY, HEADER_LEN, IDLE_TIMEOUT, KIND_DATA, KIND_END, VERDICT_LEN};
+use super::{
+    digest_code, digest_text, header, Abort, Outcome, END_BODY, HEADER_LEN, IDLE_TIMEOUT, KIND_DATA, KIND_END,
+    VERDICT_LEN,
+};
 use crate::kernel::error::{KernelError, Result};
 use crate::kernel::io::{End, Kind};
 use crate::report::Progress;
@@ -20,7 +23,9 @@ fn sendfile_exact(sock: &TcpStream, file: &std::fs::File, mut pos: u64, len: usi
     let mut left = len;
     while left > 0 {
         match rustix::fs::sendfile(sock, file, Some(&mut pos), left) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the input file shrank while being sent")),
+            Ok(0) => {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the input file shrank while being sent"))
+            }
             Ok(n) => left -= n,
             Err(e) if e == Errno::INTR => {}
             Err(e) => return Err(e.into()),
@@ -189,9 +194,9 @@ pub fn send(
     r.set_read_timeout(Some(IDLE_TIMEOUT)).map_err(KernelError::Socket)?;
     let mut verdict = [0u8; VERDICT_LEN];
     r.read_exact(&mut verdict).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => KernelError::PeerClosed {
-            detail: " before confirming the transfer (see the receiver's error)".into(),
-        },
+        io::ErrorKind::UnexpectedEof => {
+            KernelError::PeerClosed { detail: " before confirming the transfer (see the receiver's error)".into() }
+        }
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
             KernelError::Timeout("the receiver did not confirm the transfer".into())
         }

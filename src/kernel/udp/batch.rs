@@ -16,7 +16,12 @@ const GSO_SEGMENTS: usize = 64;
 /// handed to the kernel in one send, which cuts them at `segment` bytes.
 /// Returns false when the kernel refuses GSO sends, so the caller falls back
 /// to `sendmmsg` (the refused datagrams are loss to the protocol).
-pub(super) fn send_gso(socks: &[UdpSocket], batch: &[Transmit<SharedBytes>], segment: usize, gbuf: &mut Vec<u8>) -> bool {
+pub(super) fn send_gso(
+    socks: &[UdpSocket],
+    batch: &[Transmit<SharedBytes>],
+    segment: usize,
+    gbuf: &mut Vec<u8>,
+) -> bool {
     let max = GSO_SEGMENTS.min(65_000 / segment).max(1);
     for (p, sock) in socks.iter().enumerate() {
         let mut n = 0;
@@ -85,7 +90,8 @@ pub(super) fn send_batch(socks: &[UdpSocket], batch: &[Transmit<SharedBytes>], h
             })
             .collect();
         let mut controls: Vec<SendAncillaryBuffer> = mine.iter().map(|_| SendAncillaryBuffer::default()).collect();
-        let mut msgs: Vec<MMsgHdr> = iovs.iter().zip(controls.iter_mut()).map(|(iov, c)| MMsgHdr::new(iov, c)).collect();
+        let mut msgs: Vec<MMsgHdr> =
+            iovs.iter().zip(controls.iter_mut()).map(|(iov, c)| MMsgHdr::new(iov, c)).collect();
         let mut done = 0;
         while done < msgs.len() {
             match sendmmsg(sock, &mut msgs[done..], SendFlags::empty()) {
@@ -96,4 +102,3 @@ pub(super) fn send_batch(socks: &[UdpSocket], batch: &[Transmit<SharedBytes>], h
         }
     }
 }
-

@@ -133,4 +133,3 @@ fn digest_report(alg: DigestAlgorithm, d: &[u8; 32]) -> Option<(String, String)>
 fn sock_err(e: io::Error) -> KernelError {
     KernelError::Socket(e)
 }
-

@@ -45,7 +45,6 @@ fn local_addr(k: &KernelArgs, i: usize, peer: &SocketAddr) -> Result<SocketAddr,
     }
 }
 
-
 /// `send --udp HOST:PORT`.
 pub fn send(
     k: &KernelArgs,
@@ -313,4 +312,3 @@ fn sender_error(e: SenderError, peer: SocketAddr) -> KernelError {
         _ => KernelError::Protocol(e.to_string()),
     }
 }
-
