@@ -1,14 +1,17 @@
 //! The receiving endpoint: session control (HELLO answers, FIN verdict, idle timeout,
 //! RESET), the per-path receivers and the reassembler.
 //!
-//! [`Receiver`] is the single-threaded composition. A multi-core driver puts
-//! [`ReceiverShared`] in an `Arc`, gives each lcore a [`PathReceiver`] (it calls
-//! `handle_data`/`handle_ping` and `poll_transmit` for ACKs), runs one
-//! [`Reassembler`] on the writer thread, and routes control packets to the `Receiver`.
+//! [`Receiver`] is session control and the [`Reassembler`] composed with a
+//! [`ReceiverLane`] that drives its paths. A single-threaded driver uses it alone. A
+//! driver with several lanes splits lanes off it ([`Receiver::split_lane`]), routes each
+//! DATA and PING to the lane of its path ([`Incoming::receiver_route`]) and everything
+//! else to the `Receiver`, which also runs the reassembler: the lanes hand it accepted
+//! chunks through the inbox in [`ReceiverShared`].
 //!
 //! # Driving a `Receiver`
 //! Each loop iteration: read `now` once; `handle_datagram(now, handle)` for every
-//! datagram received (the handle is narrowed to the payload, never copied); run
+//! datagram received (the handle is narrowed to the payload, never copied), or
+//! `handle_incoming(now, &incoming, handle)` when the driver parsed it to route it; run
 //! `handle_timeout(now)` if `poll_timeout()` passed; `poll_deliver()` until `None`,
 //! writing each chunk to the output (this advances the flow-control credit); then
 //! `poll_transmit(now)` until `None`.
@@ -20,16 +23,18 @@ use thiserror::Error;
 
 use crate::config::ReceiverConfig;
 use crate::digest::StreamDigest;
+use crate::incoming::Incoming;
 use crate::path_receiver::{PathReceiver, PathReceiverStats};
 use crate::reassembly::Reassembler;
+use crate::receiver_lane::ReceiverLane;
 use crate::shared::ReceiverShared;
 use crate::stats::{DropCounters, DropReason};
 use crate::time::{Duration, Instant};
 use crate::timer::TimerTable;
 use crate::transmit::Transmit;
 use crate::wire::{
-    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, Packet, RejectReason, Repr, ResetReason,
-    ResetRepr, Verdict,
+    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, RejectReason, Repr, ResetReason, ResetRepr,
+    Verdict,
 };
 use crate::Payload;
 
@@ -119,9 +124,8 @@ pub struct ReceiverStats {
 pub struct Receiver<B> {
     config: ReceiverConfig,
     shared: Arc<ReceiverShared<B>>,
-    paths: Vec<PathReceiver>,
-    /// Paths another lcore drives ([`Receiver::detach_path`]).
-    remote: Vec<bool>,
+    /// The paths driven here: all of them, less those split off to other lanes.
+    lane: ReceiverLane<B>,
     reassembler: Option<Reassembler<B>>,
     state: ReceiverState,
     session: Option<(u64, HelloRepr)>,
@@ -132,7 +136,8 @@ pub struct Receiver<B> {
     timers: TimerTable<TIMERS>,
     last_activity: Instant,
     last_path: u16,
-    rr: usize,
+    /// Packets other lanes accepted, when last looked at ([`ReceiverShared`]).
+    seen_activity: u64,
     datagrams: u64,
     drops: DropCounters,
     /// Bytes the application reports written to its output; `None` until it
@@ -146,14 +151,14 @@ pub struct Receiver<B> {
 impl<B: Payload> Receiver<B> {
     /// A receiver listening for one session.
     pub fn new(config: ReceiverConfig) -> Self {
-        let paths: Vec<PathReceiver> =
-            (0..config.paths.max(1)).map(|i| PathReceiver::new(i, config.ack_every, config.max_ack_delay)).collect();
-        let remote = vec![false; paths.len()];
+        let shared = Arc::new(ReceiverShared::new(config.inbox_chunks));
+        let paths = (0..config.paths.max(1))
+            .map(|i| Some(PathReceiver::new(i, config.ack_every, config.max_ack_delay)))
+            .collect();
         Receiver {
-            remote,
-            shared: Arc::new(ReceiverShared::new(config.inbox_chunks)),
+            lane: ReceiverLane::new(shared.clone(), paths),
+            shared,
             config,
-            paths,
             reassembler: None,
             state: ReceiverState::Listening,
             session: None,
@@ -166,7 +171,7 @@ impl<B: Payload> Receiver<B> {
             timers: TimerTable::default(),
             last_activity: Instant::ZERO,
             last_path: 0,
-            rr: 0,
+            seen_activity: 0,
             datagrams: 0,
             drops: DropCounters::default(),
         }
@@ -186,27 +191,37 @@ impl<B: Payload> Receiver<B> {
     ///
     /// Panics if `i` is out of range or already detached (a driver bug).
     pub fn detach_path(&mut self, i: usize) -> PathReceiver {
-        assert!(!self.remote[i], "path {i} is already detached");
-        self.remote[i] = true;
-        let placeholder = PathReceiver::new(i as u16, self.config.ack_every, self.config.max_ack_delay);
-        std::mem::replace(&mut self.paths[i], placeholder)
+        self.lane.take_path(i).unwrap_or_else(|| panic!("path {i} is already detached"))
     }
 
     /// Takes back a path given out by [`Receiver::detach_path`].
     pub fn attach_path(&mut self, path: PathReceiver) {
-        let i = path.id() as usize;
-        assert!(self.remote[i], "path {i} was not detached");
-        self.remote[i] = false;
-        self.paths[i] = path;
+        let i = path.id();
+        assert!(!self.lane.drives(i), "path {i} was not detached");
+        self.lane.put_path(path);
     }
 
-    /// Whether path `i` is driven here (not detached).
+    /// Hands the paths for which `take(id)` holds to a new lane (another poll loop):
+    /// the caller routes their DATA and PING to it. The lane's accepted packets count
+    /// as activity for the idle timeout (through the shared state). Give it back with
+    /// [`Receiver::join_lane`].
+    pub fn split_lane(&mut self, take: impl Fn(u16) -> bool) -> ReceiverLane<B> {
+        self.lane.split(take)
+    }
+
+    /// Takes back a lane made by [`Receiver::split_lane`]: its paths and drop counts.
+    pub fn join_lane(&mut self, lane: ReceiverLane<B>) {
+        self.lane.join(lane);
+    }
+
+    /// Whether path `i` is driven here (not split off or detached).
     pub fn is_local(&self, i: usize) -> bool {
-        !self.remote.get(i).copied().unwrap_or(true)
+        self.lane.drives(i as u16)
     }
 
     /// Another lcore accepted packets of this session: the sender is alive,
-    /// so the idle timeout starts over.
+    /// so the idle timeout starts over. (Lanes made by [`Receiver::split_lane`]
+    /// report their traffic themselves.)
     pub fn note_activity(&mut self, now: Instant) {
         self.last_activity = now;
         if self.state == ReceiverState::Receiving {
@@ -240,9 +255,9 @@ impl<B: Payload> Receiver<B> {
         self.shared.delivered()
     }
 
-    /// Path `i`.
+    /// Path `i`. Panics if another lane drives it (join the lanes first).
     pub fn path(&self, i: usize) -> &PathReceiver {
-        &self.paths[i]
+        self.lane.path(i as u16).unwrap_or_else(|| panic!("path {i} is driven by another lane"))
     }
 
     /// Counters.
@@ -256,7 +271,8 @@ impl<B: Payload> Receiver<B> {
         if let Some(r) = &self.reassembler {
             s.drops.merge(r.drops());
         }
-        for p in &self.paths {
+        s.drops.merge(self.lane.drops());
+        for p in self.lane.paths() {
             let ps = p.stats();
             s.paths.packets += ps.packets;
             s.paths.bytes += ps.bytes;
@@ -274,18 +290,26 @@ impl<B: Payload> Receiver<B> {
     /// dropped, counted by reason, and reported in the `Err`.
     pub fn handle_datagram(&mut self, now: Instant, datagram: B) -> Result<(), DropReason> {
         self.datagrams += 1;
-        let r = self.handle_inner(now, datagram);
+        let r = Incoming::parse(datagram.as_ref()).and_then(|inc| self.handle_inner(now, &inc, datagram));
         if let Err(reason) = r {
             self.drops.count(reason);
         }
         r
     }
 
-    fn handle_inner(&mut self, now: Instant, datagram: B) -> Result<(), DropReason> {
-        let (repr, range) = {
-            let packet = Packet::new_checked(datagram.as_ref())?;
-            (Repr::parse(&packet)?, packet.payload_range())
-        };
+    /// Processes one datagram the driver already parsed (to route it: see
+    /// [`Incoming::receiver_route`]); `datagram` is the whole datagram's handle.
+    pub fn handle_incoming(&mut self, now: Instant, incoming: &Incoming, datagram: B) -> Result<(), DropReason> {
+        self.datagrams += 1;
+        let r = self.handle_inner(now, incoming, datagram);
+        if let Err(reason) = r {
+            self.drops.count(reason);
+        }
+        r
+    }
+
+    fn handle_inner(&mut self, now: Instant, incoming: &Incoming, datagram: B) -> Result<(), DropReason> {
+        let repr = &incoming.repr;
         let h = repr.header;
         if let Frame::Hello(hello) = repr.frame {
             return self.on_hello(now, &h, hello);
@@ -295,26 +319,25 @@ impl<B: Payload> Receiver<B> {
             return Err(DropReason::WrongSession);
         }
         let path = h.path_id as usize;
-        if path >= self.paths.len() {
+        if path >= self.lane.path_count() {
             return Err(DropReason::UnknownPath);
         }
         if matches!(self.state, ReceiverState::Failed(_)) {
             return Err(DropReason::Unexpected);
         }
-        if self.remote[path] && matches!(repr.frame, Frame::Data | Frame::Ping) {
-            // The driver routes a detached path's DATA and PING to its lcore.
+        if !self.lane.drives(h.path_id) && matches!(repr.frame, Frame::Data | Frame::Ping) {
+            // The driver routes the DATA and PING of a path split off to its lane.
             return Err(DropReason::UnknownPath);
         }
         self.touch(now, h.path_id);
         match repr.frame {
             Frame::Data => {
-                let payload = datagram.narrow(range);
-                self.paths[path].handle_data(now, &h, payload, &self.shared)?;
+                self.lane.handle_path_packet(now, incoming, datagram)?;
                 if let Some(r) = &mut self.reassembler {
                     r.drain_inbox(&self.shared);
                 }
             }
-            Frame::Ping => self.paths[path].handle_ping(now, &h)?,
+            Frame::Ping => self.lane.handle_path_packet(now, incoming, datagram)?,
             Frame::Fin(fin) => {
                 self.shared.set_end(fin.total_len);
                 self.fin = Some(fin);
@@ -323,7 +346,9 @@ impl<B: Payload> Receiver<B> {
                     // Everything arrived; the application is still writing it, so the
                     // FIN-ACK waits. An ACK answers this FIN instead: the sender then
                     // knows we are alive and does not give up on a slow reader.
-                    self.paths[path].request_ack();
+                    if let Some(p) = self.lane.path_mut(h.path_id) {
+                        p.request_ack();
+                    }
                 }
             }
             Frame::Reset(r) if r.reason == ResetReason::Closed => {
@@ -506,32 +531,18 @@ impl<B: Payload> Receiver<B> {
         if let Some(t) = self.control.pop_front() {
             return Some(t);
         }
-        let (session, _) = self.session?;
-        let n = self.paths.len();
-        for k in 0..n {
-            let i = (self.rr + k) % n;
-            if self.remote[i] {
-                continue;
-            }
-            if let Some(t) = self.paths[i].poll_transmit(now, &self.shared, session) {
-                self.rr = (i + 1) % n;
-                return Some(t);
-            }
-        }
-        None
+        self.session?;
+        self.lane.poll_transmit(now)
     }
 
     /// The earliest time `handle_timeout` must run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.timers.next();
         if self.session.is_some() {
-            let delivered = self.shared.delivered();
-            for p in self.paths.iter().zip(&self.remote).filter(|(_, r)| !**r).map(|(p, _)| p) {
-                t = match (t, p.poll_timeout(delivered)) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
+            t = match (t, self.lane.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         t
     }
@@ -540,6 +551,13 @@ impl<B: Payload> Receiver<B> {
     /// (Delayed ACKs need no action here: `poll_transmit` sends them once due.)
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.timers.take_expired(Timer::Idle as usize, now) && self.state == ReceiverState::Receiving {
+            let activity = self.shared.activity();
+            if activity != self.seen_activity {
+                // Other lanes accepted packets meanwhile: the sender is alive.
+                self.seen_activity = activity;
+                self.note_activity(now);
+                return;
+            }
             if self.app_behind() {
                 // The application is slow, not the network: the sender, with
                 // everything acknowledged, waits for our credit or FIN-ACK and sends

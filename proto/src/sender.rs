@@ -1,15 +1,17 @@
 //! The sending endpoint: session control (HELLO, FIN, RESET, give-up) plus the paths.
 //!
-//! [`Sender`] is the single-threaded composition a simulator or kernel-socket driver
-//! uses. A multi-core driver uses the same pieces apart: [`SenderShared`] in an `Arc`,
-//! one [`PathSender`] per lcore, and a [`Sender`] with its paths' data role taken over
-//! by those lcores (see `docs/PROTOCOL.md`, "Multi-core split").
+//! [`Sender`] is session control composed with a [`SenderLane`] that drives its paths.
+//! A single-threaded driver (the simulator, kernel sockets, one poll loop) uses it
+//! alone. A driver with several lanes splits lanes off it ([`Sender::split_lane`]),
+//! routes each ACK to the lane of its path ([`Incoming::sender_route`]) and joins them
+//! back at the end (see `docs/PROTOCOL.md`, "Multi-core split").
 //!
 //! # Driving a `Sender` (quinn-proto style)
 //! Four kinds of methods: getters (`state`, `stats`, `path`), `handle_*` (input),
 //! mutators (`write`, `finish`, `abort`) and `poll_*` (output). Each loop iteration:
 //! 1. read `now` once;
-//! 2. `handle_datagram(now, bytes)` for every datagram received;
+//! 2. `handle_datagram(now, bytes)` for every datagram received (or, if the driver
+//!    parsed it already to route it, `handle_incoming(now, &incoming)`);
 //! 3. if `poll_timeout()` is `<= now`, `handle_timeout(now)`;
 //! 4. `write(chunk)` while the application has data and it is accepted; `finish()` at EOF;
 //! 5. `poll_transmit(now)` until `None`, sending each [`Transmit`] on its path;
@@ -21,15 +23,16 @@ use thiserror::Error;
 
 use crate::config::SenderConfig;
 use crate::digest::StreamDigest;
+use crate::incoming::Incoming;
 use crate::path_sender::{PathHealth, PathSender, PathSenderStats};
+use crate::sender_lane::SenderLane;
 use crate::shared::{PushError, SenderShared};
 use crate::stats::{DropCounters, DropReason};
 use crate::time::{Duration, Instant};
 use crate::timer::TimerTable;
 use crate::transmit::Transmit;
 use crate::wire::{
-    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloRepr, Packet, RejectReason, Repr, ResetReason, ResetRepr,
-    Verdict,
+    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloRepr, RejectReason, Repr, ResetReason, ResetRepr, Verdict,
 };
 use crate::Payload;
 
@@ -115,10 +118,9 @@ pub struct SenderStats {
 pub struct Sender<B> {
     config: SenderConfig,
     shared: Arc<SenderShared<B>>,
-    paths: Vec<PathSender<B>>,
-    /// Paths whose data role another lcore has taken ([`Sender::detach_path`]):
-    /// this sender neither polls nor times them until they are attached again.
-    remote: Vec<bool>,
+    /// The paths driven here: all of them, less those split off to other lanes
+    /// ([`Sender::split_lane`], [`Sender::detach_path`]).
+    lane: SenderLane<B>,
     state: SenderState,
     digest: StreamDigest,
     timers: TimerTable<TIMERS>,
@@ -129,7 +131,6 @@ pub struct Sender<B> {
     send_fin: bool,
     send_reset: Option<ResetRepr>,
     fin_tries: u32,
-    rr: usize,
     last_progress: Instant,
     progress_mark: u64,
     /// When keep-alive PINGs went out to a receiver that holds all our data but does
@@ -146,16 +147,15 @@ impl<B: Payload> Sender<B> {
     /// owns no randomness). The first `poll_transmit` sends the HELLO.
     pub fn new(config: SenderConfig, session_id: u64, now: Instant) -> Self {
         let shared = Arc::new(SenderShared::new(session_id, config.chunk_size, config.fresh_queue_chunks));
-        let paths: Vec<PathSender<B>> = (0..config.paths.max(1)).map(|i| PathSender::new(i, &config)).collect();
-        let remote = vec![false; paths.len()];
+        let paths = (0..config.paths.max(1)).map(|i| Some(PathSender::new(i, &config))).collect();
+        let lane = SenderLane::new(shared.clone(), paths);
         let mut timers = TimerTable::default();
         timers.set(Timer::GiveUp as usize, now + config.give_up_after);
         Sender {
             digest: StreamDigest::new(config.digest),
             config,
             shared,
-            paths,
-            remote,
+            lane,
             state: SenderState::Handshake,
             timers,
             control_seq: 0,
@@ -165,7 +165,6 @@ impl<B: Payload> Sender<B> {
             send_fin: false,
             send_reset: None,
             fin_tries: 0,
-            rr: 0,
             last_progress: now,
             progress_mark: 0,
             keepalive_at: None,
@@ -190,23 +189,32 @@ impl<B: Payload> Sender<B> {
     ///
     /// Panics if `i` is out of range or already detached (a driver bug).
     pub fn detach_path(&mut self, i: usize) -> PathSender<B> {
-        assert!(!self.remote[i], "path {i} is already detached");
-        self.remote[i] = true;
-        let placeholder = PathSender::new(i as u16, &self.config);
-        std::mem::replace(&mut self.paths[i], placeholder)
+        self.lane.take_path(i).unwrap_or_else(|| panic!("path {i} is already detached"))
     }
 
     /// Takes back a path given out by [`Sender::detach_path`].
     pub fn attach_path(&mut self, path: PathSender<B>) {
-        let i = path.id() as usize;
-        assert!(self.remote[i], "path {i} was not detached");
-        self.remote[i] = false;
-        self.paths[i] = path;
+        let i = path.id();
+        assert!(!self.lane.drives(i), "path {i} was not detached");
+        self.lane.put_path(path);
     }
 
-    /// Whether path `i` is driven here (not detached).
+    /// Hands the paths for which `take(id)` holds to a new lane (another poll loop):
+    /// the caller drives it over the same shared state and routes those paths' ACKs
+    /// to it. Session control stays here, sending on the paths still driven here.
+    /// Give the lane back with [`Sender::join_lane`] so [`Sender::stats`] sees it.
+    pub fn split_lane(&mut self, take: impl Fn(u16) -> bool) -> SenderLane<B> {
+        self.lane.split(take)
+    }
+
+    /// Takes back a lane made by [`Sender::split_lane`]: its paths and drop counts.
+    pub fn join_lane(&mut self, lane: SenderLane<B>) {
+        self.lane.join(lane);
+    }
+
+    /// Whether path `i` is driven here (not split off or detached).
     pub fn is_local(&self, i: usize) -> bool {
-        !self.remote.get(i).copied().unwrap_or(true)
+        self.lane.drives(i as u16)
     }
 
     /// Adds drops counted by a path lcore (for [`Sender::stats`]).
@@ -224,20 +232,21 @@ impl<B: Payload> Sender<B> {
         matches!(self.state, SenderState::Done | SenderState::Failed(_))
     }
 
-    /// Path `i`.
+    /// Path `i`. Panics if another lane drives it (join the lanes first).
     pub fn path(&self, i: usize) -> &PathSender<B> {
-        &self.paths[i]
+        self.lane.path(i as u16).unwrap_or_else(|| panic!("path {i} is driven by another lane"))
     }
 
     /// Number of paths.
     pub fn path_count(&self) -> usize {
-        self.paths.len()
+        self.lane.path_count()
     }
 
     /// Counters summed over paths.
     pub fn stats(&self) -> SenderStats {
         let mut s = SenderStats { control_sent: self.control_sent, drops: self.drops, ..Default::default() };
-        for p in &self.paths {
+        s.drops.merge(self.lane.drops());
+        for p in self.lane.paths() {
             let ps = p.stats();
             s.paths.packets += ps.packets;
             s.paths.bytes += ps.bytes;
@@ -296,37 +305,43 @@ impl<B: Payload> Sender<B> {
     /// Processes one received datagram (ACK, HELLO-ACK, FIN-ACK or RESET). The sender
     /// keeps nothing of it, so a borrowed slice is enough.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DropReason> {
-        let r = self.handle_inner(now, datagram);
+        let r = Incoming::parse(datagram).and_then(|inc| self.handle_inner(now, &inc));
         if let Err(reason) = r {
             self.drops.count(reason);
         }
         r
     }
 
-    fn handle_inner(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DropReason> {
-        let packet = Packet::new_checked(datagram)?;
-        let repr = Repr::parse(&packet)?;
-        let h = repr.header;
+    /// Processes one datagram the driver already parsed (to route it: see
+    /// [`Incoming::sender_route`]). Drops are counted as by `handle_datagram`.
+    pub fn handle_incoming(&mut self, now: Instant, incoming: &Incoming) -> Result<(), DropReason> {
+        let r = self.handle_inner(now, incoming);
+        if let Err(reason) = r {
+            self.drops.count(reason);
+        }
+        r
+    }
+
+    fn handle_inner(&mut self, now: Instant, incoming: &Incoming) -> Result<(), DropReason> {
+        let h = incoming.repr.header;
         if h.session_id != self.shared.session_id() {
             return Err(DropReason::WrongSession);
         }
         let path = h.path_id as usize;
-        if path >= self.paths.len() {
+        if path >= self.lane.path_count() {
             return Err(DropReason::UnknownPath);
         }
         if self.is_finished() {
             return Err(DropReason::Unexpected);
         }
-        match repr.frame {
-            Frame::Ack(ack) => {
+        match &incoming.repr.frame {
+            Frame::Ack(_) => {
                 if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
                     return Err(DropReason::Unexpected);
                 }
-                if self.remote[path] {
-                    // The driver routes a detached path's ACKs to its lcore.
-                    return Err(DropReason::UnknownPath);
-                }
-                self.paths[path].handle_ack(now, &h, &ack, &self.shared);
+                // A path split off to another lane is refused here (UnknownPath):
+                // the driver routes its ACKs to that lane.
+                self.lane.handle_ack(now, incoming)?;
                 self.last_heard = Some(now);
                 if self.shared.acked() <= self.progress_mark
                     && (self.keepalive_at.is_some() || self.state == SenderState::Closing)
@@ -343,6 +358,7 @@ impl<B: Payload> Sender<B> {
                 if self.state != SenderState::Handshake {
                     return Ok(()); // a retransmitted answer
                 }
+                let ha = *ha;
                 if let Some(reason) = ha.reject {
                     self.fail(SenderError::Rejected(reason), ResetReason::Application);
                     self.send_reset = None;
@@ -359,22 +375,21 @@ impl<B: Payload> Sender<B> {
                 }
                 self.shared.set_established();
                 if echoed == self.hello_sent_at.wire_timestamp() {
-                    for (p, remote) in self.paths.iter_mut().zip(&self.remote) {
-                        if !remote {
-                            p.seed_rtt(now, Duration::from_micros(rtt.max(1)));
-                        }
-                    }
+                    self.lane.seed_rtt(now, Duration::from_micros(rtt.max(1)));
                 }
-                self.paths[path].set_peer_timestamp(h.timestamp);
+                if let Some(p) = self.lane.path_mut(h.path_id) {
+                    p.set_peer_timestamp(h.timestamp);
+                }
                 self.progress(now);
             }
             Frame::FinAck(fa) => {
                 if self.state != SenderState::Closing {
                     return Err(DropReason::Unexpected);
                 }
-                self.on_fin_ack(fa);
+                self.on_fin_ack(*fa);
             }
             Frame::Reset(r) => {
+                let r = *r;
                 self.fail(SenderError::PeerReset { reason: r.reason, offset: r.offset }, r.reason);
                 self.send_reset = None;
             }
@@ -423,13 +438,13 @@ impl<B: Payload> Sender<B> {
 
     fn control_path(&self, tries: u32) -> u16 {
         // Rotate over up paths so a dead path cannot block the handshake or close.
-        let n = self.paths.len();
-        let local: Vec<usize> = (0..n).filter(|&i| !self.remote[i]).collect();
-        let up: Vec<usize> = local.iter().copied().filter(|&i| self.paths[i].health() == PathHealth::Up).collect();
+        let n = self.lane.path_count();
+        let local: Vec<u16> = self.lane.paths().map(|p| p.id()).collect();
+        let up: Vec<u16> = self.lane.paths().filter(|p| p.health() == PathHealth::Up).map(|p| p.id()).collect();
         if up.is_empty() {
-            local.get(tries as usize % local.len().max(1)).copied().unwrap_or(tries as usize % n) as u16
+            local.get(tries as usize % local.len().max(1)).copied().unwrap_or((tries as usize % n) as u16)
         } else {
-            up[tries as usize % up.len()] as u16
+            up[tries as usize % up.len()]
         }
     }
 
@@ -469,7 +484,7 @@ impl<B: Payload> Sender<B> {
             self.timers.set(Timer::Hello as usize, now + self.config.hello_interval.saturating_mul(backoff));
             let hello = HelloRepr {
                 chunk_size: self.config.chunk_size,
-                paths: self.paths.len() as u16,
+                paths: self.lane.path_count() as u16,
                 digest: self.config.digest,
                 options: 0,
                 total_len: self.config.total_len,
@@ -497,24 +512,13 @@ impl<B: Payload> Sender<B> {
                 return self.poll_transmit(now);
             }
         }
-        let n = self.paths.len();
-        for k in 0..n {
-            let i = (self.rr + k) % n;
-            if self.remote[i] {
-                continue;
-            }
-            if let Some(t) = self.paths[i].poll_transmit(now, &self.shared) {
-                self.rr = (i + 1) % n;
-                return Some(t);
-            }
-        }
-        None
+        self.lane.poll_transmit(now)
     }
 
     /// The paths driven here (not detached to another lcore). With detached paths
     /// the keep-alive judges by these alone: the others' flight is not known here.
     fn local_paths(&self) -> impl Iterator<Item = &PathSender<B>> {
-        self.paths.iter().zip(&self.remote).filter(|(_, r)| !**r).map(|(p, _)| p)
+        self.lane.paths()
     }
 
     /// Whether the receiver has every packet we sent but has not delivered all the
@@ -535,12 +539,10 @@ impl<B: Payload> Sender<B> {
         }
         let mut t = self.timers.next();
         if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
-            for p in self.paths.iter().zip(&self.remote).filter(|(_, r)| !**r).map(|(p, _)| p) {
-                t = match (t, p.poll_timeout()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
+            t = match (t, self.lane.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         t
     }
@@ -579,9 +581,7 @@ impl<B: Payload> Sender<B> {
                 // Every packet is acknowledged, but the receiver delivers nothing:
                 // its application stopped reading, or it died. Ask it (PING on every
                 // up path) and decide when it answers or the grace runs out.
-                for (p, _) in
-                    self.paths.iter_mut().zip(&self.remote).filter(|(p, r)| !**r && p.health() == PathHealth::Up)
-                {
+                for p in self.lane.paths_mut().filter(|p| p.health() == PathHealth::Up) {
                     p.request_probe();
                 }
                 self.keepalive_at = Some(now);
@@ -594,11 +594,7 @@ impl<B: Payload> Sender<B> {
             }
         }
         if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
-            for (p, remote) in self.paths.iter_mut().zip(&self.remote) {
-                if !remote && p.poll_timeout().is_some_and(|t| t <= now) {
-                    p.handle_timeout(now, &self.shared);
-                }
-            }
+            self.lane.handle_timeout(now);
         }
     }
 }

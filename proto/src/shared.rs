@@ -284,6 +284,9 @@ pub struct ReceiverShared<B> {
     serving: AtomicBool,
     delivered: AtomicU64,
     end: AtomicU64,
+    /// Packets the lanes other than the control lane accepted (a sign of life that
+    /// the control lane's idle timeout must see).
+    activity: AtomicU64,
     inbox: ArrayQueue<Chunk<B>>,
 }
 
@@ -297,6 +300,7 @@ impl<B: Payload> ReceiverShared<B> {
             serving: AtomicBool::new(false),
             delivered: AtomicU64::new(0),
             end: AtomicU64::new(UNKNOWN_END),
+            activity: AtomicU64::new(0),
             inbox: ArrayQueue::new(inbox_capacity.max(1)),
         }
     }
@@ -349,6 +353,16 @@ impl<B: Payload> ReceiverShared<B> {
             Ok(_) => end,
             Err(e) => e,
         }
+    }
+
+    /// Counts a packet accepted by a lane (see [`ReceiverShared::activity`]).
+    pub(crate) fn note_activity(&self) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Packets accepted by lanes split off the `Receiver` so far.
+    pub fn activity(&self) -> u64 {
+        self.activity.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_delivered(&self, d: u64) {

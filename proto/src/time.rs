@@ -16,6 +16,8 @@ pub struct Instant {
 impl Instant {
     /// The driver's epoch.
     pub const ZERO: Instant = Instant { micros: 0 };
+    /// Later than any time a session reaches.
+    pub const MAX: Instant = Instant { micros: u64::MAX };
 
     /// Builds an instant from microseconds since the epoch.
     pub const fn from_micros(micros: u64) -> Instant {
