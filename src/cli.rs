@@ -78,7 +78,7 @@ pub struct PortsArgs {
 }
 
 /// The receiver's UDP port when `--udp-port` is not given.
-pub const DEFAULT_UDP_PORT: u16 = 47_100;
+pub const DEFAULT_UDP_PORT: u16 = crate::dataplane::addr::DEFAULT_UDP_PORT;
 
 /// Which end-to-end digest the FIN carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -86,6 +86,18 @@ pub enum DigestArg {
     Xxh3,
     Blake3,
     None,
+}
+
+impl DigestArg {
+    /// The protocol's algorithm for this choice.
+    pub fn algorithm(self) -> stripecat_proto::wire::DigestAlgorithm {
+        use stripecat_proto::wire::DigestAlgorithm;
+        match self {
+            DigestArg::Xxh3 => DigestAlgorithm::Xxh3_128,
+            DigestArg::Blake3 => DigestAlgorithm::Blake3,
+            DigestArg::None => DigestAlgorithm::None,
+        }
+    }
 }
 
 /// Options of the DPDK data plane shared by `send` and `recv`.
@@ -203,6 +215,86 @@ pub struct SelftestArgs {
 
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+impl ReportArgs {
+    /// The plain plan the library takes.
+    pub fn plan(&self) -> crate::report::ReportPlan {
+        crate::report::ReportPlan { stats_json: self.stats_json.clone(), quiet: self.quiet }
+    }
+}
+
+impl DataPlaneArgs {
+    fn port_plan(
+        &self,
+        dpdk: &DpdkArgs,
+        impair: Option<crate::impair::Impairment>,
+    ) -> crate::dataplane::plane::PortPlan {
+        crate::dataplane::plane::PortPlan {
+            ports: dpdk.ports.clone(),
+            eal: dpdk.eal.clone(),
+            lcores: self.lcores.clone(),
+            queues: self.queues,
+            mtu: self.mtu,
+            impair,
+        }
+    }
+}
+
+impl SendArgs {
+    /// The plain plan `dataplane::send` takes; a bad `--peer-mac` is a usage error.
+    pub fn dataplane_plan(&self, verbose: u8) -> Result<crate::dataplane::send::SendPlan, crate::exit::Failure> {
+        use crate::dataplane::addr::{DEFAULT_RECEIVER_IP, DEFAULT_SENDER_IP};
+        let peer_mac = match &self.peer_mac {
+            Some(s) => Some(s.parse().map_err(|e: String| {
+                crate::exit::Failure::new(crate::exit::ExitCode::Usage, e).hint("give --peer-mac as six hex bytes")
+            })?),
+            None => None,
+        };
+        Ok(crate::dataplane::send::SendPlan {
+            ports: self.plane.port_plan(&self.dpdk, self.kernel.impair),
+            local_ip: self.plane.local_ip.unwrap_or(DEFAULT_SENDER_IP),
+            peer_ip: self.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            peer_mac,
+            udp_port: self.plane.udp_port,
+            busy_poll: self.plane.busy_poll,
+            digest: self.digest.algorithm(),
+            input: self.file.clone().filter(|p| p.as_os_str() != "-"),
+            report: self.report.plan(),
+            verbose,
+        })
+    }
+}
+
+impl RecvArgs {
+    /// The plain plan `dataplane::recv` takes.
+    pub fn dataplane_plan(&self, verbose: u8) -> crate::dataplane::recv::RecvPlan {
+        crate::dataplane::recv::RecvPlan {
+            ports: self.plane.port_plan(&self.dpdk, self.kernel.impair),
+            local_ip: self.plane.local_ip.unwrap_or(crate::dataplane::addr::DEFAULT_RECEIVER_IP),
+            udp_port: self.plane.udp_port,
+            busy_poll: self.plane.busy_poll,
+            output: self.file.clone().filter(|p| p.as_os_str() != "-"),
+            report: self.report.plan(),
+            verbose,
+        }
+    }
+}
+
+impl SelftestArgs {
+    /// The plain plan `dataplane::selftest` takes.
+    pub fn plan(&self, verbose: u8) -> crate::dataplane::selftest::SelftestPlan {
+        crate::dataplane::selftest::SelftestPlan {
+            size: self.size,
+            links: self.links,
+            mtu: self.mtu,
+            input: self.input.clone(),
+            output: self.output.clone(),
+            eal: self.eal.clone(),
+            report: self.report.plan(),
+            verbose,
+        }
+    }
 }
 
 /// Parses sizes like 4096, 64K, 256M, 2G (binary units).

@@ -18,6 +18,10 @@ pub enum ExitCode {
     Transfer = 4,
     /// Integrity failure: digest mismatch.
     Integrity = 5,
+    /// Interrupted by SIGINT (the shell's 128 + 2).
+    Interrupted = 130,
+    /// Terminated by SIGTERM (128 + 15).
+    Terminated = 143,
 }
 
 /// An error that knows its exit code and carries a hint for the user.
@@ -36,6 +40,17 @@ impl Failure {
 
     pub fn env(message: impl Into<String>) -> Failure {
         Failure::new(ExitCode::Environment, message)
+    }
+
+    /// The end of a command stopped by a signal: its report was written, and no
+    /// error line follows (the user asked for the stop).
+    pub fn signal(code: ExitCode) -> Failure {
+        Failure::new(code, String::new())
+    }
+
+    /// Whether this is [`Failure::signal`] (nothing to print).
+    pub fn is_silent(&self) -> bool {
+        self.message.is_empty()
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Failure {

@@ -22,15 +22,17 @@ fn main() {
         Command::Ports(args) => stripecat::cmd::ports::run(args, cli.verbose),
         Command::Send(args) if args.kernel.active() => stripecat::kernel::send(args),
         Command::Recv(args) if args.kernel.active() => stripecat::kernel::recv(args),
-        Command::Send(args) => stripecat::dataplane::run::send(args, cli.verbose),
-        Command::Recv(args) => stripecat::dataplane::run::recv(args, cli.verbose),
-        Command::Selftest(args) => stripecat::dataplane::selftest::run(args, cli.verbose),
+        Command::Send(args) => args.dataplane_plan(cli.verbose).and_then(|p| stripecat::dataplane::send::run(&p)),
+        Command::Recv(args) => stripecat::dataplane::recv::run(&args.dataplane_plan(cli.verbose)),
+        Command::Selftest(args) => stripecat::dataplane::selftest::run(&args.plan(cli.verbose)),
         Command::Bench(args) => stripecat::bench::run(args, cli.verbose),
     };
     match result {
         Ok(()) => std::process::exit(ExitCode::Success as i32),
         Err(f) => {
-            eprintln!("stripecat: error: {f}");
+            if !f.is_silent() {
+                eprintln!("stripecat: error: {f}");
+            }
             std::process::exit(f.code as i32);
         }
     }

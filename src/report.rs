@@ -8,6 +8,15 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+/// How a command reports: the summary on stderr unless quiet, and the JSON file.
+#[derive(Debug, Clone, Default)]
+pub struct ReportPlan {
+    /// `--stats-json FILE`.
+    pub stats_json: Option<std::path::PathBuf>,
+    /// `--quiet`: no progress line or summary.
+    pub quiet: bool,
+}
+
 /// Per-port figures in the final report.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PortReport {

@@ -297,6 +297,12 @@ impl<B: Payload> Receiver<B> {
         r
     }
 
+    /// Counts a datagram the driver could not parse ([`Incoming::parse`] refused it).
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.datagrams += 1;
+        self.drops.count(reason);
+    }
+
     /// Processes one datagram the driver already parsed (to route it: see
     /// [`Incoming::receiver_route`]); `datagram` is the whole datagram's handle.
     pub fn handle_incoming(&mut self, now: Instant, incoming: &Incoming, datagram: B) -> Result<(), DropReason> {

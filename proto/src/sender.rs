@@ -222,6 +222,11 @@ impl<B: Payload> Sender<B> {
         self.drops.merge(drops);
     }
 
+    /// The digest the FIN carries.
+    pub fn digest_algorithm(&self) -> crate::wire::DigestAlgorithm {
+        self.config.digest
+    }
+
     /// Session state.
     pub fn state(&self) -> SenderState {
         self.state
@@ -310,6 +315,11 @@ impl<B: Payload> Sender<B> {
             self.drops.count(reason);
         }
         r
+    }
+
+    /// Counts a datagram the driver could not parse ([`Incoming::parse`] refused it).
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.drops.count(reason);
     }
 
     /// Processes one datagram the driver already parsed (to route it: see

@@ -36,6 +36,18 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Its name in reports: the variant in snake case (`bad_checksum`).
+    pub fn name(self) -> String {
+        let mut s = String::new();
+        for (i, c) in format!("{self:?}").chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                s.push('_');
+            }
+            s.push(c.to_ascii_lowercase());
+        }
+        s
+    }
+
     /// Number of reasons; sizes counter arrays.
     pub const COUNT: usize = 13;
 

@@ -29,7 +29,8 @@ use self::latency::Latency;
 use self::rate::{Pacer, Rate};
 use self::report::{BenchReport, Flow, Live, PortFigures};
 use crate::cli::DpdkArgs;
-use crate::dataplane::run::{wait_for_peer_exit, Signals};
+use crate::dataplane::members::wait_for_peer_exit;
+use crate::dataplane::signals::Signals;
 use crate::dataplane::{lcores, members};
 use crate::dpdk::{rdtsc, Mempool};
 use crate::exit::{ExitCode, Failure};
@@ -193,7 +194,7 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
         drop(tx_pool);
         drop(rx_pool);
         drop(eal);
-        std::process::exit(signals.exit_code());
+        return Err(signals.failure());
     }
     let hz = eal.tsc_hz();
     let now = rdtsc();
@@ -293,7 +294,7 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
     drop(rx_pool);
     drop(eal);
     if signals.raised() {
-        std::process::exit(signals.exit_code());
+        return Err(signals.failure());
     }
     Ok(())
 }

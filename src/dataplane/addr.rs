@@ -11,6 +11,8 @@ use crate::wire::Mac;
 pub const DEFAULT_SENDER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 /// The receiver's default address.
 pub const DEFAULT_RECEIVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+/// The receiver's UDP port when none is given.
+pub const DEFAULT_UDP_PORT: u16 = 47_100;
 
 /// UDP source port of path `path` when the receiver listens on `udp_port`:
 /// the ports after it, so each path is its own flow for RSS and the ACKs of

@@ -328,6 +328,16 @@ impl FrameCounters {
     pub fn drop(&mut self, why: framing::FrameDrop) {
         *self.drops.entry(why.name()).or_default() += 1;
     }
+
+    /// Adds another lane's counts.
+    pub fn merge(&mut self, from: &FrameCounters) {
+        for (k, v) in &from.drops {
+            *self.drops.entry(k).or_default() += v;
+        }
+        self.arp_replies_sent += from.arp_replies_sent;
+        self.arp_requests_sent += from.arp_requests_sent;
+        self.pings_answered += from.pings_answered;
+    }
 }
 
 /// Answers what every end answers: ARP requests for `our_ip` and pings.
@@ -368,5 +378,28 @@ pub fn answer_common(
             None
         }
         framing::Classified::Stripe { .. } => None,
+    }
+}
+
+/// How long memif's interrupt thread is given to finish a peer's disconnect.
+const MEMIF_TEARDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// Waits until every memif member's link is down (its peer left), at most
+/// `limit`. Other drivers have no peer process to wait for.
+pub fn wait_for_peer_exit(members: &[Member], limit: Duration) {
+    if !members.iter().any(|m| m.guard_link) {
+        return;
+    }
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        let waiting = members.iter().any(|m| m.guard_link && m.port.link().map(|l| l.up).unwrap_or(false));
+        if !waiting {
+            // memif marks the link down first and then tears the connection
+            // down in EAL's interrupt thread; closing our ports before it is
+            // done would run a second teardown beside the first.
+            std::thread::sleep(MEMIF_TEARDOWN_GRACE);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

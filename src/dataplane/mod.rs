@@ -1,31 +1,70 @@
 //! The DPDK data plane: `send`, `recv` and `selftest`.
 //!
-//! Shape (see docs/DATAPLANE.md):
-//! - a reader thread reads the input straight into mbuf data rooms, one
-//!   protocol chunk per mbuf, and hands them over a lock-free queue;
-//! - the poll loop (on the main lcore, or a worker with `--lcores`; with
-//!   several `--lcores`, one lane per lcore, see `lanes.rs`) bursts
-//!   frames in from every member queue, drives the sans-IO protocol core,
-//!   and bursts frames out: a fresh header mbuf per packet with the payload
-//!   mbuf chained behind it, so data waiting for its ACK is resent by
-//!   reference, never copied;
-//! - the receiver's loop hands in-order payloads (still in their mbufs) to a
-//!   writer thread, which writes them with `writev` and frees them in bulk.
+//! A byte's way from the input file to the output file, file by file and queue by
+//! queue (docs/DATAPLANE.md has the detail):
+//!
+//! 1. `send.rs` opens the input (`ends.rs`) and the [`plane::Plane`] (EAL, pools,
+//!    member ports), makes the protocol's `Sender` and splits it into one lane per
+//!    poll lcore (`lanes.rs` says which lane owns which queues and paths).
+//! 2. The reader thread (`io.rs`) reads the input straight into mbuf data rooms, one
+//!    protocol chunk per mbuf, and pushes them onto the **intake** queue.
+//! 3. Lane 0 (`send_role.rs`, control role) takes chunks from the intake and writes
+//!    them into the session; the protocol keeps them in its **fresh** queue
+//!    (`SenderShared`) until a path's window takes them.
+//! 4. Every lane runs the one loop, `lane.rs::run_lane`: it asks its paths for
+//!    transmits and `framing.rs` builds each frame: a fresh header mbuf with the
+//!    payload mbuf chained behind it, so data waiting for its ACK is resent by
+//!    reference, never copied. Frames wait in the queue's transmit buffer
+//!    (`members.rs`) and leave in bursts.
+//! 5. At the receiver the same loop bursts frames in, classifies and parses each
+//!    once (`framing.rs`, `Incoming`), and moves a frame polled by the wrong lane to
+//!    its owner's **frame inbox** (`lanes.rs`).
+//! 6. The owning lane (`recv_role.rs`) hands the payload, still in its mbuf, to the
+//!    reassembler's **chunk inbox** (`ReceiverShared`) and ACKs along the route it
+//!    came; lane 0 runs the reassembler and pushes in-order payloads onto the
+//!    **writer queue**.
+//! 7. The writer thread (`io.rs`) writes them with `writev` and frees them in bulk;
+//!    `recv.rs` reports once the FIN's digest matched what was written.
+//!
+//! `selftest.rs` runs both ends in one process over ring ports, through the same
+//! plane and loop. `summary.rs` builds the final report, `signals.rs` the exit on
+//! SIGINT/SIGTERM.
 
 pub mod addr;
 pub mod backoff;
 pub mod clock;
+pub mod ends;
 pub mod framing;
 pub mod impair_port;
 pub mod io;
+pub mod lane;
 pub mod lanes;
 pub mod lcores;
 pub mod members;
 pub mod neighbor;
 pub mod payload;
-pub mod receiver_lane;
-pub mod receiver_loop;
-pub mod run;
+pub mod plane;
+pub mod recv;
+pub mod recv_role;
 pub mod selftest;
-pub mod sender_lane;
-pub mod sender_loop;
+pub mod send;
+pub mod send_role;
+pub mod signals;
+pub mod summary;
+
+/// Chunk size for an MTU: what is left of an IP packet after IPv4, UDP and the
+/// protocol header.
+pub fn chunk_for_mtu(mtu: u16) -> u16 {
+    mtu - 20 - 8 - stripecat_proto::wire::HEADER_LEN as u16
+}
+
+/// A session id: 64 random bits from the kernel (the protocol core owns no randomness).
+pub fn random_u64() -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok() {
+        return u64::from_le_bytes(b);
+    }
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)
+}

@@ -83,6 +83,12 @@ impl End {
             let f = open(p).map_err(|e| KernelError::Open { path: p.display().to_string(), source: e })?;
             (f, p.display().to_string())
         };
+        // A directory opens, but every read fails: refuse it here, at once,
+        // rather than after the transport is set up.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            let source = io::Error::from_raw_os_error(libc::EISDIR);
+            return Err(KernelError::Open { path: name, source });
+        }
         let kind = kind_of(&mut file);
         Ok(End { file, kind, name })
     }

@@ -158,11 +158,7 @@ fn conclude(
 }
 
 fn digest_choice(d: DigestArg) -> Option<DigestAlgorithm> {
-    match d {
-        DigestArg::Xxh3 => Some(DigestAlgorithm::Xxh3_128),
-        DigestArg::Blake3 => Some(DigestAlgorithm::Blake3),
-        DigestArg::None => None,
-    }
+    Some(d.algorithm()).filter(|a| *a != DigestAlgorithm::None)
 }
 
 fn bare(e: KernelError) -> Box<(KernelError, Report)> {

@@ -20,6 +20,24 @@ pub enum DigestAlgorithm {
 }
 
 impl DigestAlgorithm {
+    /// Its name in summaries, reports and on the command line's documentation.
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Xxh3_128 => "xxh3-128",
+            DigestAlgorithm::Blake3 => "blake3",
+            DigestAlgorithm::None => "none",
+        }
+    }
+
+    /// Bytes of the FIN's 32-byte digest field that carry the digest.
+    pub fn digest_len(self) -> usize {
+        match self {
+            DigestAlgorithm::Xxh3_128 => 16,
+            DigestAlgorithm::Blake3 => 32,
+            DigestAlgorithm::None => 0,
+        }
+    }
+
     fn from_u8(kind: PacketType, v: u8) -> Result<Self, WireError> {
         match v {
             0 => Ok(DigestAlgorithm::None),

@@ -34,7 +34,7 @@ use std::time::Instant as StdInstant;
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use stripecat_proto::wire::DigestAlgorithm;
-use stripecat_proto::{DropReason, Instant};
+use stripecat_proto::Instant;
 
 use crate::kernel::addr::SocketOptions;
 use crate::kernel::error::KernelError;
@@ -108,26 +108,13 @@ fn wait(socks: &[UdpSocket], clock: &Clock, until: Option<Instant>, cap_us: u64)
     let _ = poll(&mut fds, Some(&ts));
 }
 
-fn drop_name(r: DropReason) -> String {
-    let mut s = String::new();
-    for (i, c) in format!("{r:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            s.push('_');
-        }
-        s.push(c.to_ascii_lowercase());
-    }
-    s
-}
-
 /// The summary's name and hex value of a FIN digest; `None` when the stream
 /// carried none (`--digest none`).
 fn digest_report(alg: DigestAlgorithm, d: &[u8; 32]) -> Option<(String, String)> {
-    let (name, len) = match alg {
-        DigestAlgorithm::Xxh3_128 => ("xxh3-128", 16),
-        DigestAlgorithm::Blake3 => ("blake3", 32),
-        DigestAlgorithm::None => return None,
-    };
-    Some((name.to_string(), d[..len].iter().map(|b| format!("{b:02x}")).collect()))
+    if alg == DigestAlgorithm::None {
+        return None;
+    }
+    Some((alg.name().to_string(), d[..alg.digest_len()].iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 fn sock_err(e: io::Error) -> KernelError {

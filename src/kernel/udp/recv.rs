@@ -9,8 +9,7 @@ use stripecat_proto::wire::{DigestAlgorithm, Frame, Packet, Repr, ResetReason, V
 use stripecat_proto::{DropReason, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes};
 
 use super::{
-    digest_report, drop_name, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK,
-    MAX_DATAGRAM,
+    digest_report, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK, MAX_DATAGRAM,
 };
 use crate::impair::Impairer;
 use crate::kernel::addr::{self, Endpoint, SocketOptions};
@@ -225,7 +224,7 @@ pub fn recv(
     for r in DropReason::ALL {
         let n = stats.drops.get(r);
         if n > 0 {
-            rep.drops.insert(drop_name(r), n);
+            rep.drops.insert(r.name(), n);
         }
     }
     for (i, a) in path_addr.iter().enumerate() {

@@ -10,8 +10,7 @@ use stripecat_proto::{DropReason, Sender, SenderConfig, SenderError, SenderState
 
 use super::batch::{send_batch, send_gso};
 use super::{
-    digest_report, drop_name, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK,
-    MAX_DATAGRAM,
+    digest_report, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK, MAX_DATAGRAM,
 };
 use crate::impair::Impairer;
 use crate::kernel::addr::{self, Endpoint, SocketOptions};
@@ -238,7 +237,7 @@ pub fn send(
     for r in DropReason::ALL {
         let n = stats.drops.get(r);
         if n > 0 {
-            rep.drops.insert(drop_name(r), n);
+            rep.drops.insert(r.name(), n);
         }
     }
     if let Some(imp) = &impairer {

@@ -1,0 +1,137 @@
+//! `stripecat recv` over DPDK, top to bottom: open the output, open the plane, make
+//! the session and split it into lanes, start the writer, run the lanes, report.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+use stripecat_proto::{ReceiverConfig, ReceiverState};
+
+use super::clock::TscClock;
+use super::io::{self, WriterShared};
+use super::lane::LaneIo;
+use super::lanes::{LaneShared, Layout, Side};
+use super::plane::{Plane, PoolPlan, PortPlan, WINDOW_BYTES, WRITER_QUEUE};
+use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
+use super::signals::Signals;
+use super::summary::{finish_report, receiver_failure, recv_summary};
+use super::{chunk_for_mtu, ends};
+use crate::exit::{ExitCode, Failure};
+use crate::report::{Progress, ReportPlan};
+
+/// Path ids a receiver serves: a sender may stripe over up to this many.
+const MAX_PATHS: u16 = 256;
+
+/// What `recv` is asked to do.
+pub struct RecvPlan {
+    pub ports: PortPlan,
+    pub local_ip: Ipv4Addr,
+    pub udp_port: u16,
+    pub busy_poll: bool,
+    /// FILE, or stdout when `None`.
+    pub output: Option<PathBuf>,
+    pub report: ReportPlan,
+    pub verbose: u8,
+}
+
+/// Receives one stream into the output; `Ok` once it is written and verified.
+pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
+    let signals = Signals::install();
+    let output = ends::output(plan.output.as_deref())?;
+    let p = &plan.ports;
+    let chunk = chunk_for_mtu(p.mtu);
+    let queues = p.ports.len() as u32 * p.queues as u32;
+    let pool_plan = PoolPlan::receiver(queues, p.mtu, chunk);
+    let mut plane = Plane::open(p, pool_plan, plan.verbose, &signals)?;
+
+    let mut receiver = stripecat_proto::Receiver::new(ReceiverConfig {
+        paths: MAX_PATHS,
+        max_chunk_size: chunk.max(9000),
+        window: WINDOW_BYTES,
+        // Other lanes hand chunks to the reassembler through the inbox while lane 0
+        // may be descheduled: room for the whole window, which bounds what can be in
+        // flight anyway (so no extra memory is promised).
+        inbox_chunks: pool_plan.window_chunks as usize,
+        ..Default::default()
+    });
+    let writer_queue = Arc::new(ArrayQueue::new(WRITER_QUEUE));
+    let writer = Arc::new(WriterShared::default());
+    let writer_thread = io::spawn_writer(&plane.eal, output, writer_queue.clone(), writer.clone())
+        .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the writer thread: {e}")))?;
+
+    let clock = TscClock::new(plane.eal.tsc_hz());
+    let layout =
+        Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths: MAX_PATHS, side: Side::Recv };
+    let shared = LaneShared::new(layout.lanes);
+    let (hdr_pool, join_pool) = (plane.pools.hdr.clone(), plane.pools.rx.clone());
+    let lane_io = |k: u16, views| {
+        let (hdr, join) = (hdr_pool.clone(), Some(join_pool.clone()));
+        LaneIo::new(k, layout, views, shared.clone(), hdr, join, plan.local_ip, clock, plan.busy_poll)
+    };
+    let mut views = plane.lane_views(layout).into_iter();
+    let lane0_views = views.next().expect("lane 0");
+    // Lanes 1.. take their paths off the session first; lane 0 then holds it.
+    let others: Vec<_> = (1..)
+        .zip(views)
+        .map(|(k, v)| {
+            let lane = receiver.split_lane(|path| layout.owner_of_path(path) == k);
+            (lane_io(k, v), RecvRole::new(RecvUnit::Paths(lane), None, plan.udp_port))
+        })
+        .collect();
+    let progress = Progress::new(None, plan.report.quiet);
+    let control = RecvControl::new(writer_queue, writer.clone(), progress, Box::new(signals.checker()));
+    let lane0 = RecvRole::new(RecvUnit::Session(receiver), Some(control), plan.udp_port);
+    let mut lanes = vec![(lane_io(0, lane0_views), lane0)];
+    lanes.extend(others);
+
+    let started = std::time::Instant::now();
+    let mut runs = plane.run_lanes(lanes, &shared)?.into_iter();
+    let (io0, role0, end) = runs.next().expect("lane 0 ran");
+    let RecvRole { unit: RecvUnit::Session(mut receiver), control: Some(mut control), .. } = role0 else {
+        unreachable!("lane 0 holds the session")
+    };
+    let mut ios = vec![io0];
+    for (io, role, _) in runs {
+        if let RecvUnit::Paths(lane) = role.unit {
+            receiver.join_lane(lane);
+        }
+        ios.push(io);
+    }
+    let frames = plane.take_back(ios, &shared);
+    let elapsed = control.completed_at.map_or_else(|| started.elapsed(), |t| t.duration_since(started));
+    // Let the writer finish what it has, then stop it.
+    writer.closing.store(true, Ordering::Release);
+    let _ = writer_thread.join();
+    control.progress.finish();
+
+    let written = writer.written.load(Ordering::Acquire);
+    let mut summary = recv_summary(&receiver, &plane.members, &frames, written, "dpdk", elapsed);
+    let write_error = writer.error.lock().unwrap().clone();
+    let result = match end {
+        RecvEnd::Interrupted | RecvEnd::Quit => Err(signals.failure()),
+        RecvEnd::Output(e) => Err(Failure::new(ExitCode::Transfer, format!("{e}; {written} bytes were written"))
+            .hint("free space on the output device or keep the reading end of the pipe open; the sender was told")),
+        RecvEnd::Protocol => match (receiver.state(), write_error) {
+            (_, Some(e)) => Err(Failure::new(ExitCode::Transfer, format!("{e}; {written} bytes were written"))),
+            (ReceiverState::Complete, None) => {
+                summary.verified = Some(true);
+                Ok(())
+            }
+            (ReceiverState::Failed(e), None) => Err(receiver_failure(e, written)),
+            (other, None) => Err(Failure::new(ExitCode::Other, format!("receiver stopped in state {other:?}"))),
+        },
+    };
+    match &result {
+        Err(f) if f.is_silent() => summary.error = Some(format!("interrupted after writing {written} bytes")),
+        Err(f) => summary.error = Some(f.message.clone()),
+        Ok(()) => {}
+    }
+    finish_report(&summary, &plan.report)?;
+    // The session's buffers go back to their pools before the plane tears down.
+    drop(receiver);
+    drop(control);
+    drop(plane);
+    result
+}

@@ -1,0 +1,155 @@
+//! `stripecat send` over DPDK, top to bottom: open the input, open the plane, make
+//! the session and split it into lanes, run them, report.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam::queue::ArrayQueue;
+use stripecat_proto::wire::DigestAlgorithm;
+use stripecat_proto::{SenderConfig, SenderState};
+
+use super::clock::TscClock;
+use super::io::{self, ReaderShared};
+use super::lane::LaneIo;
+use super::lanes::{LaneShared, Layout, Side};
+use super::neighbor::Neighbors;
+use super::plane::{Plane, PoolPlan, PortPlan, FRESH_CHUNKS, INTAKE_CHUNKS};
+use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
+use super::signals::Signals;
+use super::summary::{finish_report, send_summary, sender_failure};
+use super::{chunk_for_mtu, ends, random_u64};
+use crate::exit::{ExitCode, Failure};
+use crate::report::{Progress, ReportPlan};
+use crate::wire::Mac;
+
+/// How long the sender tries ARP before giving up.
+const ARP_TIMEOUT_US: u64 = 10_000_000;
+
+/// What `send` is asked to do.
+pub struct SendPlan {
+    pub ports: PortPlan,
+    pub local_ip: Ipv4Addr,
+    pub peer_ip: Ipv4Addr,
+    /// Skip ARP: the receiver's MAC on every member.
+    pub peer_mac: Option<Mac>,
+    pub udp_port: u16,
+    pub busy_poll: bool,
+    pub digest: DigestAlgorithm,
+    /// FILE, or stdin when `None`.
+    pub input: Option<PathBuf>,
+    pub report: ReportPlan,
+    pub verbose: u8,
+}
+
+/// Sends the input; `Ok` once the receiver confirmed every byte and the digest.
+pub fn run(plan: &SendPlan) -> Result<(), Failure> {
+    let signals = Signals::install();
+    let (input, total) = ends::input(plan.input.as_deref())?;
+    let p = &plan.ports;
+    let chunk = chunk_for_mtu(p.mtu);
+    let queues = p.ports.len() as u32 * p.queues as u32;
+    let mut plane = Plane::open(p, PoolPlan::sender(queues, p.mtu, chunk), plan.verbose, &signals)?;
+    let data_pool = plane.pools.data.clone().expect("a sender's plane has data buffers");
+
+    let paths = p.ports.len() as u16 * p.queues;
+    let config = SenderConfig {
+        paths,
+        chunk_size: chunk,
+        digest: plan.digest,
+        total_len: total,
+        fresh_queue_chunks: FRESH_CHUNKS,
+        ..Default::default()
+    };
+    let clock = TscClock::new(plane.eal.tsc_hz());
+    let mut sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
+    let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
+    let reader = Arc::new(ReaderShared::default());
+    let reader_thread =
+        io::spawn_reader(&plane.eal, Box::new(input), data_pool, chunk as usize, intake.clone(), reader.clone())
+            .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
+
+    let layout = Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths, side: Side::Send };
+    let shared = LaneShared::new(layout.lanes);
+    let hdr_pool = plane.pools.hdr.clone();
+    let lane_io = |k: u16, views| {
+        LaneIo::new(k, layout, views, shared.clone(), hdr_pool.clone(), None, plan.local_ip, clock, plan.busy_poll)
+    };
+    let role =
+        |unit, control| SendRole::new(unit, control, p.queues, plan.local_ip, plan.peer_ip, plan.udp_port, paths);
+    let mut views = plane.lane_views(layout).into_iter();
+    let lane0_views = views.next().expect("lane 0");
+    // Lanes 1.. take their paths off the session first; lane 0 then holds it.
+    let others: Vec<_> = (1..)
+        .zip(views)
+        .map(|(k, v)| {
+            (lane_io(k, v), role(SendUnit::Paths(sender.split_lane(|path| layout.owner_of_path(path) == k)), None))
+        })
+        .collect();
+    let neighbors = Neighbors::new(lane0_views.len(), Some(plan.peer_ip), plan.peer_mac);
+    let progress = Progress::new(total, plan.report.quiet);
+    let checker = Box::new(signals.checker());
+    let control = SendControl::new(neighbors, intake, reader.clone(), ARP_TIMEOUT_US, progress, checker);
+    let mut lanes = vec![(lane_io(0, lane0_views), role(SendUnit::Session(sender), Some(control)))];
+    lanes.extend(others);
+
+    let started = std::time::Instant::now();
+    let mut runs = plane.run_lanes(lanes, &shared)?.into_iter();
+    let elapsed = started.elapsed();
+    let (io0, role0, end) = runs.next().expect("lane 0 ran");
+    let SendRole { unit: SendUnit::Session(mut sender), control: Some(mut control), .. } = role0 else {
+        unreachable!("lane 0 holds the session")
+    };
+    let mut ios = vec![io0];
+    for (io, role, _) in runs {
+        if let SendUnit::Paths(lane) = role.unit {
+            sender.join_lane(lane);
+        }
+        ios.push(io);
+    }
+    let frames = plane.take_back(ios, &shared);
+    if matches!(end, SendEnd::Protocol) && sender.state() == SenderState::Done {
+        // Leave after the receiver: it lingers briefly to answer a lost FIN-ACK,
+        // and a memif peer that disconnects while the other side still polls can
+        // crash it (DPDK 22.11's memif unmaps its rings from the control thread
+        // under a running burst). We no longer poll, so its departure is safe for
+        // us; bounded in case it never leaves.
+        plane.wait_for_peer_exit(Duration::from_secs(2));
+    }
+    reader.stop.store(true, Ordering::Relaxed);
+    control.drain();
+    let _ = reader_thread.join();
+    control.drain();
+    control.progress.finish();
+
+    let mut summary = send_summary(&sender, p.queues, &plane.members, &frames, "dpdk", elapsed);
+    let result = match end {
+        SendEnd::Interrupted | SendEnd::Quit => Err(signals.failure()),
+        SendEnd::ArpFailed(names) => Err(Failure::new(
+            ExitCode::Transfer,
+            format!("peer {} did not answer ARP on {}", plan.peer_ip, names.join(", ")),
+        )
+        .hint("start the receiver first, check --peer-ip, or give --peer-mac")),
+        SendEnd::Input(e) => Err(Failure::new(ExitCode::Other, e)),
+        SendEnd::Protocol => match sender.state() {
+            SenderState::Done => {
+                summary.verified = Some(true);
+                Ok(())
+            }
+            SenderState::Failed(e) => Err(sender_failure(e)),
+            other => Err(Failure::new(ExitCode::Other, format!("sender stopped in state {other:?}"))),
+        },
+    };
+    match &result {
+        Err(f) if f.is_silent() => summary.error = Some("interrupted".into()),
+        Err(f) => summary.error = Some(f.message.clone()),
+        Ok(()) => {}
+    }
+    finish_report(&summary, &plan.report)?;
+    // The session's buffers go back to their pools before the plane tears down.
+    drop(sender);
+    drop(plane);
+    result
+}

@@ -1,0 +1,301 @@
+//! What a sender's lane does in [`run_lane`](super::lane::run_lane).
+//!
+//! Every lane drives some paths (their ACKs, timers and data). Lane 0 also holds the
+//! session ([`Sender`]: HELLO, FIN, RESET, give-up) and plays the control role: it
+//! resolves the peer's MAC on every member (ARP) and publishes them to the other
+//! lanes, takes fresh chunks from the reader's intake queue, and watches for the end
+//! of the input, the end of the session and signals.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+use stripecat_proto::{DropReason, Incoming, Instant, PushError, Route, Sender, SenderLane, Transmit};
+
+use super::addr::{path_udp_port, Endpoint};
+use super::framing;
+use super::io::ReaderShared;
+use super::lane::{Datagram, Hop, LaneIo, Role};
+use super::neighbor::{self, Neighbors};
+use super::payload::MbufPayload;
+use crate::report::Progress;
+use crate::wire::{arp, Mac};
+
+/// Where path `p` goes out: member and queue.
+pub fn path_slot(p: u16, queues: u16) -> (usize, usize) {
+    ((p / queues) as usize, (p % queues) as usize)
+}
+
+/// The protocol part a sender lane drives.
+// One per lane, made once: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum SendUnit {
+    /// Lane 0: the session and its own paths.
+    Session(Sender<MbufPayload>),
+    /// Another lane: some paths of the session.
+    Paths(SenderLane<MbufPayload>),
+}
+
+/// How a sender lane's loop ended.
+#[derive(Debug)]
+pub enum SendEnd {
+    /// The protocol finished (done or failed: see the sender's state).
+    Protocol,
+    /// The peer's MAC could not be learned on these members.
+    ArpFailed(Vec<String>),
+    /// The input could not be read.
+    Input(String),
+    /// Interrupted (SIGINT/SIGTERM).
+    Interrupted,
+    /// Lane 0 ended and told this lane to stop.
+    Quit,
+}
+
+/// Lane 0's control role.
+pub struct SendControl {
+    pub neighbors: Neighbors,
+    /// Chunks the reader filled, in stream order.
+    pub intake: Arc<ArrayQueue<MbufPayload>>,
+    pub reader: Arc<ReaderShared>,
+    /// A chunk the protocol refused for now (no credit or room).
+    pending: Option<MbufPayload>,
+    finished_input: bool,
+    /// Give up ARP after this long (µs) with members unresolved.
+    pub arp_timeout_us: u64,
+    started_us: Option<u64>,
+    iterations: u64,
+    pub progress: Progress,
+    interrupted: Box<dyn Fn() -> bool + Send>,
+}
+
+impl SendControl {
+    pub fn new(
+        neighbors: Neighbors,
+        intake: Arc<ArrayQueue<MbufPayload>>,
+        reader: Arc<ReaderShared>,
+        arp_timeout_us: u64,
+        progress: Progress,
+        interrupted: Box<dyn Fn() -> bool + Send>,
+    ) -> SendControl {
+        SendControl {
+            neighbors,
+            intake,
+            reader,
+            pending: None,
+            finished_input: false,
+            arp_timeout_us,
+            started_us: None,
+            iterations: 0,
+            progress,
+            interrupted,
+        }
+    }
+
+    /// Frees the chunks still queued (before the pools go).
+    pub fn drain(&mut self) {
+        self.pending = None;
+        while self.intake.pop().is_some() {}
+    }
+}
+
+/// A sender lane's role.
+pub struct SendRole {
+    pub unit: SendUnit,
+    /// Lane 0 only.
+    pub control: Option<SendControl>,
+    pub queues: u16,
+    pub local_ip: Ipv4Addr,
+    pub peer_ip: Ipv4Addr,
+    pub udp_port: u16,
+    /// Path ids of the session (ACKs come back to their ports).
+    pub paths: u16,
+    /// Lane 0: every member's peer MAC is known (transmits may start).
+    resolved: bool,
+}
+
+impl SendRole {
+    pub fn new(
+        unit: SendUnit,
+        control: Option<SendControl>,
+        queues: u16,
+        local_ip: Ipv4Addr,
+        peer_ip: Ipv4Addr,
+        udp_port: u16,
+        paths: u16,
+    ) -> SendRole {
+        SendRole { unit, control, queues, local_ip, peer_ip, udp_port, paths, resolved: false }
+    }
+
+    /// The session (lane 0).
+    pub fn sender(&self) -> Option<&Sender<MbufPayload>> {
+        match &self.unit {
+            SendUnit::Session(s) => Some(s),
+            SendUnit::Paths(_) => None,
+        }
+    }
+
+    /// Resolves the peer on every member; `Err` when ARP gave up.
+    fn resolve(&mut self, io: &mut LaneIo, now: Instant) -> Result<usize, SendEnd> {
+        let c = self.control.as_mut().expect("lane 0");
+        let now_us = now.total_micros();
+        let started = *c.started_us.get_or_insert(now_us);
+        if c.neighbors.all_known() {
+            let macs: Vec<Mac> = (0..io.members.len()).filter_map(|i| c.neighbors.mac(i)).collect();
+            let _ = io.shared.peer_macs.set(macs);
+            self.resolved = true;
+            return Ok(1);
+        }
+        let unresolved: Vec<usize> = c.neighbors.unresolved().collect();
+        for mi in unresolved {
+            if c.neighbors.request_due(mi, now_us) {
+                let mac = io.members[mi].mac;
+                let req = neighbor::request(mac, self.local_ip, self.peer_ip);
+                if let Some(f) = framing::build_arp(&io.hdr_pool, mac, Mac::BROADCAST, &req) {
+                    io.send(mi, 0, f);
+                    io.counters.arp_requests_sent += 1;
+                }
+            }
+        }
+        if now_us.saturating_sub(started) > c.arp_timeout_us {
+            let names = c.neighbors.unresolved().map(|i| io.members[i].name.clone()).collect();
+            return Err(SendEnd::ArpFailed(names));
+        }
+        Ok(0)
+    }
+
+    /// Lane 0's work besides receive and transmit.
+    fn control_step(&mut self, io: &mut LaneIo, now: Instant) -> Result<usize, SendEnd> {
+        let mut work = 0;
+        if !self.resolved {
+            work += self.resolve(io, now)?;
+        }
+        let (SendUnit::Session(sender), Some(c)) = (&mut self.unit, &mut self.control) else {
+            unreachable!("the control role holds the session")
+        };
+        c.iterations += 1;
+        if c.iterations.is_multiple_of(1024) {
+            if (c.interrupted)() {
+                sender.abort();
+                return Err(SendEnd::Interrupted);
+            }
+            let extra = format!("{} resends", sender.stats().paths.resends);
+            c.progress.update(sender.shared().acked(), &extra);
+        }
+        if !self.resolved {
+            return Ok(work);
+        }
+        if sender.poll_timeout().is_some_and(|t| t <= now) {
+            sender.handle_timeout(now);
+            work += 1;
+        }
+        // Fresh chunks from the reader, while the protocol takes them.
+        while let Some(item) = c.pending.take().or_else(|| c.intake.pop()) {
+            match sender.write(item) {
+                Ok(_) => work += 1,
+                Err(PushError::NoCredit(item) | PushError::QueueFull(item)) => {
+                    c.pending = Some(item);
+                    break;
+                }
+                Err(e) => {
+                    drop(e.into_inner());
+                    break;
+                }
+            }
+        }
+        if !c.finished_input && c.pending.is_none() && c.reader.done.load(Ordering::Acquire) && c.intake.is_empty() {
+            if let Some(err) = c.reader.error.lock().unwrap().clone() {
+                sender.abort();
+                return Err(SendEnd::Input(err));
+            }
+            sender.finish();
+            c.finished_input = true;
+        }
+        if sender.is_finished() {
+            return Err(SendEnd::Protocol);
+        }
+        Ok(work)
+    }
+}
+
+impl Role for SendRole {
+    type End = SendEnd;
+
+    fn ports(&self) -> core::ops::Range<u16> {
+        let first = path_udp_port(self.udp_port, 0);
+        first..first.saturating_add(self.paths)
+    }
+
+    fn route(&self, incoming: &Incoming) -> Route {
+        incoming.sender_route()
+    }
+
+    fn on_datagram(&mut self, _io: &mut LaneIo, now: Instant, d: Datagram) {
+        let _ = match &mut self.unit {
+            SendUnit::Session(s) => s.handle_incoming(now, &d.incoming),
+            SendUnit::Paths(l) => l.handle_incoming(now, &d.incoming),
+        };
+    }
+
+    fn on_bad_datagram(&mut self, reason: DropReason) {
+        match &mut self.unit {
+            SendUnit::Session(s) => s.count_drop(reason),
+            SendUnit::Paths(l) => l.count_drop(reason),
+        }
+    }
+
+    fn on_arp(&mut self, member: usize, a: &arp::Repr) {
+        if let Some(c) = &mut self.control {
+            c.neighbors.learn(member, a);
+        }
+    }
+
+    fn step(&mut self, io: &mut LaneIo, now: Instant) -> Result<usize, SendEnd> {
+        if self.control.is_some() {
+            return self.control_step(io, now);
+        }
+        if io.shared.quitting() {
+            return Err(SendEnd::Quit);
+        }
+        let SendUnit::Paths(lane) = &mut self.unit else { return Ok(0) };
+        if lane.poll_timeout().is_some_and(|t| t <= now) {
+            lane.handle_timeout(now);
+            return Ok(1);
+        }
+        Ok(0)
+    }
+
+    fn ended(&self) -> bool {
+        self.sender().is_some_and(|s| s.is_finished())
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<MbufPayload>> {
+        match &mut self.unit {
+            // Nothing before every member knows the peer (the HELLO would be lost).
+            SendUnit::Session(s) if self.resolved => s.poll_transmit(now),
+            SendUnit::Session(_) => None,
+            SendUnit::Paths(l) => l.poll_transmit(now),
+        }
+    }
+
+    fn hop(&self, io: &LaneIo, t: &Transmit<MbufPayload>) -> Option<Hop> {
+        let macs = io.shared.peer_macs.get()?;
+        let (mi, q) = path_slot(t.path, self.queues);
+        let member = io.members.get(mi)?;
+        // Control frames of a path driven elsewhere go out on a queue of this lane.
+        let queue = member.local(q as u16).unwrap_or(0);
+        Some(Hop {
+            member: mi,
+            queue,
+            src: Endpoint { mac: member.mac, ip: self.local_ip, port: path_udp_port(self.udp_port, t.path) },
+            dst: Endpoint { mac: *macs.get(mi)?, ip: self.peer_ip, port: self.udp_port },
+        })
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        match &self.unit {
+            SendUnit::Session(s) => s.poll_timeout(),
+            SendUnit::Paths(l) => l.poll_timeout(),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The final report of a data-plane transfer (summary paragraph and `--stats-json`)
+//! and the one-line failure a session ends with.
+
+use std::time::Duration;
+
+use stripecat_proto::{Receiver, ReceiverError, Sender, SenderError};
+
+use super::members::{FrameCounters, Member};
+use super::payload::MbufPayload;
+use super::send_role::path_slot;
+use crate::exit::{ExitCode, Failure};
+use crate::report::{PathReport, PortReport, ReportPlan, Summary};
+
+fn port_reports(members: &[Member]) -> Vec<PortReport> {
+    members
+        .iter()
+        .map(|m| {
+            let s = m.port.stats().unwrap_or_default();
+            PortReport {
+                name: m.name.clone(),
+                tx_packets: s.tx_packets,
+                rx_packets: s.rx_packets,
+                tx_bytes: s.tx_bytes,
+                rx_bytes: s.rx_bytes,
+                rx_missed: s.rx_missed,
+                tx_errors: s.tx_errors + m.txbuf.iter().map(|b| b.dropped).sum::<u64>(),
+            }
+        })
+        .collect()
+}
+
+fn impair_report(members: &[Member]) -> Option<crate::report::ImpairReport> {
+    let mut r = crate::report::ImpairReport::default();
+    let mut any = false;
+    for m in members {
+        for imp in m.impairers() {
+            any = true;
+            let (tx, rx) = imp.stats();
+            for s in [tx, rx] {
+                r.dropped += s.dropped;
+                r.duplicated += s.duplicated;
+                r.reordered += s.held;
+                r.corrupted += s.corrupted;
+            }
+        }
+    }
+    any.then_some(r)
+}
+
+fn add_frame_drops(summary: &mut Summary, c: &FrameCounters) {
+    for (k, v) in &c.drops {
+        *summary.drops.entry((*k).to_string()).or_default() += v;
+    }
+}
+
+fn add_proto_drops(summary: &mut Summary, d: &stripecat_proto::DropCounters) {
+    for r in stripecat_proto::DropReason::ALL {
+        let v = d.get(r);
+        if v > 0 {
+            *summary.drops.entry(r.name()).or_default() += v;
+        }
+    }
+}
+
+/// Prints the summary paragraph (unless quiet) and writes `--stats-json`.
+pub fn finish_report(summary: &Summary, report: &ReportPlan) -> Result<(), Failure> {
+    if !report.quiet {
+        eprintln!("{}", summary.paragraph());
+    }
+    if let Some(p) = &report.stats_json {
+        summary
+            .write_json(p)
+            .map_err(|e| Failure::new(ExitCode::Other, format!("cannot write {}: {e}", p.display())))?;
+    }
+    Ok(())
+}
+
+/// The sender's final report.
+pub fn send_summary(
+    sender: &Sender<MbufPayload>,
+    queues: u16,
+    members: &[Member],
+    frames: &FrameCounters,
+    transport: &str,
+    elapsed: Duration,
+) -> Summary {
+    let st = sender.stats();
+    let mut summary = base_summary("send", transport, sender.shared().acked(), members, frames, &st.drops, elapsed);
+    summary.resends = st.paths.resends;
+    summary.digest = Some(sender.digest_algorithm().name().into());
+    summary.paths = (0..sender.path_count())
+        .map(|i| {
+            let p = sender.path(i);
+            let ps = p.stats();
+            let (mi, _) = path_slot(i as u16, queues);
+            PathReport {
+                id: i as u16,
+                port: members.get(mi).map(|m| m.name.clone()).unwrap_or_default(),
+                packets: ps.packets,
+                bytes: ps.bytes,
+                resends: ps.resends,
+                lost: ps.lost,
+                ptos: ps.ptos,
+                downs: ps.downs,
+                ups: ps.ups,
+                srtt_us: Some(p.rtt().smoothed().total_micros()),
+                min_rtt_us: Some(p.rtt().min().total_micros()),
+                health: format!("{:?}", p.health()).to_lowercase(),
+            }
+        })
+        .collect();
+    summary
+}
+
+/// The receiver's final report.
+pub fn recv_summary(
+    receiver: &Receiver<MbufPayload>,
+    members: &[Member],
+    frames: &FrameCounters,
+    written: u64,
+    transport: &str,
+    elapsed: Duration,
+) -> Summary {
+    base_summary("recv", transport, written, members, frames, &receiver.stats().drops, elapsed)
+}
+
+/// What both ends report: bytes, time, ports, impairment and drops by reason.
+fn base_summary(
+    role: &str,
+    transport: &str,
+    bytes: u64,
+    members: &[Member],
+    frames: &FrameCounters,
+    proto: &stripecat_proto::DropCounters,
+    elapsed: Duration,
+) -> Summary {
+    let mut summary = Summary {
+        role: role.into(),
+        transport: transport.into(),
+        bytes,
+        ports: port_reports(members),
+        impaired: impair_report(members),
+        ..Default::default()
+    }
+    .timed(elapsed);
+    add_proto_drops(&mut summary, proto);
+    add_frame_drops(&mut summary, frames);
+    summary
+}
+
+/// What a failed sending session tells the user, and its exit code.
+pub fn sender_failure(e: SenderError) -> Failure {
+    match e {
+        SenderError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
+            Failure::new(ExitCode::Integrity, format!("integrity failure: {e}"))
+                .hint("the data changed on the way; run again")
+        }
+        SenderError::Rejected(_) => {
+            Failure::new(ExitCode::Transfer, e.to_string()).hint("the receiver is busy with another transfer")
+        }
+        SenderError::GaveUp { .. } => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}"))
+            .hint("is the receiver still running and reachable on every member?"),
+        _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}"))
+            .hint("see the receiver's message for its side"),
+    }
+}
+
+/// What a failed receiving session tells the user, and its exit code.
+pub fn receiver_failure(e: ReceiverError, written: u64) -> Failure {
+    match e {
+        ReceiverError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
+            Failure::new(ExitCode::Integrity, format!("integrity failure: {e}; {written} bytes were written"))
+                .hint("the output does not match what was sent; do not trust it")
+        }
+        _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}; {written} bytes were written in order"))
+            .hint("the sender stopped or became unreachable"),
+    }
+}
