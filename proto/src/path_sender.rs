@@ -28,7 +28,7 @@ pub enum PathHealth {
     Down,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum PathTimer {
     /// Loss time (time threshold) or probe timeout.
     Loss = 0,
@@ -36,6 +36,12 @@ enum PathTimer {
     Pacing = 1,
     /// Next probe of a down path.
     Probe = 2,
+}
+
+impl crate::timer::TimerKind for PathTimer {
+    fn slot(self) -> usize {
+        self as usize
+    }
 }
 const PATH_TIMERS: usize = 3;
 
@@ -91,7 +97,7 @@ pub struct PathSender<B> {
     loss_time: Option<Instant>,
     pto_count: u32,
     health: PathHealth,
-    timers: TimerTable<PATH_TIMERS>,
+    timers: TimerTable<PathTimer, PATH_TIMERS>,
     probes_pending: u8,
     peer_timestamp: u32,
     initial_rtt: Duration,
@@ -219,19 +225,19 @@ impl<B: Payload> PathSender<B> {
 
     fn arm_loss_timer(&mut self) {
         if self.health == PathHealth::Down {
-            self.timers.stop(PathTimer::Loss as usize);
+            self.timers.stop(PathTimer::Loss);
             return;
         }
         if let Some(t) = self.loss_time {
-            self.timers.set(PathTimer::Loss as usize, t);
+            self.timers.set(PathTimer::Loss, t);
             return;
         }
         match self.sent.newest_time_sent() {
             Some(last) if self.sent.has_ack_eliciting() => {
                 let backoff = 1u64 << self.pto_count.min(16);
-                self.timers.set(PathTimer::Loss as usize, last + self.pto().saturating_mul(backoff));
+                self.timers.set(PathTimer::Loss, last + self.pto().saturating_mul(backoff));
             }
-            _ => self.timers.stop(PathTimer::Loss as usize),
+            _ => self.timers.stop(PathTimer::Loss),
         }
     }
 
@@ -255,10 +261,10 @@ impl<B: Payload> PathSender<B> {
             return None;
         }
         if let Some(at) = self.pacer.delay(now, self.mss) {
-            self.timers.set(PathTimer::Pacing as usize, at);
+            self.timers.set(PathTimer::Pacing, at);
             return None;
         }
-        self.timers.stop(PathTimer::Pacing as usize);
+        self.timers.stop(PathTimer::Pacing);
         let (chunk, resend) = shared.next_chunk()?;
         let pn = self.next_pn;
         self.next_pn += 1;
@@ -281,7 +287,7 @@ impl<B: Payload> PathSender<B> {
         if resend {
             self.stats.resends += 1;
         }
-        if self.timers.get(PathTimer::Loss as usize).is_none() {
+        if self.timers.get(PathTimer::Loss).is_none() {
             self.arm_loss_timer();
         }
         Some(Transmit { path: self.id, repr: Repr { header, frame: Frame::Data }, payload: Some(chunk.payload) })
@@ -341,7 +347,7 @@ impl<B: Payload> PathSender<B> {
             self.health = PathHealth::Up;
             self.stats.ups += 1;
             self.cc.reset();
-            self.timers.stop(PathTimer::Probe as usize);
+            self.timers.stop(PathTimer::Probe);
         }
         if self.largest_acked.is_none_or(|l| largest > l) {
             self.largest_acked = Some(largest);
@@ -381,12 +387,12 @@ impl<B: Payload> PathSender<B> {
     /// Runs expired timers: loss time, probe timeout (probe, re-inject in-flight data for
     /// other paths, mark down after K), down-path probing.
     pub fn handle_timeout(&mut self, now: Instant, shared: &SenderShared<B>) {
-        self.timers.take_expired(PathTimer::Pacing as usize, now);
-        if self.timers.take_expired(PathTimer::Probe as usize, now) && self.health == PathHealth::Down {
+        self.timers.take_expired(PathTimer::Pacing, now);
+        if self.timers.take_expired(PathTimer::Probe, now) && self.health == PathHealth::Down {
             self.probes_pending = 1;
-            self.timers.set(PathTimer::Probe as usize, now + self.probe_interval);
+            self.timers.set(PathTimer::Probe, now + self.probe_interval);
         }
-        if !self.timers.take_expired(PathTimer::Loss as usize, now) {
+        if !self.timers.take_expired(PathTimer::Loss, now) {
             return;
         }
         if self.loss_time.is_some_and(|t| t <= now) {
@@ -433,8 +439,8 @@ impl<B: Payload> PathSender<B> {
         self.loss_time = None;
         self.pto_count = 0;
         self.probes_pending = 0;
-        self.timers.stop(PathTimer::Loss as usize);
-        self.timers.stop(PathTimer::Pacing as usize);
-        self.timers.set(PathTimer::Probe as usize, now + self.probe_interval);
+        self.timers.stop(PathTimer::Loss);
+        self.timers.stop(PathTimer::Pacing);
+        self.timers.set(PathTimer::Probe, now + self.probe_interval);
     }
 }

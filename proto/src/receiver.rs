@@ -93,9 +93,15 @@ pub enum ReceiverState {
     Failed(ReceiverError),
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Timer {
     Idle = 0,
+}
+
+impl crate::timer::TimerKind for Timer {
+    fn slot(self) -> usize {
+        self as usize
+    }
 }
 const TIMERS: usize = 1;
 
@@ -133,7 +139,7 @@ pub struct Receiver<B> {
     fin: Option<FinRepr>,
     verdict: Option<Verdict>,
     control: VecDeque<Transmit<B>>,
-    timers: TimerTable<TIMERS>,
+    timers: TimerTable<Timer, TIMERS>,
     last_activity: Instant,
     last_path: u16,
     /// Packets other lanes accepted, when last looked at ([`ReceiverShared`]).
@@ -225,7 +231,7 @@ impl<B: Payload> Receiver<B> {
     pub fn note_activity(&mut self, now: Instant) {
         self.last_activity = now;
         if self.state == ReceiverState::Receiving {
-            self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+            self.timers.set(Timer::Idle, now + self.config.idle_timeout);
         }
     }
 
@@ -367,7 +373,7 @@ impl<B: Payload> Receiver<B> {
                 let delivered = self.shared.delivered();
                 self.state =
                     ReceiverState::Failed(ReceiverError::PeerReset { reason: r.reason, offset: r.offset, delivered });
-                self.timers.stop(Timer::Idle as usize);
+                self.timers.stop(Timer::Idle);
             }
             Frame::Hello(_) | Frame::HelloAck(_) | Frame::Ack(_) | Frame::FinAck(_) => {
                 return Err(DropReason::Unexpected)
@@ -380,7 +386,7 @@ impl<B: Payload> Receiver<B> {
         self.last_activity = now;
         self.last_path = path;
         if self.state == ReceiverState::Receiving {
-            self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+            self.timers.set(Timer::Idle, now + self.config.idle_timeout);
         }
     }
 
@@ -472,7 +478,7 @@ impl<B: Payload> Receiver<B> {
         };
         if self.verdict.is_none() {
             self.verdict = Some(verdict);
-            self.timers.stop(Timer::Idle as usize);
+            self.timers.stop(Timer::Idle);
             self.state = if verdict == Verdict::Ok {
                 ReceiverState::Complete
             } else {
@@ -501,7 +507,7 @@ impl<B: Payload> Receiver<B> {
         }
         let delivered = self.shared.delivered();
         self.state = ReceiverState::Failed(ReceiverError::Aborted { reason, delivered });
-        self.timers.stop(Timer::Idle as usize);
+        self.timers.stop(Timer::Idle);
         if let Some((session, _)) = self.session {
             let frame = Frame::Reset(ResetRepr { reason, offset: delivered });
             let now = self.last_activity;
@@ -556,7 +562,7 @@ impl<B: Payload> Receiver<B> {
     /// Runs expired timers: the idle timeout fails the session and sends a RESET.
     /// (Delayed ACKs need no action here: `poll_transmit` sends them once due.)
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.timers.take_expired(Timer::Idle as usize, now) && self.state == ReceiverState::Receiving {
+        if self.timers.take_expired(Timer::Idle, now) && self.state == ReceiverState::Receiving {
             let activity = self.shared.activity();
             if activity != self.seen_activity {
                 // Other lanes accepted packets meanwhile: the sender is alive.
@@ -568,7 +574,7 @@ impl<B: Payload> Receiver<B> {
                 // The application is slow, not the network: the sender, with
                 // everything acknowledged, waits for our credit or FIN-ACK and sends
                 // nothing meanwhile. Wait for the application instead of failing.
-                self.timers.set(Timer::Idle as usize, now + self.config.idle_timeout);
+                self.timers.set(Timer::Idle, now + self.config.idle_timeout);
                 return;
             }
             let delivered = self.shared.delivered();

@@ -90,11 +90,17 @@ pub enum SenderState {
     Failed(SenderError),
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Timer {
     Hello = 0,
     Fin = 1,
     GiveUp = 2,
+}
+
+impl crate::timer::TimerKind for Timer {
+    fn slot(self) -> usize {
+        self as usize
+    }
 }
 const TIMERS: usize = 3;
 
@@ -123,7 +129,7 @@ pub struct Sender<B> {
     lane: SenderLane<B>,
     state: SenderState,
     digest: StreamDigest,
-    timers: TimerTable<TIMERS>,
+    timers: TimerTable<Timer, TIMERS>,
     control_seq: u64,
     hello_tries: u32,
     hello_sent_at: Instant,
@@ -150,7 +156,7 @@ impl<B: Payload> Sender<B> {
         let paths = (0..config.paths.max(1)).map(|i| Some(PathSender::new(i, &config))).collect();
         let lane = SenderLane::new(shared.clone(), paths);
         let mut timers = TimerTable::default();
-        timers.set(Timer::GiveUp as usize, now + config.give_up_after);
+        timers.set(Timer::GiveUp, now + config.give_up_after);
         Sender {
             digest: StreamDigest::new(config.digest),
             config,
@@ -297,14 +303,14 @@ impl<B: Payload> Sender<B> {
         self.send_hello = false;
         self.send_fin = false;
         for t in [Timer::Hello, Timer::Fin, Timer::GiveUp] {
-            self.timers.stop(t as usize);
+            self.timers.stop(t);
         }
     }
 
     fn progress(&mut self, now: Instant) {
         self.keepalive_at = None;
         self.last_progress = now;
-        self.timers.set(Timer::GiveUp as usize, now + self.config.give_up_after);
+        self.timers.set(Timer::GiveUp, now + self.config.give_up_after);
     }
 
     /// Processes one received datagram (ACK, HELLO-ACK, FIN-ACK or RESET). The sender
@@ -375,7 +381,7 @@ impl<B: Payload> Sender<B> {
                     return Ok(());
                 }
                 self.state = SenderState::Transfer;
-                self.timers.stop(Timer::Hello as usize);
+                self.timers.stop(Timer::Hello);
                 self.shared.on_feedback(0, ha.window);
                 // RTT seed: our HELLO's timestamp comes back as the echo.
                 let echoed = h.timestamp_echo;
@@ -418,7 +424,7 @@ impl<B: Payload> Sender<B> {
             // is lost, its linger covers it.
             self.send_reset = Some(ResetRepr { reason: ResetReason::Closed, offset: sent });
             for t in [Timer::Fin, Timer::GiveUp] {
-                self.timers.stop(t as usize);
+                self.timers.stop(t);
             }
         } else {
             let verdict = if fa.verdict == Verdict::Ok { Verdict::LengthMismatch } else { fa.verdict };
@@ -442,7 +448,7 @@ impl<B: Payload> Sender<B> {
         if self.state == SenderState::Transfer && self.shared.end().is_some_and(|e| self.shared.acked() >= e) {
             self.state = SenderState::Closing;
             self.send_fin = true;
-            self.timers.set(Timer::Fin as usize, now);
+            self.timers.set(Timer::Fin, now);
         }
     }
 
@@ -491,7 +497,7 @@ impl<B: Payload> Sender<B> {
             self.hello_tries += 1;
             self.hello_sent_at = now;
             let backoff = 1u64 << (self.hello_tries - 1).min(3);
-            self.timers.set(Timer::Hello as usize, now + self.config.hello_interval.saturating_mul(backoff));
+            self.timers.set(Timer::Hello, now + self.config.hello_interval.saturating_mul(backoff));
             let hello = HelloRepr {
                 chunk_size: self.config.chunk_size,
                 paths: self.lane.path_count() as u16,
@@ -505,7 +511,7 @@ impl<B: Payload> Sender<B> {
             self.send_fin = false;
             let p = self.control_path(self.fin_tries);
             self.fin_tries += 1;
-            self.timers.set(Timer::Fin as usize, now + self.config.fin_interval);
+            self.timers.set(Timer::Fin, now + self.config.fin_interval);
             let fin = FinRepr {
                 total_len: self.shared.end().unwrap_or(0),
                 algorithm: self.digest.algorithm(),
@@ -562,16 +568,16 @@ impl<B: Payload> Sender<B> {
         if self.is_finished() {
             return;
         }
-        if self.timers.take_expired(Timer::Hello as usize, now) && self.state == SenderState::Handshake {
+        if self.timers.take_expired(Timer::Hello, now) && self.state == SenderState::Handshake {
             self.send_hello = true;
         }
-        if self.timers.take_expired(Timer::Fin as usize, now) && self.state == SenderState::Closing {
+        if self.timers.take_expired(Timer::Fin, now) && self.state == SenderState::Closing {
             self.send_fin = true;
         }
         if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
             self.observe_progress(now);
         }
-        if self.timers.take_expired(Timer::GiveUp as usize, now) {
+        if self.timers.take_expired(Timer::GiveUp, now) {
             let written = self.shared.written();
             let acked = self.shared.acked();
             let idle_app = self.state == SenderState::Transfer && acked >= written && self.shared.end().is_none();
@@ -596,7 +602,7 @@ impl<B: Payload> Sender<B> {
                 }
                 self.keepalive_at = Some(now);
                 let grace = self.config.give_up_after.min(KEEPALIVE_GRACE);
-                self.timers.set(Timer::GiveUp as usize, now + grace);
+                self.timers.set(Timer::GiveUp, now + grace);
             } else {
                 let idle = now - self.last_progress;
                 self.fail(SenderError::GaveUp { acked, written, idle }, ResetReason::GiveUp);

@@ -1,43 +1,52 @@
 //! A fixed timer table: an enum indexes an array of deadlines, the next wake-up is a
 //! `min` (quinn-proto `connection/timer.rs`). No heap, no allocation.
 
+use core::marker::PhantomData;
+
 use crate::time::Instant;
 
-/// A set of `N` optional deadlines indexed by a timer enum's discriminant.
+/// A timer enum: each variant names one slot of a [`TimerTable`].
+pub trait TimerKind: Copy {
+    /// The slot of this timer (the enum's discriminant, below the table's `N`).
+    fn slot(self) -> usize;
+}
+
+/// A set of `N` optional deadlines, one per variant of the timer enum `K`.
 #[derive(Debug, Clone, Copy)]
-pub struct TimerTable<const N: usize> {
+pub struct TimerTable<K, const N: usize> {
     deadlines: [Option<Instant>; N],
+    kind: PhantomData<K>,
 }
 
-impl<const N: usize> Default for TimerTable<N> {
+impl<K, const N: usize> Default for TimerTable<K, N> {
     fn default() -> Self {
-        TimerTable { deadlines: [None; N] }
+        TimerTable { deadlines: [None; N], kind: PhantomData }
     }
 }
 
-impl<const N: usize> TimerTable<N> {
-    /// Arms timer `i` for `at`, replacing any earlier setting.
+impl<K: TimerKind, const N: usize> TimerTable<K, N> {
+    /// Arms timer `t` for `at`, replacing any earlier setting.
     #[inline]
-    pub fn set(&mut self, i: usize, at: Instant) {
-        self.deadlines[i] = Some(at);
+    pub fn set(&mut self, t: K, at: Instant) {
+        self.deadlines[t.slot()] = Some(at);
     }
 
-    /// Disarms timer `i`.
+    /// Disarms timer `t`.
     #[inline]
-    pub fn stop(&mut self, i: usize) {
-        self.deadlines[i] = None;
+    pub fn stop(&mut self, t: K) {
+        self.deadlines[t.slot()] = None;
     }
 
-    /// Deadline of timer `i`.
+    /// Deadline of timer `t`.
     #[inline]
-    pub fn get(&self, i: usize) -> Option<Instant> {
-        self.deadlines[i]
+    pub fn get(&self, t: K) -> Option<Instant> {
+        self.deadlines[t.slot()]
     }
 
-    /// Whether timer `i` is armed and due at `now`.
+    /// Whether timer `t` is armed and due at `now`.
     #[inline]
-    pub fn is_expired(&self, i: usize, now: Instant) -> bool {
-        self.deadlines[i].is_some_and(|t| t <= now)
+    pub fn is_expired(&self, t: K, now: Instant) -> bool {
+        self.deadlines[t.slot()].is_some_and(|d| d <= now)
     }
 
     /// The earliest armed deadline.
@@ -46,14 +55,45 @@ impl<const N: usize> TimerTable<N> {
         self.deadlines.iter().flatten().min().copied()
     }
 
-    /// Disarms and reports timer `i` if it is due.
+    /// Disarms and reports timer `t` if it is due.
     #[inline]
-    pub fn take_expired(&mut self, i: usize, now: Instant) -> bool {
-        if self.is_expired(i, now) {
-            self.deadlines[i] = None;
+    pub fn take_expired(&mut self, t: K, now: Instant) -> bool {
+        if self.is_expired(t, now) {
+            self.deadlines[t.slot()] = None;
             true
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    enum T {
+        A = 0,
+        B = 1,
+    }
+
+    impl TimerKind for T {
+        fn slot(self) -> usize {
+            self as usize
+        }
+    }
+
+    #[test]
+    fn the_next_wake_up_is_the_earliest_armed_timer_and_expiry_disarms() {
+        let mut t: TimerTable<T, 2> = TimerTable::default();
+        assert_eq!(t.next(), None);
+        t.set(T::A, Instant::from_millis(5));
+        t.set(T::B, Instant::from_millis(3));
+        assert_eq!(t.next(), Some(Instant::from_millis(3)));
+        assert!(!t.take_expired(T::A, Instant::from_millis(4)));
+        assert!(t.take_expired(T::B, Instant::from_millis(4)));
+        assert_eq!(t.get(T::B), None);
+        t.stop(T::A);
+        assert_eq!(t.next(), None);
     }
 }
