@@ -188,25 +188,6 @@ impl<B: Payload> Receiver<B> {
         &self.shared
     }
 
-    /// Hands path `i` to another lcore (multi-core driver): the caller
-    /// drives the returned [`PathReceiver`] with [`Receiver::shared`]
-    /// (`handle_data`, `handle_ping`, `poll_transmit` for its ACKs) and
-    /// routes that path's DATA and PING to it; this receiver keeps session
-    /// control and the reassembler, and learns of the lcore's traffic through
-    /// [`Receiver::note_activity`]. Give it back with [`Receiver::attach_path`].
-    ///
-    /// Panics if `i` is out of range or already detached (a driver bug).
-    pub fn detach_path(&mut self, i: usize) -> PathReceiver {
-        self.lane.take_path(i).unwrap_or_else(|| panic!("path {i} is already detached"))
-    }
-
-    /// Takes back a path given out by [`Receiver::detach_path`].
-    pub fn attach_path(&mut self, path: PathReceiver) {
-        let i = path.id();
-        assert!(!self.lane.drives(i), "path {i} was not detached");
-        self.lane.put_path(path);
-    }
-
     /// Hands the paths for which `take(id)` holds to a new lane (another poll loop):
     /// the caller routes their DATA and PING to it. The lane's accepted packets count
     /// as activity for the idle timeout (through the shared state). Give it back with
@@ -225,19 +206,14 @@ impl<B: Payload> Receiver<B> {
         self.lane.drives(i as u16)
     }
 
-    /// Another lcore accepted packets of this session: the sender is alive,
-    /// so the idle timeout starts over. (Lanes made by [`Receiver::split_lane`]
-    /// report their traffic themselves.)
+    /// Packets of this session arrived elsewhere: the sender is alive, so the
+    /// idle timeout starts over. (Lanes made by [`Receiver::split_lane`] report
+    /// their traffic through the shared state; this is for other drivers.)
     pub fn note_activity(&mut self, now: Instant) {
         self.last_activity = now;
         if self.state == ReceiverState::Receiving {
             self.timers.set(Timer::Idle, now + self.config.idle_timeout);
         }
-    }
-
-    /// Adds drops counted by a path lcore (for [`Receiver::stats`]).
-    pub fn merge_drops(&mut self, drops: &DropCounters) {
-        self.drops.merge(drops);
     }
 
     /// Whether the sender confirmed it has our Ok verdict: the session is

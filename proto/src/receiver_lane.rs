@@ -121,18 +121,6 @@ impl<B: Payload> ReceiverLane<B> {
         self.dirty = true;
     }
 
-    /// Takes path `id` out (see [`crate::Receiver::detach_path`]).
-    pub(crate) fn take_path(&mut self, id: usize) -> Option<PathReceiver> {
-        self.paths.get_mut(id)?.take()
-    }
-
-    /// Puts path `p` back.
-    pub(crate) fn put_path(&mut self, p: PathReceiver) {
-        let i = p.id() as usize;
-        self.paths[i] = Some(p);
-        self.dirty = true;
-    }
-
     /// Processes a DATA or PING routed to this lane; `datagram` is the whole
     /// datagram's handle (narrowed to the payload here, never copied). Refusals are
     /// counted; a duplicate is refused but still acknowledged (our ACK was lost).

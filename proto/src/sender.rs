@@ -125,7 +125,7 @@ pub struct Sender<B> {
     config: SenderConfig,
     shared: Arc<SenderShared<B>>,
     /// The paths driven here: all of them, less those split off to other lanes
-    /// ([`Sender::split_lane`], [`Sender::detach_path`]).
+    /// ([`Sender::split_lane`]).
     lane: SenderLane<B>,
     state: SenderState,
     digest: StreamDigest,
@@ -185,26 +185,6 @@ impl<B: Payload> Sender<B> {
         &self.shared
     }
 
-    /// Hands path `i`'s data role to another lcore (multi-core driver): the
-    /// caller drives the returned [`PathSender`] with [`Sender::shared`], and
-    /// routes that path's ACKs to it. This sender keeps session control
-    /// (HELLO, FIN, RESET, give-up), sends control frames only on the paths
-    /// it still owns, and follows progress through the shared acknowledged
-    /// offset. Give the path back with [`Sender::attach_path`] at the end so
-    /// [`Sender::stats`] and [`Sender::path`] see it again.
-    ///
-    /// Panics if `i` is out of range or already detached (a driver bug).
-    pub fn detach_path(&mut self, i: usize) -> PathSender<B> {
-        self.lane.take_path(i).unwrap_or_else(|| panic!("path {i} is already detached"))
-    }
-
-    /// Takes back a path given out by [`Sender::detach_path`].
-    pub fn attach_path(&mut self, path: PathSender<B>) {
-        let i = path.id();
-        assert!(!self.lane.drives(i), "path {i} was not detached");
-        self.lane.put_path(path);
-    }
-
     /// Hands the paths for which `take(id)` holds to a new lane (another poll loop):
     /// the caller drives it over the same shared state and routes those paths' ACKs
     /// to it. Session control stays here, sending on the paths still driven here.
@@ -221,11 +201,6 @@ impl<B: Payload> Sender<B> {
     /// Whether path `i` is driven here (not split off or detached).
     pub fn is_local(&self, i: usize) -> bool {
         self.lane.drives(i as u16)
-    }
-
-    /// Adds drops counted by a path lcore (for [`Sender::stats`]).
-    pub fn merge_drops(&mut self, drops: &DropCounters) {
-        self.drops.merge(drops);
     }
 
     /// The digest the FIN carries.

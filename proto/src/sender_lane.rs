@@ -110,17 +110,6 @@ impl<B: Payload> SenderLane<B> {
         self.drops.merge(&other.drops);
     }
 
-    /// Takes path `id` out (see [`crate::Sender::detach_path`]).
-    pub(crate) fn take_path(&mut self, id: usize) -> Option<PathSender<B>> {
-        self.paths.get_mut(id)?.take()
-    }
-
-    /// Puts path `p` back.
-    pub(crate) fn put_path(&mut self, p: PathSender<B>) {
-        let i = p.id() as usize;
-        self.paths[i] = Some(p);
-    }
-
     /// Seeds every path here with the handshake RTT (once).
     pub(crate) fn seed_rtt(&mut self, now: Instant, rtt: Duration) {
         self.seeded = true;

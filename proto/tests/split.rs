@@ -1,13 +1,17 @@
-//! The control owners (`Sender`, `Receiver`) with some paths detached to
-//! "other lcores", driven in one thread on virtual time the way the DPDK data
-//! plane drives them across lcores: a full session (HELLO, data, FIN) where
-//! the detached paths carry data and ACKs, control frames stay on the paths
-//! the owners kept, and the stats are whole once the paths are attached again.
+//! The control owners (`Sender`, `Receiver`) with some paths split off to a second
+//! lane ("another lcore"), driven in one thread on virtual time the way the DPDK data
+//! plane drives them across lcores: every datagram is parsed once (`Incoming`) and
+//! routed by the protocol's own rule (`sender_route`, `receiver_route`); a full
+//! session (HELLO, data, FIN) where the split-off paths carry data and ACKs, control
+//! frames stay on the paths the owners kept, and the stats are whole once the lanes
+//! are joined again.
 
 use stripecat_proto::config::{ReceiverConfig, SenderConfig};
 use stripecat_proto::time::{Duration, Instant};
 use stripecat_proto::wire::{Frame, Packet, Repr};
-use stripecat_proto::{PathReceiver, PathSender, Payload, Receiver, ReceiverState, Sender, SenderState, SharedBytes};
+use stripecat_proto::{
+    Incoming, Receiver, ReceiverLane, ReceiverState, Route, Sender, SenderLane, SenderState, SharedBytes,
+};
 
 const PATHS: u16 = 4;
 const CHUNK: u16 = 1000;
@@ -15,13 +19,12 @@ const CHUNK: u16 = 1000;
 struct Split {
     sender: Sender<SharedBytes>,
     receiver: Receiver<SharedBytes>,
-    /// Sender paths on the "other lcore" (odd ids).
-    tx_paths: Vec<PathSender<SharedBytes>>,
-    /// Receiver paths on its "other lcore" (ids 2 and 3: a different split
-    /// from the sender's, as two hosts with different lcore counts have).
-    rx_paths: Vec<PathReceiver>,
+    /// The sender's second lane (odd path ids).
+    tx_lane: SenderLane<SharedBytes>,
+    /// The receiver's second lane (ids 2 and 3: a different split from the
+    /// sender's, as two hosts with different lcore counts have).
+    rx_lane: ReceiverLane<SharedBytes>,
     control_paths: Vec<u16>,
-    seeded: bool,
 }
 
 fn remote_tx(p: u16) -> bool {
@@ -36,10 +39,10 @@ impl Split {
         let now = Instant::ZERO;
         let cfg = SenderConfig { paths: PATHS, chunk_size: CHUNK, total_len: Some(len as u64), ..Default::default() };
         let mut sender = Sender::new(cfg, 7, now);
-        let tx_paths = (0..PATHS).filter(|&p| remote_tx(p)).map(|p| sender.detach_path(p as usize)).collect();
+        let tx_lane = sender.split_lane(remote_tx);
         let mut receiver = Receiver::new(ReceiverConfig { paths: PATHS, ..Default::default() });
-        let rx_paths = (0..PATHS).filter(|&p| remote_rx(p)).map(|p| receiver.detach_path(p as usize)).collect();
-        Split { sender, receiver, tx_paths, rx_paths, control_paths: Vec::new(), seeded: false }
+        let rx_lane = receiver.split_lane(remote_rx);
+        Split { sender, receiver, tx_lane, rx_lane, control_paths: Vec::new() }
     }
 
     /// Everything the sender side emits at `now`, as (path, bytes).
@@ -49,28 +52,18 @@ impl Split {
             self.sender.handle_timeout(now);
         }
         while let Some(t) = self.sender.poll_transmit(now) {
-            assert!(self.sender.is_local(t.path as usize), "the owner sent on detached path {}", t.path);
+            assert!(self.sender.is_local(t.path as usize), "the owner sent on split-off path {}", t.path);
             if t.payload.is_none() && !matches!(t.repr.frame, Frame::Ping) {
                 self.control_paths.push(t.path);
             }
             out.push((t.path, t.to_vec()));
         }
-        let shared = self.sender.shared().clone();
-        if shared.is_established() && !self.seeded {
-            // The handshake's RTT reaches the detached paths through the shared part.
-            self.seeded = true;
-            let rtt = shared.handshake_rtt().expect("HELLO-ACK measured the handshake");
-            for p in &mut self.tx_paths {
-                p.seed_rtt(now, rtt);
-            }
+        if self.tx_lane.poll_timeout().is_some_and(|t| t <= now) {
+            self.tx_lane.handle_timeout(now);
         }
-        for p in &mut self.tx_paths {
-            if p.poll_timeout().is_some_and(|t| t <= now) {
-                p.handle_timeout(now, &shared);
-            }
-            while let Some(t) = p.poll_transmit(now, &shared) {
-                out.push((t.path, t.to_vec()));
-            }
+        while let Some(t) = self.tx_lane.poll_transmit(now) {
+            assert!(remote_tx(t.path), "the second lane sent on path {}", t.path);
+            out.push((t.path, t.to_vec()));
         }
         out
     }
@@ -83,52 +76,28 @@ impl Split {
         while let Some(t) = self.receiver.poll_transmit(now) {
             out.push((t.path, t.to_vec()));
         }
-        let shared = self.receiver.shared().clone();
-        if let Some(session) = shared.session() {
-            for p in &mut self.rx_paths {
-                while let Some(t) = p.poll_transmit::<SharedBytes>(now, &shared, session) {
-                    out.push((t.path, t.to_vec()));
-                }
-            }
+        while let Some(t) = self.rx_lane.poll_transmit(now) {
+            out.push((t.path, t.to_vec()));
         }
         out
     }
 
-    /// Routes a datagram to the receiver side: DATA/PING of a detached path
-    /// to its lcore, everything else to the owner.
-    fn route_to_receiver(&mut self, now: Instant, path: u16, bytes: Vec<u8>) {
-        let (repr, range) = {
-            let pkt = Packet::new_checked(&bytes[..]).unwrap();
-            (Repr::parse(&pkt).unwrap(), pkt.payload_range())
+    /// Routes a datagram to the receiver side as the data plane does: parsed once,
+    /// to the lane that drives its path or to the owner.
+    fn route_to_receiver(&mut self, now: Instant, _path: u16, bytes: Vec<u8>) {
+        let incoming = Incoming::parse(&bytes).expect("the simulator sends valid packets");
+        let _ = match incoming.receiver_route() {
+            Route::Path(p) if remote_rx(p) => self.rx_lane.handle_incoming(now, &incoming, SharedBytes::from(bytes)),
+            _ => self.receiver.handle_incoming(now, &incoming, SharedBytes::from(bytes)),
         };
-        let shared = self.receiver.shared().clone();
-        if remote_rx(path) && matches!(repr.frame, Frame::Data | Frame::Ping) {
-            let p = self.rx_paths.iter_mut().find(|p| p.id() == path).unwrap();
-            if shared.session() != Some(repr.header.session_id) {
-                return;
-            }
-            let _ = match repr.frame {
-                Frame::Data => p.handle_data(now, &repr.header, SharedBytes::from(bytes).narrow(range), &shared),
-                _ => p.handle_ping(now, &repr.header),
-            };
-            self.receiver.note_activity(now);
-        } else {
-            let _ = self.receiver.handle_datagram(now, SharedBytes::from(bytes));
-        }
     }
 
-    fn route_to_sender(&mut self, now: Instant, path: u16, bytes: Vec<u8>) {
-        let repr = Repr::parse(&Packet::new_checked(&bytes[..]).unwrap()).unwrap();
-        match (&repr.frame, remote_tx(path)) {
-            (Frame::Ack(ack), true) => {
-                let shared = self.sender.shared().clone();
-                let p = self.tx_paths.iter_mut().find(|p| p.id() == path).unwrap();
-                p.handle_ack(now, &repr.header, ack, &shared);
-            }
-            _ => {
-                let _ = self.sender.handle_datagram(now, &bytes);
-            }
-        }
+    fn route_to_sender(&mut self, now: Instant, _path: u16, bytes: Vec<u8>) {
+        let incoming = Incoming::parse(&bytes).expect("the simulator sends valid packets");
+        let _ = match incoming.sender_route() {
+            Route::Path(p) if remote_tx(p) => self.tx_lane.handle_incoming(now, &incoming),
+            _ => self.sender.handle_incoming(now, &incoming),
+        };
     }
 }
 
@@ -169,7 +138,7 @@ fn run(len: usize) -> (Split, Vec<u8>) {
 }
 
 #[test]
-fn detached_paths_carry_the_data_and_control_stays_home() {
+fn split_off_paths_carry_the_data_and_control_stays_home() {
     let len = 3 * 1000 * 1000 + 17;
     let (mut s, input) = run(len);
     assert_eq!(s.sender.state(), SenderState::Done, "sender: {:?}", s.sender.state());
@@ -177,20 +146,18 @@ fn detached_paths_carry_the_data_and_control_stays_home() {
     // HELLO and FIN went out on the paths the owner kept.
     assert!(!s.control_paths.is_empty());
     assert!(s.control_paths.iter().all(|&p| !remote_tx(p)), "{:?}", s.control_paths);
-    // Detached paths carried their share.
-    for p in &s.tx_paths {
+    // Split-off paths carried their share.
+    for p in s.tx_lane.paths() {
         assert!(p.stats().packets > 100, "path {} sent {}", p.id(), p.stats().packets);
     }
-    for p in &s.rx_paths {
+    for p in s.rx_lane.paths() {
         assert!(p.stats().packets > 100, "rx path {} got {}", p.id(), p.stats().packets);
     }
     let sent_local = s.sender.stats().paths.packets;
-    for p in std::mem::take(&mut s.tx_paths) {
-        s.sender.attach_path(p);
-    }
-    for p in std::mem::take(&mut s.rx_paths) {
-        s.receiver.attach_path(p);
-    }
+    let tx_lane = s.sender.split_lane(|_| false);
+    s.sender.join_lane(std::mem::replace(&mut s.tx_lane, tx_lane));
+    let rx_lane = s.receiver.split_lane(|_| false);
+    s.receiver.join_lane(std::mem::replace(&mut s.rx_lane, rx_lane));
     assert!(s.sender.stats().paths.packets > sent_local, "attached paths count in the stats");
     assert!((0..PATHS as usize).all(|p| s.sender.is_local(p) && s.receiver.is_local(p)));
     let _ = input;
@@ -241,9 +208,9 @@ fn output_is_the_input() {
 }
 
 #[test]
-fn a_detached_paths_ack_at_the_owner_is_dropped_not_applied() {
-    // Routing a detached path's ACK to the owner is a driver bug; the owner
-    // reports it (UnknownPath) instead of feeding a placeholder path.
+fn a_split_off_paths_ack_at_the_owner_is_dropped_not_applied() {
+    // Routing a split-off path's ACK to the owner is a driver bug; the owner
+    // reports it (UnknownPath) instead of feeding a path it does not drive.
     let len = 100_000;
     let mut s = Split::new(len);
     let mut now = Instant::ZERO;
@@ -278,12 +245,16 @@ fn a_detached_paths_ack_at_the_owner_is_dropped_not_applied() {
 }
 
 #[test]
-#[should_panic(expected = "already detached")]
-fn detaching_twice_is_a_driver_bug() {
-    let cfg = SenderConfig { paths: 2, ..Default::default() };
+fn a_path_belongs_to_one_lane_only() {
+    let cfg = SenderConfig { paths: 4, ..Default::default() };
     let mut sender: Sender<SharedBytes> = Sender::new(cfg, 1, Instant::ZERO);
-    let _a = sender.detach_path(1);
-    let _b = sender.detach_path(1);
+    let a = sender.split_lane(|p| p == 1);
+    let b = sender.split_lane(|p| p == 1 || p == 2);
+    assert!(a.drives(1) && !b.drives(1), "path 1 went to the first lane");
+    assert!(b.drives(2) && !sender.is_local(1) && !sender.is_local(2) && sender.is_local(0));
+    sender.join_lane(a);
+    sender.join_lane(b);
+    assert!((0..4).all(|p| sender.is_local(p)));
 }
 
 #[test]
