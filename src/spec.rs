@@ -129,32 +129,34 @@ fn push_args(args: &mut Option<String>, extra: &str) {
 
 /// af_packet ring geometry for `mtu`: `(framesz, blocksz, framecnt)`.
 ///
-/// - `framesz`: 2048 (the default) when an MTU-sized frame fits in it, else the smallest multiple of
-///   16 (TPACKET_ALIGNMENT) holding the receive offset (66) plus the frame (MTU + 14): 9088 for MTU
-///   9000. Not a power of two on purpose: DPDK 22.11's af_packet receives into one mbuf and refuses
-///   a queue (ENOMEM) whose `framesz - 32` exceeds the mbuf's data room, and the data plane's receive
-///   mbufs hold MTU + 82 bytes (16384-byte frames failed exactly so).
-/// - `blocksz`: the page-multiple power of two (so the kernel's 2^order block allocation wastes
-///   nothing) from 4096 up to 128 KiB that packs the frames best: 65536 (7 frames, 97% used) for 9088.
-/// - `framecnt`: whole blocks (the kernel needs `framecnt` = frames per block x blocks), as many as fit
-///   in the default ring's 1 MiB, at least one block.
+/// DPDK 22.11's af_packet finds receive frame `i` at `i * framesz` from the ring's start, so a block
+/// must hold whole frames with nothing left over (`blocksz` a multiple of `framesz`), and the kernel
+/// wants `blocksz` a multiple of the page. Its receive queue also refuses (ENOMEM) a `framesz - 32`
+/// above the mbuf's data room, and the data plane's receive mbufs hold MTU + 82 bytes (MTU + 14 + 4
+/// + 64; 16384-byte frames at MTU 9000 failed exactly so). Hence:
+/// - `framesz`: 2048 (the default) when an MTU-sized frame fits in it; else, among the multiples of
+///   16 from the receive offset (66) plus the frame (MTU + 14) up to what the mbufs take (MTU + 114),
+///   the one with the most factors of two (the smallest block): 9088 = 71 x 128 for MTU 9000.
+/// - `blocksz`: the least common multiple of `framesz` and the page: 290816 (71 pages, 32 frames).
+/// - `framecnt`: whole blocks, as many as come nearest to the default ring's 1 MiB: 128 at MTU 9000.
 pub fn af_packet_geometry(mtu: u16) -> (u32, u32, u32) {
     let need = AFP_RX_MAC_OFFSET + mtu as u32 + 14;
-    let framesz = if need <= AFP_DEFAULT_FRAMESZ { AFP_DEFAULT_FRAMESZ } else { need.div_ceil(16) * 16 };
-    let mut best = (0u32, 0u32); // (blocksz, frames per block), best use of the block first
-    let mut bs = PAGE;
-    while bs <= 128 << 10 {
-        let per = bs / framesz;
-        // more of the block used: per / bs > best.1 / best.0
-        if per > 0 && (best.0 == 0 || per as u64 * best.0 as u64 > best.1 as u64 * bs as u64) {
-            best = (bs, per);
-        }
-        bs *= 2;
+    if need <= AFP_DEFAULT_FRAMESZ {
+        return (AFP_DEFAULT_FRAMESZ, PAGE, AFP_DEFAULT_FRAMECNT);
     }
-    let (blocksz, per) = best;
+    let lo = need.div_ceil(16) * 16;
+    let hi = (mtu as u32 + 14 + 4 + 64 + 32).max(lo);
+    let framesz = (lo..=hi).step_by(16).max_by_key(|f| (f.trailing_zeros(), std::cmp::Reverse(*f))).unwrap_or(lo);
+    let gcd = |mut a: u32, mut b: u32| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let blocksz = framesz / gcd(framesz, PAGE) * PAGE;
     let ring = AFP_DEFAULT_FRAMECNT * AFP_DEFAULT_FRAMESZ;
-    let blocks = (ring / blocksz).max(1);
-    (framesz, blocksz, per * blocks)
+    let blocks = ((ring + blocksz / 2) / blocksz).max(1);
+    (framesz, blocksz, blocksz / framesz * blocks)
 }
 
 /// The devargs a port needs at `mtu` that its driver's defaults do not give, unless the user gave
@@ -245,7 +247,7 @@ mod tests {
         assert_eq!(defaults("net_af_packet0,iface=v0a", 1500), "net_af_packet0,iface=v0a");
         assert_eq!(
             defaults("net_af_packet0,iface=v0a,qdisc_bypass=0", 9000),
-            "net_af_packet0,iface=v0a,qdisc_bypass=0,framesz=9088,blocksz=65536,framecnt=112"
+            "net_af_packet0,iface=v0a,qdisc_bypass=0,framesz=9088,blocksz=290816,framecnt=128"
         );
         // one of the three given: the user's geometry stands as it is
         assert_eq!(defaults("net_af_packet0,iface=v0a,framesz=16384", 9000), "net_af_packet0,iface=v0a,framesz=16384");
@@ -260,17 +262,16 @@ mod tests {
             assert!(f >= mtu as u32 + 14 + 66, "mtu {mtu}: framesz {f} truncates a full frame");
             // DPDK's receive queue needs framesz - 32 within the data plane's mbuf data room
             assert!(f - 32 <= (mtu as u32 + 14 + 4 + 64).max(2048), "mtu {mtu}: framesz {f} does not fit the rx mbufs");
-            assert!(b.is_power_of_two() && b % 4096 == 0 && b >= f, "mtu {mtu}: blocksz {b}");
+            // DPDK finds frame i at i * framesz: whole frames per block, blocks of whole pages
+            assert!(b % 4096 == 0 && b % f == 0, "mtu {mtu}: blocksz {b} is not whole pages and whole frames of {f}");
             let per = b / f;
             assert_eq!(n % per, 0, "mtu {mtu}: framecnt {n} is not whole blocks of {per}");
-            assert!(per * f * 10 >= b * 8, "mtu {mtu}: {per} frames of {f} use under 80% of a {b}-byte block");
             let ring = n as u64 * f as u64;
-            assert!(
-                (512 << 10..=(1 << 20) + 65536).contains(&ring),
-                "mtu {mtu}: ring of {ring} bytes is far from 1 MiB"
-            );
+            assert!((640 << 10..=1600 << 10).contains(&ring), "mtu {mtu}: ring of {ring} bytes is far from 1 MiB");
         }
         assert_eq!(af_packet_geometry(1500), (2048, 4096, 512), "MTU 1500 keeps the driver's defaults");
+        assert_eq!(af_packet_geometry(9000), (9088, 290816, 128));
+        assert_eq!(af_packet_geometry(4000), (4096, 4096, 256));
     }
 
     #[test]
