@@ -44,7 +44,7 @@ case_shellcheck() {
 case_short_run() {
     local bin="$REPO_ROOT/target/release/stripecat" j="$T_CASE_DIR/results.json"
     [[ -x $bin ]] || t_fail "$bin not built (cargo build --release first)"
-    t_run "$BENCH" --no-build --no-plots --no-lock --rounds 1 --size 4M --parts transfer --mem-sizes none \
+    t_run "$BENCH" --no-build --no-plots --no-lock --rounds 1 --size 64M --parts transfer --mem-sizes none \
         --cases nc,udp4,onebyte --json "$j"
     [[ $T_RC -eq 0 ]] || { t_show; t_fail "bench exited $T_RC"; }
     assert_out_contains "| case | median s | Gbit/s (median) | wall vs nc | CPU s (median) | CPU s/GiB (median) | CPU/GiB vs nc | packets/CPU-s (median) |"
@@ -53,8 +53,9 @@ case_short_run() {
     assert_out_contains "| kernel --udp --paths 4 on loopback: wall >= 0.8x nc |"
     assert_out_contains "| memif2 MTU 9000: wall >= 2.0x nc | not run | - |"
     grep -Eq '^\| one byte over memif.*\| (PASS|MISS) \|$' <<<"$T_OUT" || { t_show; t_fail "onebyte target without PASS/MISS"; }
-    jq -e '.summary.nc.cpu_s_per_gib > 0 and .summary.nc.cpu_ratio_to_nc == 1 and .summary.nc.wall_ratio_to_nc == 1
-        and .summary.udp4.cpu_s_per_gib > 0 and .summary.onebyte.bytes == 1 and .summary.onebyte.cpu_s_per_gib == null
+    # (CPU times come in 10 ms steps: a quick nc run can read 0, and then it has no ratio)
+    jq -e '.summary.nc.cpu_s_per_gib >= 0 and (.summary.nc.cpu_ratio_to_nc == 1 or .summary.nc.cpu_s_per_gib == 0)
+        and .summary.nc.wall_ratio_to_nc == 1 and .summary.udp4.cpu_s_per_gib >= 0 and .summary.onebyte.bytes == 1 and .summary.onebyte.cpu_s_per_gib == null
         and .summary.onebyte.packets_per_cpu_s > 0 and .summary.onebyte.median_cpu_seconds > 0
         and ([.runs[] | select(.case == "onebyte") | .packets > 0 and .cpu_seconds > 0] | all)
         and ([.targets[] | select(.target | startswith("one byte")) | .pass | type == "boolean"] == [true])
