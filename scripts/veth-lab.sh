@@ -1,7 +1,7 @@
 #!/bin/bash
 # veth-lab.sh -- the virtual links stripecat's tests and benchmarks run on (veth pairs).
 #
-# Usage: scripts/veth-lab.sh up N [--mtu M] [--rate R] [--netns] [--addr] [--prefix P] [--keep-offloads]
+# Usage: scripts/veth-lab.sh up N [--mtu M] [--rate R | --rates R0,R1,...] [--netns] [--addr] [--prefix P] [--keep-offloads]
 #        scripts/veth-lab.sh down [--prefix P]
 #        scripts/veth-lab.sh status [--prefix P]
 #
@@ -10,6 +10,9 @@
 #   --mtu M        MTU of both ends (68..65535, default 1500).
 #   --rate R       shape both ends with tbf at R (e.g. 1gbit, 500mbit, 10mbit; units bit, kbit,
 #                  mbit, gbit, tbit). burst = max(4 ms at R, 10 frames of MTU+14), latency 20ms.
+#   --rates LIST   one rate per pair, comma-separated, in pair order (N of them), e.g.
+#                  1gbit,1gbit,1gbit,100mbit: pair i is shaped like --rate with the i-th rate.
+#                  Not together with --rate.
 #   --netns        move every b end into the namespace P-ns (its lo is brought up too).
 #   --addr         a end of pair i gets 198.18.i.1/24, b end 198.18.i.2/24 (RFC 2544 benchmark
 #                  range). Without it the ends carry no addresses (DPDK af_packet/pcap use the
@@ -53,6 +56,7 @@ esac
 count=""
 mtu=1500
 rate=""
+rates_arg=""
 netns=0
 addr=0
 prefix=scv
@@ -75,6 +79,8 @@ while [[ $# -gt 0 ]]; do
                 --mtu=*) mtu=${1#--mtu=} ;;
                 --rate) sc_need_value "$1" $#; rate=$2; shift ;;
                 --rate=*) rate=${1#--rate=} ;;
+                --rates) sc_need_value "$1" $#; rates_arg=$2; shift ;;
+                --rates=*) rates_arg=${1#--rates=} ;;
                 --netns) netns=1 ;;
                 --addr) addr=1 ;;
                 --keep-offloads) offloads_off=0 ;;
@@ -96,22 +102,39 @@ if [[ $cmd == up ]]; then
     longest="${prefix}$((count - 1))a"
     [[ ${#longest} -le 15 ]] ||
         sc_usage_error "interface name '$longest' is longer than 15 characters; use a shorter --prefix"
-    rate_bps=""
-    if [[ -n $rate ]]; then
-        [[ $rate =~ ^([0-9]+(\.[0-9]+)?)(bit|kbit|mbit|gbit|tbit)$ ]] ||
-            sc_usage_error "bad --rate '$rate' (expected e.g. 1gbit, 500mbit, 10mbit)"
-        rate_bps=$(awk -v n="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[3]}" 'BEGIN {
+    # rates[i]: pair i's tbf rate ("" = not shaped); rates_bps[i] the same in bit/s
+    rates=()
+    rates_bps=()
+    [[ -z $rate || -z $rates_arg ]] || sc_usage_error "give --rate or --rates, not both"
+    if [[ -n $rates_arg ]]; then
+        IFS=, read -r -a rates <<<"$rates_arg"
+        [[ ${#rates[@]} -eq $count && $rates_arg != *, ]] ||
+            sc_usage_error "--rates needs $count rate(s), one per pair, got '$rates_arg'"
+    else
+        for ((i = 0; i < count; i++)); do rates+=("$rate"); done
+    fi
+    what=--rate
+    [[ -z $rates_arg ]] || what="rate in --rates:"
+    for r in "${rates[@]}"; do
+        if [[ -z $r ]]; then
+            rates_bps+=("")
+            continue
+        fi
+        [[ $r =~ ^([0-9]+(\.[0-9]+)?)(bit|kbit|mbit|gbit|tbit)$ ]] ||
+            sc_usage_error "bad $what '$r' (expected e.g. 1gbit, 500mbit, 10mbit)"
+        r_bps=$(awk -v n="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[3]}" 'BEGIN {
             m = (u == "bit") ? 1 : (u == "kbit") ? 1e3 : (u == "mbit") ? 1e6 : (u == "gbit") ? 1e9 : 1e12
             printf "%.0f", n * m }')
-        [[ $rate_bps -ge 8000 ]] || sc_usage_error "--rate '$rate' is too small (minimum 8kbit)"
-    fi
+        [[ $r_bps -ge 8000 ]] || sc_usage_error "$what '$r' is too small (minimum 8kbit)"
+        rates_bps+=("$r_bps")
+    done
 fi
 
 # ------------------------------------------------------------------ helpers
 
 require_tools() {
     command -v ip >/dev/null 2>&1 || sc_die 3 "'ip' not found" "install iproute2 (scripts/install-deps.sh)"
-    if [[ -n ${rate:-} ]]; then
+    if [[ -n ${rate:-}${rates_arg:-} ]]; then
         command -v tc >/dev/null 2>&1 || sc_die 3 "'tc' not found" "install iproute2 (scripts/install-deps.sh)"
     fi
 }
@@ -136,9 +159,9 @@ ours_in() {
     return 0
 }
 
-# burst_bytes -> tbf burst for the rate and MTU
+# burst_bytes BPS -> tbf burst for a rate of BPS bit/s and the MTU
 burst_bytes() {
-    local per_4ms=$((rate_bps / 8 / 250)) frames=$((10 * (mtu + 14)))
+    local per_4ms=$(($1 / 8 / 250)) frames=$((10 * (mtu + 14)))
     local b=$((per_4ms > frames ? per_4ms : frames))
     # With offloads on, veth hands tbf 64 KiB GSO frames; a smaller burst would drop them all.
     [[ $offloads_off -eq 0 && $b -lt 131100 ]] && b=131100
@@ -204,8 +227,7 @@ do_up() {
         ip netns add "$NS" || fail_up "cannot create namespace $NS"
         ip -n "$NS" link set lo up || fail_up "cannot bring lo up in $NS"
     fi
-    local burst="" have_ethtool=0 have_v6=0
-    [[ -n $rate ]] && burst=$(burst_bytes)
+    local burst="" have_ethtool=0 have_v6=0 pair_rate
     command -v ethtool >/dev/null 2>&1 && have_ethtool=1
     [[ -d /proc/sys/net/ipv6 ]] && have_v6=1
     if [[ $offloads_off -eq 1 && $have_ethtool -eq 0 ]]; then
@@ -214,6 +236,9 @@ do_up() {
     for ((i = 0; i < count; i++)); do
         a="${prefix}${i}a"
         b="${prefix}${i}b"
+        pair_rate=${rates[i]}
+        burst=""
+        [[ -z $pair_rate ]] || burst=$(burst_bytes "${rates_bps[i]}")
         ip link add "$a" mtu "$mtu" type veth peer name "$b" mtu "$mtu" ||
             fail_up "cannot create veth pair $a/$b" "is the veth module available? (modprobe veth)"
         { ip link set dev "$a" alias "$ALIAS_TAG:$prefix" && ip link set dev "$b" alias "$ALIAS_TAG:$prefix"; } ||
@@ -233,8 +258,8 @@ do_up() {
                 run_in "$side" ethtool -K "$dev" rx off tx off tso off gso off gro off >/dev/null 2>&1 ||
                     sc_warn "could not turn offloads off on $dev"
             fi
-            if [[ -n $rate ]]; then
-                run_in "$side" tc qdisc replace dev "$dev" root tbf rate "$rate" burst "$burst" latency "$LATENCY" ||
+            if [[ -n $pair_rate ]]; then
+                run_in "$side" tc qdisc replace dev "$dev" root tbf rate "$pair_rate" burst "$burst" latency "$LATENCY" ||
                     fail_up "tc refused tbf on $dev" "is sch_tbf available? (modprobe sch_tbf)"
             fi
             if [[ $addr -eq 1 ]]; then
@@ -244,7 +269,7 @@ do_up() {
             fi
             run_in "$side" ip link set dev "$dev" up || fail_up "cannot bring $dev up"
         done
-        sc_info "pair $i: $a <-> $b$([[ $netns -eq 1 ]] && echo " (in $NS)")$([[ $addr -eq 1 ]] && echo ", 198.18.$i.1 <-> 198.18.$i.2")$([[ -n $rate ]] && echo ", tbf $rate burst $burst")"
+        sc_info "pair $i: $a <-> $b$([[ $netns -eq 1 ]] && echo " (in $NS)")$([[ $addr -eq 1 ]] && echo ", 198.18.$i.1 <-> 198.18.$i.2")$([[ -n $pair_rate ]] && echo ", tbf $pair_rate burst $burst")"
     done
     if [[ $addr -eq 1 && $netns -eq 0 ]]; then
         sc_warn "--addr without --netns: the kernel delivers traffic between the two ends locally, not over the veth"

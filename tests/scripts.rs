@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 /// Every shell test in tests/scripts/, registered below; `all_shell_tests_are_registered`
 /// fails when a `test_*.sh` exists that is not in this list (or the other way round).
 const SHELL_TESTS: &[&str] = &[
+    "test_bench",
     "test_bind_nics",
     "test_install_deps",
     "test_setup_hugepages",
@@ -52,7 +53,7 @@ fn kill_group(pgid: u32) {
 /// Shell tests that touch machine-wide state (hugepages, network interfaces)
 /// hold the same lock as the DPDK integration tests, so none of them runs
 /// while a DPDK test needs those pages or links.
-const MACHINE_WIDE: &[&str] = &["test_setup_hugepages_real", "test_veth_lab"];
+const MACHINE_WIDE: &[&str] = &["test_bench", "test_setup_hugepages_real", "test_veth_lab"];
 
 fn run_shell_test(name: &str) {
     use std::os::unix::process::CommandExt;
@@ -126,6 +127,11 @@ fn all_shell_tests_are_registered() {
         found, registered,
         "tests/scripts/test_*.sh and SHELL_TESTS in tests/scripts.rs differ: add a #[test] for each new shell test"
     );
+}
+
+#[test]
+fn bench() {
+    run_shell_test("test_bench");
 }
 
 #[test]

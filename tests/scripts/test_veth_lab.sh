@@ -55,6 +55,18 @@ case_usage_errors() {
     t_run "$LAB" up 2 --mtu
     assert_rc 2
     assert_err_contains "option --mtu needs a value"
+    t_run "$LAB" up 2 --rates 1gbit
+    assert_rc 2
+    assert_err_contains "--rates needs 2 rate(s), one per pair"
+    assert_one_error_line
+    t_run "$LAB" up 2 --rates 1gbit,2gbit,3gbit
+    assert_rc 2
+    t_run "$LAB" up 2 --rates 1gbit,fast
+    assert_rc 2
+    assert_err_contains "bad rate in --rates: 'fast'"
+    t_run "$LAB" up 2 --rate 1gbit --rates 1gbit,1gbit
+    assert_rc 2
+    assert_err_contains "give --rate or --rates, not both"
 }
 
 [[ $EUID -eq 0 ]] || { t_case "--help" case_help; t_case "usage errors" case_usage_errors; t_done; t_skip "needs root for the real lab"; }
@@ -197,11 +209,23 @@ case_not_root() {
     nothing_left
 }
 
+case_rates_per_pair() {
+    t_run "$LAB" up 2 --rates 200mbit,20mbit --netns --mtu 9000 --prefix "$P"
+    assert_rc 0
+    assert_out_contains "pair 0: ${P}0a <-> ${P}0b (in $NS), tbf 200mbit burst 100000"
+    assert_out_contains "pair 1: ${P}1a <-> ${P}1b (in $NS), tbf 20mbit burst 90140"
+    tc qdisc show dev "${P}0a" root | grep -q "tbf .*rate 200Mbit" || t_fail "pair 0: $(tc qdisc show dev "${P}0a")"
+    ip netns exec "$NS" tc qdisc show dev "${P}0b" root | grep -q "tbf .*rate 200Mbit" || t_fail "pair 0, b end"
+    tc qdisc show dev "${P}1a" root | grep -q "tbf .*rate 20Mbit" || t_fail "pair 1: $(tc qdisc show dev "${P}1a")"
+    ip netns exec "$NS" tc qdisc show dev "${P}1b" root | grep -q "tbf .*rate 20Mbit" || t_fail "pair 1, b end"
+}
+
 t_case "--help" case_help
 t_case "usage errors exit 2 with one line" case_usage_errors
 t_case "up 2 --rate --netns --addr --mtu builds the lab" case_up_netns_addr_rate
 t_case "ping crosses both pairs through tbf" case_ping_across_pairs
 t_case "status lists both sides" case_status
+t_case "up 2 --rates shapes each pair at its own rate" case_rates_per_pair
 t_case "up again replaces the lab" case_up_replaces
 t_case "down never touches interfaces that are not ours" case_down_leaves_others_alone
 t_case "down removes everything, twice is fine" case_down
