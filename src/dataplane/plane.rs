@@ -186,7 +186,8 @@ impl Plane {
             )));
         }
         let started = Startup {
-            ports: p.ports.clone(),
+            // memif bsize and af_packet ring geometry sized for the frame, unless given.
+            ports: p.ports.iter().cloned().map(|s| crate::spec::with_mtu_defaults(s, p.mtu)).collect(),
             eal: p.eal.clone(),
             lcores: Some(lcores::eal_lcore_map(&workers)),
             verbose,
