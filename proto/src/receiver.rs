@@ -273,18 +273,29 @@ impl<B: Payload> Receiver<B> {
     /// Processes one datagram. Corrupt, foreign, duplicate or out-of-window packets are
     /// dropped, counted by reason, and reported in the `Err`.
     pub fn handle_datagram(&mut self, now: Instant, datagram: B) -> Result<(), DropReason> {
+        self.handle_datagram_with(now, datagram, crate::wire::Check::Crc32c)
+    }
+
+    /// [`Receiver::handle_datagram`] under the receiving link's check policy
+    /// ([`crate::wire::Check::Off`] accepts packets without a CRC32C).
+    pub fn handle_datagram_with(
+        &mut self,
+        now: Instant,
+        datagram: B,
+        check: crate::wire::Check,
+    ) -> Result<(), DropReason> {
         self.datagrams += 1;
-        let r = self.handle_inner(now, datagram);
+        let r = self.handle_inner(now, datagram, check);
         if let Err(reason) = r {
             self.drops.count(reason);
         }
         r
     }
 
-    fn handle_inner(&mut self, now: Instant, datagram: B) -> Result<(), DropReason> {
+    fn handle_inner(&mut self, now: Instant, datagram: B, check: crate::wire::Check) -> Result<(), DropReason> {
         let (repr, range) = {
             let packet = Packet::new_checked(datagram.as_ref())?;
-            (Repr::parse(&packet)?, packet.payload_range())
+            (Repr::parse_with(&packet, check)?, packet.payload_range())
         };
         let h = repr.header;
         if let Frame::Hello(hello) = repr.frame {

@@ -296,16 +296,27 @@ impl<B: Payload> Sender<B> {
     /// Processes one received datagram (ACK, HELLO-ACK, FIN-ACK or RESET). The sender
     /// keeps nothing of it, so a borrowed slice is enough.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DropReason> {
-        let r = self.handle_inner(now, datagram);
+        self.handle_datagram_with(now, datagram, crate::wire::Check::Crc32c)
+    }
+
+    /// [`Sender::handle_datagram`] under the receiving link's check policy
+    /// ([`crate::wire::Check::Off`] accepts packets without a CRC32C).
+    pub fn handle_datagram_with(
+        &mut self,
+        now: Instant,
+        datagram: &[u8],
+        check: crate::wire::Check,
+    ) -> Result<(), DropReason> {
+        let r = self.handle_inner(now, datagram, check);
         if let Err(reason) = r {
             self.drops.count(reason);
         }
         r
     }
 
-    fn handle_inner(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DropReason> {
+    fn handle_inner(&mut self, now: Instant, datagram: &[u8], check: crate::wire::Check) -> Result<(), DropReason> {
         let packet = Packet::new_checked(datagram)?;
-        let repr = Repr::parse(&packet)?;
+        let repr = Repr::parse_with(&packet, check)?;
         let h = repr.header;
         if h.session_id != self.shared.session_id() {
             return Err(DropReason::WrongSession);

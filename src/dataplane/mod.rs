@@ -22,6 +22,7 @@ pub mod lanes;
 pub mod lcores;
 pub mod members;
 pub mod neighbor;
+pub mod packet_check;
 pub mod payload;
 pub mod receiver_lane;
 pub mod receiver_loop;

@@ -142,9 +142,10 @@ impl RecvLane {
         if owner != self.lane {
             return self.lanes.forward(owner, mi as u16, m);
         }
+        let check = self.members[mi].rx_check(m.data());
         let parsed = Packet::new_checked(&m.data()[range.clone()])
             .map_err(DropReason::from)
-            .and_then(|pkt| Repr::parse(&pkt).map(|r| (r, pkt.payload_range())).map_err(DropReason::from));
+            .and_then(|pkt| Repr::parse_with(&pkt, check).map(|r| (r, pkt.payload_range())).map_err(DropReason::from));
         let (repr, payload_range) = match parsed {
             Ok(x) => x,
             Err(reason) => return self.drops.count(reason),
@@ -192,7 +193,15 @@ impl RecvLane {
                 let member = &mut self.members[route.member];
                 let src = Endpoint { mac: member.mac, ip: self.local_ip, port: self.udp_port };
                 *ident = ident.wrapping_add(1);
-                if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &src, &route.peer, *ident, member.chain) {
+                if let Ok(f) = framing::build_transmit(
+                    &self.hdr_pool,
+                    &t,
+                    &src,
+                    &route.peer,
+                    *ident,
+                    member.chain,
+                    member.tx_check(),
+                ) {
                     member.send(route.queue, f);
                 }
             }

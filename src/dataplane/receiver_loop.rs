@@ -303,11 +303,12 @@ impl RecvLoop {
             }
             Err(_) => (None, None),
         };
+        let check = self.members[mi].rx_check(m.data());
         let payload = match m.into_shared() {
             Ok(s) => MbufPayload::new(s).narrow(range),
             Err(_) => return false,
         };
-        let result = self.receiver.handle_datagram(now, payload);
+        let result = self.receiver.handle_datagram_with(now, payload, check);
         if let Some(session) = hello_session.filter(|s| self.receiver.session_id() != Some(*s)) {
             self.foreign_hellos[self.next_foreign] = Some((session, PathRoute { member: mi, queue: q, peer: from }));
             self.next_foreign = (self.next_foreign + 1) % FOREIGN_HELLOS;
@@ -348,7 +349,9 @@ impl RecvLoop {
             let member = &mut self.members[route.member];
             let src = Endpoint { mac: member.mac, ip: self.local_ip, port: self.udp_port };
             *ident = ident.wrapping_add(1);
-            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &src, &route.peer, *ident, member.chain) {
+            if let Ok(f) =
+                framing::build_transmit(&self.hdr_pool, &t, &src, &route.peer, *ident, member.chain, member.tx_check())
+            {
                 member.send(route.queue, f);
             }
         }

@@ -201,6 +201,7 @@ fn open_plane(
             m.impair = Some(Box::new(PortImpairer::new(spec, i, (*rx_pool).clone())));
         }
     }
+    super::packet_check::assign(&mut members, plane.packet_check, impair);
     // Header buffers hold headers only when every member sends chained
     // mbufs (the payload follows as its own segment). A driver without
     // multi-segment transmit (net_pcap) gets each DATA frame copied whole
@@ -281,6 +282,8 @@ fn port_reports(members: &[Member]) -> Vec<PortReport> {
                 rx_bytes: s.rx_bytes,
                 rx_missed: s.rx_missed,
                 tx_errors: s.tx_errors + m.txbuf.iter().map(|b| b.dropped).sum::<u64>(),
+                packet_check: m.check.name(),
+                packet_check_reason: m.check_reason,
             }
         })
         .collect()

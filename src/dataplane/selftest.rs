@@ -147,8 +147,10 @@ pub fn run(args: &SelftestArgs, verbose: u8) -> Result<(), Failure> {
         Mempool::new(&eal, "st_r_rx", window_chunks + WRITER_QUEUE as u32 + 8192, 256, data_room, None).map_err(env)?,
     );
     let r_hdr = Arc::new(Mempool::new(&eal, "st_r_hdr", 16384, 256, HEADROOM + 256, None).map_err(env)?);
-    let s_members = members::open(&eal, &a_ids, &[], 1, mtu, &s_rx)?;
-    let r_members = members::open(&eal, &b_ids, &[], 1, mtu, &r_rx)?;
+    let mut s_members = members::open(&eal, &a_ids, &[], 1, mtu, &s_rx)?;
+    let mut r_members = members::open(&eal, &b_ids, &[], 1, mtu, &r_rx)?;
+    super::packet_check::assign(&mut s_members, args.packet_check, None);
+    super::packet_check::assign(&mut r_members, args.packet_check, None);
     members::wait_links(&s_members, Duration::from_secs(5))?;
     members::wait_links(&r_members, Duration::from_secs(5))?;
     let r_mac = r_members[0].mac;

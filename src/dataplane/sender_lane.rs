@@ -7,7 +7,7 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use stripecat_proto::wire::{Frame, Packet, Repr};
+use stripecat_proto::wire::{Check, Frame, Packet, Repr};
 use stripecat_proto::{DropCounters, DropReason, PathSender, SenderShared};
 
 use super::addr::{path_udp_port, Endpoint};
@@ -110,7 +110,8 @@ impl SendLane {
                 let route = peek_route(&m.data()[range.clone()]);
                 match route {
                     Some((ty, p)) if is_path_traffic(ty) && self.layout.sender_owner(p) == self.lane => {
-                        self.on_ack(now, p, &m.data()[range.clone()]);
+                        let check = self.members[mi].rx_check(m.data());
+                        self.on_ack(now, p, &m.data()[range.clone()], check);
                     }
                     Some((ty, p)) if is_path_traffic(ty) => {
                         self.lanes.forward(self.layout.sender_owner(p), mi as u16, m)
@@ -135,10 +136,10 @@ impl SendLane {
         }
     }
 
-    fn on_ack(&mut self, now: stripecat_proto::Instant, p: u16, datagram: &[u8]) {
+    fn on_ack(&mut self, now: stripecat_proto::Instant, p: u16, datagram: &[u8], check: Check) {
         let parsed = Packet::new_checked(datagram)
             .map_err(DropReason::from)
-            .and_then(|pkt| Repr::parse(&pkt).map_err(DropReason::from));
+            .and_then(|pkt| Repr::parse_with(&pkt, check).map_err(DropReason::from));
         let repr = match parsed {
             Ok(r) => r,
             Err(reason) => return self.drops.count(reason),
@@ -179,7 +180,9 @@ impl SendLane {
             let dst = Endpoint { mac: peer_mac, ip: self.peer_ip, port: self.udp_port };
             *ident = ident.wrapping_add(1);
             // A frame we cannot build is a lost packet to the protocol.
-            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &src, &dst, *ident, member.chain) {
+            if let Ok(f) =
+                framing::build_transmit(&self.hdr_pool, &t, &src, &dst, *ident, member.chain, member.tx_check())
+            {
                 member.send(lq, f);
             }
         }

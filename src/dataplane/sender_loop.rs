@@ -225,7 +225,8 @@ impl SendLoop {
                         }
                     }
                 }
-                let _ = self.sender.handle_datagram(now, &m.data()[range.clone()]);
+                let check = self.members[mi].rx_check(m.data());
+                let _ = self.sender.handle_datagram_with(now, &m.data()[range.clone()], check);
             }
             _ => {
                 let member = &mut self.members[mi];
@@ -264,7 +265,9 @@ impl SendLoop {
             let dst = Endpoint { mac: peer_mac, ip: self.peer_ip, port: self.udp_port };
             *ident = ident.wrapping_add(1);
             // A frame we cannot build is a lost packet to the protocol.
-            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &src, &dst, *ident, member.chain) {
+            if let Ok(f) =
+                framing::build_transmit(&self.hdr_pool, &t, &src, &dst, *ident, member.chain, member.tx_check())
+            {
                 member.send(q, f);
             }
         }

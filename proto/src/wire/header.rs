@@ -10,6 +10,11 @@ impl Flags {
     /// Ask the receiver to acknowledge at once instead of waiting for the ACK batch
     /// (set on probes, PTO probes and the last chunk of the stream).
     pub const ACK_NOW: u8 = 0x01;
+    /// The CRC32C field is not set (sent as zero): the packet carries no per-packet check of
+    /// its own. Sent only on links whose policy needs none ([`super::Check::Off`]); a
+    /// receiver whose policy wants a check refuses such a packet
+    /// ([`super::WireError::MissingChecksum`]), so the flag cannot switch checking off there.
+    pub const NO_CHECK: u8 = 0x02;
 
     /// No flag set.
     pub const fn empty() -> Flags {
@@ -19,6 +24,11 @@ impl Flags {
     /// Whether [`Flags::ACK_NOW`] is set.
     pub const fn ack_now(self) -> bool {
         self.0 & Self::ACK_NOW != 0
+    }
+
+    /// Whether [`Flags::NO_CHECK`] is set.
+    pub const fn no_check(self) -> bool {
+        self.0 & Self::NO_CHECK != 0
     }
 }
 
@@ -93,7 +103,9 @@ impl HeaderRepr {
     /// If `header` is shorter than [`HEADER_LEN`].
     pub fn emit_with_payload(&self, header: &mut [u8], payload: &[u8]) {
         let h = &mut header[..HEADER_LEN];
-        self.emit(&mut Packet::new_unchecked(&mut *h));
+        let mut packet = Packet::new_unchecked(&mut *h);
+        self.emit(&mut packet);
+        packet.set_flags_raw(self.flags.0 & !Flags::NO_CHECK);
         super::fill_checksum(h, payload);
     }
 }

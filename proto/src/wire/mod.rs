@@ -29,6 +29,11 @@
 //!  40              44              48
 //!  |  timestamp echo |   CRC32C    |
 //! ```
+//!
+//! The per-packet check is a policy of each end, per link ([`Check`]): with
+//! [`Check::Crc32c`] a packet carries the CRC32C and a receiver insists on it; with
+//! [`Check::Off`] (links that cannot corrupt, e.g. shared memory) the sender sets
+//! [`Flags::NO_CHECK`] and leaves the field zero, and the receiver accepts that.
 
 mod ack;
 mod control;
@@ -158,6 +163,10 @@ pub enum WireError {
     /// The CRC32C does not match the bytes.
     #[error("checksum mismatch")]
     BadChecksum,
+    /// The packet says it carries no CRC32C ([`Flags::NO_CHECK`]) but the receiving
+    /// link's policy requires one ([`Check::Crc32c`]).
+    #[error("no checksum on a link that requires one")]
+    MissingChecksum,
     /// The body does not have the shape its type requires.
     #[error("malformed {kind:?} body: {why}")]
     Malformed {
@@ -278,6 +287,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn verify_checksum(&self) -> bool {
         verify_checksum(self.header(), self.payload())
     }
+
+    /// Applies the receiving link's check policy: see [`verify_check`].
+    pub fn verify_check(&self, policy: Check) -> Result<(), WireError> {
+        verify_check(self.header(), self.payload(), policy)
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
@@ -357,6 +371,44 @@ pub fn verify_checksum(header: &[u8], payload: &[u8]) -> bool {
     }
     let stored = u32::from_be_bytes(header[field::CHECKSUM].try_into().unwrap_or_default());
     compute_checksum(header, payload) == stored
+}
+
+/// The per-packet check of a link, as each end configures it for itself (the data plane
+/// decides it per member port).
+///
+/// Sending: [`Check::Crc32c`] fills the CRC32C; [`Check::Off`] sets [`Flags::NO_CHECK`] and
+/// leaves the field zero, saving a pass over every byte. Receiving: [`Check::Crc32c`]
+/// refuses packets without a CRC ([`WireError::MissingChecksum`]); [`Check::Off`] accepts
+/// them. A packet that carries a CRC is verified under either policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Check {
+    /// CRC32C over header and payload, sent and required.
+    #[default]
+    Crc32c,
+    /// No per-packet check: for links that cannot corrupt (the end-to-end digest stays).
+    Off,
+}
+
+/// Checks a received packet (header and payload as separate slices) against the receiving
+/// link's policy: a packet with a CRC must match it ([`WireError::BadChecksum`]); a packet
+/// marked [`Flags::NO_CHECK`] passes only under [`Check::Off`]
+/// ([`WireError::MissingChecksum`] otherwise). Never panics (a short header is
+/// [`WireError::Truncated`]).
+pub fn verify_check(header: &[u8], payload: &[u8], policy: Check) -> Result<(), WireError> {
+    let Some(&flags) = header.get(field::FLAGS).filter(|_| header.len() >= HEADER_LEN) else {
+        return Err(WireError::Truncated { have: header.len(), need: HEADER_LEN });
+    };
+    if Flags(flags).no_check() {
+        return match policy {
+            Check::Off => Ok(()),
+            Check::Crc32c => Err(WireError::MissingChecksum),
+        };
+    }
+    if verify_checksum(header, payload) {
+        Ok(())
+    } else {
+        Err(WireError::BadChecksum)
+    }
 }
 
 /// The body of a packet, by type. DATA has none here: its payload is a separate handle.
@@ -452,15 +504,19 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// Parses and checks a packet view: magic, version, type, CRC32C, body shape.
+    /// Parses and checks a packet view: magic, version, type, CRC32C (required), body
+    /// shape. Same as [`Repr::parse_with`] with [`Check::Crc32c`].
     ///
     /// The DATA payload is not copied: use [`Packet::payload_range`] to narrow the
     /// buffer handle.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr, WireError> {
+        Repr::parse_with(packet, Check::Crc32c)
+    }
+
+    /// [`Repr::parse`] under the receiving link's check policy (see [`verify_check`]).
+    pub fn parse_with<T: AsRef<[u8]>>(packet: &Packet<T>, policy: Check) -> Result<Repr, WireError> {
         let header = HeaderRepr::parse(packet)?;
-        if !packet.verify_checksum() {
-            return Err(WireError::BadChecksum);
-        }
+        packet.verify_check(policy)?;
         let frame = Frame::parse(header.packet_type, packet.payload())?;
         Ok(Repr { header, frame })
     }
@@ -472,16 +528,33 @@ impl Repr {
 
     /// Emits header and body into `buf` and fills the checksum over them and `payload`
     /// (DATA payload held elsewhere; pass `&[]` for control frames). Returns the number of
-    /// bytes written, [`Repr::buffer_len`].
+    /// bytes written, [`Repr::buffer_len`]. Same as [`Repr::emit_with`] with
+    /// [`Check::Crc32c`].
     ///
     /// # Panics
     /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
     pub fn emit(&self, buf: &mut [u8], payload: &[u8]) -> usize {
+        self.emit_with(buf, payload, Check::Crc32c)
+    }
+
+    /// [`Repr::emit`] under the sending link's check policy: [`Check::Off`] sets
+    /// [`Flags::NO_CHECK`], leaves the CRC field zero and reads no payload byte.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
+    pub fn emit_with(&self, buf: &mut [u8], payload: &[u8], check: Check) -> usize {
         let n = self.buffer_len();
         let (h, rest) = buf[..n].split_at_mut(HEADER_LEN);
         let mut packet = Packet::new_unchecked(&mut *h);
         self.header.emit(&mut packet);
         self.frame.emit(rest);
+        if check == Check::Off {
+            packet.set_flags_raw(self.header.flags.0 | Flags::NO_CHECK);
+            packet.set_checksum(0);
+            return n;
+        }
+        // A stale NO_CHECK bit (a re-emitted parsed header) must not hide the CRC.
+        packet.set_flags_raw(self.header.flags.0 & !Flags::NO_CHECK);
         let crc = {
             let mut c = crc32c::crc32c(&h[..field::CHECKSUM.start]);
             c = crc32c::crc32c_append(c, &[0u8; 4]);
@@ -616,6 +689,132 @@ mod tests {
         let mut p = Packet::new_unchecked(&mut bad[..]);
         p.fill_checksum();
         assert!(matches!(Repr::parse(&Packet::new_checked(&bad[..]).unwrap()), Err(WireError::Malformed { .. })));
+    }
+
+    // The PING above with the check off: NO_CHECK (0x02) joins ACK_NOW, the CRC field is zero.
+    static PING_NO_CHECK: [u8; 48] = [
+        0x53, 0x54, 0x01, 0x08, 0x03, 0x00, 0x00, 0x03, // PING, ACK_NOW | NO_CHECK, path 3
+        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, // session
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, // pn 42
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // offset
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x4d, // length 0, rsv, timestamp 77
+        0x00, 0x00, 0x00, 0x42, 0x00, 0x00, 0x00, 0x00, // echo 66, no CRC
+    ];
+
+    fn data_packet(check: Check, payload: &[u8]) -> Vec<u8> {
+        let repr = Repr {
+            header: HeaderRepr {
+                packet_type: PacketType::Data,
+                flags: Flags::empty(),
+                path_id: 1,
+                session_id: 5,
+                packet_number: 9,
+                offset: 4096,
+                length: payload.len() as u16,
+                timestamp: 1,
+                timestamp_echo: 2,
+            },
+            frame: Frame::Data,
+        };
+        let mut b = vec![0u8; HEADER_LEN + payload.len()];
+        assert_eq!(repr.emit_with(&mut b, payload, check), HEADER_LEN);
+        b[HEADER_LEN..].copy_from_slice(payload);
+        b
+    }
+
+    #[test]
+    fn emit_and_parse_with_and_without_check() {
+        // Without check: the flag is set, the field zero, and either policy that allows it parses.
+        let mut out = [0xaau8; 48];
+        ping_repr().emit_with(&mut out, &[], Check::Off);
+        assert_eq!(out, PING_NO_CHECK);
+        let p = Packet::new_checked(&PING_NO_CHECK[..]).unwrap();
+        let parsed = Repr::parse_with(&p, Check::Off).unwrap();
+        assert!(parsed.header.flags.no_check() && parsed.header.flags.ack_now());
+        assert_eq!(parsed.frame, Frame::Ping);
+        // ... and is refused, with its own error, where a check is required (the default).
+        assert_eq!(Repr::parse(&p), Err(WireError::MissingChecksum));
+        assert_eq!(Repr::parse_with(&p, Check::Crc32c), Err(WireError::MissingChecksum));
+        // Re-emitting the parsed header with the check on clears the flag and fills the CRC.
+        let mut again = [0u8; 48];
+        parsed.emit(&mut again, &[]);
+        assert_eq!(again, PING_PACKET);
+
+        // With check: identical to what version 1 always sent, accepted under both policies.
+        let payload = b"stripe me";
+        let b = data_packet(Check::Crc32c, payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert!(!Flags(p.flags_raw()).no_check());
+        assert!(p.verify_checksum());
+        for policy in [Check::Crc32c, Check::Off] {
+            assert_eq!(Repr::parse_with(&p, policy).unwrap().frame, Frame::Data);
+        }
+        let b = data_packet(Check::Off, payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(p.checksum(), 0);
+        assert_eq!(p.payload(), payload);
+        assert_eq!(Repr::parse_with(&p, Check::Off).unwrap().frame, Frame::Data);
+        assert_eq!(Repr::parse_with(&p, Check::Crc32c), Err(WireError::MissingChecksum));
+    }
+
+    #[test]
+    fn crc_catches_corruption_under_either_policy() {
+        let b = data_packet(Check::Crc32c, &[0x5a; 64]);
+        for byte in 0..b.len() {
+            for bit in 0..8 {
+                let mut c = b.clone();
+                c[byte] ^= 1 << bit;
+                let Ok(p) = Packet::new_checked(&c[..]) else { continue }; // a length flip
+                let required = Repr::parse_with(&p, Check::Crc32c);
+                assert!(required.is_err(), "flip of bit {bit} in byte {byte} accepted where a CRC is required");
+                // Flipping NO_CHECK on is the one flip a link without corruption would let
+                // through; where the CRC is required, it is refused as missing.
+                if byte == field::FLAGS && 1 << bit == Flags::NO_CHECK {
+                    assert_eq!(required, Err(WireError::MissingChecksum));
+                    continue;
+                }
+                let relaxed = Repr::parse_with(&p, Check::Off);
+                assert!(relaxed.is_err(), "flip of bit {bit} in byte {byte} accepted on a CRC'd packet");
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_flags_and_bytes_do_not_panic_under_either_policy() {
+        // Deterministic junk: every flags value on every type byte, then random buffers.
+        let base = data_packet(Check::Crc32c, &[1, 2, 3, 4]);
+        for ty in 0..=255u8 {
+            for flags in 0..=255u8 {
+                let mut b = base.clone();
+                b[field::TYPE] = ty;
+                b[field::FLAGS] = flags;
+                let p = Packet::new_checked(&b[..]).unwrap();
+                let strict = Repr::parse_with(&p, Check::Crc32c);
+                if flags & Flags::NO_CHECK != 0 && PacketType::from_u8(ty).is_ok() {
+                    assert_eq!(strict, Err(WireError::MissingChecksum));
+                }
+                let _ = Repr::parse_with(&p, Check::Off);
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 120) as usize;
+            let mut b: Vec<u8> = (0..len).map(|i| (x >> (i % 57)) as u8).collect();
+            if len >= HEADER_LEN {
+                b[..4].copy_from_slice(&[0x53, 0x54, 0x01, (x % 9) as u8]);
+                b[field::LENGTH].copy_from_slice(&((len - HEADER_LEN) as u16).to_be_bytes());
+            }
+            for policy in [Check::Crc32c, Check::Off] {
+                if let Ok(p) = Packet::new_checked(&b[..]) {
+                    let _ = Repr::parse_with(&p, policy);
+                }
+                let _ = verify_check(&b, &[], policy);
+            }
+        }
+        assert!(matches!(verify_check(&[0u8; 5], &[], Check::Off), Err(WireError::Truncated { .. })));
     }
 
     #[test]
