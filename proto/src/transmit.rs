@@ -1,7 +1,7 @@
 //! What `poll_transmit` hands the driver.
 
 use crate::payload::Payload;
-use crate::wire::{Check, HeaderRepr, Repr, HEADER_LEN};
+use crate::wire::{HeaderRepr, LinkCheck, Repr, HEADER_LEN};
 
 /// One packet to send: which path, the header and body to write, and the payload
 /// handle to attach after them (DATA only).
@@ -36,11 +36,11 @@ impl<B: Payload> Transmit<B> {
         self.repr.emit(buf, payload)
     }
 
-    /// [`Transmit::emit`] under the sending link's check policy ([`Check::Off`]: no CRC,
-    /// the payload is not read).
-    pub fn emit_with(&self, buf: &mut [u8], check: Check) -> usize {
+    /// [`Transmit::emit`] on a link in state `link` (see [`Repr::emit_with`]: without the
+    /// CRC the payload is not read).
+    pub fn emit_with(&self, buf: &mut [u8], link: LinkCheck) -> usize {
         let payload: &[u8] = self.payload.as_ref().map_or(&[], |p| p.as_ref());
-        self.repr.emit_with(buf, payload, check)
+        self.repr.emit_with(buf, payload, link)
     }
 
     /// The whole datagram in one new vector (simulator and tests; copies the payload).

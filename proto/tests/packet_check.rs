@@ -1,11 +1,13 @@
-//! The per-packet check policy (`wire::Check`) through whole sessions, single-threaded on
-//! virtual time: with the check off on both ends the stream arrives whole and no packet
-//! carries a CRC; a receiver that requires the check refuses every unchecked packet, counts
-//! it as `MissingChecksum`, and never lets the session start.
+//! The per-packet check (`wire::Check`, `wire::LinkCheck`) through whole sessions,
+//! single-threaded on virtual time: with the check off on both ends the stream arrives
+//! whole and, after the first exchange, no packet carries a CRC; ends whose policies
+//! differ keep the CRC both ways and still finish; a receiver that requires the check
+//! refuses every packet sent without one (a sender ignoring the advertisement, or a
+//! hostile host), counts it as `MissingChecksum`, and never lets the session start.
 
 use stripecat_proto::config::{ReceiverConfig, SenderConfig};
 use stripecat_proto::time::{Duration, Instant};
-use stripecat_proto::wire::{Check, Flags, Packet};
+use stripecat_proto::wire::{Check, Flags, LinkCheck, Packet};
 use stripecat_proto::{DropReason, Receiver, ReceiverState, Sender, SenderState, SharedBytes};
 
 const PATHS: u16 = 2;
@@ -31,15 +33,18 @@ fn count(b: &[u8], with: &mut u64, without: &mut u64) {
     }
 }
 
-/// One session: the sender emits with `tx`, the receiver parses with `rx_policy` and
-/// answers with `tx`, the sender parses with `tx` too (each end's policy per link).
-fn session(len: usize, tx: Check, rx_policy: Check, steps: usize) -> Outcome {
+/// One session over one link: the sender's policy is `s_policy`, the receiver's
+/// `r_policy`; each end learns the other's advertisement from what it receives. With
+/// `ignore_peer` the sender sends unchecked whatever the receiver said.
+fn session(len: usize, s_policy: Check, r_policy: Check, ignore_peer: bool, steps: usize) -> Outcome {
     let input: Vec<u8> = (0..len).map(|i| (i * 7 + i / 331) as u8).collect();
     let now0 = Instant::ZERO;
     let cfg = SenderConfig { paths: PATHS, chunk_size: CHUNK, total_len: Some(len as u64), ..Default::default() };
     let mut sender: Sender<SharedBytes> = Sender::new(cfg, 11, now0);
     let mut receiver: Receiver<SharedBytes> = Receiver::new(ReceiverConfig { paths: PATHS, ..Default::default() });
     let (mut with_crc, mut without_crc) = (0, 0);
+    let mut s_link = LinkCheck::new(s_policy);
+    let mut r_link = LinkCheck::new(r_policy);
     let mut output = Vec::new();
     let mut written = 0;
     let mut now = now0;
@@ -59,12 +64,15 @@ fn session(len: usize, tx: Check, rx_policy: Check, steps: usize) -> Outcome {
         }
         while let Some(t) = sender.poll_transmit(now) {
             let mut b = vec![0u8; t.wire_len()];
-            let n = t.emit_with(&mut b, tx);
+            let link =
+                if ignore_peer { LinkCheck { policy: Check::Off, peer_accepts_unchecked: true } } else { s_link };
+            let n = t.emit_with(&mut b, link);
             if let Some(p) = &t.payload {
                 b[n..].copy_from_slice(p.as_ref());
             }
             count(&b, &mut with_crc, &mut without_crc);
-            let _ = receiver.handle_datagram_with(now, SharedBytes::from(b), rx_policy);
+            r_link.learn(&b);
+            let _ = receiver.handle_datagram_with(now, SharedBytes::from(b), r_policy);
         }
         while let Some(b) = receiver.poll_deliver() {
             output.extend_from_slice(b.as_ref());
@@ -75,9 +83,10 @@ fn session(len: usize, tx: Check, rx_policy: Check, steps: usize) -> Outcome {
         }
         while let Some(t) = receiver.poll_transmit(now) {
             let mut b = vec![0u8; t.wire_len()];
-            t.emit_with(&mut b, tx);
+            t.emit_with(&mut b, r_link);
             count(&b, &mut with_crc, &mut without_crc);
-            let _ = sender.handle_datagram_with(now, &b, tx);
+            s_link.learn(&b);
+            let _ = sender.handle_datagram_with(now, &b, s_policy);
         }
         if sender.is_finished() {
             break;
@@ -89,30 +98,33 @@ fn session(len: usize, tx: Check, rx_policy: Check, steps: usize) -> Outcome {
 
 #[test]
 fn check_off_on_both_ends_moves_the_stream_whole_without_a_crc() {
-    let o = session(2_000_000 + 3, Check::Off, Check::Off, 2_000_000);
+    let o = session(2_000_000 + 3, Check::Off, Check::Off, false, 2_000_000);
     assert_eq!(o.sender.state(), SenderState::Done);
     assert_eq!(o.receiver.state(), ReceiverState::Complete);
     assert!(o.output == o.input, "output differs from input");
-    assert_eq!(o.with_crc, 0);
+    // Only what went out before the peer's first answer carried the CRC.
+    assert!(o.with_crc < 40, "{} with a CRC", o.with_crc);
     assert!(o.without_crc > 2000);
     assert_eq!(o.receiver.stats().drops.total(), 0, "{}", o.receiver.stats().drops);
 }
 
 #[test]
-fn crc_on_both_ends_is_unchanged_and_a_relaxed_receiver_still_verifies_it() {
-    for rx in [Check::Crc32c, Check::Off] {
-        let o = session(300_000, Check::Crc32c, rx, 2_000_000);
-        assert_eq!(o.sender.state(), SenderState::Done, "receiver policy {rx:?}");
+fn ends_with_different_policies_keep_the_crc_both_ways() {
+    for (s, r) in [(Check::Crc32c, Check::Crc32c), (Check::Crc32c, Check::Off), (Check::Off, Check::Crc32c)] {
+        let o = session(300_000, s, r, false, 2_000_000);
+        assert_eq!(o.sender.state(), SenderState::Done, "sender {s:?}, receiver {r:?}");
+        assert_eq!(o.receiver.state(), ReceiverState::Complete);
         assert!(o.output == o.input);
-        assert_eq!(o.without_crc, 0);
+        assert_eq!(o.without_crc, 0, "sender {s:?}, receiver {r:?}");
+        assert_eq!(o.receiver.stats().drops.total(), 0);
     }
 }
 
 #[test]
 fn a_receiver_that_requires_the_check_refuses_unchecked_packets() {
-    // A sender (or a hostile host) that omits the CRC gets nowhere with a receiver whose
-    // link policy wants one: the HELLO itself is refused, with its own drop reason.
-    let o = session(100_000, Check::Off, Check::Crc32c, 20_000);
+    // A sender (or a hostile host) that omits the CRC although the receiver never offered
+    // to do without gets nowhere: the HELLO itself is refused, with its own drop reason.
+    let o = session(100_000, Check::Off, Check::Crc32c, true, 20_000);
     assert!(o.output.is_empty());
     assert_ne!(o.receiver.state(), ReceiverState::Complete);
     assert!(!o.sender.shared().is_established());

@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use stripecat_proto::wire::Check;
+use stripecat_proto::wire::LinkCheck;
 use stripecat_proto::Transmit;
 
 use super::addr::Endpoint;
@@ -152,8 +152,8 @@ pub enum BuildError {
 /// Builds the frame for one protocol transmit. DATA payloads are chained
 /// as their own segment (zero copy) when `chain` is allowed; otherwise
 /// (drivers without multi-segment transmit) the payload is copied after the
-/// header. `check` is the member's per-packet check (`Member::tx_check`): with
-/// [`Check::Off`] the protocol header's CRC is not computed and the payload not read.
+/// header. `check` is the member's link check state (`Member::tx_check`): when it sends
+/// without the CRC, the CRC is not computed and the payload not read.
 pub fn build_transmit(
     pool: &Mempool,
     t: &Transmit<MbufPayload>,
@@ -161,7 +161,7 @@ pub fn build_transmit(
     dst: &Endpoint,
     ident: u16,
     chain: bool,
-    check: Check,
+    check: LinkCheck,
 ) -> Result<Mbuf, BuildError> {
     let mut m = pool.alloc().ok_or(BuildError::NoBuffer)?;
     let hdr = t.header_len();

@@ -67,6 +67,8 @@ pub struct Member {
     /// The per-packet check on this port and why (decided by `packet_check::assign`).
     pub check: PacketCheck,
     pub check_reason: &'static str,
+    /// The peer's latest stripe datagram here said it accepts packets without a CRC.
+    pub peer_accepts_unchecked: bool,
     /// Other lanes' fault injectors, taken back by [`Member::absorb`].
     merged: Vec<PortImpairer>,
 }
@@ -90,6 +92,7 @@ impl Member {
             impair,
             check: self.check,
             check_reason: self.check_reason,
+            peer_accepts_unchecked: self.peer_accepts_unchecked,
             merged: Vec::new(),
         };
         for &q in qids {
@@ -262,6 +265,7 @@ pub fn open(
             impair: None,
             check: PacketCheck::Crc32c,
             check_reason: "default",
+            peer_accepts_unchecked: false,
         });
     }
     Ok(out)

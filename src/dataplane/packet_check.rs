@@ -16,7 +16,7 @@
 //! (`missing_checksum` drops), whatever its peer chose, so a hostile frame cannot switch
 //! checking off where it is wanted. See docs/PROTOCOL.md ("Per-packet check").
 
-use stripecat_proto::wire::Check;
+use stripecat_proto::wire::{Check, LinkCheck};
 
 use super::members::Member;
 use crate::impair::Impairment;
@@ -43,8 +43,9 @@ impl PacketCheck {
         }
     }
 
-    /// What the protocol header says on send: the CRC32C filled, or omitted.
-    pub fn tx(self) -> Check {
+    /// The protocol's policy for the link: whether this end does without the CRC32C (and
+    /// says so to the peer in every packet, see `wire::LinkCheck`).
+    pub fn policy(self) -> Check {
         match self {
             PacketCheck::Crc32c => Check::Crc32c,
             PacketCheck::None | PacketCheck::UdpChecksum => Check::Off,
@@ -66,12 +67,21 @@ impl PacketCheck {
     }
 }
 
+/// Where the UDP header starts in an Ethernet + IPv4 frame (IHL honoured), if it is there.
+fn udp_at(frame: &[u8]) -> Option<usize> {
+    let vihl = *frame.get(ethernet::HEADER_LEN)?;
+    Some(ethernet::HEADER_LEN + ((vihl & 0x0f) as usize) * 4)
+}
+
 /// Whether the frame's UDP checksum field is non-zero; false for anything malformed.
 fn udp_checksum_set(frame: &[u8]) -> bool {
-    let Some(&vihl) = frame.get(ethernet::HEADER_LEN) else { return false };
-    // The IPv4 header's length from IHL (options included), then 6 bytes into UDP.
-    let at = ethernet::HEADER_LEN + ((vihl & 0x0f) as usize) * 4 + 6;
+    let Some(at) = udp_at(frame).map(|u| u + 6) else { return false };
     matches!(frame.get(at..at + 2), Some(c) if c != [0, 0])
+}
+
+/// The stripe datagram (UDP payload) of a frame; empty when malformed.
+fn datagram(frame: &[u8]) -> &[u8] {
+    udp_at(frame).and_then(|u| frame.get(u + 8..)).unwrap_or_default()
 }
 
 /// `--packet-check`.
@@ -171,15 +181,25 @@ pub fn assign(members: &mut [Member], forced: PacketCheckArg, impair: Option<Imp
 }
 
 impl Member {
-    /// The protocol header's check on frames this member sends.
+    /// The link's check state for frames this member sends: without the CRC only when
+    /// this port's policy allows it and the peer's latest frame here offered it too.
     #[inline]
-    pub fn tx_check(&self) -> Check {
-        self.check.tx()
+    pub fn tx_check(&self) -> LinkCheck {
+        LinkCheck { policy: self.check.policy(), peer_accepts_unchecked: self.peer_accepts_unchecked }
     }
 
-    /// The protocol's check policy for `frame`, received on this member.
+    /// The protocol's check policy for `frame` (a stripe datagram received on this
+    /// member), and learning the peer's offer from it. Learnt before the packet is
+    /// verified: a forged or corrupted offer can make this end send unchecked only where
+    /// its own policy already allows it (and a frame the peer then refuses is resent);
+    /// what this end accepts is its own policy alone.
     #[inline]
-    pub fn rx_check(&self, frame: &[u8]) -> Check {
+    pub fn rx_check(&mut self, frame: &[u8]) -> Check {
+        if self.check != PacketCheck::Crc32c {
+            let mut link = self.tx_check();
+            link.learn(datagram(frame));
+            self.peer_accepts_unchecked = link.peer_accepts_unchecked;
+        }
         self.check.rx(frame)
     }
 }
@@ -270,8 +290,14 @@ mod tests {
         for len in 0..40 {
             assert_eq!(PacketCheck::UdpChecksum.rx(&frame(0xbeef)[..len]), Check::Crc32c, "len {len}");
         }
-        assert_eq!(PacketCheck::Crc32c.tx(), Check::Crc32c);
-        assert_eq!(PacketCheck::None.tx(), Check::Off);
-        assert_eq!(PacketCheck::UdpChecksum.tx(), Check::Off);
+        assert_eq!(PacketCheck::Crc32c.policy(), Check::Crc32c);
+        assert_eq!(PacketCheck::None.policy(), Check::Off);
+        assert_eq!(PacketCheck::UdpChecksum.policy(), Check::Off);
+        // The datagram starts after Ethernet, IPv4 (IHL) and UDP.
+        let mut f = frame(0);
+        f[14 + 20 + 8 + 4] = 0x04;
+        assert_eq!(datagram(&f).len(), 48);
+        assert_eq!(datagram(&f)[4], 0x04);
+        assert!(datagram(&f[..20]).is_empty());
     }
 }

@@ -15,6 +15,12 @@ impl Flags {
     /// receiver whose policy wants a check refuses such a packet
     /// ([`super::WireError::MissingChecksum`]), so the flag cannot switch checking off there.
     pub const NO_CHECK: u8 = 0x02;
+    /// The sender of this packet accepts packets without a CRC32C on this link (its own
+    /// policy is [`super::Check::Off`]). A packet goes out unchecked only when its sender's
+    /// policy allows it *and* the peer's latest packet on the link carried this flag
+    /// ([`super::LinkCheck`]), so two ends whose policies differ, or a version-1 peer that
+    /// never sets it, keep the CRC both ways.
+    pub const ACCEPTS_UNCHECKED: u8 = 0x04;
 
     /// No flag set.
     pub const fn empty() -> Flags {
@@ -24,6 +30,11 @@ impl Flags {
     /// Whether [`Flags::ACK_NOW`] is set.
     pub const fn ack_now(self) -> bool {
         self.0 & Self::ACK_NOW != 0
+    }
+
+    /// Whether [`Flags::ACCEPTS_UNCHECKED`] is set.
+    pub const fn accepts_unchecked(self) -> bool {
+        self.0 & Self::ACCEPTS_UNCHECKED != 0
     }
 
     /// Whether [`Flags::NO_CHECK`] is set.
@@ -105,7 +116,7 @@ impl HeaderRepr {
         let h = &mut header[..HEADER_LEN];
         let mut packet = Packet::new_unchecked(&mut *h);
         self.emit(&mut packet);
-        packet.set_flags_raw(self.flags.0 & !Flags::NO_CHECK);
+        packet.set_flags_raw(self.flags.0 & !(Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED));
         super::fill_checksum(h, payload);
     }
 }

@@ -31,9 +31,10 @@
 //! ```
 //!
 //! The per-packet check is a policy of each end, per link ([`Check`]): with
-//! [`Check::Crc32c`] a packet carries the CRC32C and a receiver insists on it; with
-//! [`Check::Off`] (links that cannot corrupt, e.g. shared memory) the sender sets
-//! [`Flags::NO_CHECK`] and leaves the field zero, and the receiver accepts that.
+//! [`Check::Crc32c`] a packet must carry the CRC32C; with [`Check::Off`] (links that
+//! cannot corrupt, e.g. shared memory) the end accepts packets marked [`Flags::NO_CHECK`]
+//! and says so in every packet it sends ([`Flags::ACCEPTS_UNCHECKED`]). A packet goes out
+//! without the CRC only when both ends' policies allow it ([`LinkCheck`]).
 
 mod ack;
 mod control;
@@ -389,6 +390,54 @@ pub enum Check {
     Off,
 }
 
+/// One end's check state for one link: its own policy, and whether the peer's latest
+/// packet on the link said it accepts unchecked packets. Sending is unchecked only when
+/// both allow it, so ends with different policies (or a peer that predates the flags) keep
+/// the CRC both ways; the first packets on a link, before the peer has said anything,
+/// carry it too. A forged or corrupted advertisement can change only what this end
+/// *sends*, within its own policy; what it accepts is its policy alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LinkCheck {
+    /// What this end requires of received packets.
+    pub policy: Check,
+    /// The peer's latest packet on this link carried [`Flags::ACCEPTS_UNCHECKED`].
+    pub peer_accepts_unchecked: bool,
+}
+
+impl LinkCheck {
+    /// Always the CRC, both ways (the version-1 behaviour).
+    pub const CRC32C: LinkCheck = LinkCheck { policy: Check::Crc32c, peer_accepts_unchecked: false };
+
+    /// A link under `policy` whose peer has not been heard yet.
+    pub const fn new(policy: Check) -> LinkCheck {
+        LinkCheck { policy, peer_accepts_unchecked: false }
+    }
+
+    /// How the next packet goes out.
+    pub fn tx(self) -> Check {
+        match (self.policy, self.peer_accepts_unchecked) {
+            (Check::Off, true) => Check::Off,
+            _ => Check::Crc32c,
+        }
+    }
+
+    /// Learns the peer's advertisement from a received datagram, before the driver hands
+    /// it to the protocol. A withdrawn offer is taken at once (the safe direction); a new
+    /// offer only from a packet that is itself unchecked (the peer already sends that way)
+    /// or whose CRC verifies, so a bit flipped on the way cannot start unchecked sending
+    /// (that costs one CRC per change of mind, not per packet). Inputs that are not a whole
+    /// packet change nothing; never panics.
+    pub fn learn(&mut self, datagram: &[u8]) {
+        let Ok(p) = Packet::new_checked(datagram) else { return };
+        let flags = Flags(p.flags_raw());
+        if !flags.accepts_unchecked() {
+            self.peer_accepts_unchecked = false;
+        } else if !self.peer_accepts_unchecked && (flags.no_check() || p.verify_checksum()) {
+            self.peer_accepts_unchecked = true;
+        }
+    }
+}
+
 /// Checks a received packet (header and payload as separate slices) against the receiving
 /// link's policy: a packet with a CRC must match it ([`WireError::BadChecksum`]); a packet
 /// marked [`Flags::NO_CHECK`] passes only under [`Check::Off`]
@@ -529,32 +578,37 @@ impl Repr {
     /// Emits header and body into `buf` and fills the checksum over them and `payload`
     /// (DATA payload held elsewhere; pass `&[]` for control frames). Returns the number of
     /// bytes written, [`Repr::buffer_len`]. Same as [`Repr::emit_with`] with
-    /// [`Check::Crc32c`].
+    /// [`LinkCheck::CRC32C`].
     ///
     /// # Panics
     /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
     pub fn emit(&self, buf: &mut [u8], payload: &[u8]) -> usize {
-        self.emit_with(buf, payload, Check::Crc32c)
+        self.emit_with(buf, payload, LinkCheck::CRC32C)
     }
 
-    /// [`Repr::emit`] under the sending link's check policy: [`Check::Off`] sets
-    /// [`Flags::NO_CHECK`], leaves the CRC field zero and reads no payload byte.
+    /// [`Repr::emit`] on a link in state `link`: the packet advertises the link's policy
+    /// ([`Flags::ACCEPTS_UNCHECKED`] under [`Check::Off`]) and, when [`LinkCheck::tx`] is
+    /// [`Check::Off`], sets [`Flags::NO_CHECK`], leaves the CRC field zero and reads no
+    /// payload byte. The two check flags of `self.header` are ignored.
     ///
     /// # Panics
     /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
-    pub fn emit_with(&self, buf: &mut [u8], payload: &[u8], check: Check) -> usize {
+    pub fn emit_with(&self, buf: &mut [u8], payload: &[u8], link: LinkCheck) -> usize {
         let n = self.buffer_len();
         let (h, rest) = buf[..n].split_at_mut(HEADER_LEN);
         let mut packet = Packet::new_unchecked(&mut *h);
         self.header.emit(&mut packet);
         self.frame.emit(rest);
-        if check == Check::Off {
-            packet.set_flags_raw(self.header.flags.0 | Flags::NO_CHECK);
+        let mut flags = self.header.flags.0 & !(Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED);
+        if link.policy == Check::Off {
+            flags |= Flags::ACCEPTS_UNCHECKED;
+        }
+        if link.tx() == Check::Off {
+            packet.set_flags_raw(flags | Flags::NO_CHECK);
             packet.set_checksum(0);
             return n;
         }
-        // A stale NO_CHECK bit (a re-emitted parsed header) must not hide the CRC.
-        packet.set_flags_raw(self.header.flags.0 & !Flags::NO_CHECK);
+        packet.set_flags_raw(flags);
         let crc = {
             let mut c = crc32c::crc32c(&h[..field::CHECKSUM.start]);
             c = crc32c::crc32c_append(c, &[0u8; 4]);
@@ -691,9 +745,10 @@ mod tests {
         assert!(matches!(Repr::parse(&Packet::new_checked(&bad[..]).unwrap()), Err(WireError::Malformed { .. })));
     }
 
-    // The PING above with the check off: NO_CHECK (0x02) joins ACK_NOW, the CRC field is zero.
+    // The PING above on a link where both ends allow no check: NO_CHECK (0x02) and
+    // ACCEPTS_UNCHECKED (0x04) join ACK_NOW, the CRC field is zero.
     static PING_NO_CHECK: [u8; 48] = [
-        0x53, 0x54, 0x01, 0x08, 0x03, 0x00, 0x00, 0x03, // PING, ACK_NOW | NO_CHECK, path 3
+        0x53, 0x54, 0x01, 0x08, 0x07, 0x00, 0x00, 0x03, // PING, ACK_NOW | NO_CHECK | ACCEPTS_UNCHECKED, path 3
         0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, // session
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, // pn 42
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // offset
@@ -701,7 +756,9 @@ mod tests {
         0x00, 0x00, 0x00, 0x42, 0x00, 0x00, 0x00, 0x00, // echo 66, no CRC
     ];
 
-    fn data_packet(check: Check, payload: &[u8]) -> Vec<u8> {
+    const BOTH_OFF: LinkCheck = LinkCheck { policy: Check::Off, peer_accepts_unchecked: true };
+
+    fn data_packet(link: LinkCheck, payload: &[u8]) -> Vec<u8> {
         let repr = Repr {
             header: HeaderRepr {
                 packet_type: PacketType::Data,
@@ -717,7 +774,7 @@ mod tests {
             frame: Frame::Data,
         };
         let mut b = vec![0u8; HEADER_LEN + payload.len()];
-        assert_eq!(repr.emit_with(&mut b, payload, check), HEADER_LEN);
+        assert_eq!(repr.emit_with(&mut b, payload, link), HEADER_LEN);
         b[HEADER_LEN..].copy_from_slice(payload);
         b
     }
@@ -726,7 +783,7 @@ mod tests {
     fn emit_and_parse_with_and_without_check() {
         // Without check: the flag is set, the field zero, and either policy that allows it parses.
         let mut out = [0xaau8; 48];
-        ping_repr().emit_with(&mut out, &[], Check::Off);
+        ping_repr().emit_with(&mut out, &[], BOTH_OFF);
         assert_eq!(out, PING_NO_CHECK);
         let p = Packet::new_checked(&PING_NO_CHECK[..]).unwrap();
         let parsed = Repr::parse_with(&p, Check::Off).unwrap();
@@ -742,14 +799,24 @@ mod tests {
 
         // With check: identical to what version 1 always sent, accepted under both policies.
         let payload = b"stripe me";
-        let b = data_packet(Check::Crc32c, payload);
+        let b = data_packet(LinkCheck::CRC32C, payload);
         let p = Packet::new_checked(&b[..]).unwrap();
-        assert!(!Flags(p.flags_raw()).no_check());
+        assert!(!Flags(p.flags_raw()).no_check() && !Flags(p.flags_raw()).accepts_unchecked());
         assert!(p.verify_checksum());
         for policy in [Check::Crc32c, Check::Off] {
             assert_eq!(Repr::parse_with(&p, policy).unwrap().frame, Frame::Data);
         }
-        let b = data_packet(Check::Off, payload);
+        // Our policy allows no check but the peer has not said it does: CRC, and the offer.
+        let b = data_packet(LinkCheck::new(Check::Off), payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert!(!Flags(p.flags_raw()).no_check() && Flags(p.flags_raw()).accepts_unchecked());
+        assert!(p.verify_checksum());
+        // The peer accepts unchecked, but our policy wants the CRC: CRC, no offer.
+        let b = data_packet(LinkCheck { policy: Check::Crc32c, peer_accepts_unchecked: true }, payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(p.flags_raw() & (Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED), 0);
+        assert!(p.verify_checksum());
+        let b = data_packet(BOTH_OFF, payload);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.checksum(), 0);
         assert_eq!(p.payload(), payload);
@@ -759,7 +826,7 @@ mod tests {
 
     #[test]
     fn crc_catches_corruption_under_either_policy() {
-        let b = data_packet(Check::Crc32c, &[0x5a; 64]);
+        let b = data_packet(LinkCheck::CRC32C, &[0x5a; 64]);
         for byte in 0..b.len() {
             for bit in 0..8 {
                 let mut c = b.clone();
@@ -782,7 +849,7 @@ mod tests {
     #[test]
     fn hostile_flags_and_bytes_do_not_panic_under_either_policy() {
         // Deterministic junk: every flags value on every type byte, then random buffers.
-        let base = data_packet(Check::Crc32c, &[1, 2, 3, 4]);
+        let base = data_packet(LinkCheck::CRC32C, &[1, 2, 3, 4]);
         for ty in 0..=255u8 {
             for flags in 0..=255u8 {
                 let mut b = base.clone();
@@ -815,6 +882,36 @@ mod tests {
             }
         }
         assert!(matches!(verify_check(&[0u8; 5], &[], Check::Off), Err(WireError::Truncated { .. })));
+        let mut link = LinkCheck::new(Check::Off);
+        link.learn(&[0xff; 10]);
+        assert!(!link.peer_accepts_unchecked, "a short datagram teaches nothing");
+    }
+
+    #[test]
+    fn link_check_learns_the_peer_and_sends_unchecked_only_when_both_allow() {
+        let offer = data_packet(LinkCheck::new(Check::Off), &[9; 8]);
+        let plain = data_packet(LinkCheck::CRC32C, &[9; 8]);
+        for policy in [Check::Crc32c, Check::Off] {
+            let mut link = LinkCheck::new(policy);
+            assert_eq!(link.tx(), Check::Crc32c, "nothing heard yet");
+            link.learn(&offer);
+            assert_eq!(link.tx(), policy);
+            link.learn(&plain);
+            assert_eq!(link.tx(), Check::Crc32c, "the peer took its offer back");
+        }
+        // An offer in a packet whose CRC fails (a flipped bit) is not taken up.
+        let mut bad = offer.clone();
+        bad[HEADER_LEN] ^= 1;
+        let mut link = LinkCheck::new(Check::Off);
+        link.learn(&bad);
+        assert_eq!(link.tx(), Check::Crc32c);
+        let mut flipped = plain.clone();
+        flipped[field::FLAGS] |= Flags::ACCEPTS_UNCHECKED;
+        link.learn(&flipped);
+        assert_eq!(link.tx(), Check::Crc32c, "an offer flipped on by corruption");
+        // An unchecked packet with the offer is taken at its word (the peer sends so).
+        link.learn(&data_packet(BOTH_OFF, &[1; 4]));
+        assert_eq!(link.tx(), Check::Off);
     }
 
     #[test]
