@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use crate::dataplane::packet_check::PacketCheckArg;
 use crate::kernel::args::KernelArgs;
 use crate::spec::PortSpec;
 
@@ -129,6 +130,10 @@ pub struct DataPlaneArgs {
     /// Poll without backing off when idle (for dedicated cores).
     #[arg(long)]
     pub busy_poll: bool,
+
+    /// Per-packet check: auto (none on memif/ring, CRC32C elsewhere) or forced on every member.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = PacketCheckArg::Auto)]
+    pub packet_check: PacketCheckArg,
 }
 
 /// Reporting options shared by every transfer.
@@ -213,6 +218,10 @@ pub struct SelftestArgs {
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub eal: Option<String>,
 
+    /// Per-packet check on the ring links: auto (none: shared memory) or forced.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = PacketCheckArg::Auto)]
+    pub packet_check: PacketCheckArg,
+
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -237,6 +246,7 @@ impl DataPlaneArgs {
             queues: self.queues,
             mtu: self.mtu,
             impair,
+            packet_check: self.packet_check,
         }
     }
 }
@@ -291,6 +301,7 @@ impl SelftestArgs {
             input: self.input.clone(),
             output: self.output.clone(),
             eal: self.eal.clone(),
+            packet_check: self.packet_check,
             report: self.report.plan(),
             verbose,
         }

@@ -27,6 +27,10 @@ pub struct PortReport {
     pub rx_bytes: u64,
     pub rx_missed: u64,
     pub tx_errors: u64,
+    /// Per-packet check on this port: `crc32c`, `none` or `udp_checksum`.
+    pub packet_check: &'static str,
+    /// Why: `forced`, `shared memory`, `impair corrupts`, `wire`, ...
+    pub packet_check_reason: &'static str,
 }
 
 /// Per-path figures in the final report.

@@ -11,7 +11,7 @@
 use core::ops::Range;
 
 use crate::stats::DropReason;
-use crate::wire::{Frame, HeaderRepr, Packet, PacketType, Repr};
+use crate::wire::{Check, Frame, HeaderRepr, Packet, PacketType, Repr};
 
 /// A datagram that passed every wire check (magic, version, type, CRC32C, body shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,10 +32,17 @@ pub enum Route {
 }
 
 impl Incoming {
-    /// Checks and parses `datagram`. The error is the drop reason to count.
+    /// Checks and parses `datagram`, which must carry a CRC32C. The error is the drop
+    /// reason to count.
     pub fn parse(datagram: &[u8]) -> Result<Incoming, DropReason> {
+        Self::parse_with(datagram, Check::Crc32c)
+    }
+
+    /// [`Incoming::parse`] under the receiving link's check policy ([`Check::Off`]
+    /// accepts a packet sent without the CRC32C; a CRC that is present is verified).
+    pub fn parse_with(datagram: &[u8], check: Check) -> Result<Incoming, DropReason> {
         let packet = Packet::new_checked(datagram)?;
-        let repr = Repr::parse(&packet)?;
+        let repr = Repr::parse_with(&packet, check)?;
         Ok(Incoming { repr, payload: packet.payload_range() })
     }
 

@@ -271,8 +271,19 @@ impl<B: Payload> Receiver<B> {
     /// Processes one datagram. Corrupt, foreign, duplicate or out-of-window packets are
     /// dropped, counted by reason, and reported in the `Err`.
     pub fn handle_datagram(&mut self, now: Instant, datagram: B) -> Result<(), DropReason> {
+        self.handle_datagram_with(now, datagram, crate::wire::Check::Crc32c)
+    }
+
+    /// [`Receiver::handle_datagram`] under the receiving link's check policy
+    /// ([`crate::wire::Check::Off`] accepts packets without a CRC32C).
+    pub fn handle_datagram_with(
+        &mut self,
+        now: Instant,
+        datagram: B,
+        check: crate::wire::Check,
+    ) -> Result<(), DropReason> {
         self.datagrams += 1;
-        let r = Incoming::parse(datagram.as_ref()).and_then(|inc| self.handle_inner(now, &inc, datagram));
+        let r = Incoming::parse_with(datagram.as_ref(), check).and_then(|inc| self.handle_inner(now, &inc, datagram));
         if let Err(reason) = r {
             self.drops.count(reason);
         }

@@ -291,7 +291,18 @@ impl<B: Payload> Sender<B> {
     /// Processes one received datagram (ACK, HELLO-ACK, FIN-ACK or RESET). The sender
     /// keeps nothing of it, so a borrowed slice is enough.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DropReason> {
-        let r = Incoming::parse(datagram).and_then(|inc| self.handle_inner(now, &inc));
+        self.handle_datagram_with(now, datagram, crate::wire::Check::Crc32c)
+    }
+
+    /// [`Sender::handle_datagram`] under the receiving link's check policy
+    /// ([`crate::wire::Check::Off`] accepts packets without a CRC32C).
+    pub fn handle_datagram_with(
+        &mut self,
+        now: Instant,
+        datagram: &[u8],
+        check: crate::wire::Check,
+    ) -> Result<(), DropReason> {
+        let r = Incoming::parse_with(datagram, check).and_then(|inc| self.handle_inner(now, &inc));
         if let Err(reason) = r {
             self.drops.count(reason);
         }

@@ -19,6 +19,8 @@ pub enum DropReason {
     BadChecksum,
     /// Body shape wrong for its type.
     Malformed,
+    /// Marked as carrying no CRC32C on a link whose policy requires one.
+    MissingChecksum,
     /// Session id is not the one being served (or none is).
     WrongSession,
     /// Path id beyond the configured paths, or not the path this lcore owns.
@@ -49,7 +51,7 @@ impl DropReason {
     }
 
     /// Number of reasons; sizes counter arrays.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
 
     /// All reasons, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -59,6 +61,7 @@ impl DropReason {
         DropReason::UnknownType,
         DropReason::BadChecksum,
         DropReason::Malformed,
+        DropReason::MissingChecksum,
         DropReason::WrongSession,
         DropReason::UnknownPath,
         DropReason::Duplicate,
@@ -78,6 +81,7 @@ impl From<WireError> for DropReason {
             WireError::UnknownType(_) => DropReason::UnknownType,
             WireError::BadChecksum => DropReason::BadChecksum,
             WireError::Malformed { .. } => DropReason::Malformed,
+            WireError::MissingChecksum => DropReason::MissingChecksum,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What `poll_transmit` hands the driver.
 
 use crate::payload::Payload;
-use crate::wire::{HeaderRepr, Repr, HEADER_LEN};
+use crate::wire::{HeaderRepr, LinkCheck, Repr, HEADER_LEN};
 
 /// One packet to send: which path, the header and body to write, and the payload
 /// handle to attach after them (DATA only).
@@ -34,6 +34,13 @@ impl<B: Payload> Transmit<B> {
     pub fn emit(&self, buf: &mut [u8]) -> usize {
         let payload: &[u8] = self.payload.as_ref().map_or(&[], |p| p.as_ref());
         self.repr.emit(buf, payload)
+    }
+
+    /// [`Transmit::emit`] on a link in state `link` (see [`Repr::emit_with`]: without the
+    /// CRC the payload is not read).
+    pub fn emit_with(&self, buf: &mut [u8], link: LinkCheck) -> usize {
+        let payload: &[u8] = self.payload.as_ref().map_or(&[], |p| p.as_ref());
+        self.repr.emit_with(buf, payload, link)
     }
 
     /// The whole datagram in one new vector (simulator and tests; copies the payload).

@@ -5,6 +5,7 @@
 
 use std::net::Ipv4Addr;
 
+use stripecat_proto::wire::LinkCheck;
 use stripecat_proto::Transmit;
 
 use super::addr::Endpoint;
@@ -151,7 +152,8 @@ pub enum BuildError {
 /// Builds the frame for one protocol transmit. DATA payloads are chained
 /// as their own segment (zero copy) when `chain` is allowed; otherwise
 /// (drivers without multi-segment transmit) the payload is copied after the
-/// header.
+/// header. `check` is the member's link check state (`Member::tx_check`): when it sends
+/// without the CRC, the CRC is not computed and the payload not read.
 pub fn build_transmit(
     pool: &Mempool,
     t: &Transmit<MbufPayload>,
@@ -159,6 +161,7 @@ pub fn build_transmit(
     dst: &Endpoint,
     ident: u16,
     chain: bool,
+    check: LinkCheck,
 ) -> Result<Mbuf, BuildError> {
     let mut m = pool.alloc().ok_or(BuildError::NoBuffer)?;
     let hdr = t.header_len();
@@ -171,7 +174,7 @@ pub fn build_transmit(
     {
         let buf = m.append(in_first).ok_or(BuildError::TooBig)?;
         write_l2_l4(buf, src, dst, hdr + payload_len, ident);
-        let written = t.emit(&mut buf[L2_L4_LEN..]);
+        let written = t.emit_with(&mut buf[L2_L4_LEN..], check);
         debug_assert_eq!(written, hdr);
         let mut end = L2_L4_LEN + hdr;
         if let (Some(p), false) = (&t.payload, chained) {

@@ -201,7 +201,8 @@ impl LaneIo {
         let class = framing::classify(m.data(), self.local_ip, role.ports());
         match class {
             Classified::Stripe { from, range, .. } => {
-                let incoming = match Incoming::parse(&m.data()[range.clone()]) {
+                let check = self.members[member].rx_check(m.data());
+                let incoming = match Incoming::parse_with(&m.data()[range.clone()], check) {
                     Ok(i) => i,
                     Err(reason) => return role.on_bad_datagram(reason),
                 };
@@ -244,7 +245,8 @@ impl LaneIo {
             self.ident = self.ident.wrapping_add(1);
             let Some(member) = self.members.get_mut(hop.member) else { continue };
             // A frame we cannot build is a lost packet to the protocol.
-            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &hop.src, &hop.dst, self.ident, member.chain) {
+            let (chain, check) = (member.chain, member.tx_check());
+            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &hop.src, &hop.dst, self.ident, chain, check) {
                 member.send(hop.queue, f);
             }
         }

@@ -12,6 +12,7 @@ use crate::wire::{arp, Mac};
 
 use super::framing;
 use super::impair_port::PortImpairer;
+use super::packet_check::PacketCheck;
 
 /// Frames waiting to go out on one queue. Flushed when full and at the end
 /// of every loop iteration; a queue that stays full drops the oldest frames
@@ -63,6 +64,11 @@ pub struct Member {
     pub txbuf: Vec<TxBuf>,
     /// `--impair`, when given: faults applied at this port in both directions.
     pub impair: Option<Box<PortImpairer>>,
+    /// The per-packet check on this port and why (decided by `packet_check::assign`).
+    pub check: PacketCheck,
+    pub check_reason: &'static str,
+    /// The peer's latest stripe datagram here said it accepts packets without a CRC.
+    pub peer_accepts_unchecked: bool,
     /// Other lanes' fault injectors, taken back by [`Member::absorb`].
     merged: Vec<PortImpairer>,
 }
@@ -84,6 +90,9 @@ impl Member {
             tx: Vec::new(),
             txbuf: Vec::new(),
             impair,
+            check: self.check,
+            check_reason: self.check_reason,
+            peer_accepts_unchecked: self.peer_accepts_unchecked,
             merged: Vec::new(),
         };
         for &q in qids {
@@ -254,6 +263,9 @@ pub fn open(
             tx,
             txbuf: (0..queues).map(|_| TxBuf::new()).collect(),
             impair: None,
+            check: PacketCheck::Crc32c,
+            check_reason: "default",
+            peer_accepts_unchecked: false,
         });
     }
     Ok(out)

@@ -42,6 +42,7 @@ pub mod lanes;
 pub mod lcores;
 pub mod members;
 pub mod neighbor;
+pub mod packet_check;
 pub mod payload;
 pub mod plane;
 pub mod recv;

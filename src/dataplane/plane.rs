@@ -22,6 +22,7 @@ use super::lane::{run_lane, LaneIo, Role};
 use super::lanes::{LaneShared, Layout};
 use super::lcores;
 use super::members::{self, FrameCounters, Member};
+use super::packet_check::{self, PacketCheckArg};
 use super::signals::Signals;
 use crate::dpdk::{Eal, Mempool, PortId};
 use crate::exit::{ExitCode, Failure};
@@ -146,6 +147,8 @@ pub struct PortPlan {
     pub mtu: u16,
     /// `--impair`: seeded faults at every member port.
     pub impair: Option<Impairment>,
+    /// `--packet-check`: the per-packet check, or auto per port.
+    pub packet_check: PacketCheckArg,
 }
 
 /// EAL, pools and members, torn down in that reverse order.
@@ -196,7 +199,8 @@ impl Plane {
         .start()?;
         let plan = PoolPlan { queues: started.ports.len() as u32 * p.queues as u32, ..plan };
         let clients: Vec<bool> = p.ports.iter().map(PortSpec::is_memif_client).collect();
-        let mut plane = Plane::with_ports(started.eal, &started.ports, &clients, p.queues, plan, p.impair)?;
+        let mut plane =
+            Plane::with_ports(started.eal, &started.ports, &clients, p.queues, plan, p.impair, p.packet_check)?;
         plane.workers = workers;
         if !members::wait_links_until(&plane.members, LINK_WAIT, &signals.checker())? {
             // SIGINT/SIGTERM while a link was still down (a memif peer that has not
@@ -214,6 +218,7 @@ impl Plane {
         queues: u16,
         plan: PoolPlan,
         impair: Option<Impairment>,
+        packet_check: PacketCheckArg,
     ) -> Result<Plane, Failure> {
         let env = alloc_failure;
         let tag = next_pool_tag();
@@ -226,6 +231,7 @@ impl Plane {
                 m.impair = Some(Box::new(PortImpairer::new(spec, i, (*rx).clone())));
             }
         }
+        packet_check::assign(&mut members, packet_check, impair);
         // Header buffers hold headers only when every member sends chained mbufs
         // (the payload follows as its own segment). A driver without multi-segment
         // transmit (net_pcap) gets each DATA frame copied whole into a header

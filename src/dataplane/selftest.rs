@@ -18,6 +18,7 @@ use super::lane::{run_lane, LaneIo};
 use super::lanes::{LaneShared, Layout, Side};
 use super::members;
 use super::neighbor::Neighbors;
+use super::packet_check::PacketCheckArg;
 use super::plane::{Plane, PoolPlan, FRESH_CHUNKS, INTAKE_CHUNKS, WINDOW_BYTES, WRITER_QUEUE};
 use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
@@ -43,6 +44,8 @@ pub struct SelftestPlan {
     /// Where the received bytes go (default /dev/null).
     pub output: Option<std::path::PathBuf>,
     pub eal: Option<String>,
+    /// The per-packet check on the ring links.
+    pub packet_check: PacketCheckArg,
     pub report: crate::report::ReportPlan,
     pub verbose: u8,
 }
@@ -142,8 +145,24 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
         a_ids.push(a);
         b_ids.push(b);
     }
-    let mut tx = Plane::with_ports(eal.clone(), &a_ids, &[], 1, PoolPlan::sender(links as u32, mtu, chunk), None)?;
-    let mut rx = Plane::with_ports(eal.clone(), &b_ids, &[], 1, PoolPlan::receiver(links as u32, mtu, chunk), None)?;
+    let mut tx = Plane::with_ports(
+        eal.clone(),
+        &a_ids,
+        &[],
+        1,
+        PoolPlan::sender(links as u32, mtu, chunk),
+        None,
+        plan.packet_check,
+    )?;
+    let mut rx = Plane::with_ports(
+        eal.clone(),
+        &b_ids,
+        &[],
+        1,
+        PoolPlan::receiver(links as u32, mtu, chunk),
+        None,
+        plan.packet_check,
+    )?;
     drop(eal);
     members::wait_links(&tx.members, Duration::from_secs(5))?;
     members::wait_links(&rx.members, Duration::from_secs(5))?;

@@ -24,6 +24,8 @@ fn port_reports(members: &[Member]) -> Vec<PortReport> {
                 rx_bytes: s.rx_bytes,
                 rx_missed: s.rx_missed,
                 tx_errors: s.tx_errors + m.txbuf.iter().map(|b| b.dropped).sum::<u64>(),
+                packet_check: m.check.name(),
+                packet_check_reason: m.check_reason,
             }
         })
         .collect()

@@ -23,6 +23,8 @@ pub const TX_OFFLOAD_IPV4_CKSUM: u64 = 1 << 1;
 pub const TX_OFFLOAD_UDP_CKSUM: u64 = 1 << 2;
 /// `RTE_ETH_RX_OFFLOAD_IPV4_CKSUM`.
 pub const RX_OFFLOAD_IPV4_CKSUM: u64 = 1 << 1;
+/// `RTE_ETH_RX_OFFLOAD_UDP_CKSUM`.
+pub const RX_OFFLOAD_UDP_CKSUM: u64 = 1 << 2;
 /// `RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP`: spread by UDP flow.
 const RSS_IPV4_UDP: u64 = (1 << 2) | (1 << 5);
 
@@ -188,6 +190,7 @@ pub struct Port {
     rx_taken: Vec<AtomicBool>,
     tx_taken: Vec<AtomicBool>,
     tx_offloads: u64,
+    rx_offloads: u64,
     /// Shared with every queue handle: the port is stopped and closed when
     /// the last of them goes, and keeps its receive pool alive until then.
     inner: Arc<PortInner>,
@@ -254,6 +257,9 @@ impl Port {
         }
         let tx_offloads = info.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS;
         conf.txmode.offloads = tx_offloads;
+        // No receive offloads are requested (UDP checksum offload is not switched on yet:
+        // `udp_checksum_offload` reports it offered but not enabled).
+        let rx_offloads = conf.rxmode.offloads;
         // SAFETY: `conf` is a valid, fully initialised configuration.
         let rc = unsafe { sys::rte_eth_dev_configure(id.0, cfg.rx_queues, cfg.tx_queues, &conf) };
         if rc != 0 {
@@ -311,6 +317,7 @@ impl Port {
             rx_taken: (0..cfg.rx_queues).map(|_| AtomicBool::new(false)).collect(),
             tx_taken: (0..cfg.tx_queues).map(|_| AtomicBool::new(false)).collect(),
             tx_offloads,
+            rx_offloads,
             inner: Arc::new(PortInner { id: id.0, _pool: pool.clone(), eal: Arc::clone(&eal.inner) }),
         })
     }
@@ -321,6 +328,17 @@ impl Port {
 
     pub fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    /// UDP checksum offload: (offered, enabled). Offered when the device lists it for both
+    /// transmit and receive (`RTE_ETH_TX_OFFLOAD_UDP_CKSUM`, `RTE_ETH_RX_OFFLOAD_UDP_CKSUM`);
+    /// enabled when this port was configured with both. The virtual devices stripecat is
+    /// tested on offer neither.
+    pub fn udp_checksum_offload(&self) -> (bool, bool) {
+        let offered = self.info.tx_offload_capa & TX_OFFLOAD_UDP_CKSUM != 0
+            && self.info.rx_offload_capa & RX_OFFLOAD_UDP_CKSUM != 0;
+        let enabled = self.tx_offloads & TX_OFFLOAD_UDP_CKSUM != 0 && self.rx_offloads & RX_OFFLOAD_UDP_CKSUM != 0;
+        (offered, enabled)
     }
 
     /// Whether the port sends chained (multi-segment) mbufs.

@@ -10,6 +10,17 @@ impl Flags {
     /// Ask the receiver to acknowledge at once instead of waiting for the ACK batch
     /// (set on probes, PTO probes and the last chunk of the stream).
     pub const ACK_NOW: u8 = 0x01;
+    /// The CRC32C field is not set (sent as zero): the packet carries no per-packet check of
+    /// its own. Sent only on links whose policy needs none ([`super::Check::Off`]); a
+    /// receiver whose policy wants a check refuses such a packet
+    /// ([`super::WireError::MissingChecksum`]), so the flag cannot switch checking off there.
+    pub const NO_CHECK: u8 = 0x02;
+    /// The sender of this packet accepts packets without a CRC32C on this link (its own
+    /// policy is [`super::Check::Off`]). A packet goes out unchecked only when its sender's
+    /// policy allows it *and* the peer's latest packet on the link carried this flag
+    /// ([`super::LinkCheck`]), so two ends whose policies differ, or a version-1 peer that
+    /// never sets it, keep the CRC both ways.
+    pub const ACCEPTS_UNCHECKED: u8 = 0x04;
 
     /// No flag set.
     pub const fn empty() -> Flags {
@@ -19,6 +30,16 @@ impl Flags {
     /// Whether [`Flags::ACK_NOW`] is set.
     pub const fn ack_now(self) -> bool {
         self.0 & Self::ACK_NOW != 0
+    }
+
+    /// Whether [`Flags::ACCEPTS_UNCHECKED`] is set.
+    pub const fn accepts_unchecked(self) -> bool {
+        self.0 & Self::ACCEPTS_UNCHECKED != 0
+    }
+
+    /// Whether [`Flags::NO_CHECK`] is set.
+    pub const fn no_check(self) -> bool {
+        self.0 & Self::NO_CHECK != 0
     }
 }
 
@@ -93,7 +114,9 @@ impl HeaderRepr {
     /// If `header` is shorter than [`HEADER_LEN`].
     pub fn emit_with_payload(&self, header: &mut [u8], payload: &[u8]) {
         let h = &mut header[..HEADER_LEN];
-        self.emit(&mut Packet::new_unchecked(&mut *h));
+        let mut packet = Packet::new_unchecked(&mut *h);
+        self.emit(&mut packet);
+        packet.set_flags_raw(self.flags.0 & !(Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED));
         super::fill_checksum(h, payload);
     }
 }

@@ -29,6 +29,12 @@
 //!  40              44              48
 //!  |  timestamp echo |   CRC32C    |
 //! ```
+//!
+//! The per-packet check is a policy of each end, per link ([`Check`]): with
+//! [`Check::Crc32c`] a packet must carry the CRC32C; with [`Check::Off`] (links that
+//! cannot corrupt, e.g. shared memory) the end accepts packets marked [`Flags::NO_CHECK`]
+//! and says so in every packet it sends ([`Flags::ACCEPTS_UNCHECKED`]). A packet goes out
+//! without the CRC only when both ends' policies allow it ([`LinkCheck`]).
 
 mod ack;
 mod control;
@@ -158,6 +164,10 @@ pub enum WireError {
     /// The CRC32C does not match the bytes.
     #[error("checksum mismatch")]
     BadChecksum,
+    /// The packet says it carries no CRC32C ([`Flags::NO_CHECK`]) but the receiving
+    /// link's policy requires one ([`Check::Crc32c`]).
+    #[error("no checksum on a link that requires one")]
+    MissingChecksum,
     /// The body does not have the shape its type requires.
     #[error("malformed {kind:?} body: {why}")]
     Malformed {
@@ -278,6 +288,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn verify_checksum(&self) -> bool {
         verify_checksum(self.header(), self.payload())
     }
+
+    /// Applies the receiving link's check policy: see [`verify_check`].
+    pub fn verify_check(&self, policy: Check) -> Result<(), WireError> {
+        verify_check(self.header(), self.payload(), policy)
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
@@ -357,6 +372,92 @@ pub fn verify_checksum(header: &[u8], payload: &[u8]) -> bool {
     }
     let stored = u32::from_be_bytes(header[field::CHECKSUM].try_into().unwrap_or_default());
     compute_checksum(header, payload) == stored
+}
+
+/// The per-packet check of a link, as each end configures it for itself (the data plane
+/// decides it per member port).
+///
+/// Sending: [`Check::Crc32c`] fills the CRC32C; [`Check::Off`] sets [`Flags::NO_CHECK`] and
+/// leaves the field zero, saving a pass over every byte. Receiving: [`Check::Crc32c`]
+/// refuses packets without a CRC ([`WireError::MissingChecksum`]); [`Check::Off`] accepts
+/// them. A packet that carries a CRC is verified under either policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Check {
+    /// CRC32C over header and payload, sent and required.
+    #[default]
+    Crc32c,
+    /// No per-packet check: for links that cannot corrupt (the end-to-end digest stays).
+    Off,
+}
+
+/// One end's check state for one link: its own policy, and whether the peer's latest
+/// packet on the link said it accepts unchecked packets. Sending is unchecked only when
+/// both allow it, so ends with different policies (or a peer that predates the flags) keep
+/// the CRC both ways; the first packets on a link, before the peer has said anything,
+/// carry it too. A forged or corrupted advertisement can change only what this end
+/// *sends*, within its own policy; what it accepts is its policy alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LinkCheck {
+    /// What this end requires of received packets.
+    pub policy: Check,
+    /// The peer's latest packet on this link carried [`Flags::ACCEPTS_UNCHECKED`].
+    pub peer_accepts_unchecked: bool,
+}
+
+impl LinkCheck {
+    /// Always the CRC, both ways (the version-1 behaviour).
+    pub const CRC32C: LinkCheck = LinkCheck { policy: Check::Crc32c, peer_accepts_unchecked: false };
+
+    /// A link under `policy` whose peer has not been heard yet.
+    pub const fn new(policy: Check) -> LinkCheck {
+        LinkCheck { policy, peer_accepts_unchecked: false }
+    }
+
+    /// How the next packet goes out.
+    pub fn tx(self) -> Check {
+        match (self.policy, self.peer_accepts_unchecked) {
+            (Check::Off, true) => Check::Off,
+            _ => Check::Crc32c,
+        }
+    }
+
+    /// Learns the peer's advertisement from a received datagram, before the driver hands
+    /// it to the protocol. A withdrawn offer is taken at once (the safe direction); a new
+    /// offer only from a packet that is itself unchecked (the peer already sends that way)
+    /// or whose CRC verifies, so a bit flipped on the way cannot start unchecked sending
+    /// (that costs one CRC per change of mind, not per packet). Inputs that are not a whole
+    /// packet change nothing; never panics.
+    pub fn learn(&mut self, datagram: &[u8]) {
+        let Ok(p) = Packet::new_checked(datagram) else { return };
+        let flags = Flags(p.flags_raw());
+        if !flags.accepts_unchecked() {
+            self.peer_accepts_unchecked = false;
+        } else if !self.peer_accepts_unchecked && (flags.no_check() || p.verify_checksum()) {
+            self.peer_accepts_unchecked = true;
+        }
+    }
+}
+
+/// Checks a received packet (header and payload as separate slices) against the receiving
+/// link's policy: a packet with a CRC must match it ([`WireError::BadChecksum`]); a packet
+/// marked [`Flags::NO_CHECK`] passes only under [`Check::Off`]
+/// ([`WireError::MissingChecksum`] otherwise). Never panics (a short header is
+/// [`WireError::Truncated`]).
+pub fn verify_check(header: &[u8], payload: &[u8], policy: Check) -> Result<(), WireError> {
+    let Some(&flags) = header.get(field::FLAGS).filter(|_| header.len() >= HEADER_LEN) else {
+        return Err(WireError::Truncated { have: header.len(), need: HEADER_LEN });
+    };
+    if Flags(flags).no_check() {
+        return match policy {
+            Check::Off => Ok(()),
+            Check::Crc32c => Err(WireError::MissingChecksum),
+        };
+    }
+    if verify_checksum(header, payload) {
+        Ok(())
+    } else {
+        Err(WireError::BadChecksum)
+    }
 }
 
 /// The body of a packet, by type. DATA has none here: its payload is a separate handle.
@@ -452,15 +553,19 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// Parses and checks a packet view: magic, version, type, CRC32C, body shape.
+    /// Parses and checks a packet view: magic, version, type, CRC32C (required), body
+    /// shape. Same as [`Repr::parse_with`] with [`Check::Crc32c`].
     ///
     /// The DATA payload is not copied: use [`Packet::payload_range`] to narrow the
     /// buffer handle.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr, WireError> {
+        Repr::parse_with(packet, Check::Crc32c)
+    }
+
+    /// [`Repr::parse`] under the receiving link's check policy (see [`verify_check`]).
+    pub fn parse_with<T: AsRef<[u8]>>(packet: &Packet<T>, policy: Check) -> Result<Repr, WireError> {
         let header = HeaderRepr::parse(packet)?;
-        if !packet.verify_checksum() {
-            return Err(WireError::BadChecksum);
-        }
+        packet.verify_check(policy)?;
         let frame = Frame::parse(header.packet_type, packet.payload())?;
         Ok(Repr { header, frame })
     }
@@ -472,16 +577,38 @@ impl Repr {
 
     /// Emits header and body into `buf` and fills the checksum over them and `payload`
     /// (DATA payload held elsewhere; pass `&[]` for control frames). Returns the number of
-    /// bytes written, [`Repr::buffer_len`].
+    /// bytes written, [`Repr::buffer_len`]. Same as [`Repr::emit_with`] with
+    /// [`LinkCheck::CRC32C`].
     ///
     /// # Panics
     /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
     pub fn emit(&self, buf: &mut [u8], payload: &[u8]) -> usize {
+        self.emit_with(buf, payload, LinkCheck::CRC32C)
+    }
+
+    /// [`Repr::emit`] on a link in state `link`: the packet advertises the link's policy
+    /// ([`Flags::ACCEPTS_UNCHECKED`] under [`Check::Off`]) and, when [`LinkCheck::tx`] is
+    /// [`Check::Off`], sets [`Flags::NO_CHECK`], leaves the CRC field zero and reads no
+    /// payload byte. The two check flags of `self.header` are ignored.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
+    pub fn emit_with(&self, buf: &mut [u8], payload: &[u8], link: LinkCheck) -> usize {
         let n = self.buffer_len();
         let (h, rest) = buf[..n].split_at_mut(HEADER_LEN);
         let mut packet = Packet::new_unchecked(&mut *h);
         self.header.emit(&mut packet);
         self.frame.emit(rest);
+        let mut flags = self.header.flags.0 & !(Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED);
+        if link.policy == Check::Off {
+            flags |= Flags::ACCEPTS_UNCHECKED;
+        }
+        if link.tx() == Check::Off {
+            packet.set_flags_raw(flags | Flags::NO_CHECK);
+            packet.set_checksum(0);
+            return n;
+        }
+        packet.set_flags_raw(flags);
         let crc = {
             let mut c = crc32c::crc32c(&h[..field::CHECKSUM.start]);
             c = crc32c::crc32c_append(c, &[0u8; 4]);
@@ -616,6 +743,175 @@ mod tests {
         let mut p = Packet::new_unchecked(&mut bad[..]);
         p.fill_checksum();
         assert!(matches!(Repr::parse(&Packet::new_checked(&bad[..]).unwrap()), Err(WireError::Malformed { .. })));
+    }
+
+    // The PING above on a link where both ends allow no check: NO_CHECK (0x02) and
+    // ACCEPTS_UNCHECKED (0x04) join ACK_NOW, the CRC field is zero.
+    static PING_NO_CHECK: [u8; 48] = [
+        0x53, 0x54, 0x01, 0x08, 0x07, 0x00, 0x00, 0x03, // PING, ACK_NOW | NO_CHECK | ACCEPTS_UNCHECKED, path 3
+        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, // session
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, // pn 42
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // offset
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x4d, // length 0, rsv, timestamp 77
+        0x00, 0x00, 0x00, 0x42, 0x00, 0x00, 0x00, 0x00, // echo 66, no CRC
+    ];
+
+    const BOTH_OFF: LinkCheck = LinkCheck { policy: Check::Off, peer_accepts_unchecked: true };
+
+    fn data_packet(link: LinkCheck, payload: &[u8]) -> Vec<u8> {
+        let repr = Repr {
+            header: HeaderRepr {
+                packet_type: PacketType::Data,
+                flags: Flags::empty(),
+                path_id: 1,
+                session_id: 5,
+                packet_number: 9,
+                offset: 4096,
+                length: payload.len() as u16,
+                timestamp: 1,
+                timestamp_echo: 2,
+            },
+            frame: Frame::Data,
+        };
+        let mut b = vec![0u8; HEADER_LEN + payload.len()];
+        assert_eq!(repr.emit_with(&mut b, payload, link), HEADER_LEN);
+        b[HEADER_LEN..].copy_from_slice(payload);
+        b
+    }
+
+    #[test]
+    fn emit_and_parse_with_and_without_check() {
+        // Without check: the flag is set, the field zero, and either policy that allows it parses.
+        let mut out = [0xaau8; 48];
+        ping_repr().emit_with(&mut out, &[], BOTH_OFF);
+        assert_eq!(out, PING_NO_CHECK);
+        let p = Packet::new_checked(&PING_NO_CHECK[..]).unwrap();
+        let parsed = Repr::parse_with(&p, Check::Off).unwrap();
+        assert!(parsed.header.flags.no_check() && parsed.header.flags.ack_now());
+        assert_eq!(parsed.frame, Frame::Ping);
+        // ... and is refused, with its own error, where a check is required (the default).
+        assert_eq!(Repr::parse(&p), Err(WireError::MissingChecksum));
+        assert_eq!(Repr::parse_with(&p, Check::Crc32c), Err(WireError::MissingChecksum));
+        // Re-emitting the parsed header with the check on clears the flag and fills the CRC.
+        let mut again = [0u8; 48];
+        parsed.emit(&mut again, &[]);
+        assert_eq!(again, PING_PACKET);
+
+        // With check: identical to what version 1 always sent, accepted under both policies.
+        let payload = b"stripe me";
+        let b = data_packet(LinkCheck::CRC32C, payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert!(!Flags(p.flags_raw()).no_check() && !Flags(p.flags_raw()).accepts_unchecked());
+        assert!(p.verify_checksum());
+        for policy in [Check::Crc32c, Check::Off] {
+            assert_eq!(Repr::parse_with(&p, policy).unwrap().frame, Frame::Data);
+        }
+        // Our policy allows no check but the peer has not said it does: CRC, and the offer.
+        let b = data_packet(LinkCheck::new(Check::Off), payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert!(!Flags(p.flags_raw()).no_check() && Flags(p.flags_raw()).accepts_unchecked());
+        assert!(p.verify_checksum());
+        // The peer accepts unchecked, but our policy wants the CRC: CRC, no offer.
+        let b = data_packet(LinkCheck { policy: Check::Crc32c, peer_accepts_unchecked: true }, payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(p.flags_raw() & (Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED), 0);
+        assert!(p.verify_checksum());
+        let b = data_packet(BOTH_OFF, payload);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(p.checksum(), 0);
+        assert_eq!(p.payload(), payload);
+        assert_eq!(Repr::parse_with(&p, Check::Off).unwrap().frame, Frame::Data);
+        assert_eq!(Repr::parse_with(&p, Check::Crc32c), Err(WireError::MissingChecksum));
+    }
+
+    #[test]
+    fn crc_catches_corruption_under_either_policy() {
+        let b = data_packet(LinkCheck::CRC32C, &[0x5a; 64]);
+        for byte in 0..b.len() {
+            for bit in 0..8 {
+                let mut c = b.clone();
+                c[byte] ^= 1 << bit;
+                let Ok(p) = Packet::new_checked(&c[..]) else { continue }; // a length flip
+                let required = Repr::parse_with(&p, Check::Crc32c);
+                assert!(required.is_err(), "flip of bit {bit} in byte {byte} accepted where a CRC is required");
+                // Flipping NO_CHECK on is the one flip a link without corruption would let
+                // through; where the CRC is required, it is refused as missing.
+                if byte == field::FLAGS && 1 << bit == Flags::NO_CHECK {
+                    assert_eq!(required, Err(WireError::MissingChecksum));
+                    continue;
+                }
+                let relaxed = Repr::parse_with(&p, Check::Off);
+                assert!(relaxed.is_err(), "flip of bit {bit} in byte {byte} accepted on a CRC'd packet");
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_flags_and_bytes_do_not_panic_under_either_policy() {
+        // Deterministic junk: every flags value on every type byte, then random buffers.
+        let base = data_packet(LinkCheck::CRC32C, &[1, 2, 3, 4]);
+        for ty in 0..=255u8 {
+            for flags in 0..=255u8 {
+                let mut b = base.clone();
+                b[field::TYPE] = ty;
+                b[field::FLAGS] = flags;
+                let p = Packet::new_checked(&b[..]).unwrap();
+                let strict = Repr::parse_with(&p, Check::Crc32c);
+                if flags & Flags::NO_CHECK != 0 && PacketType::from_u8(ty).is_ok() {
+                    assert_eq!(strict, Err(WireError::MissingChecksum));
+                }
+                let _ = Repr::parse_with(&p, Check::Off);
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 120) as usize;
+            let mut b: Vec<u8> = (0..len).map(|i| (x >> (i % 57)) as u8).collect();
+            if len >= HEADER_LEN {
+                b[..4].copy_from_slice(&[0x53, 0x54, 0x01, (x % 9) as u8]);
+                b[field::LENGTH].copy_from_slice(&((len - HEADER_LEN) as u16).to_be_bytes());
+            }
+            for policy in [Check::Crc32c, Check::Off] {
+                if let Ok(p) = Packet::new_checked(&b[..]) {
+                    let _ = Repr::parse_with(&p, policy);
+                }
+                let _ = verify_check(&b, &[], policy);
+            }
+        }
+        assert!(matches!(verify_check(&[0u8; 5], &[], Check::Off), Err(WireError::Truncated { .. })));
+        let mut link = LinkCheck::new(Check::Off);
+        link.learn(&[0xff; 10]);
+        assert!(!link.peer_accepts_unchecked, "a short datagram teaches nothing");
+    }
+
+    #[test]
+    fn link_check_learns_the_peer_and_sends_unchecked_only_when_both_allow() {
+        let offer = data_packet(LinkCheck::new(Check::Off), &[9; 8]);
+        let plain = data_packet(LinkCheck::CRC32C, &[9; 8]);
+        for policy in [Check::Crc32c, Check::Off] {
+            let mut link = LinkCheck::new(policy);
+            assert_eq!(link.tx(), Check::Crc32c, "nothing heard yet");
+            link.learn(&offer);
+            assert_eq!(link.tx(), policy);
+            link.learn(&plain);
+            assert_eq!(link.tx(), Check::Crc32c, "the peer took its offer back");
+        }
+        // An offer in a packet whose CRC fails (a flipped bit) is not taken up.
+        let mut bad = offer.clone();
+        bad[HEADER_LEN] ^= 1;
+        let mut link = LinkCheck::new(Check::Off);
+        link.learn(&bad);
+        assert_eq!(link.tx(), Check::Crc32c);
+        let mut flipped = plain.clone();
+        flipped[field::FLAGS] |= Flags::ACCEPTS_UNCHECKED;
+        link.learn(&flipped);
+        assert_eq!(link.tx(), Check::Crc32c, "an offer flipped on by corruption");
+        // An unchecked packet with the offer is taken at its word (the peer sends so).
+        link.learn(&data_packet(BOTH_OFF, &[1; 4]));
+        assert_eq!(link.tx(), Check::Off);
     }
 
     #[test]
