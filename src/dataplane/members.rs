@@ -292,28 +292,23 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
     let end = Instant::now() + limit;
     let mut every = RESTART_EVERY;
     let mut next_restart = Instant::now() + every;
+    let mut ever_up = vec![false; members.len()];
     loop {
-        let down: Vec<&str> =
-            members.iter().filter(|m| !m.port.link().map(|l| l.up).unwrap_or(false)).map(|m| m.name.as_str()).collect();
-        if down.is_empty() {
+        let up: Vec<bool> = members.iter().map(|m| m.port.link().map(|l| l.up).unwrap_or(false)).collect();
+        for (e, u) in ever_up.iter_mut().zip(&up) {
+            *e |= *u;
+        }
+        if up.iter().all(|u| *u) {
             return Ok(true);
         }
         if interrupted() {
             return Ok(false);
         }
         if Instant::now() >= end {
-            return Err(Failure::env(format!(
-                "member link{} {} did not come up within {} s",
-                if down.len() > 1 { "s" } else { "" },
-                down.join(", "),
-                limit.as_secs()
-            ))
-            .hint(
-                "for memif, start the peer with the same socket path; for af_packet/pcap, check the interface is up",
-            ));
+            return Err(links_down(members, &up, &ever_up, limit));
         }
         if Instant::now() >= next_restart {
-            for m in members.iter().filter(|m| m.restart_when_down && !m.port.link().map(|l| l.up).unwrap_or(false)) {
+            for (m, _) in members.iter().zip(&up).filter(|(m, u)| m.restart_when_down && !**u) {
                 let _ = m.port.stop();
                 let _ = m.port.start();
             }
@@ -325,6 +320,41 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The failure of a link wait: the members down now, and which of them were up
+/// for a while (a peer that has fewer members than we do can make a memif server
+/// drop the connections it does serve while it refuses the others).
+fn links_down(members: &[Member], up: &[bool], ever_up: &[bool], limit: Duration) -> Failure {
+    let names = |want_ever: bool| -> Vec<&str> {
+        members
+            .iter()
+            .zip(up.iter().zip(ever_up))
+            .filter(|(_, (u, e))| !**u && **e == want_ever)
+            .map(|(m, _)| m.name.as_str())
+            .collect()
+    };
+    let (never, flapped) = (names(false), names(true));
+    let some_up = up.iter().any(|u| *u) || !flapped.is_empty();
+    let mut what = String::new();
+    if !never.is_empty() {
+        let s = if never.len() > 1 { "s" } else { "" };
+        what = format!("member link{s} {} did not come up within {} s", never.join(", "), limit.as_secs());
+    }
+    if !flapped.is_empty() {
+        if !what.is_empty() {
+            what.push_str("; ");
+        }
+        let s = if flapped.len() > 1 { "s" } else { "" };
+        what.push_str(&format!("member link{s} {} came up but went down again", flapped.join(", ")));
+    }
+    let hint = if some_up {
+        "the other end may have fewer members than this one: give both ends the same --port list \
+         (for memif, one server per client id and socket)"
+    } else {
+        "for memif, start the peer with the same socket path; for af_packet/pcap, check the interface is up"
+    };
+    Failure::env(what).hint(hint)
 }
 
 /// Counters of frames handled below the protocol.
