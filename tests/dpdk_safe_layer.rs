@@ -54,7 +54,7 @@ fn fill(m: &mut Mbuf, bytes: &[u8]) {
 
 fn main() {
     let args = Arguments::from_args();
-    let Some(test) = common::DpdkTest::start("safe-layer", Duration::from_secs(180)) else {
+    let Some(test) = common::dpdk::DpdkTest::start("safe-layer", Duration::from_secs(180)) else {
         // Not root: said loudly by start(); run nothing and report nothing.
         return;
     };

@@ -3,14 +3,13 @@
 //! the striped framing's failure cases, chat through pipes, and every
 //! documented error with its exit code.
 
-#[path = "kernel_common.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 
-use common::*;
+use common::kernel::*;
 
 const MIB: usize = 1 << 20;
 

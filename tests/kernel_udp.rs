@@ -3,12 +3,11 @@
 //! own `--impair`, impairment on both directions, pipes, repeated `--bind`,
 //! raw datagrams both ways with nc -u, and the error cases with exit codes.
 
-#[path = "kernel_common.rs"]
 mod common;
 
 use std::path::Path;
 
-use common::*;
+use common::kernel::*;
 
 const MIB: usize = 1 << 20;
 

@@ -1,13 +1,13 @@
-//! Helpers shared by the kernel-transport tests (`kernel_tcp`, `kernel_udp`),
-//! included with `#[path]`; as a test target of its own it holds one self-check.
+//! The kernel-transport tests (`kernel_tcp`, `kernel_udp`): free ports,
+//! waiting for a listener without connecting to it, children with hard
+//! deadlines, file comparison by digest.
 //!
 //! Every child gets a hard deadline and is killed when it passes, so a hung
 //! transfer fails its test instead of hanging CI. Everything runs on
 //! 127.0.0.1 only.
-#![allow(dead_code)]
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use stripecat_proto::wire::DigestAlgorithm;
 use stripecat_proto::StreamDigest;
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_stripecat")
-}
+#[allow(unused_imports)]
+pub use super::bin;
+#[allow(unused_imports)]
+pub use super::data::random_file;
 
 /// A TCP port nothing listens on right now (the kernel's pick for port 0).
 pub fn free_tcp_port() -> u16 {
@@ -62,27 +63,6 @@ pub fn wait_udp_bound(port: u16) {
 /// A scratch directory removed on drop.
 pub fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("sc-kernel-").tempdir().unwrap()
-}
-
-/// Writes `len` bytes of seeded pseudo-random data (incompressible, and
-/// different for every seed so a mixed-up file cannot pass).
-pub fn random_file(path: &Path, len: usize, seed: u64) {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut f = std::io::BufWriter::new(File::create(path).unwrap());
-    let mut buf = vec![0u8; 1 << 16];
-    let mut left = len;
-    while left > 0 {
-        for w in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
-        }
-        let n = left.min(buf.len());
-        f.write_all(&buf[..n]).unwrap();
-        left -= n;
-    }
-    f.flush().unwrap();
 }
 
 /// XXH3-128 of a file, hex.
@@ -226,18 +206,4 @@ pub fn assert_error(d: &Done, code: i32, needle: &str) {
     });
     assert!(line.contains(needle), "{line:?} does not mention {needle:?}");
     assert!(!d.stderr.contains("panicked"), "panic: {}", d.stderr);
-}
-
-#[test]
-fn helpers_self_check() {
-    let dir = scratch();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    random_file(&a, 100_000, 1);
-    random_file(&b, 100_000, 2);
-    assert_ne!(hash_file(&a), hash_file(&b));
-    std::fs::copy(&a, &b).unwrap();
-    assert_same(&a, &b);
-    let d = run(dir.path(), &["sh", "-c", "echo oops >&2; exit 3"], 5);
-    assert_eq!(d.code(), Some(3));
-    assert_eq!(d.stderr, "oops\n");
 }
