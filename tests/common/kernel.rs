@@ -207,3 +207,73 @@ pub fn assert_error(d: &Done, code: i32, needle: &str) {
     assert!(line.contains(needle), "{line:?} does not mention {needle:?}");
     assert!(!d.stderr.contains("panicked"), "panic: {}", d.stderr);
 }
+
+/// A mebibyte, for sizes.
+pub const MIB: usize = 1 << 20;
+
+/// `127.0.0.1:PORT`.
+pub fn addr(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits until `transport` ("--tcp" or "--udp") has something listening
+/// on (bound to) `port`.
+pub fn wait_ready(transport: &str, port: u16) {
+    match transport {
+        "--tcp" => wait_tcp_listen(port),
+        "--udp" => wait_udp_bound(port),
+        other => panic!("no transport {other}"),
+    }
+}
+
+/// Runs `stripecat ARGV...` (stdin null) to completion.
+pub fn run_bin(dir: &Path, argv: &[&str], secs: u64) -> Done {
+    let mut full = vec![bin()];
+    full.extend(argv);
+    run(dir, &full, secs)
+}
+
+/// Asserts each command line is refused with exit 2 and a usage error
+/// naming its needle.
+pub fn assert_usage_errors(dir: &Path, cases: &[(Vec<&str>, &str)]) {
+    for (argv, needle) in cases {
+        assert_error(&run_bin(dir, argv, 20), 2, needle);
+    }
+}
+
+/// Runs `sh -c RECV`, waits until `transport` listens on `port`, runs
+/// `sh -c SEND` and then waits for the receiver; both must exit 0.
+pub fn shell_pair(dir: &Path, transport: &str, port: u16, recv_cmd: &str, send_cmd: &str, secs: u64) {
+    let recv = spawn(dir, &["sh", "-c", recv_cmd], Io::Null, Io::Null, secs);
+    wait_ready(transport, port);
+    spawn(dir, &["sh", "-c", send_cmd], Io::Null, Io::Null, secs).ok();
+    recv.ok();
+}
+
+/// Sends 64 MiB of seeded data with `stripecat send TRANSPORT 127.0.0.1:PORT
+/// EXTRA...` to `stripecat recv TRANSPORT --listen 127.0.0.1:PORT EXTRA... |
+/// head -c 100`, so the receiver's stdout closes under it. Asserts the
+/// receiver fails with exit 4 and one error line about its stdout; returns
+/// the sender's end.
+pub fn send_to_closed_stdout(dir: &Path, transport: &str, port: u16, extra: &[&str], seed: u64, secs: u64) -> Done {
+    let input = dir.join("in.bin");
+    random_file(&input, 64 * MIB, seed);
+    let status = dir.join("status");
+    let tail: String = extra.iter().map(|e| format!(" {e}")).collect();
+    let cmd = format!(
+        "{} recv {transport} --listen 127.0.0.1:{port}{tail} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}} > {}",
+        bin(),
+        status.display()
+    );
+    let recv = spawn(dir, &["bash", "-c", &cmd], Io::Null, Io::Null, secs);
+    wait_ready(transport, port);
+    let a = addr(port);
+    let mut send: Vec<&str> = vec!["send", transport, &a];
+    send.extend(extra);
+    send.push(input.to_str().unwrap());
+    let sd = run_bin(dir, &send, secs);
+    let rd = recv.wait();
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "4", "recv stderr: {}", rd.stderr);
+    assert!(rd.stderr.contains("stripecat: error: writing stdout failed"), "{}", rd.stderr);
+    sd
+}

@@ -205,47 +205,10 @@ pub fn assert_both_ok(send: &Output, recv: &Output) {
     );
 }
 
-/// Runs a receiver (started first) and a sender with the given member
-/// specs and extra arguments, file to file; returns both outputs.
-#[allow(clippy::too_many_arguments)]
-pub fn file_transfer(
-    t: &DpdkTest,
-    recv_ports: &[String],
-    send_ports: &[String],
-    extra: &[&str],
-    send_only: &[&str],
-    input: &Path,
-    output: &Path,
-    limit: Duration,
-) -> (Output, Output) {
-    file_transfer_in(t, None, recv_ports, send_ports, extra, send_only, input, output, limit)
-}
-
-/// [`file_transfer`] with the receiver in network namespace `recv_netns`.
-#[allow(clippy::too_many_arguments)]
-pub fn file_transfer_in(
-    t: &DpdkTest,
-    recv_netns: Option<&str>,
-    recv_ports: &[String],
-    send_ports: &[String],
-    extra: &[&str],
-    send_only: &[&str],
-    input: &Path,
-    output: &Path,
-    limit: Duration,
-) -> (Output, Output) {
-    let rargs = stripecat_args("recv", recv_ports, extra, Some(output));
-    let send_extra: Vec<&str> = extra.iter().chain(send_only).copied().collect();
-    let sargs = stripecat_args("send", send_ports, &send_extra, Some(input));
-    let r = start_in(t, recv_netns, "recv", &rargs, Stdio::null(), Stdio::null());
-    let s = start(t, "send", &sargs, Stdio::null(), Stdio::null());
-    let so = finish(s, limit);
-    let ro = finish(r, limit);
-    (so, ro)
-}
-
-/// [`file_transfer_in`], then asserts both ends exited 0 and the output is
-/// the input, byte for byte.
+/// Runs a receiver (started first, in network namespace `recv_netns` when
+/// given) and a sender with the given member specs and extra arguments
+/// (`extra` on both ends, `send_only` on the sender), file to file; asserts
+/// both ends exited 0 and the output is the input, byte for byte.
 #[allow(clippy::too_many_arguments)]
 pub fn assert_file_transfer(
     t: &DpdkTest,
@@ -258,8 +221,14 @@ pub fn assert_file_transfer(
     output: &Path,
     limit: Duration,
 ) {
-    let (s, r) = file_transfer_in(t, recv_netns, recv_ports, send_ports, extra, send_only, input, output, limit);
-    assert_both_ok(&s, &r);
+    let rargs = stripecat_args("recv", recv_ports, extra, Some(output));
+    let send_extra: Vec<&str> = extra.iter().chain(send_only).copied().collect();
+    let sargs = stripecat_args("send", send_ports, &send_extra, Some(input));
+    let r = start_in(t, recv_netns, "recv", &rargs, Stdio::null(), Stdio::null());
+    let s = start(t, "send", &sargs, Stdio::null(), Stdio::null());
+    let so = finish(s, limit);
+    let ro = finish(r, limit);
+    assert_both_ok(&so, &ro);
     assert_same_file(input, output);
 }
 
