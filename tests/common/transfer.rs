@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::data::{assert_same_file, random_file, stream_chunk, FEED_CHUNK};
+use super::data::{assert_same_file, random_file, stream_chunk};
 use super::dpdk::{netns_with, register, sh, veth_pair, Cleanup, DpdkTest};
 use super::{file_len, read_json, wait_for};
 
@@ -257,13 +257,24 @@ impl Feeder {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
+            // Counted as the pipe takes them, so when the sender dies in the
+            // middle of a chunk, the part it already read is counted too.
             let mut fed = 0u64;
             let mut k = 0u64;
             while !flag.load(Ordering::Relaxed) {
-                if stdin.write_all(&stream_chunk(seed, k)).is_err() {
-                    break;
+                let chunk = stream_chunk(seed, k);
+                let mut off = 0;
+                while off < chunk.len() {
+                    match stdin.write(&chunk[off..]) {
+                        Ok(0) => return fed,
+                        Ok(n) => {
+                            off += n;
+                            fed += n as u64;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => return fed,
+                    }
                 }
-                fed += FEED_CHUNK as u64;
                 k += 1;
                 std::thread::sleep(pace);
             }
