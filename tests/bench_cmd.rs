@@ -4,22 +4,17 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use common::dpdk::DpdkTest;
 use common::transfer::{finish, memif_pair, start};
-use common::{run_stripecat, DpdkTest};
+use common::{read_json as json, run_stripecat};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
 fn ports(specs: &[String]) -> Vec<String> {
     specs.iter().flat_map(|s| ["--port".to_string(), s.clone()]).collect()
-}
-
-fn json(p: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}: {text}", p.display()))
 }
 
 fn assert_ok(name: &str, o: &Output) {

@@ -5,13 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{run_stripecat, DpdkTest};
+use common::dpdk::DpdkTest;
+use common::run_stripecat;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn eal(t: &DpdkTest) -> String {
-    format!("--file-prefix {}", t.prefix)
-}
 
 /// One line on stderr, `stripecat: error: ... (hint: ...)`, nothing on stdout.
 fn assert_one_error_line(code: i32, out: &str, err: &str, want_code: i32, needle: &str) {
@@ -28,7 +25,7 @@ fn assert_one_error_line(code: i32, out: &str, err: &str, want_code: i32, needle
 fn lists_ring_and_null_ports_with_drivers() {
     let Some(t) = DpdkTest::start("cli-list", LIMIT) else { return };
     let (code, out, err) =
-        run_stripecat(&["ports", "--port", "net_ring0", "--port", "net_null0", "--eal", &eal(&t)], LIMIT);
+        run_stripecat(&["ports", "--port", "net_ring0", "--port", "net_null0", "--eal", &t.eal()], LIMIT);
     assert_eq!(code, 0, "stderr: {err}");
     assert!(err.is_empty(), "EAL's log stays out of the way without -v: {err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -47,7 +44,7 @@ fn lists_ring_and_null_ports_with_drivers() {
 fn json_listing_is_machine_readable() {
     let Some(t) = DpdkTest::start("cli-json", LIMIT) else { return };
     let (code, out, err) = run_stripecat(
-        &["ports", "--json", "--port", "net_null0,size=64", "--port", "net_ring0", "--eal", &eal(&t)],
+        &["ports", "--json", "--port", "net_null0,size=64", "--port", "net_ring0", "--eal", &t.eal()],
         LIMIT,
     );
     assert_eq!(code, 0, "stderr: {err}");
@@ -62,7 +59,7 @@ fn json_listing_is_machine_readable() {
 #[test]
 fn verbose_shows_eal_log() {
     let Some(t) = DpdkTest::start("cli-verbose", LIMIT) else { return };
-    let (code, out, err) = run_stripecat(&["-v", "ports", "--port", "net_ring0", "--eal", &eal(&t)], LIMIT);
+    let (code, out, err) = run_stripecat(&["-v", "ports", "--port", "net_ring0", "--eal", &t.eal()], LIMIT);
     assert_eq!(code, 0, "stderr: {err}");
     assert!(err.contains("EAL:"), "EAL log on stderr with -v: {err}");
     assert!(!out.contains("EAL:"), "and never on stdout: {out}");
@@ -71,10 +68,10 @@ fn verbose_shows_eal_log() {
 #[test]
 fn bad_devargs_is_environment_error() {
     let Some(t) = DpdkTest::start("cli-baddev", LIMIT) else { return };
-    let (code, out, err) = run_stripecat(&["ports", "--port", "net_nosuchpmd0", "--eal", &eal(&t)], LIMIT);
+    let (code, out, err) = run_stripecat(&["ports", "--port", "net_nosuchpmd0", "--eal", &t.eal()], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "net_nosuchpmd0");
     let (code, out, err) =
-        run_stripecat(&["ports", "--port", "net_pcap0,iface=sct-nonexistent", "--eal", &eal(&t)], LIMIT);
+        run_stripecat(&["ports", "--port", "net_pcap0,iface=sct-nonexistent", "--eal", &t.eal()], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "sct-nonexistent");
 }
 
@@ -82,10 +79,10 @@ fn bad_devargs_is_environment_error() {
 fn bad_eal_string_keeps_stdout_clean() {
     let Some(t) = DpdkTest::start("cli-badeal", LIMIT) else { return };
     let (code, out, err) =
-        run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} --no-such-eal-option", eal(&t))], LIMIT);
+        run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} --no-such-eal-option", t.eal())], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "no-such-eal-option");
     let (code, out, err) =
-        run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} -l 0-63", eal(&t))], LIMIT);
+        run_stripecat(&["ports", "--port", "net_ring0", "--eal", &format!("{} -l 0-63", t.eal())], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "--lcores");
 }
 
@@ -109,7 +106,7 @@ fn not_root_is_environment_error() {
     let Some(_t) = DpdkTest::start("cli-noroot", LIMIT) else { return };
     let (code, out, err) = common::run_with_timeout(
         std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_stripecat")])
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin()])
             .args(["ports", "--port", "net_ring0"]),
         LIMIT,
     );
@@ -129,7 +126,7 @@ fn no_free_hugepages_names_the_setup_script() {
     }
     let _restore = Restore(knob, before.clone());
     std::fs::write(knob, "0").unwrap();
-    let (code, out, err) = run_stripecat(&["ports", "--port", "net_ring0", "--eal", &eal(&t)], LIMIT);
+    let (code, out, err) = run_stripecat(&["ports", "--port", "net_ring0", "--eal", &t.eal()], LIMIT);
     assert_one_error_line(code, &out, &err, 3, "scripts/setup-hugepages.sh");
     drop(_restore);
     assert_eq!(std::fs::read_to_string(knob).unwrap().trim(), before, "hugepages restored");

@@ -54,7 +54,7 @@ fn fill(m: &mut Mbuf, bytes: &[u8]) {
 
 fn main() {
     let args = Arguments::from_args();
-    let Some(test) = common::DpdkTest::start("safe-layer", Duration::from_secs(180)) else {
+    let Some(test) = common::dpdk::DpdkTest::start("safe-layer", Duration::from_secs(180)) else {
         // Not root: said loudly by start(); run nothing and report nothing.
         return;
     };
@@ -246,6 +246,23 @@ fn configure(ctx: &Ctx, id: stripecat::dpdk::PortId, p: &Mempool, q: u16) -> Por
     port
 }
 
+/// A started net_ring pair `ring` (one queue, `depth` slots) on a fresh
+/// pool `pool_name` of `n` mbufs: (pool, ports, tx queue of a, rx queue of b).
+fn ring_pair(
+    ctx: &Ctx,
+    ring: &str,
+    depth: u32,
+    pool_name: &str,
+    n: u32,
+) -> (Mempool, Port, Port, stripecat::dpdk::TxQueue, stripecat::dpdk::RxQueue) {
+    let (a, b) = ctx.eal.ring_port_pair(ring, 1, depth).expect("ring pair");
+    let p = pool(ctx, pool_name, n);
+    let pa = configure(ctx, a, &p, 1);
+    let pb = configure(ctx, b, &p, 1);
+    let (tx, rx) = (pa.tx_queue(0).unwrap(), pb.rx_queue(0).unwrap());
+    (p, pa, pb, tx, rx)
+}
+
 fn drain(rx: &mut stripecat::dpdk::RxQueue, want: usize) -> Vec<Mbuf> {
     let mut got = Vec::new();
     for _ in 0..1000 {
@@ -293,12 +310,7 @@ fn ring_loopback() -> Result<(), Failed> {
 
 fn tx_gives_back_unsent() -> Result<(), Failed> {
     with_ctx(|ctx| {
-        let (a, b) = ctx.eal.ring_port_pair("t_small", 1, 64).expect("ring pair");
-        let p = pool(ctx, "t_unsent", 256);
-        let pa = configure(ctx, a, &p, 1);
-        let pb = configure(ctx, b, &p, 1);
-        let mut tx = pa.tx_queue(0).unwrap();
-        let mut rx = pb.rx_queue(0).unwrap();
+        let (p, _pa, _pb, mut tx, mut rx) = ring_pair(ctx, "t_small", 64, "t_unsent", 256);
         let mut burst = Vec::new();
         check(p.alloc_bulk(100, &mut burst), "alloc")?;
         for (i, m) in burst.iter_mut().enumerate() {
@@ -346,11 +358,7 @@ fn chained_shared_over_ring_pair() -> Result<(), Failed> {
     // The zero-copy send path: a fresh header mbuf, then a shared payload
     // that stays referenced until its ACK. The receiver sees both segments.
     with_ctx(|ctx| {
-        let (a, b) = ctx.eal.ring_port_pair("t_chain", 1, 256).expect("ring pair");
-        let p = pool(ctx, "t_chainp", 64);
-        let pa = configure(ctx, a, &p, 1);
-        let pb = configure(ctx, b, &p, 1);
-        let (mut tx, mut rx) = (pa.tx_queue(0).unwrap(), pb.rx_queue(0).unwrap());
+        let (p, _pa, _pb, mut tx, mut rx) = ring_pair(ctx, "t_chain", 256, "t_chainp", 64);
         let mut payload = p.alloc().unwrap();
         fill(&mut payload, b"zero-copy payload");
         let payload = payload.into_shared().unwrap();

@@ -3,20 +3,15 @@
 //! the striped framing's failure cases, chat through pipes, and every
 //! documented error with its exit code.
 
-#[path = "kernel_common.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::{ChildStdin, ChildStdout};
 
-use common::*;
-
-const MIB: usize = 1 << 20;
-
-fn addr(port: u16) -> String {
-    format!("127.0.0.1:{port}")
-}
+use common::kernel::*;
+use common::read_json;
 
 /// One 16 MiB input per test (seeded by the test's own port so files differ).
 fn input16(dir: &Path, seed: u64) -> std::path::PathBuf {
@@ -172,13 +167,10 @@ fn pipes_both_ends_with_options_and_stats_json() {
         bin(),
         sj.display()
     );
-    let recv = spawn(dir.path(), &["sh", "-c", &recv_cmd], Io::Null, Io::Null, 60);
-    wait_tcp_listen(p);
-    spawn(dir.path(), &["sh", "-c", &send_cmd], Io::Null, Io::Null, 60).ok();
-    recv.ok();
+    shell_pair(dir.path(), "--tcp", p, &recv_cmd, &send_cmd, 60);
     assert_same(&input, &out);
     for (j, role) in [(&sj, "send"), (&rj, "recv")] {
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(j).unwrap()).unwrap();
+        let v = read_json(j);
         assert_eq!(v["role"], role);
         assert_eq!(v["transport"], "tcp");
         assert_eq!(v["bytes"], 16 * MIB as u64);
@@ -286,6 +278,47 @@ fn xxh3_body(data: &[u8]) -> Vec<u8> {
     b
 }
 
+/// A `--streams 2` listener on `p` (writing `out` when given, `-q` when
+/// `quiet`), already listening.
+fn striped_listener(dir: &Path, p: u16, quiet: bool, out: Option<&Path>, secs: u64) -> Proc {
+    let a = addr(p);
+    let mut argv = vec![bin(), "recv"];
+    if quiet {
+        argv.push("-q");
+    }
+    argv.extend(["--tcp", "--listen", &a, "--streams", "2"]);
+    argv.extend(out.map(|o| o.to_str().unwrap()));
+    let recv = spawn(dir, &argv, Io::Null, Io::Null, secs);
+    wait_tcp_listen(p);
+    recv
+}
+
+/// Both connections of a two-stream session `session`, each past its HELLO.
+fn connect_two(p: u16, session: u64) -> (TcpStream, TcpStream) {
+    let mut c0 = TcpStream::connect(addr(p)).unwrap();
+    let mut c1 = TcpStream::connect(addr(p)).unwrap();
+    c0.write_all(&hello(0, 2, session)).unwrap();
+    c1.write_all(&hello(1, 2, session)).unwrap();
+    (c0, c1)
+}
+
+/// A two-stream exchange of `data` (chunk 2000.. on connection 1 first)
+/// whose END carries the digest of `digest_of`; returns the receiver's
+/// verdict and both connections (still open, as the receiver may still be
+/// using them).
+fn two_stream_exchange(p: u16, session: u64, data: &[u8], digest_of: &[u8]) -> ([u8; 33], [TcpStream; 2]) {
+    let (mut c0, mut c1) = connect_two(p, session);
+    c1.write_all(&frame(2000, 0, &data[2000..])).unwrap();
+    c0.write_all(&frame(0, 0, &data[..2000])).unwrap();
+    for c in [&mut c0, &mut c1] {
+        c.write_all(&frame(data.len() as u64, 1, &xxh3_body(digest_of))).unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    let mut verdict = [0u8; 33];
+    c0.read_exact(&mut verdict).unwrap();
+    (verdict, [c0, c1])
+}
+
 /// A hand-written striped sender: connection 1 dies after its first chunk
 /// without END. The receiver must fail with exit 4 naming the connection.
 #[test]
@@ -293,18 +326,8 @@ fn striped_broken_stream_fails_clearly() {
     let p = free_tcp_port();
     let dir = scratch();
     let out = dir.path().join("out.bin");
-    let recv = spawn(
-        dir.path(),
-        &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2", out.to_str().unwrap()],
-        Io::Null,
-        Io::Null,
-        30,
-    );
-    wait_tcp_listen(p);
-    let mut c0 = TcpStream::connect(addr(p)).unwrap();
-    let mut c1 = TcpStream::connect(addr(p)).unwrap();
-    c0.write_all(&hello(0, 2, 42)).unwrap();
-    c1.write_all(&hello(1, 2, 42)).unwrap();
+    let recv = striped_listener(dir.path(), p, false, Some(&out), 30);
+    let (mut c0, mut c1) = connect_two(p, 42);
     c0.write_all(&frame(0, 0, &[7u8; 1000])).unwrap();
     c1.write_all(&frame(1000, 0, &[8u8; 1000])).unwrap();
     drop(c1);
@@ -320,29 +343,11 @@ fn striped_digest_mismatch_exits_5() {
     let p = free_tcp_port();
     let dir = scratch();
     let out = dir.path().join("out.bin");
-    let recv = spawn(
-        dir.path(),
-        &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2", out.to_str().unwrap()],
-        Io::Null,
-        Io::Null,
-        30,
-    );
-    wait_tcp_listen(p);
+    let recv = striped_listener(dir.path(), p, false, Some(&out), 30);
     let data = vec![9u8; 3000];
     let mut wrong = data.clone();
     wrong[5] ^= 1;
-    let mut c0 = TcpStream::connect(addr(p)).unwrap();
-    let mut c1 = TcpStream::connect(addr(p)).unwrap();
-    c0.write_all(&hello(0, 2, 43)).unwrap();
-    c1.write_all(&hello(1, 2, 43)).unwrap();
-    c1.write_all(&frame(2000, 0, &data[2000..])).unwrap();
-    c0.write_all(&frame(0, 0, &data[..2000])).unwrap();
-    for c in [&mut c0, &mut c1] {
-        c.write_all(&frame(3000, 1, &xxh3_body(&wrong))).unwrap();
-        c.shutdown(std::net::Shutdown::Write).unwrap();
-    }
-    let mut verdict = [0u8; 33];
-    c0.read_exact(&mut verdict).unwrap();
+    let (verdict, first) = two_stream_exchange(p, 43, &data, &wrong);
     assert_eq!(verdict[0], 0, "the receiver must report the mismatch to the sender");
     let d = recv.wait();
     assert_error(&d, 5, "digest mismatch");
@@ -351,27 +356,11 @@ fn striped_digest_mismatch_exits_5() {
 
     // And the same exchange with the right digest succeeds with verdict 1.
     let p = free_tcp_port();
-    let recv = spawn(
-        dir.path(),
-        &[bin(), "recv", "-q", "--tcp", "--listen", &addr(p), "--streams", "2", out.to_str().unwrap()],
-        Io::Null,
-        Io::Null,
-        30,
-    );
-    wait_tcp_listen(p);
-    let mut c0 = TcpStream::connect(addr(p)).unwrap();
-    let mut c1 = TcpStream::connect(addr(p)).unwrap();
-    c0.write_all(&hello(0, 2, 44)).unwrap();
-    c1.write_all(&hello(1, 2, 44)).unwrap();
-    c1.write_all(&frame(2000, 0, &data[2000..])).unwrap();
-    c0.write_all(&frame(0, 0, &data[..2000])).unwrap();
-    for c in [&mut c0, &mut c1] {
-        c.write_all(&frame(3000, 1, &xxh3_body(&data))).unwrap();
-        c.shutdown(std::net::Shutdown::Write).unwrap();
-    }
-    c0.read_exact(&mut verdict).unwrap();
+    let recv = striped_listener(dir.path(), p, true, Some(&out), 30);
+    let (verdict, second) = two_stream_exchange(p, 44, &data, &data);
     assert_eq!(verdict[0], 1);
     recv.ok();
+    drop((first, second));
 }
 
 /// The reorder window bounds how far a fast connection may run ahead of a
@@ -384,19 +373,9 @@ fn striped_window_bounds_a_slow_stream() {
     let p = free_tcp_port();
     let dir = scratch();
     let out = dir.path().join("out.bin");
-    let recv = spawn(
-        dir.path(),
-        &[bin(), "recv", "-q", "--tcp", "--listen", &addr(p), "--streams", "2", out.to_str().unwrap()],
-        Io::Null,
-        Io::Null,
-        60,
-    );
-    wait_tcp_listen(p);
+    let recv = striped_listener(dir.path(), p, true, Some(&out), 60);
     let chunk = |i: usize| vec![(i % 251) as u8; MIB];
-    let mut c0 = TcpStream::connect(addr(p)).unwrap();
-    let mut c1 = TcpStream::connect(addr(p)).unwrap();
-    c0.write_all(&hello(0, 2, 45)).unwrap();
-    c1.write_all(&hello(1, 2, 45)).unwrap();
+    let (mut c0, mut c1) = connect_two(p, 45);
     // Connection 0 pushes chunks 1.. without blocking until the receiver stops taking them.
     c0.set_nonblocking(true).unwrap();
     let mut pending: Vec<u8> = Vec::new();
@@ -453,9 +432,7 @@ fn striped_window_bounds_a_slow_stream() {
 fn striped_missing_connection_times_out() {
     let p = free_tcp_port();
     let dir = scratch();
-    let recv =
-        spawn(dir.path(), &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2"], Io::Null, Io::Null, 40);
-    wait_tcp_listen(p);
+    let recv = striped_listener(dir.path(), p, false, None, 40);
     let mut c0 = TcpStream::connect(addr(p)).unwrap();
     c0.write_all(&hello(0, 2, 46)).unwrap();
     let started = std::time::Instant::now();
@@ -469,22 +446,8 @@ fn striped_missing_connection_times_out() {
 /// sender, its connections reset, fails with exit 4 too.
 #[test]
 fn striped_output_closed_fails_both_ends() {
-    let p = free_tcp_port();
     let dir = scratch();
-    let input = dir.path().join("in.bin");
-    random_file(&input, 64 * MIB, 13);
-    let status = dir.path().join("status");
-    let cmd = format!(
-        "{} recv --tcp --listen 127.0.0.1:{p} --streams 3 | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}} > {}",
-        bin(),
-        status.display()
-    );
-    let recv = spawn(dir.path(), &["bash", "-c", &cmd], Io::Null, Io::Null, 60);
-    wait_tcp_listen(p);
-    let sd = run(dir.path(), &[bin(), "send", "--tcp", &addr(p), "--streams", "3", input.to_str().unwrap()], 60);
-    let rd = recv.wait();
-    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "4", "recv stderr: {}", rd.stderr);
-    assert!(rd.stderr.contains("stripecat: error: writing stdout failed"), "{}", rd.stderr);
+    let sd = send_to_closed_stdout(dir.path(), "--tcp", free_tcp_port(), &["--streams", "3"], 13, 60);
     assert_error(&sd, 4, "closed the connection early");
 }
 
@@ -493,9 +456,7 @@ fn striped_output_closed_fails_both_ends() {
 fn striped_receiver_rejects_plain_bytes() {
     let p = free_tcp_port();
     let dir = scratch();
-    let recv =
-        spawn(dir.path(), &[bin(), "recv", "--tcp", "--listen", &addr(p), "--streams", "2"], Io::Null, Io::Null, 30);
-    wait_tcp_listen(p);
+    let recv = striped_listener(dir.path(), p, false, None, 30);
     let mut c = TcpStream::connect(addr(p)).unwrap();
     c.write_all(b"hello, this is plain netcat text!\n").unwrap();
     let d = recv.wait();
@@ -503,6 +464,32 @@ fn striped_receiver_rejects_plain_bytes() {
 }
 
 // ---- chat ----
+
+/// Both ends of a chat after [`exchange_lines`]: stdins still open (closing
+/// one is how a test ends the session), stdouts still read.
+struct Chat {
+    a_in: ChildStdin,
+    b_in: ChildStdin,
+    _outs: (BufReader<ChildStdout>, BufReader<ChildStdout>),
+}
+
+/// `first` typed into `a` arrives on `b`'s stdout, then `reply` typed into
+/// `b` arrives on `a`'s.
+fn exchange_lines(a: &mut Proc, b: &mut Proc, first: &str, reply: &str) -> Chat {
+    let (mut a_in, mut b_in) = (a.stdin(), b.stdin());
+    let (mut a_out, mut b_out) = (BufReader::new(a.stdout()), BufReader::new(b.stdout()));
+    let mut line = String::new();
+    a_in.write_all(first.as_bytes()).unwrap();
+    a_in.flush().unwrap();
+    b_out.read_line(&mut line).unwrap();
+    assert_eq!(line, first);
+    line.clear();
+    b_in.write_all(reply.as_bytes()).unwrap();
+    b_in.flush().unwrap();
+    a_out.read_line(&mut line).unwrap();
+    assert_eq!(line, reply);
+    Chat { a_in, b_in, _outs: (a_out, b_out) }
+}
 
 /// Two stripecats in chat mode, scripted through pipes: a line each way,
 /// then the connecting side's stdin closes and both sessions end cleanly.
@@ -514,18 +501,8 @@ fn chat_through_pipes() {
         spawn(dir.path(), &[bin(), "recv", "-q", "--tcp", "--listen", &addr(p), "--chat"], Io::Piped, Io::Piped, 30);
     wait_tcp_listen(p);
     let mut con = spawn(dir.path(), &[bin(), "send", "-q", "--tcp", &addr(p), "--chat"], Io::Piped, Io::Piped, 30);
-    let (mut lis_in, mut con_in) = (lis.stdin(), con.stdin());
-    let (mut lis_out, mut con_out) = (BufReader::new(lis.stdout()), BufReader::new(con.stdout()));
-    let mut line = String::new();
-    con_in.write_all(b"hello from the connector\n").unwrap();
-    con_in.flush().unwrap();
-    lis_out.read_line(&mut line).unwrap();
-    assert_eq!(line, "hello from the connector\n");
-    line.clear();
-    lis_in.write_all(b"and hello back\n").unwrap();
-    lis_in.flush().unwrap();
-    con_out.read_line(&mut line).unwrap();
-    assert_eq!(line, "and hello back\n");
+    let chat = exchange_lines(&mut con, &mut lis, "hello from the connector\n", "and hello back\n");
+    let (con_in, lis_in) = (chat.a_in, chat.b_in);
     // The connector is done typing: its EOF reaches the listener, which ends
     // (its stdin still open, as nc does) and so ends the connector's session.
     drop(con_in);
@@ -542,18 +519,8 @@ fn chat_with_nc() {
     let mut nc = spawn(dir.path(), &["nc", "-l", "127.0.0.1", &p.to_string()], Io::Piped, Io::Piped, 30);
     wait_tcp_listen(p);
     let mut sc = spawn(dir.path(), &[bin(), "send", "-q", "--tcp", &addr(p), "--chat"], Io::Piped, Io::Piped, 30);
-    let (mut nc_in, mut sc_in) = (nc.stdin(), sc.stdin());
-    let (mut nc_out, mut sc_out) = (BufReader::new(nc.stdout()), BufReader::new(sc.stdout()));
-    let mut line = String::new();
-    sc_in.write_all(b"ping\n").unwrap();
-    sc_in.flush().unwrap();
-    nc_out.read_line(&mut line).unwrap();
-    assert_eq!(line, "ping\n");
-    line.clear();
-    nc_in.write_all(b"pong\n").unwrap();
-    nc_in.flush().unwrap();
-    sc_out.read_line(&mut line).unwrap();
-    assert_eq!(line, "pong\n");
+    let chat = exchange_lines(&mut sc, &mut nc, "ping\n", "pong\n");
+    let (sc_in, nc_in) = (chat.a_in, chat.b_in);
     // nc leaves when its stdin closes and the connection ends; stripecat
     // sees the end of stream and finishes with exit 0.
     drop(nc_in);
@@ -612,22 +579,8 @@ fn error_peer_closes_early_exits_4() {
 /// the output, exit 4, and the sender sees the transfer fail too.
 #[test]
 fn error_output_closed_pipe_exits_4() {
-    let p = free_tcp_port();
     let dir = scratch();
-    let input = dir.path().join("in.bin");
-    random_file(&input, 64 * MIB, 6);
-    let status = dir.path().join("status");
-    let cmd = format!(
-        "{} recv --tcp --listen 127.0.0.1:{p} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}} > {}",
-        bin(),
-        status.display()
-    );
-    let recv = spawn(dir.path(), &["bash", "-c", &cmd], Io::Null, Io::Null, 30);
-    wait_tcp_listen(p);
-    let sd = run(dir.path(), &[bin(), "send", "--tcp", &addr(p), input.to_str().unwrap()], 30);
-    let rd = recv.wait();
-    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "4", "recv stderr: {}", rd.stderr);
-    assert!(rd.stderr.contains("stripecat: error: writing stdout failed"), "{}", rd.stderr);
+    let sd = send_to_closed_stdout(dir.path(), "--tcp", free_tcp_port(), &[], 6, 30);
     assert_error(&sd, 4, "closed the connection early");
 }
 
@@ -641,29 +594,25 @@ fn error_missing_input_exits_3_before_connecting() {
 #[test]
 fn usage_errors_exit_2() {
     let dir = scratch();
-    for (argv, needle) in [
-        (vec!["send", "--tcp"], "needs HOST:PORT"),
-        (vec!["send", "--tcp", "127.0.0.1:9", "--listen", "9"], "not both"),
-        (vec!["send", "--tcp", "localhost"], "is not HOST:PORT"),
-        (vec!["recv", "--tcp", "--listen", "nope"], "is not [ADDR:]PORT"),
-        (vec!["send", "--tcp", "127.0.0.1:9", "--chat", "--streams", "2"], "--chat works on one stream"),
-        (vec!["send", "--tcp", "127.0.0.1:9", "--paths", "2"], "belong to --udp"),
-        (vec!["send", "--tcp", "127.0.0.1:9", "--streams", "2", "--digest", "blake3", "/dev/null"], "xxh3 or none"),
-    ] {
-        let mut full = vec![bin()];
-        full.extend(argv.iter());
-        let d = run(dir.path(), &full, 20);
-        assert_error(&d, 2, needle);
-    }
+    assert_usage_errors(
+        dir.path(),
+        &[
+            (vec!["send", "--tcp"], "needs HOST:PORT"),
+            (vec!["send", "--tcp", "127.0.0.1:9", "--listen", "9"], "not both"),
+            (vec!["send", "--tcp", "localhost"], "is not HOST:PORT"),
+            (vec!["recv", "--tcp", "--listen", "nope"], "is not [ADDR:]PORT"),
+            (vec!["send", "--tcp", "127.0.0.1:9", "--chat", "--streams", "2"], "--chat works on one stream"),
+            (vec!["send", "--tcp", "127.0.0.1:9", "--paths", "2"], "belong to --udp"),
+            (vec!["send", "--tcp", "127.0.0.1:9", "--streams", "2", "--digest", "blake3", "/dev/null"], "xxh3 or none"),
+        ],
+    );
     // Values clap itself rejects keep clap's exit code 2 and name the option.
     for argv in [
         vec!["send", "--udp", "127.0.0.1:9", "--impair", "loss=abc"],
         vec!["send", "--tcp", "127.0.0.1:9", "--block-size", "12"],
         vec!["send", "--tcp", "127.0.0.1:9", "--streams", "0"],
     ] {
-        let mut full = vec![bin()];
-        full.extend(argv.iter());
-        let d = run(dir.path(), &full, 20);
+        let d = run_bin(dir.path(), &argv, 20);
         assert_eq!(d.code(), Some(2), "{argv:?}: {}", d.stderr);
         assert!(d.stderr.contains(argv[3]), "{argv:?}: {}", d.stderr);
     }

@@ -3,22 +3,10 @@
 //! own `--impair`, impairment on both directions, pipes, repeated `--bind`,
 //! raw datagrams both ways with nc -u, and the error cases with exit codes.
 
-#[path = "kernel_common.rs"]
 mod common;
 
-use std::path::Path;
-
-use common::*;
-
-const MIB: usize = 1 << 20;
-
-fn addr(port: u16) -> String {
-    format!("127.0.0.1:{port}")
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::kernel::*;
+use common::read_json as json;
 
 /// Sends `len` random bytes FILE to FILE with the given extra options on each
 /// side; returns both ends' stats JSON.
@@ -99,10 +87,7 @@ fn udp_without_offload() {
     let cmd = |s: &str| format!("STRIPECAT_UDP_NO_OFFLOAD=1 {s}");
     let recv_cmd = cmd(&format!("{} recv -q --udp --listen 127.0.0.1:{p} {}", bin(), out.display()));
     let send_cmd = cmd(&format!("{} send -q --udp 127.0.0.1:{p} --paths 2 {}", bin(), input.display()));
-    let r = spawn(dir.path(), &["sh", "-c", &recv_cmd], Io::Null, Io::Null, 120);
-    wait_udp_bound(p);
-    spawn(dir.path(), &["sh", "-c", &send_cmd], Io::Null, Io::Null, 120).ok();
-    r.ok();
+    shell_pair(dir.path(), "--udp", p, &recv_cmd, &send_cmd, 120);
     assert_same(&input, &out);
 }
 
@@ -115,10 +100,7 @@ fn udp_stdin_to_stdout() {
     let out = dir.path().join("out.bin");
     let recv_cmd = format!("{} recv -q --udp --listen 127.0.0.1:{p} | cat > {}", bin(), out.display());
     let send_cmd = format!("cat {} | {} send -q --udp 127.0.0.1:{p} --paths 3", input.display(), bin());
-    let r = spawn(dir.path(), &["sh", "-c", &recv_cmd], Io::Null, Io::Null, 120);
-    wait_udp_bound(p);
-    spawn(dir.path(), &["sh", "-c", &send_cmd], Io::Null, Io::Null, 120).ok();
-    r.ok();
+    shell_pair(dir.path(), "--udp", p, &recv_cmd, &send_cmd, 120);
     assert_same(&input, &out);
 }
 
@@ -209,22 +191,8 @@ fn udp_port_in_use_exits_3() {
 /// with exit 4; the sender, hearing nothing more, gives up with exit 4.
 #[test]
 fn udp_output_closed_both_ends_exit_4() {
-    let p = free_udp_port();
     let dir = scratch();
-    let input = dir.path().join("in.bin");
-    random_file(&input, 64 * MIB, 12);
-    let status = dir.path().join("status");
-    let cmd = format!(
-        "{} recv --udp --listen 127.0.0.1:{p} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}} > {}",
-        bin(),
-        status.display()
-    );
-    let r = spawn(dir.path(), &["bash", "-c", &cmd], Io::Null, Io::Null, 60);
-    wait_udp_bound(p);
-    let sd = run(dir.path(), &[bin(), "send", "--udp", &addr(p), input.to_str().unwrap()], 60);
-    let rd = r.wait();
-    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "4", "recv stderr: {}", rd.stderr);
-    assert!(rd.stderr.contains("stripecat: error: writing stdout failed"), "{}", rd.stderr);
+    let sd = send_to_closed_stdout(dir.path(), "--udp", free_udp_port(), &[], 12, 60);
     assert_eq!(sd.code(), Some(4), "{}", sd.stderr);
     assert!(sd.stderr.starts_with("stripecat: error: "), "{}", sd.stderr);
 }
@@ -232,16 +200,14 @@ fn udp_output_closed_both_ends_exit_4() {
 #[test]
 fn udp_usage_errors_exit_2() {
     let dir = scratch();
-    for (argv, needle) in [
-        (vec!["recv", "--udp", "127.0.0.1:9"], "the receiver listens"),
-        (vec!["send", "--udp", "--listen", "9", "/dev/null"], "the receiver listens"),
-        (vec!["send", "--udp", "127.0.0.1:9", "--streams", "2"], "belong to --tcp"),
-        (vec!["send", "--udp", "127.0.0.1:9", "--paths", "3", "--bind", "127.0.0.1"], "disagree"),
-        (vec!["send", "--udp", "127.0.0.1:9", "--raw", "--paths", "2"], "--raw sends plain datagrams"),
-    ] {
-        let mut full = vec![bin()];
-        full.extend(argv.iter());
-        let d = run(dir.path(), &full, 20);
-        assert_error(&d, 2, needle);
-    }
+    assert_usage_errors(
+        dir.path(),
+        &[
+            (vec!["recv", "--udp", "127.0.0.1:9"], "the receiver listens"),
+            (vec!["send", "--udp", "--listen", "9", "/dev/null"], "the receiver listens"),
+            (vec!["send", "--udp", "127.0.0.1:9", "--streams", "2"], "belong to --tcp"),
+            (vec!["send", "--udp", "127.0.0.1:9", "--paths", "3", "--bind", "127.0.0.1"], "disagree"),
+            (vec!["send", "--udp", "127.0.0.1:9", "--raw", "--paths", "2"], "--raw sends plain datagrams"),
+        ],
+    );
 }

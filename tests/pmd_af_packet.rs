@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{frames, io, veth_pair, DpdkTest};
+use common::dpdk::{io, veth_pair, DpdkTest};
+use common::frames;
 use stripecat::dpdk::{Eal, Mempool, Port, PortConfig};
 
 #[test]

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{frames, io, spawn, wait_for, DpdkTest};
+use common::dpdk::{io, register, spawn, Cleanup, DpdkTest};
+use common::{frames, wait_for};
 use stripecat::dpdk::{Eal, Mempool, Port, PortConfig};
 
 #[test]
@@ -16,7 +17,7 @@ fn memif_to_testpmd_and_back() {
     let Some(t) = DpdkTest::start("memif", Duration::from_secs(120)) else { return };
     let sock = t.path("memif.sock");
     let peer_prefix = format!("{}-peer", t.prefix);
-    common::register(common::Cleanup::RemovePath(format!("/var/run/dpdk/{peer_prefix}").into()));
+    register(Cleanup::RemovePath(format!("/var/run/dpdk/{peer_prefix}").into()));
     let mut peer = spawn(
         Command::new("dpdk-testpmd")
             .args(["-l", "0-1", "--in-memory", "--no-pci", "--no-telemetry"])

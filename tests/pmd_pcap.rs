@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{frames, io, DpdkTest};
+use common::dpdk::{io, DpdkTest};
+use common::frames;
 use stripecat::dpdk::{Eal, Mempool, Port, PortConfig};
 
 #[test]

@@ -9,8 +9,9 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::transfer::{assert_same_file, random_file};
-use common::{run_stripecat, DpdkTest};
+use common::data::{assert_same_bytes, assert_same_file, random_file};
+use common::dpdk::DpdkTest;
+use common::{read_json, run_stripecat};
 use stripecat::dataplane::selftest::Generator;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -18,7 +19,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// Runs `stripecat selftest ARGS` under the test's EAL file prefix; returns
 /// its stderr after asserting exit 0 and the digest line.
 fn selftest(t: &DpdkTest, args: &[&str]) -> String {
-    let eal = format!("--file-prefix {}", t.prefix);
+    let eal = t.eal();
     let mut all = vec!["selftest", "--eal", &eal];
     all.extend_from_slice(args);
     let began = Instant::now();
@@ -34,15 +35,7 @@ fn selftest(t: &DpdkTest, args: &[&str]) -> String {
 fn assert_generated(path: &Path, size: u64) {
     let mut want = Vec::with_capacity(size as usize);
     Generator::new(size).read_to_end(&mut want).unwrap();
-    let got = std::fs::read(path).unwrap();
-    if got != want {
-        let first = got.iter().zip(&want).position(|(a, b)| a != b);
-        panic!(
-            "{} ({} bytes) differs from the generated {size} bytes; first difference at {first:?}",
-            path.display(),
-            got.len()
-        );
-    }
+    assert_same_bytes(&path.display().to_string(), &std::fs::read(path).unwrap(), &want);
 }
 
 #[test]
@@ -88,8 +81,8 @@ fn stats_json_has_both_ends() {
     let json = t.path("stats.json");
     let size: u64 = 32 << 20;
     selftest(&t, &["--size", "32M", "--links", "2", "--stats-json", &json.display().to_string()]);
-    let text = std::fs::read_to_string(&json).expect("stats file written");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"));
+    let v = read_json(&json);
+    let text = v.to_string();
     for (end, role) in [("send", "send"), ("recv", "recv")] {
         let e = &v[end];
         assert!(e.is_object(), "no {end:?} object in {text}");

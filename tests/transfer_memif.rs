@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::transfer::{assert_both_ok, assert_same_file, file_transfer, memif_pair, random_file};
-use common::DpdkTest;
+use common::dpdk::DpdkTest;
+use common::transfer::{assert_every_path_used, assert_file_transfer, input_output, memif_pair};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -18,12 +18,8 @@ fn memif_links_send(name: &str, links: usize, len: usize, extra: &[&str], send_o
     let Some(t) = DpdkTest::start(name, LIMIT + Duration::from_secs(30)) else { return };
     let jumbo = extra.windows(2).any(|w| w == ["--mtu", "9000"]);
     let (server, client) = memif_pair(&t, links, jumbo.then_some(16384));
-    let input = t.path("in.bin");
-    let output = t.path("out.bin");
-    random_file(&input, len, links as u64 * 7919 + len as u64);
-    let (s, r) = file_transfer(&t, &server, &client, extra, send_only, &input, &output, LIMIT);
-    assert_both_ok(&s, &r);
-    assert_same_file(&input, &output);
+    let (input, output) = input_output(&t, len, links as u64 * 7919 + len as u64);
+    assert_file_transfer(&t, None, &server, &client, extra, send_only, &input, &output, LIMIT);
 }
 
 #[test]
@@ -64,17 +60,6 @@ fn file_far_larger_than_the_memory_budget() {
     memif_links("memif-big", 2, 512 << 20, &["--mtu", "9000"]);
 }
 
-/// Every path of the sender's `--stats-json` carried data.
-fn assert_every_path_used(stats: &std::path::Path, paths: usize) {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(stats).expect("stats JSON written")).unwrap();
-    let list = v["paths"].as_array().expect("paths in the stats");
-    assert_eq!(list.len(), paths, "{v}");
-    for p in list {
-        assert!(p["packets"].as_u64().unwrap_or(0) > 100, "a path carried (almost) nothing: {p}");
-    }
-}
-
 #[test]
 fn two_lcores_two_queues_64mib() {
     // One lane per lcore; lane k owns queue k of both members (and the paths
@@ -83,15 +68,11 @@ fn two_lcores_two_queues_64mib() {
     // CPUs with the other end: the point is correctness, not speed.
     let Some(t) = DpdkTest::start("memif-lanes", LIMIT + Duration::from_secs(30)) else { return };
     let (server, client) = memif_pair(&t, 2, None);
-    let input = t.path("in.bin");
-    let output = t.path("out.bin");
+    let (input, output) = input_output(&t, 64 << 20, 0x1a9e5);
     let stats = t.path("send.json");
-    random_file(&input, 64 << 20, 0x1a9e5);
     let stats_arg = stats.display().to_string();
     let extra = ["--queues", "2", "--lcores", "0-1"];
-    let (s, r) = file_transfer(&t, &server, &client, &extra, &["--stats-json", &stats_arg], &input, &output, LIMIT);
-    assert_both_ok(&s, &r);
-    assert_same_file(&input, &output);
+    assert_file_transfer(&t, None, &server, &client, &extra, &["--stats-json", &stats_arg], &input, &output, LIMIT);
     assert_every_path_used(&stats, 4);
 }
 
@@ -102,9 +83,7 @@ fn lanes_on_one_end_only() {
     for (name, send_lanes, recv_lanes) in [("memif-lanes-s", true, false), ("memif-lanes-r", false, true)] {
         let Some(t) = DpdkTest::start(name, LIMIT + Duration::from_secs(30)) else { return };
         let (server, client) = memif_pair(&t, 1, None);
-        let input = t.path("in.bin");
-        let output = t.path("out.bin");
-        random_file(&input, 16 << 20, 77);
+        let (input, output) = input_output(&t, 16 << 20, 77);
         let mut recv_extra: Vec<&str> = vec!["--queues", "2"];
         let mut send_only: Vec<&str> = vec![];
         if recv_lanes {
@@ -113,15 +92,13 @@ fn lanes_on_one_end_only() {
         if send_lanes {
             send_only.extend(["--lcores", "0-1"]);
         }
-        let (s, r) = file_transfer(&t, &server, &client, &recv_extra, &send_only, &input, &output, LIMIT);
-        assert_both_ok(&s, &r);
-        assert_same_file(&input, &output);
+        assert_file_transfer(&t, None, &server, &client, &recv_extra, &send_only, &input, &output, LIMIT);
     }
 }
 
 #[test]
 fn more_lcores_than_queues_is_a_usage_error() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stripecat"))
+    let out = std::process::Command::new(common::bin())
         .args(["send", "--port", "net_null0", "--lcores", "0-1", "--queues", "1", "/dev/null"])
         .output()
         .unwrap();

@@ -11,8 +11,9 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::transfer::{finish, memif_pair, random_bytes, start};
-use common::DpdkTest;
+use common::data::{first_difference, random_bytes};
+use common::dpdk::DpdkTest;
+use common::transfer::{finish, memif_pair, start, stripecat_args};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -27,15 +28,8 @@ fn pipe_transfer(name: &str, data: &[u8], recv_verbose: bool) -> Option<(Vec<u8>
         // Every EAL log line at debug level: all of it must stay off stdout.
         rargs.push("-vv".into());
     }
-    rargs.extend(["recv".into(), "--quiet".into()]);
-    for p in &server {
-        rargs.extend(["--port".into(), p.clone()]);
-    }
-    let mut sargs: Vec<String> = vec!["send".into(), "--quiet".into()];
-    for p in &client {
-        sargs.extend(["--port".into(), p.clone()]);
-    }
-    sargs.push("-".into());
+    rargs.extend(stripecat_args("recv", &server, &[], None));
+    let sargs = stripecat_args("send", &client, &["-"], None);
 
     let mut r = start(&t, "recv", &rargs, Stdio::null(), Stdio::piped());
     let mut s = start(&t, "send", &sargs, Stdio::piped(), Stdio::piped());
@@ -85,7 +79,7 @@ fn pipe_transfer(name: &str, data: &[u8], recv_verbose: bool) -> Option<(Vec<u8>
 
 fn assert_same(got: &[u8], want: &[u8]) {
     if got != want {
-        let first = got.iter().zip(want).position(|(a, b)| a != b);
+        let first = first_difference(got, want);
         let head = String::from_utf8_lossy(&got[..got.len().min(200)]).into_owned();
         panic!(
             "receiver's stdout ({} bytes) differs from the input ({} bytes); first difference at {first:?}; it starts {head:?}",

@@ -2,6 +2,8 @@
 //! a sequence number and a pattern, so stray kernel traffic is easy to skip
 //! and every byte can be checked.
 
+use super::data::XorShift64;
+
 pub const ETHERTYPE: u16 = 0x88b5;
 pub const SRC: [u8; 6] = [0x02, 0x5c, 0, 0, 0, 0x01];
 pub const DST: [u8; 6] = [0x02, 0x5c, 0, 0, 0, 0x02];
@@ -14,13 +16,10 @@ pub fn frame(seq: u32, len: usize) -> Vec<u8> {
     f.extend_from_slice(&SRC);
     f.extend_from_slice(&ETHERTYPE.to_be_bytes());
     f.extend_from_slice(&seq.to_be_bytes());
-    let mut x = seq.wrapping_mul(2654435761).wrapping_add(len as u32);
-    while f.len() < len {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        f.push(x as u8);
-    }
+    // A pattern of its own for every (seq, len).
+    let header = f.len();
+    f.resize(len, 0);
+    XorShift64::new(((seq as u64) << 32) | len as u64).fill(&mut f[header..]);
     f
 }
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Tests scripts/soak (the reliability soak, issue 6): help, usage errors, shellcheck, and as root
+# Tests scripts/soak (the reliability soak): help, usage errors, shellcheck, and as root
 # a short real run (two transfers, one per transport) that must report 0 failures.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"

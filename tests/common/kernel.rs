@@ -1,13 +1,13 @@
-//! Helpers shared by the kernel-transport tests (`kernel_tcp`, `kernel_udp`),
-//! included with `#[path]`; as a test target of its own it holds one self-check.
+//! The kernel-transport tests (`kernel_tcp`, `kernel_udp`): free ports,
+//! waiting for a listener without connecting to it, children with hard
+//! deadlines, file comparison by digest.
 //!
 //! Every child gets a hard deadline and is killed when it passes, so a hung
 //! transfer fails its test instead of hanging CI. Everything runs on
 //! 127.0.0.1 only.
-#![allow(dead_code)]
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use stripecat_proto::wire::DigestAlgorithm;
 use stripecat_proto::StreamDigest;
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_stripecat")
-}
+#[allow(unused_imports)]
+pub use super::bin;
+#[allow(unused_imports)]
+pub use super::data::random_file;
 
 /// A TCP port nothing listens on right now (the kernel's pick for port 0).
 pub fn free_tcp_port() -> u16 {
@@ -62,27 +63,6 @@ pub fn wait_udp_bound(port: u16) {
 /// A scratch directory removed on drop.
 pub fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("sc-kernel-").tempdir().unwrap()
-}
-
-/// Writes `len` bytes of seeded pseudo-random data (incompressible, and
-/// different for every seed so a mixed-up file cannot pass).
-pub fn random_file(path: &Path, len: usize, seed: u64) {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut f = std::io::BufWriter::new(File::create(path).unwrap());
-    let mut buf = vec![0u8; 1 << 16];
-    let mut left = len;
-    while left > 0 {
-        for w in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
-        }
-        let n = left.min(buf.len());
-        f.write_all(&buf[..n]).unwrap();
-        left -= n;
-    }
-    f.flush().unwrap();
 }
 
 /// XXH3-128 of a file, hex.
@@ -228,16 +208,72 @@ pub fn assert_error(d: &Done, code: i32, needle: &str) {
     assert!(!d.stderr.contains("panicked"), "panic: {}", d.stderr);
 }
 
-#[test]
-fn helpers_self_check() {
-    let dir = scratch();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    random_file(&a, 100_000, 1);
-    random_file(&b, 100_000, 2);
-    assert_ne!(hash_file(&a), hash_file(&b));
-    std::fs::copy(&a, &b).unwrap();
-    assert_same(&a, &b);
-    let d = run(dir.path(), &["sh", "-c", "echo oops >&2; exit 3"], 5);
-    assert_eq!(d.code(), Some(3));
-    assert_eq!(d.stderr, "oops\n");
+/// A mebibyte, for sizes.
+pub const MIB: usize = 1 << 20;
+
+/// `127.0.0.1:PORT`.
+pub fn addr(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits until `transport` ("--tcp" or "--udp") has something listening
+/// on (bound to) `port`.
+pub fn wait_ready(transport: &str, port: u16) {
+    match transport {
+        "--tcp" => wait_tcp_listen(port),
+        "--udp" => wait_udp_bound(port),
+        other => panic!("no transport {other}"),
+    }
+}
+
+/// Runs `stripecat ARGV...` (stdin null) to completion.
+pub fn run_bin(dir: &Path, argv: &[&str], secs: u64) -> Done {
+    let mut full = vec![bin()];
+    full.extend(argv);
+    run(dir, &full, secs)
+}
+
+/// Asserts each command line is refused with exit 2 and a usage error
+/// naming its needle.
+pub fn assert_usage_errors(dir: &Path, cases: &[(Vec<&str>, &str)]) {
+    for (argv, needle) in cases {
+        assert_error(&run_bin(dir, argv, 20), 2, needle);
+    }
+}
+
+/// Runs `sh -c RECV`, waits until `transport` listens on `port`, runs
+/// `sh -c SEND` and then waits for the receiver; both must exit 0.
+pub fn shell_pair(dir: &Path, transport: &str, port: u16, recv_cmd: &str, send_cmd: &str, secs: u64) {
+    let recv = spawn(dir, &["sh", "-c", recv_cmd], Io::Null, Io::Null, secs);
+    wait_ready(transport, port);
+    spawn(dir, &["sh", "-c", send_cmd], Io::Null, Io::Null, secs).ok();
+    recv.ok();
+}
+
+/// Sends 64 MiB of seeded data with `stripecat send TRANSPORT 127.0.0.1:PORT
+/// EXTRA...` to `stripecat recv TRANSPORT --listen 127.0.0.1:PORT EXTRA... |
+/// head -c 100`, so the receiver's stdout closes under it. Asserts the
+/// receiver fails with exit 4 and one error line about its stdout; returns
+/// the sender's end.
+pub fn send_to_closed_stdout(dir: &Path, transport: &str, port: u16, extra: &[&str], seed: u64, secs: u64) -> Done {
+    let input = dir.join("in.bin");
+    random_file(&input, 64 * MIB, seed);
+    let status = dir.join("status");
+    let tail: String = extra.iter().map(|e| format!(" {e}")).collect();
+    let cmd = format!(
+        "{} recv {transport} --listen 127.0.0.1:{port}{tail} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}} > {}",
+        bin(),
+        status.display()
+    );
+    let recv = spawn(dir, &["bash", "-c", &cmd], Io::Null, Io::Null, secs);
+    wait_ready(transport, port);
+    let a = addr(port);
+    let mut send: Vec<&str> = vec!["send", transport, &a];
+    send.extend(extra);
+    send.push(input.to_str().unwrap());
+    let sd = run_bin(dir, &send, secs);
+    let rd = recv.wait();
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "4", "recv stderr: {}", rd.stderr);
+    assert!(rd.stderr.contains("stripecat: error: writing stdout failed"), "{}", rd.stderr);
+    sd
 }
