@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use common::data::random_file;
 use common::dpdk::{register, sh, veth_pair, Cleanup, DpdkTest};
-use common::transfer::memif_pair;
+use std::process::Stdio;
+
+use common::transfer::{memif_pair, start, stripecat_args};
 use common::{assert_one_error_line, run_stripecat, run_stripecat_timed, wait_for};
 
 /// [`assert_one_error_line`], and the line carries a hint.
@@ -73,6 +75,49 @@ fn memif_client_whose_server_never_comes_is_an_environment_error() {
     // The link wait is 30 s: it waited that long, and not much longer.
     assert!(took >= Duration::from_secs(29) && took <= Duration::from_secs(38), "exit after {took:?}");
     assert_one_error_line_with_hint(&stderr, "did not come up");
+}
+
+#[test]
+fn a_directory_as_input_is_refused_at_open() {
+    // Refused before EAL, ARP or any link wait: at once, exit 1, its own message.
+    let Some(t) = DpdkTest::start("err-dir", Duration::from_secs(60)) else { return };
+    let dir = t.path("a-directory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, stderr, took) = run_stripecat_timed(
+        &["send", "--quiet", "--port", "net_null0", "--eal", &t.eal(), &dir.display().to_string()],
+        Duration::from_secs(30),
+    );
+    eprintln!("directory as input: exit {code} after {took:?}: {stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    let line = assert_one_error_line(&stderr, "cannot open input");
+    assert!(line.contains("Is a directory") && line.contains("(hint: "), "{line}");
+}
+
+#[test]
+fn a_receiver_with_fewer_memif_members_is_named_as_the_cause() {
+    // The receiver serves one memif member; the sender has two clients on that
+    // socket. The member the receiver serves comes up (it may drop again while
+    // the server refuses the other id); the one it lacks never does, and the
+    // message says the ends may disagree on their members.
+    let Some(t) = DpdkTest::start("err-fewer", Duration::from_secs(90)) else { return };
+    let (server, client) = memif_pair(&t, 1, None);
+    let second = client[0].replace("net_memif0", "net_memif1") + ",id=1";
+    let output = t.path("out.bin");
+    let input = t.path("in.bin");
+    random_file(&input, 4096, 5);
+    let r = start(&t, "recv", &stripecat_args("recv", &server, &["--quiet"], Some(&output)), Stdio::null(), Stdio::null());
+    let ports = [client[0].clone(), second];
+    let (code, stderr, took) = run_stripecat_timed(
+        &["send", "--quiet", "--port", &ports[0], "--port", &ports[1], "--eal", &t.eal(), &input.display().to_string()],
+        Duration::from_secs(50),
+    );
+    drop(r);
+    eprintln!("receiver with fewer members: exit {code} after {took:?}: {stderr}");
+    assert_eq!(code, 3, "{stderr}");
+    let line = assert_one_error_line(&stderr, "net_memif1 did not come up");
+    assert!(!line.contains("links net_memif0"), "the member with a peer is not said to be missing: {line}");
+    assert!(line.contains("fewer members"), "{line}");
 }
 
 #[test]
