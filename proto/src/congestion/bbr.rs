@@ -22,8 +22,11 @@
 //! * **Window** `2 x BDP + ack aggregation` (the largest excess of acknowledged bytes over
 //!   what the bandwidth explains, per round, as Linux BBR's `extra_acked`: the receiver
 //!   acknowledges every 16 packets, and a descheduled receiver acknowledges in bursts),
-//!   never below [`Bbr::MIN_WINDOW_CHUNKS`] chunks. The window bounds the queue the
-//!   controller can build to about one BDP.
+//!   never below [`Bbr::MIN_WINDOW_CHUNKS`] chunks, nor below `1.25 x bandwidth x RTT`
+//!   where the RTT counts as far as it varies (`min(srtt, min_rtt + 4 rttvar)`): on a
+//!   polled link the RTT swings far above its minimum without any queue, and a window
+//!   from the minimum alone would cap the rate (and then the estimate) far below the
+//!   bandwidth. The window bounds the queue the controller can build to about one BDP.
 //! * **Loss**: lost packets are resent and otherwise ignored, unless a loss epoch (at
 //!   least one round and [`Bbr::LOSS_EPOCH_CHUNKS`] chunks acknowledged or lost) lost
 //!   more than [`Bbr::LOSS_THRESHOLD_PERCENT`] of its bytes. Random loss of 1% almost
@@ -38,7 +41,7 @@
 //!   is congestion too: the queue never drained, so the rate is a little high or the
 //!   bottleneck is shared with other paths. The bandwidth falls by
 //!   `100 - QUEUE_BETA_PERCENT` percent only.
-//! * After either kind of congestion the flight is bounded by `1.25 x BDP` (the pipe and a
+//! * After either kind of congestion the flight is bounded by `1.25 x BDP + aggregation` (the pipe and a
 //!   quarter: a queue drains, the wire stays busy); the bound grows by a chunk per probing
 //!   phase (once per gain cycle) and is dropped once the model's window no longer reaches
 //!   it, as BBRv2's `inflight_hi`.
@@ -90,6 +93,8 @@ pub struct Bbr {
     extra_slots: [u64; ROUNDS],
     min_rtt: Option<Duration>,
     min_rtt_at: Instant,
+    srtt: Duration,
+    rttvar: Duration,
     // Startup exit.
     full_bw: u64,
     full_bw_rounds: u32,
@@ -121,7 +126,7 @@ impl Bbr {
     /// ...or more than this share while the path kept a standing queue all epoch long
     /// (its smallest RTT sample stayed [`Bbr::QUEUE_RTT_PERCENT`] above the minimum):
     /// the queue is full, the loss is ours.
-    pub const QUEUE_LOSS_THRESHOLD_PERCENT: u64 = 1;
+    pub const QUEUE_LOSS_THRESHOLD_PERCENT: u64 = 2;
     /// See [`Bbr::QUEUE_LOSS_THRESHOLD_PERCENT`].
     pub const QUEUE_RTT_PERCENT: u64 = 125;
     /// A standing-queue congestion epoch keeps this share of the bandwidth estimate (and
@@ -159,6 +164,8 @@ impl Bbr {
             extra_slots: [0; ROUNDS],
             min_rtt: None,
             min_rtt_at: Instant::ZERO,
+            srtt: Duration::ZERO,
+            rttvar: Duration::ZERO,
             full_bw: 0,
             full_bw_rounds: 0,
             cycle: 0,
@@ -228,8 +235,21 @@ impl Bbr {
     }
 
     fn target_window(&self) -> u64 {
-        let t = self.bdp() * self.cwnd_gain() / 100 + self.extra_acked();
-        t.min(self.inflight_hi).max(Self::MIN_WINDOW_CHUNKS * self.mss)
+        self.model_window().min(self.inflight_hi).max(Self::MIN_WINDOW_CHUNKS * self.mss)
+    }
+
+    /// `gain x BDP + aggregation`, and at least `1.25 x bandwidth x smoothed RTT`: where
+    /// the RTT swings far above its minimum without a queue (a polled link, a receiver
+    /// that is descheduled), a window from the minimum alone would cap the rate below
+    /// the bandwidth, and the bandwidth estimate would follow it down.
+    fn model_window(&self) -> u64 {
+        let bw = self.bandwidth() as u128;
+        // A standing queue raises the smoothed RTT but not its variation: count the RTT
+        // only as far as it varies, so the floor does not keep our own queue standing.
+        let min = self.min_rtt.map_or(0, |m| m.total_micros());
+        let rtt = self.srtt.total_micros().min(min + 4 * self.rttvar.total_micros());
+        let srtt_pipe = (bw * rtt as u128 * 125 / 100 / 1_000_000) as u64;
+        (self.bdp() * self.cwnd_gain() / 100).max(srtt_pipe) + self.extra_acked()
     }
 
     /// The flight bound set by the last congestion epoch, if it still binds.
@@ -267,8 +287,7 @@ impl Bbr {
             // Probe the flight bound up again, a chunk per probing round (additive, once
             // per gain cycle): once the model's window no longer reaches it, it is released.
             self.inflight_hi += self.mss;
-            let model = self.bdp() * self.cwnd_gain() / 100 + self.extra_acked();
-            if self.inflight_hi > model {
+            if self.inflight_hi > self.model_window() {
                 self.inflight_hi = u64::MAX;
             }
         }
@@ -339,7 +358,7 @@ impl Bbr {
     /// After congestion: the flight may exceed the (reduced) pipe by a quarter, which
     /// drains a standing queue without slowing the wire.
     fn bound_flight(&mut self) {
-        let pipe = self.bdp() * 5 / 4 + self.mss;
+        let pipe = self.bdp() * 5 / 4 + self.extra_acked() + self.mss;
         self.inflight_hi = pipe.min(self.inflight_hi).max(Self::MIN_WINDOW_CHUNKS * self.mss);
         self.window = self.window.min(self.target_window());
     }
@@ -390,7 +409,9 @@ impl Controller for Bbr {
         }
     }
 
-    fn on_end_acks(&mut self, now: Instant, in_flight: u64, acked: u64, _rtt: &RttEstimator) {
+    fn on_end_acks(&mut self, now: Instant, in_flight: u64, acked: u64, rtt: &RttEstimator) {
+        self.srtt = rtt.smoothed();
+        self.rttvar = rtt.var();
         if self.round_end_pending {
             self.round_end_pending = false;
             self.end_round(now);
@@ -516,7 +537,8 @@ mod tests {
         // Cut, but not below what the lossy round delivered (193 of 200 chunks per ms).
         assert_eq!(c.bandwidth(), (per_epoch - at - 1) * mss * 1000, "bw {} of {}", c.bandwidth(), bw);
         let bdp = c.bandwidth() / 1000;
-        assert_eq!(c.inflight_hi(), Some(bdp * 5 / 4 + mss), "flight bound: the pipe and a quarter");
+        let hi = c.inflight_hi().expect("flight bound set");
+        assert!(hi > bdp * 5 / 4 && hi < 4 * bdp, "flight bound {hi}: the pipe, a quarter, the aggregation");
     }
 
     #[test]
@@ -526,15 +548,15 @@ mod tests {
         let mut c = Bbr::new(mss, 10);
         let t = drive(&mut c, 0, 8, per_epoch, 0, 1000);
         let before = c.window();
-        // RTT 1.5 ms against a 1 ms minimum all epoch, 1.5% lost: congestion.
-        drive(&mut c, t, 1, per_epoch, per_epoch * 3 / 200, 1500);
+        // RTT 1.5 ms against a 1 ms minimum all epoch, 2.5% lost: congestion.
+        drive(&mut c, t, 1, per_epoch, per_epoch * 5 / 200, 1500);
         assert_eq!(c.congestion_events(), 1);
         assert!(c.inflight_hi().is_some_and(|hi| hi < before), "{:?} vs window {before}", c.inflight_hi());
         assert!(c.window() < before);
         // The same loss without a queue is random: nothing changes.
         let mut c = Bbr::new(mss, 10);
         let t = drive(&mut c, 0, 8, per_epoch, 0, 1000);
-        drive(&mut c, t, 1, per_epoch, per_epoch * 3 / 200, 1000);
+        drive(&mut c, t, 1, per_epoch, per_epoch * 5 / 200, 1000);
         assert_eq!(c.congestion_events(), 0);
     }
 }
