@@ -12,6 +12,18 @@
 //! which is treated as congestion too so a policer or a failing link still makes the
 //! path back off. Plain NewReno sustains only about `1.22 / sqrt(p)` chunks per RTT,
 //! i.e. ~12 at 1% loss, far below a LAN path's BDP; this rule keeps it full.
+//!
+//! [`Bbr`] (module [`bbr`]) is a model-based alternative: it paces at a measured
+//! bottleneck bandwidth and bounds the flight by `2 x BDP`, and reads loss as congestion
+//! only above a loss-rate threshold per epoch. Select it with
+//! `SenderConfig::congestion = "bbr".parse()?` ([`CongestionConfig`] implements `FromStr`).
+
+pub mod bbr;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use bbr::{Bbr, BbrState};
 
 use crate::rtt::RttEstimator;
 use crate::time::Instant;
@@ -30,13 +42,29 @@ pub trait Controller {
     fn window(&self) -> u64;
     /// Whether the controller is still in slow start (pacing uses a higher gain).
     fn in_slow_start(&self) -> bool;
+    /// End of one ACK frame's processing (after its `on_ack` calls and any loss it
+    /// revealed): `in_flight` bytes remain outstanding, `acked` bytes were newly
+    /// acknowledged by the frame.
+    fn on_end_acks(&mut self, _now: Instant, _in_flight: u64, _acked: u64, _rtt: &RttEstimator) {}
+    /// The path had window to spare but nothing to send.
+    fn on_app_limited(&mut self) {}
+    /// Pacing rate in bytes per second, if the controller sets one; `None` paces at
+    /// `gain x window / smoothed RTT`.
+    fn pacing_rate(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The available controllers.
+// One per path: the size of the largest (`Bbr`, a few hundred bytes of filters) costs
+// nothing, a `Box` would cost an indirection per ACK.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CongestionControl {
     /// NewReno with the random-loss rule (default).
     Reno(LossTolerantReno),
+    /// BBR-style model-based control that holds its rate under random loss.
+    Bbr(Bbr),
     /// A fixed window, for benchmarks and tests that must not depend on congestion control.
     Fixed(FixedWindow),
 }
@@ -49,6 +77,11 @@ pub enum CongestionConfig {
         /// Initial window, in chunks.
         initial_window: u64,
     },
+    /// [`Bbr`]; `initial_window` in chunks.
+    Bbr {
+        /// Initial window, in chunks.
+        initial_window: u64,
+    },
     /// [`FixedWindow`] of this many bytes.
     Fixed {
         /// Window in bytes.
@@ -58,7 +91,50 @@ pub enum CongestionConfig {
 
 impl Default for CongestionConfig {
     fn default() -> Self {
-        CongestionConfig::Reno { initial_window: 10 }
+        CongestionConfig::Reno { initial_window: Self::INITIAL_WINDOW }
+    }
+}
+
+impl CongestionConfig {
+    /// Initial window of the named controllers, in chunks.
+    pub const INITIAL_WINDOW: u64 = 10;
+    /// Names accepted by `FromStr` (`fixed` takes a byte count: `fixed:1048576`).
+    pub const NAMES: [&'static str; 3] = ["reno", "bbr", "fixed:BYTES"];
+
+    /// The controller's name, as `FromStr` accepts it (without parameters).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CongestionConfig::Reno { .. } => "reno",
+            CongestionConfig::Bbr { .. } => "bbr",
+            CongestionConfig::Fixed { .. } => "fixed",
+        }
+    }
+}
+
+impl fmt::Display for CongestionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CongestionConfig::Fixed { window } => write!(f, "fixed:{window}"),
+            c => f.write_str(c.name()),
+        }
+    }
+}
+
+impl FromStr for CongestionConfig {
+    type Err = String;
+
+    /// `reno`, `bbr` (case-insensitive, default initial window) or `fixed:BYTES`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        let iw = Self::INITIAL_WINDOW;
+        match s.as_str() {
+            "reno" | "newreno" => Ok(CongestionConfig::Reno { initial_window: iw }),
+            "bbr" => Ok(CongestionConfig::Bbr { initial_window: iw }),
+            _ => match s.strip_prefix("fixed:").map(str::parse::<u64>) {
+                Some(Ok(window)) if window > 0 => Ok(CongestionConfig::Fixed { window }),
+                _ => Err(format!("unknown congestion controller {s:?}: expected one of {}", Self::NAMES.join(", "))),
+            },
+        }
     }
 }
 
@@ -69,6 +145,7 @@ impl CongestionControl {
             CongestionConfig::Reno { initial_window } => {
                 CongestionControl::Reno(LossTolerantReno::new(mss, initial_window))
             }
+            CongestionConfig::Bbr { initial_window } => CongestionControl::Bbr(Bbr::new(mss, initial_window)),
             CongestionConfig::Fixed { window } => CongestionControl::Fixed(FixedWindow { window }),
         }
     }
@@ -78,6 +155,7 @@ macro_rules! dispatch {
     ($self:ident, $c:ident => $e:expr) => {
         match $self {
             CongestionControl::Reno($c) => $e,
+            CongestionControl::Bbr($c) => $e,
             CongestionControl::Fixed($c) => $e,
         }
     };
@@ -106,6 +184,18 @@ impl Controller for CongestionControl {
     #[inline]
     fn in_slow_start(&self) -> bool {
         dispatch!(self, c => c.in_slow_start())
+    }
+    #[inline]
+    fn on_end_acks(&mut self, now: Instant, in_flight: u64, acked: u64, rtt: &RttEstimator) {
+        dispatch!(self, c => c.on_end_acks(now, in_flight, acked, rtt))
+    }
+    #[inline]
+    fn on_app_limited(&mut self) {
+        dispatch!(self, c => c.on_app_limited())
+    }
+    #[inline]
+    fn pacing_rate(&self) -> Option<u64> {
+        dispatch!(self, c => c.pacing_rate())
     }
 }
 
@@ -294,5 +384,16 @@ mod tests {
         assert_eq!(c.random_losses(), 1);
         c.on_congestion_event(Instant::from_millis(1), Instant::ZERO, 10 * mss, &rtt);
         assert_eq!(c.window(), 25_000, "more than a tenth of the round lost is congestion");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["reno", "bbr", "fixed:65536"] {
+            let c: CongestionConfig = name.parse().unwrap();
+            assert_eq!(c.to_string(), name);
+        }
+        assert_eq!("BBR".parse::<CongestionConfig>(), Ok(CongestionConfig::Bbr { initial_window: 10 }));
+        assert!("cubic".parse::<CongestionConfig>().is_err());
+        assert!("fixed:0".parse::<CongestionConfig>().is_err());
     }
 }

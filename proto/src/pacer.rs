@@ -33,6 +33,11 @@ impl Pacer {
         self.rate_bytes_per_sec = rate.min(u64::MAX as u128) as u64;
     }
 
+    /// Sets the rate directly, bytes per second (a model-based controller's pacing rate).
+    pub fn set_bytes_per_sec(&mut self, rate: u64) {
+        self.rate_bytes_per_sec = rate.max(1);
+    }
+
     /// Current rate in bytes per second.
     pub fn rate(&self) -> u64 {
         self.rate_bytes_per_sec

@@ -219,6 +219,10 @@ impl<B: Payload> PathSender<B> {
     }
 
     fn update_pacer(&mut self) {
+        if let Some(rate) = self.cc.pacing_rate() {
+            self.pacer.set_bytes_per_sec(rate);
+            return;
+        }
         let gain = if self.cc.in_slow_start() { 200 } else { 125 };
         self.pacer.set_rate(self.cc.window(), self.rtt.smoothed(), gain);
     }
@@ -258,6 +262,7 @@ impl<B: Payload> PathSender<B> {
             return None;
         }
         if !shared.has_data() {
+            self.cc.on_app_limited();
             return None;
         }
         if let Some(at) = self.pacer.delay(now, self.mss) {
@@ -321,6 +326,7 @@ impl<B: Payload> PathSender<B> {
             return;
         }
         let mut newly_acked = false;
+        let mut acked_bytes = 0;
         let mut largest_sent_time = None;
         for (lo, hi) in ack.ranges.iter() {
             // Only numbers still recorded can match; bounds the loop for hostile ranges.
@@ -332,6 +338,7 @@ impl<B: Payload> PathSender<B> {
                         largest_sent_time = Some(p.time_sent);
                     }
                     if p.data.is_some() {
+                        acked_bytes += p.size as u64;
                         self.cc.on_ack(now, p.time_sent, p.size as u64, &self.rtt);
                     }
                 }
@@ -357,6 +364,7 @@ impl<B: Payload> PathSender<B> {
         }
         self.pto_count = 0;
         self.detect_lost(now, shared);
+        self.cc.on_end_acks(now, self.sent.bytes_in_flight(), acked_bytes, &self.rtt);
         self.update_pacer();
         self.arm_loss_timer();
     }

@@ -48,6 +48,10 @@ pub struct Scenario {
     pub forward: Vec<LinkConfig>,
     /// Backward links, one per path.
     pub backward: Vec<LinkConfig>,
+    /// Forward link that each path's datagrams go through, to model paths that share a
+    /// bottleneck (`[0, 0]`: both paths queue on forward link 0). Empty, or an entry
+    /// missing: the path's own link.
+    pub forward_via: Vec<usize>,
     /// Sender tunables (`paths` is set from the links).
     pub sender: SenderConfig,
     /// Receiver tunables (`paths` is set from the links).
@@ -69,6 +73,7 @@ impl Scenario {
             seed,
             forward: vec![link.clone(); paths as usize],
             backward: vec![link; paths as usize],
+            forward_via: Vec::new(),
             sender,
             receiver,
             stream_len,
@@ -106,7 +111,7 @@ pub struct Report {
     pub started_at: Instant,
     /// Virtual time when the run stopped.
     pub ended_at: Instant,
-    /// Sum of forward link rates, bytes per second.
+    /// Sum of the rates of the forward links in use, bytes per second.
     pub capacity: f64,
     /// Sender counters.
     pub sender: SenderStats,
@@ -257,7 +262,11 @@ impl Sim {
             Direction::Forward => &mut self.forward,
             Direction::Backward => &mut self.backward,
         };
-        let Some(link) = links.get_mut(path as usize) else { return };
+        let idx = match dir {
+            Direction::Forward => self.scenario.forward_via.get(path as usize).copied().unwrap_or(path as usize),
+            Direction::Backward => path as usize,
+        };
+        let Some(link) = links.get_mut(idx) else { return };
         for (at, b) in link.send(self.now, bytes, &mut self.rng) {
             self.seq += 1;
             self.events.push(Reverse((at, self.seq, dir, path, b)));
@@ -393,6 +402,15 @@ impl Sim {
         self.report()
     }
 
+    fn forward_in_use(&self) -> impl Iterator<Item = &Link> {
+        let via = &self.scenario.forward_via;
+        self.forward
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| (0..self.forward.len()).any(|p| via.get(p).copied().unwrap_or(p) == *i))
+            .map(|(_, l)| l)
+    }
+
     /// The report as of now.
     pub fn report(&self) -> Report {
         Report {
@@ -406,7 +424,7 @@ impl Sim {
             completed_at: self.completed_at,
             started_at: self.scenario.start_at,
             ended_at: self.now,
-            capacity: self.forward.iter().map(|l| l.bytes_per_sec()).sum(),
+            capacity: self.forward_in_use().map(|l| l.bytes_per_sec()).sum(),
             sender: self.sender.stats(),
             receiver: self.receiver.stats(),
             forward: self.forward.iter().map(|l| l.stats).collect(),
