@@ -171,6 +171,11 @@ pub struct SendArgs {
     #[arg(long, value_enum, default_value_t = DigestArg::Xxh3)]
     pub digest: DigestArg,
 
+    /// Congestion controller of every path (DPDK and --udp): reno, or bbr (model-based:
+    /// holds its rate under random loss), or fixed:BYTES (a constant window, for tests).
+    #[arg(long = "cc", value_name = "NAME", default_value = "reno")]
+    pub cc: stripecat_proto::CongestionConfig,
+
     /// FILE to send; stdin when absent or '-'.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -269,6 +274,7 @@ impl SendArgs {
             udp_port: self.plane.udp_port,
             busy_poll: self.plane.busy_poll,
             digest: self.digest.algorithm(),
+            congestion: self.cc,
             input: self.file.clone().filter(|p| p.as_os_str() != "-"),
             report: self.report.plan(),
             verbose,

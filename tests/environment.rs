@@ -106,7 +106,8 @@ fn a_receiver_with_fewer_memif_members_is_named_as_the_cause() {
     let output = t.path("out.bin");
     let input = t.path("in.bin");
     random_file(&input, 4096, 5);
-    let r = start(&t, "recv", &stripecat_args("recv", &server, &["--quiet"], Some(&output)), Stdio::null(), Stdio::null());
+    let r =
+        start(&t, "recv", &stripecat_args("recv", &server, &["--quiet"], Some(&output)), Stdio::null(), Stdio::null());
     let ports = [client[0].clone(), second];
     let (code, stderr, took) = run_stripecat_timed(
         &["send", "--quiet", "--port", &ports[0], "--port", &ports[1], "--eal", &t.eal(), &input.display().to_string()],

@@ -8,8 +8,9 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::transfer::{assert_both_ok, assert_same_file, finish, memif_pair, random_file, start};
-use common::DpdkTest;
+use common::data::{assert_same_file, random_file};
+use common::dpdk::DpdkTest;
+use common::transfer::{assert_both_ok, finish, memif_pair, start};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -38,6 +38,8 @@ pub struct SendPlan {
     pub udp_port: u16,
     pub busy_poll: bool,
     pub digest: DigestAlgorithm,
+    /// Every path's congestion controller.
+    pub congestion: stripecat_proto::CongestionConfig,
     /// FILE, or stdin when `None`.
     pub input: Option<PathBuf>,
     pub report: ReportPlan,
@@ -61,6 +63,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         digest: plan.digest,
         total_len: total,
         fresh_queue_chunks: FRESH_CHUNKS,
+        congestion: plan.congestion,
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());

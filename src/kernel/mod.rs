@@ -201,7 +201,15 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
             striped::send(&socks, input, block, alg, &mut progress).map(striped_report)
         })()
         .map_err(bare),
-        (Mode::Udp, Some(input)) => udp::send(k, &ep, &opts, input, alg, &mut progress, &mut started),
+        (Mode::Udp, Some(input)) => udp::send(
+            k,
+            &ep,
+            &opts,
+            input,
+            udp::SessionChoice { digest: alg, congestion: a.cc },
+            &mut progress,
+            &mut started,
+        ),
         (Mode::Raw, Some(input)) => raw::send(&ep, &opts, input, block, k.impair, &mut progress, &mut started)
             .map(|bytes| Report { bytes, ..Default::default() })
             .map_err(bare),

@@ -26,7 +26,7 @@ mod recv;
 mod send;
 
 pub use self::recv::recv;
-pub use self::send::send;
+pub use self::send::{send, SessionChoice};
 
 use std::io;
 use std::net::UdpSocket;

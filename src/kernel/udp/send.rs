@@ -44,16 +44,25 @@ fn local_addr(k: &KernelArgs, i: usize, peer: &SocketAddr) -> Result<SocketAddr,
     }
 }
 
+/// What the session is asked to use: the FIN's digest (`None`: lengths only) and
+/// every path's congestion controller.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionChoice {
+    pub digest: Option<DigestAlgorithm>,
+    pub congestion: stripecat_proto::CongestionConfig,
+}
+
 /// `send --udp HOST:PORT`.
 pub fn send(
     k: &KernelArgs,
     ep: &Endpoint,
     opts: &SocketOptions,
     input: &mut End,
-    alg: Option<DigestAlgorithm>,
+    choice: SessionChoice,
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
+    let SessionChoice { digest: alg, congestion } = choice;
     let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Connect { addrs, .. } = ep else {
         return Err(bare(KernelError::Usage(
@@ -85,6 +94,7 @@ pub fn send(
         chunk_size: chunk,
         digest: alg,
         total_len: input.size(),
+        congestion,
         ..SenderConfig::default()
     };
     let clock = Clock(StdInstant::now());
