@@ -69,6 +69,7 @@ fn main() {
 
     let trials = vec![
         Trial::test("second_eal_init_is_refused", second_eal_init_is_refused),
+        Trial::test("tsc_hz_from_the_short_calibration_is_within_one_percent", tsc_hz_accuracy),
         Trial::test("mempool_alloc_free_accounting", mempool_alloc_free_accounting),
         Trial::test("no_double_free_pool_never_overfills", no_double_free_pool_never_overfills),
         Trial::test("bulk_alloc_all_or_nothing_and_bulk_free", bulk_alloc_all_or_nothing_and_bulk_free),
@@ -98,6 +99,21 @@ fn second_eal_init_is_refused() -> Result<(), Failed> {
     with_ctx(|_| {
         let again = Eal::init_args(&["x".into(), "--no-huge".into()], 0);
         check(matches!(again, Err(DpdkError::EalAlreadyInitialised)), format!("got {again:?}"))
+    })
+}
+
+/// EAL calibrated the TSC over stripecat's short window (src/dpdk/tsc.rs);
+/// the frequency must still agree with the TSC counted over 300 ms of the
+/// monotonic clock, within 1 % (the protocol's timers need far less).
+fn tsc_hz_accuracy() -> Result<(), Failed> {
+    with_ctx(|ctx| {
+        let hz = ctx.eal.tsc_hz() as f64;
+        let (t0, c0) = (std::time::Instant::now(), stripecat::dpdk::rdtsc());
+        std::thread::sleep(Duration::from_millis(300));
+        let (c1, t1) = (stripecat::dpdk::rdtsc(), std::time::Instant::now());
+        let measured = (c1 - c0) as f64 / (t1 - t0).as_secs_f64();
+        let err = (hz - measured).abs() / measured;
+        check(err < 0.01, format!("EAL says {hz:.0} Hz, measured {measured:.0} Hz ({:.2} % off)", err * 100.0))
     })
 }
 

@@ -157,7 +157,7 @@ impl Eal {
         let capture = CaptureStdio::new(verbose == 0);
         // SAFETY: argv is a NULL-terminated array of `argc` valid C strings
         // that lives forever; init is called at most once (INITIALISED).
-        let rc = unsafe { dpdk_sys::rte_eal_init(argc, argv.as_mut_ptr()) };
+        let rc = super::tsc::calibrating(|| unsafe { dpdk_sys::rte_eal_init(argc, argv.as_mut_ptr()) });
         let direct = capture.finish();
         if rc < 0 {
             let mut why = direct_output_reason(&direct);

@@ -20,6 +20,7 @@ mod log;
 mod mbuf;
 mod mempool;
 mod port;
+mod tsc;
 mod vdev;
 
 pub use eal::{Eal, EalOptions};
