@@ -509,8 +509,27 @@ impl Clone for SharedMbuf {
 impl Drop for SharedMbuf {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: releases the one reference we hold; rte_pktmbuf_free
-        // decrements and frees at zero (single segment, so no chain walk).
+        // Not the last reference: take ours off the count, inline. For a
+        // single segment whose count is above 1 this is all
+        // rte_pktmbuf_free does (`rte_pktmbuf_prefree_seg` decrements and
+        // returns NULL); the compare-exchange never takes the count to 0,
+        // so the buffer is freed by whoever holds the last reference.
+        // SAFETY: we hold a reference, so the mbuf is alive.
+        let refcnt = unsafe { refcnt_atomic(self.ptr.as_ptr()) };
+        let mut seen = refcnt.load(Ordering::Relaxed);
+        while seen > 1 {
+            match refcnt.compare_exchange_weak(seen, seen - 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => seen = now,
+            }
+        }
+        // The last reference: what the other holders wrote happens before
+        // the buffer goes back to its pool (DPDK itself reads the count
+        // relaxed here).
+        std::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: releases the one reference we hold, the last one:
+        // rte_pktmbuf_free detaches a clone and returns the buffer to its
+        // pool (single segment, so no chain walk).
         unsafe { dpdk_sys::sc_pktmbuf_free(self.ptr.as_ptr()) }
     }
 }
