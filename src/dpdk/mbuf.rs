@@ -129,7 +129,8 @@ impl Mbuf {
     #[inline]
     pub fn tailroom(&self) -> usize {
         let m = self.raw();
-        (m.buf_len - m.data_off - m.data_len) as usize
+        // DPDK's uint16_t arithmetic; never wraps for a valid mbuf.
+        m.buf_len.wrapping_sub(m.data_off).wrapping_sub(m.data_len) as usize
     }
 
     /// The mbuf's reference count (1 for a uniquely owned buffer); a relaxed
