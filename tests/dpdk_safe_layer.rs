@@ -69,11 +69,15 @@ fn main() {
 
     let trials = vec![
         Trial::test("second_eal_init_is_refused", second_eal_init_is_refused),
+        Trial::test("tsc_hz_from_the_short_calibration_is_within_one_percent", tsc_hz_accuracy),
         Trial::test("mempool_alloc_free_accounting", mempool_alloc_free_accounting),
         Trial::test("no_double_free_pool_never_overfills", no_double_free_pool_never_overfills),
         Trial::test("bulk_alloc_all_or_nothing_and_bulk_free", bulk_alloc_all_or_nothing_and_bulk_free),
         Trial::test("mbuf_data_room_headroom_append_prepend_adj_trim", mbuf_edits),
+        Trial::test("inline_accessors_match_the_shim", inline_accessors_match_shim),
+        Trial::test("indirect_clones_share_data_and_refuse_writes", indirect_clones),
         Trial::test("shared_mbuf_refcounts_and_readonly", shared_mbuf_refcounts),
+        Trial::test("shared_mbuf_clone_and_drop_race_on_four_threads", shared_clone_drop_race),
         Trial::test("shared_mbuf_bulk_free_releases_one_reference_each", shared_bulk_free),
         Trial::test("ring_loopback_tx_rx_ownership_and_bytes", ring_loopback),
         Trial::test("tx_burst_gives_back_what_was_not_sent", tx_gives_back_unsent),
@@ -96,6 +100,21 @@ fn second_eal_init_is_refused() -> Result<(), Failed> {
     with_ctx(|_| {
         let again = Eal::init_args(&["x".into(), "--no-huge".into()], 0);
         check(matches!(again, Err(DpdkError::EalAlreadyInitialised)), format!("got {again:?}"))
+    })
+}
+
+/// EAL calibrated the TSC over stripecat's short window (src/dpdk/tsc.rs);
+/// the frequency must still agree with the TSC counted over 300 ms of the
+/// monotonic clock, within 1 % (the protocol's timers need far less).
+fn tsc_hz_accuracy() -> Result<(), Failed> {
+    with_ctx(|ctx| {
+        let hz = ctx.eal.tsc_hz() as f64;
+        let (t0, c0) = (std::time::Instant::now(), stripecat::dpdk::rdtsc());
+        std::thread::sleep(Duration::from_millis(300));
+        let (c1, t1) = (stripecat::dpdk::rdtsc(), std::time::Instant::now());
+        let measured = (c1 - c0) as f64 / (t1 - t0).as_secs_f64();
+        let err = (hz - measured).abs() / measured;
+        check(err < 0.01, format!("EAL says {hz:.0} Hz, measured {measured:.0} Hz ({:.2} % off)", err * 100.0))
     })
 }
 
@@ -192,6 +211,133 @@ fn mbuf_edits() -> Result<(), Failed> {
         drop(other);
         let mut a = shared.try_unique().unwrap();
         check(a.append_inline(0).is_some(), "unique again after the clone went")
+    })
+}
+
+/// The accessors computed in Rust from the `rte_mbuf` layout (data pointer,
+/// headroom, tailroom, refcount) against the C shim's static inlines, and
+/// data_len/pkt_len/segments against what the segments hold.
+fn same_as_shim(m: &Mbuf, what: &str) -> Result<(), Failed> {
+    let shim = m.via_shim();
+    check(
+        m.data_ptr() == shim.data_ptr,
+        format!("{what}: data pointer {:?} vs shim {:?}", m.data_ptr(), shim.data_ptr),
+    )?;
+    check(m.data().as_ptr() == shim.data_ptr, format!("{what}: data() starts at mtod"))?;
+    check(m.headroom() == shim.headroom, format!("{what}: headroom {} vs shim {}", m.headroom(), shim.headroom))?;
+    check(m.tailroom() == shim.tailroom, format!("{what}: tailroom {} vs shim {}", m.tailroom(), shim.tailroom))?;
+    check(m.refcnt() == shim.refcnt, format!("{what}: refcnt {} vs shim {}", m.refcnt(), shim.refcnt))?;
+    let segs = m.segment_ptrs();
+    check(
+        segs.len() == m.segments() as usize,
+        format!("{what}: {} segments walked, nb_segs {}", segs.len(), m.segments()),
+    )?;
+    for (i, (inline, shim, _)) in segs.iter().enumerate() {
+        check(inline == shim, format!("{what}: segment {i} data pointer {inline:?} vs shim {shim:?}"))?;
+    }
+    let lens: Vec<usize> = m.segment_data().map(<[u8]>::len).collect();
+    check(lens[0] == m.data_len(), format!("{what}: data_len"))?;
+    check(lens.iter().sum::<usize>() == m.pkt_len(), format!("{what}: pkt_len {} vs segments {lens:?}", m.pkt_len()))?;
+    check(segs.iter().map(|s| s.2).eq(lens.iter().copied()), format!("{what}: segment lengths"))
+}
+
+fn inline_accessors_match_shim() -> Result<(), Failed> {
+    with_ctx(|ctx| {
+        let p = pool(ctx, "t_inline", 16);
+        let mut m = p.alloc().unwrap();
+        same_as_shim(&m, "fresh")?;
+        fill(&mut m, b"0123456789");
+        same_as_shim(&m, "plain")?;
+        check(m.adj(3) && m.data() == b"3456789", "adj")?;
+        same_as_shim(&m, "after adj")?;
+        m.prepend(2).unwrap().copy_from_slice(b"xy");
+        same_as_shim(&m, "after prepend")?;
+        check(m.trim(4) && m.data() == b"xy345", "trim")?;
+        same_as_shim(&m, "after trim")?;
+        m.append_inline(1).unwrap()[0] = b'!';
+        same_as_shim(&m, "after append_inline")?;
+        // Chained: a header segment, a plain tail and a shared tail.
+        let mut t = p.alloc().unwrap();
+        fill(&mut t, b"tail-one");
+        m.chain(t).map_err(|_| "chain")?;
+        let mut s = p.alloc().unwrap();
+        fill(&mut s, b"shared-tail");
+        check(s.adj(7), "adj before sharing")?;
+        let s = s.into_shared().unwrap();
+        let keep = s.clone();
+        check(keep.refcnt() == 2 && keep.refcnt_via_shim() == 2, "clone counted inline and by the shim alike")?;
+        m.chain_shared(s).map_err(|_| "chain_shared")?;
+        same_as_shim(&m, "chain of three")?;
+        let all: Vec<u8> = m.segment_data().flatten().copied().collect();
+        check(all == b"xy345!tail-onetail", format!("chain bytes {:?}", String::from_utf8_lossy(&all)))?;
+        // The shared tail's refcount, read inline and by the shim.
+        let via_shim = keep.clone_via_shim();
+        check(keep.refcnt() == 3 && keep.refcnt_via_shim() == 3, "shim update seen by the inline read")?;
+        drop(via_shim);
+        drop(m);
+        check(keep.refcnt() == 1 && keep.refcnt_via_shim() == 1, "chain and shim clone released theirs")?;
+        check(
+            keep.data() == b"tail" && keep.data().as_ptr() == keep.try_unique().unwrap().via_shim().data_ptr,
+            "shared data",
+        )?;
+        check(p.in_use() == 0, format!("in_use {}", p.in_use()))
+    })
+}
+
+fn indirect_clones() -> Result<(), Failed> {
+    with_ctx(|ctx| {
+        let p = pool(ctx, "t_indirect", 16);
+        let clones = pool(ctx, "t_indirect_c", 16);
+        let mut m = p.alloc().unwrap();
+        fill(&mut m, b"direct-data");
+        check(m.adj(7), "adj")?;
+        let mut t = p.alloc().unwrap();
+        fill(&mut t, b"second");
+        m.chain(t).map_err(|_| "chain")?;
+        let mut c = m.clone_indirect(&clones).ok_or("clone")?;
+        check(c.segments() == 2 && !c.is_direct() && m.is_direct(), "a two-segment indirect clone")?;
+        same_as_shim(&c, "indirect clone")?;
+        same_as_shim(&m, "original of a clone")?;
+        check(m.refcnt() == 2 && c.refcnt() == 1, format!("refcnt {} / {}", m.refcnt(), c.refcnt()))?;
+        check(c.data() == b"data" && c.data().as_ptr() == m.data().as_ptr(), "the clone reads the original's bytes")?;
+        check(c.data_mut().is_none() && c.append(1).is_none() && c.append_inline(1).is_none(), "clone is read-only")?;
+        check(c.prepend(1).is_none() && m.data_mut().is_none(), "prepend refused; original shared")?;
+        check(c.adj(2) && c.data() == b"ta" && m.data() == b"data", "adj moves only the clone's view")?;
+        same_as_shim(&c, "adjusted clone")?;
+        drop(c);
+        check(m.refcnt() == 1 && m.data_mut().is_some(), "writable again once the clone is gone")?;
+        same_as_shim(&m, "original after the clone")?;
+        drop(m);
+        check(p.in_use() == 0 && clones.in_use() == 0, format!("in_use {} / {}", p.in_use(), clones.in_use()))
+    })
+}
+
+/// Clone and drop (both inline atomics) of one buffer from four threads at
+/// once: no count is lost, the buffer is freed exactly once, by the last.
+fn shared_clone_drop_race() -> Result<(), Failed> {
+    with_ctx(|ctx| {
+        let p = pool(ctx, "t_race", 4);
+        let mut m = p.alloc().unwrap();
+        fill(&mut m, b"raced");
+        let s = m.into_shared().unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let s = &s;
+                scope.spawn(move || {
+                    let mut held = Vec::with_capacity(64);
+                    for i in 0..20_000 {
+                        held.push(s.clone());
+                        if i % 3 == t % 3 || held.len() == 64 {
+                            held.clear();
+                        }
+                    }
+                });
+            }
+        });
+        check(s.refcnt() == 1 && s.refcnt_via_shim() == 1, format!("refcnt {} after the race", s.refcnt()))?;
+        check(p.in_use() == 1 && s.data() == b"raced", "still allocated, bytes intact")?;
+        drop(s);
+        check(p.in_use() == 0, "the last drop freed it")
     })
 }
 

@@ -43,8 +43,9 @@ impl EalOptions {
     ///
     /// Defaults, each skipped when `extra` already says otherwise:
     /// `--in-memory` (no hugepage files or shared config left behind by a
-    /// killed run, so the next run starts cleanly) and a per-process
-    /// `--file-prefix` (two processes on one host never collide).
+    /// killed run, so the next run starts cleanly), a per-process
+    /// `--file-prefix` (two processes on one host never collide),
+    /// `--no-telemetry`, and `--no-pci` when no PCI device is asked for.
     pub fn to_args(&self) -> Vec<String> {
         let has = |flag: &str| self.extra.iter().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
         let mut args = vec!["stripecat".to_string()];
@@ -58,6 +59,12 @@ impl EalOptions {
         }
         if !has("--in-memory") && !has("--legacy-mem") && !has("--proc-type") && !has("--no-huge") {
             args.push("--in-memory".into());
+        }
+        // Telemetry's socket thread costs start-up time and a socket in
+        // the runtime directory; nothing here reads it (`--telemetry`
+        // in `--eal` brings it back).
+        if !has("--telemetry") && !has("--no-telemetry") {
+            args.push("--no-telemetry".into());
         }
         if self.verbose >= 2 && !has("--log-level") {
             args.push("--log-level=*:debug".into());
@@ -150,7 +157,7 @@ impl Eal {
         let capture = CaptureStdio::new(verbose == 0);
         // SAFETY: argv is a NULL-terminated array of `argc` valid C strings
         // that lives forever; init is called at most once (INITIALISED).
-        let rc = unsafe { dpdk_sys::rte_eal_init(argc, argv.as_mut_ptr()) };
+        let rc = super::tsc::calibrating(|| unsafe { dpdk_sys::rte_eal_init(argc, argv.as_mut_ptr()) });
         let direct = capture.finish();
         if rc < 0 {
             let mut why = direct_output_reason(&direct);
@@ -349,5 +356,44 @@ fn sweep_stale_runtime_dirs() {
         if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(e.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pci: &[&str], vdevs: &[&str], extra: &[&str]) -> EalOptions {
+        EalOptions {
+            pci: pci.iter().map(|s| s.to_string()).collect(),
+            vdevs: vdevs.iter().map(|s| s.to_string()).collect(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn vdev_only_start_skips_pci_and_telemetry() {
+        let a = opts(&[], &["net_null0"], &[]).to_args();
+        for flag in ["--in-memory", "--no-pci", "--no-telemetry", "--vdev=net_null0"] {
+            assert!(a.iter().any(|x| x == flag), "{flag} missing from {a:?}");
+        }
+        assert!(a.iter().any(|x| x.starts_with(OUR_PREFIX_ARG)));
+    }
+
+    #[test]
+    fn pci_ports_or_a_scan_keep_the_pci_bus() {
+        let a = opts(&["0000:03:00.0"], &[], &[]).to_args();
+        assert!(!a.iter().any(|x| x == "--no-pci") && a.windows(2).any(|w| w == ["-a", "0000:03:00.0"]), "{a:?}");
+        let scan = EalOptions { pci_scan: true, ..Default::default() }.to_args();
+        assert!(!scan.iter().any(|x| x == "--no-pci"), "{scan:?}");
+    }
+
+    #[test]
+    fn the_users_eal_args_override_the_defaults() {
+        let a = opts(&[], &[], &["--telemetry", "--file-prefix=mine", "-a", "0000:01:00.0"]).to_args();
+        assert!(!a.iter().any(|x| x == "--no-telemetry" || x == "--no-pci" || x.starts_with(OUR_PREFIX_ARG)), "{a:?}");
+        let a = opts(&[], &[], &["--no-telemetry"]).to_args();
+        assert_eq!(a.iter().filter(|x| *x == "--no-telemetry").count(), 1, "{a:?}");
     }
 }

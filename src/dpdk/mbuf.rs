@@ -3,8 +3,52 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use dpdk_sys::rte_mbuf;
+
+use super::mempool::Mempool;
+
+// The inline accessors below read `rte_mbuf` fields directly, so the
+// bindgen'd layout must be DPDK's: bindgen's own layout tests (in dpdk-sys)
+// check every field; these pin the ones read here, at compile time.
+const _: () = {
+    assert!(std::mem::size_of::<rte_mbuf>() == 128);
+    assert!(std::mem::offset_of!(rte_mbuf, buf_addr) == 0);
+    assert!(std::mem::offset_of!(rte_mbuf, data_off) == 16);
+    assert!(std::mem::offset_of!(rte_mbuf, refcnt) == 18);
+    assert!(std::mem::offset_of!(rte_mbuf, nb_segs) == 20);
+    assert!(std::mem::offset_of!(rte_mbuf, ol_flags) == 24);
+    assert!(std::mem::offset_of!(rte_mbuf, pkt_len) == 36);
+    assert!(std::mem::offset_of!(rte_mbuf, data_len) == 40);
+    assert!(std::mem::offset_of!(rte_mbuf, buf_len) == 54);
+    assert!(std::mem::offset_of!(rte_mbuf, next) == 64);
+};
+
+/// `rte_pktmbuf_mtod(m, void *)`: `buf_addr + data_off`.
+///
+/// # Safety
+/// `m` must point at a valid mbuf.
+#[inline(always)]
+unsafe fn mtod(m: *const rte_mbuf) -> *mut u8 {
+    // SAFETY: the caller guarantees a valid mbuf; `data_off` lies inside
+    // its buffer by DPDK's invariant, so the offset stays in bounds.
+    unsafe { (*m).buf_addr.cast::<u8>().add((*m).data_off as usize) }
+}
+
+/// `rte_mbuf_refcnt_read`: a relaxed atomic load (RTE_MBUF_REFCNT_ATOMIC).
+///
+/// # Safety
+/// `m` must point at a valid mbuf.
+#[inline(always)]
+unsafe fn refcnt_atomic<'a>(m: *mut rte_mbuf) -> &'a AtomicU16 {
+    // SAFETY: `refcnt` is a naturally aligned u16 (offset asserted above)
+    // that DPDK only ever accesses atomically while the mbuf is shared.
+    unsafe { AtomicU16::from_ptr(std::ptr::addr_of_mut!((*m).refcnt)) }
+}
+
+/// `RTE_MBUF_F_INDIRECT`: the mbuf is attached to another's buffer (a clone).
+const F_INDIRECT: u64 = dpdk_sys::RTE_MBUF_F_INDIRECT;
 
 /// One packet buffer, owned. `Drop` frees it (all segments); `Send` so it may
 /// move to another thread (the writer), not `Sync`.
@@ -73,25 +117,49 @@ impl Mbuf {
         self.raw().nb_segs
     }
 
-    /// Free space before the data in the first segment.
+    /// Free space before the data in the first segment
+    /// (`rte_pktmbuf_headroom`, computed here).
     #[inline]
     pub fn headroom(&self) -> usize {
-        // SAFETY: valid mbuf; pure getter.
-        unsafe { dpdk_sys::sc_pktmbuf_headroom(self.ptr.as_ptr()) as usize }
+        self.raw().data_off as usize
     }
 
-    /// Free space after the data in the last segment.
+    /// Free space after the data of the first segment
+    /// (`rte_pktmbuf_tailroom`, computed here).
     #[inline]
     pub fn tailroom(&self) -> usize {
-        // SAFETY: valid mbuf; pure getter.
-        unsafe { dpdk_sys::sc_pktmbuf_tailroom(self.ptr.as_ptr()) as usize }
+        let m = self.raw();
+        // DPDK's uint16_t arithmetic; never wraps for a valid mbuf.
+        m.buf_len.wrapping_sub(m.data_off).wrapping_sub(m.data_len) as usize
     }
 
-    /// The mbuf's reference count (1 for a uniquely owned buffer).
+    /// The mbuf's reference count (1 for a uniquely owned buffer); a relaxed
+    /// atomic load, as `rte_mbuf_refcnt_read` does.
     #[inline]
     pub fn refcnt(&self) -> u16 {
-        // SAFETY: valid mbuf; atomic read.
-        unsafe { dpdk_sys::sc_mbuf_refcnt_read(self.ptr.as_ptr()) }
+        // SAFETY: we own a valid mbuf for our whole lifetime.
+        unsafe { refcnt_atomic(self.ptr.as_ptr()) }.load(Ordering::Relaxed)
+    }
+
+    /// Whether this mbuf owns its data buffer (not a clone attached to
+    /// another mbuf's buffer by [`Mbuf::clone_indirect`]).
+    #[inline]
+    pub fn is_direct(&self) -> bool {
+        self.raw().ol_flags & F_INDIRECT == 0
+    }
+
+    /// Whether the first segment's bytes may be written: we hold the only
+    /// reference and they are not another mbuf's (a clone's are shared).
+    #[inline]
+    fn writable(&self) -> bool {
+        self.refcnt() == 1 && self.is_direct()
+    }
+
+    /// The first segment's data pointer (`rte_pktmbuf_mtod`, computed here).
+    #[inline]
+    pub fn data_ptr(&self) -> *const u8 {
+        // SAFETY: we own a valid mbuf.
+        unsafe { mtod(self.ptr.as_ptr()) }
     }
 
     /// The first segment's data.
@@ -99,22 +167,51 @@ impl Mbuf {
     pub fn data(&self) -> &[u8] {
         // SAFETY: mtod points at `data_len` initialised bytes inside the
         // buffer we own; the borrow of self keeps it alive and unchanged.
-        unsafe {
-            std::slice::from_raw_parts(dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(), self.data_len())
-        }
+        unsafe { std::slice::from_raw_parts(mtod(self.ptr.as_ptr()), self.data_len()) }
     }
 
     /// The first segment's data, writable; `None` if the segment is shared
-    /// (refcount above 1), since others may be reading it.
+    /// (refcount above 1, or a clone of another mbuf's data), since others
+    /// may be reading it.
     #[inline]
     pub fn data_mut(&mut self) -> Option<&mut [u8]> {
-        if self.refcnt() != 1 {
+        if !self.writable() {
             return None;
         }
         let len = self.data_len();
-        // SAFETY: as in `data`, and the segment is not shared (refcnt 1) and
-        // we hold `&mut self`, so this is the only reference to its bytes.
-        Some(unsafe { std::slice::from_raw_parts_mut(dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(), len) })
+        // SAFETY: as in `data`, and the segment is not shared (refcnt 1,
+        // direct) and we hold `&mut self`, so this is the only reference to
+        // its bytes.
+        Some(unsafe { std::slice::from_raw_parts_mut(mtod(self.ptr.as_ptr()), len) })
+    }
+
+    /// The C shim's answers for what the accessors above compute in Rust
+    /// (`rte_pktmbuf_mtod`, `rte_pktmbuf_headroom`, `rte_pktmbuf_tailroom`,
+    /// `rte_mbuf_refcnt_read`), for tests that pin one against the other.
+    #[doc(hidden)]
+    pub fn via_shim(&self) -> ShimView {
+        let m = self.ptr.as_ptr();
+        // SAFETY: valid mbuf; pure getters.
+        unsafe {
+            ShimView {
+                data_ptr: dpdk_sys::sc_pktmbuf_mtod(m).cast::<u8>().cast_const(),
+                headroom: dpdk_sys::sc_pktmbuf_headroom(m) as usize,
+                tailroom: dpdk_sys::sc_pktmbuf_tailroom(m) as usize,
+                refcnt: dpdk_sys::sc_mbuf_refcnt_read(m),
+            }
+        }
+    }
+
+    /// A clone that shares this packet's data (`rte_pktmbuf_clone`): every
+    /// segment gets an indirect mbuf from `pool` attached to its buffer, and
+    /// each original segment's refcount goes up by one, so neither copy can
+    /// write the bytes until the other is gone. `None` when `pool` is empty.
+    pub fn clone_indirect(&self, pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: valid mbuf and pool; DPDK bumps the refcounts atomically
+        // and returns NULL (taking nothing) on failure.
+        let c = unsafe { dpdk_sys::rte_pktmbuf_clone(self.ptr.as_ptr(), pool.as_ptr()) };
+        // SAFETY: a fresh mbuf chain owned by nobody else.
+        NonNull::new(c).map(|p| unsafe { Mbuf::from_raw(p) })
     }
 
     /// Each segment's data, in order.
@@ -128,19 +225,39 @@ impl Mbuf {
             // as long as the head, which `&self` borrows.
             unsafe {
                 let seg = &*next;
-                let data =
-                    std::slice::from_raw_parts(dpdk_sys::sc_pktmbuf_mtod(next).cast::<u8>(), seg.data_len as usize);
+                let data = std::slice::from_raw_parts(mtod(next), seg.data_len as usize);
                 next = seg.next;
                 Some(data)
             }
         })
     }
 
+    /// Each segment's (data pointer, data length), computed here and through
+    /// the C shim's `rte_pktmbuf_mtod`, for tests that pin one against the
+    /// other on chains.
+    #[doc(hidden)]
+    pub fn segment_ptrs(&self) -> Vec<(*const u8, *const u8, usize)> {
+        let mut out = Vec::new();
+        let mut next: *mut rte_mbuf = self.ptr.as_ptr();
+        while !next.is_null() {
+            // SAFETY: `next` is a segment of the chain we own.
+            unsafe {
+                out.push((
+                    mtod(next).cast_const(),
+                    dpdk_sys::sc_pktmbuf_mtod(next).cast::<u8>().cast_const(),
+                    (*next).data_len as usize,
+                ));
+                next = (*next).next;
+            }
+        }
+        out
+    }
+
     /// Grows the data by `len` bytes at the end and returns them (zeroed
     /// contents are not guaranteed); `None` without the tailroom.
     #[inline]
     pub fn append(&mut self, len: usize) -> Option<&mut [u8]> {
-        if self.refcnt() != 1 || self.segments() != 1 {
+        if !self.writable() || self.segments() != 1 {
             return None;
         }
         let len16 = u16::try_from(len).ok()?;
@@ -167,8 +284,7 @@ impl Mbuf {
         // current end of the data and `buf_len`, inside our buffer, exactly
         // what rte_pktmbuf_append hands out for a single segment.
         unsafe {
-            let refcnt = std::sync::atomic::AtomicU16::from_ptr(std::ptr::addr_of_mut!((*m).refcnt));
-            if refcnt.load(std::sync::atomic::Ordering::Relaxed) != 1 || (*m).nb_segs != 1 {
+            if refcnt_atomic(m).load(Ordering::Relaxed) != 1 || (*m).nb_segs != 1 || (*m).ol_flags & F_INDIRECT != 0 {
                 return None;
             }
             let tail = (*m).data_off as usize + (*m).data_len as usize;
@@ -186,7 +302,7 @@ impl Mbuf {
     /// returns them; `None` without the headroom.
     #[inline]
     pub fn prepend(&mut self, len: usize) -> Option<&mut [u8]> {
-        if self.refcnt() != 1 {
+        if !self.writable() {
             return None;
         }
         let len16 = u16::try_from(len).ok()?;
@@ -271,6 +387,16 @@ impl Mbuf {
     }
 }
 
+/// What the C shim says about an mbuf (see [`Mbuf::via_shim`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShimView {
+    pub data_ptr: *const u8,
+    pub headroom: usize,
+    pub tailroom: usize,
+    pub refcnt: u16,
+}
+
 impl Drop for Mbuf {
     #[inline]
     fn drop(&mut self) {
@@ -302,14 +428,32 @@ impl SharedMbuf {
         // a shared segment (Mbuf refuses mutation when refcnt > 1).
         unsafe {
             let m = self.ptr.as_ref();
-            std::slice::from_raw_parts(dpdk_sys::sc_pktmbuf_mtod(self.ptr.as_ptr()).cast::<u8>(), m.data_len as usize)
+            std::slice::from_raw_parts(mtod(m), m.data_len as usize)
         }
     }
 
-    /// The current reference count.
+    /// The current reference count (a relaxed atomic load, as
+    /// `rte_mbuf_refcnt_read` does).
+    #[inline]
     pub fn refcnt(&self) -> u16 {
+        // SAFETY: we hold a reference, so the mbuf is alive.
+        unsafe { refcnt_atomic(self.ptr.as_ptr()) }.load(Ordering::Relaxed)
+    }
+
+    /// The reference count as the C shim's `rte_mbuf_refcnt_read` reads it.
+    #[doc(hidden)]
+    pub fn refcnt_via_shim(&self) -> u16 {
         // SAFETY: valid mbuf; atomic read.
         unsafe { dpdk_sys::sc_mbuf_refcnt_read(self.ptr.as_ptr()) }
+    }
+
+    /// Adds a reference through the C shim's `rte_mbuf_refcnt_update`
+    /// instead of the inline update `Clone` does (for tests).
+    #[doc(hidden)]
+    pub fn clone_via_shim(&self) -> SharedMbuf {
+        // SAFETY: we hold a reference, so the mbuf is alive.
+        unsafe { dpdk_sys::sc_mbuf_refcnt_update(self.ptr.as_ptr(), 1) };
+        SharedMbuf { ptr: self.ptr }
     }
 
     /// Back to a uniquely owned mbuf if this is the last reference.
@@ -352,9 +496,13 @@ impl AsRef<[u8]> for SharedMbuf {
 impl Clone for SharedMbuf {
     #[inline]
     fn clone(&self) -> Self {
-        // SAFETY: we hold a reference, so the mbuf is alive; the update is
-        // atomic.
-        unsafe { dpdk_sys::sc_mbuf_refcnt_update(self.ptr.as_ptr(), 1) };
+        // `rte_mbuf_refcnt_update(m, 1)`, inline, as an acquire-release
+        // atomic add (DPDK's `__rte_mbuf_refcnt_update`). DPDK's own wrapper
+        // stores `2` without an atomic add when it reads 1, which assumes the
+        // caller is the only holder; a `&SharedMbuf` may be cloned on two
+        // threads at once (it is `Sync`), so the add is always atomic here.
+        // SAFETY: we hold a reference, so the mbuf is alive.
+        unsafe { refcnt_atomic(self.ptr.as_ptr()) }.fetch_add(1, Ordering::AcqRel);
         SharedMbuf { ptr: self.ptr }
     }
 }
@@ -362,8 +510,27 @@ impl Clone for SharedMbuf {
 impl Drop for SharedMbuf {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: releases the one reference we hold; rte_pktmbuf_free
-        // decrements and frees at zero (single segment, so no chain walk).
+        // Not the last reference: take ours off the count, inline. For a
+        // single segment whose count is above 1 this is all
+        // rte_pktmbuf_free does (`rte_pktmbuf_prefree_seg` decrements and
+        // returns NULL); the compare-exchange never takes the count to 0,
+        // so the buffer is freed by whoever holds the last reference.
+        // SAFETY: we hold a reference, so the mbuf is alive.
+        let refcnt = unsafe { refcnt_atomic(self.ptr.as_ptr()) };
+        let mut seen = refcnt.load(Ordering::Relaxed);
+        while seen > 1 {
+            match refcnt.compare_exchange_weak(seen, seen - 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => seen = now,
+            }
+        }
+        // The last reference: what the other holders wrote happens before
+        // the buffer goes back to its pool (DPDK itself reads the count
+        // relaxed here).
+        std::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: releases the one reference we hold, the last one:
+        // rte_pktmbuf_free detaches a clone and returns the buffer to its
+        // pool (single segment, so no chain walk).
         unsafe { dpdk_sys::sc_pktmbuf_free(self.ptr.as_ptr()) }
     }
 }

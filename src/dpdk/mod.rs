@@ -20,12 +20,13 @@ mod log;
 mod mbuf;
 mod mempool;
 mod port;
+mod tsc;
 mod vdev;
 
 pub use eal::{Eal, EalOptions};
 pub use error::{rte_errno_text, DpdkError};
 pub use lcore::{LcoreJoin, ThreadRegistration};
-pub use mbuf::{Mbuf, SharedMbuf};
+pub use mbuf::{Mbuf, SharedMbuf, ShimView};
 pub use mempool::Mempool;
 pub use port::{
     device_info, link_status, mac_address, mtu, DeviceInfo, LinkStatus, Port, PortConfig, PortId, PortStats, RxQueue,
