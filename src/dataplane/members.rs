@@ -276,6 +276,11 @@ pub fn open(
 const RESTART_EVERY: Duration = Duration::from_millis(250);
 /// The longest interval between restarts.
 const RESTART_MAX: Duration = Duration::from_secs(2);
+/// How often the link wait looks at first, and for how long.
+const LINK_POLL_FAST: Duration = Duration::from_millis(1);
+const LINK_POLL_FAST_FOR: Duration = Duration::from_millis(100);
+/// How often it looks after that.
+const LINK_POLL: Duration = Duration::from_millis(20);
 
 /// Waits up to `limit` for every member's link, restarting members that are
 /// down so late peers are picked up; names the ones still down.
@@ -289,9 +294,10 @@ pub fn wait_links(members: &[Member], limit: Duration) -> Result<(), Failure> {
 /// process then exited 3 instead of 130/143). `Ok(true)`: every link is
 /// up; `Ok(false)`: interrupted.
 pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn Fn() -> bool) -> Result<bool, Failure> {
-    let end = Instant::now() + limit;
+    let started = Instant::now();
+    let end = started + limit;
     let mut every = RESTART_EVERY;
-    let mut next_restart = Instant::now() + every;
+    let mut next_restart = started + every;
     let mut ever_up = vec![false; members.len()];
     loop {
         let up: Vec<bool> = members.iter().map(|m| m.port.link().map(|l| l.up).unwrap_or(false)).collect();
@@ -318,7 +324,10 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
             every = (every * 2).min(RESTART_MAX);
             next_restart = Instant::now() + every;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        // A peer that is already up connects within a few milliseconds: look often
+        // at first (start-up time), then every 20 ms.
+        let poll = if started.elapsed() < LINK_POLL_FAST_FOR { LINK_POLL_FAST } else { LINK_POLL };
+        std::thread::sleep(poll);
     }
 }
 
