@@ -28,6 +28,7 @@ pub mod incoming;
 pub mod pacer;
 pub mod path_receiver;
 pub mod path_sender;
+pub mod path_set;
 pub mod payload;
 pub mod reassembly;
 pub mod receiver;

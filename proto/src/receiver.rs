@@ -162,7 +162,7 @@ impl<B: Payload> Receiver<B> {
             .map(|i| Some(PathReceiver::new(i, config.ack_every, config.max_ack_delay)))
             .collect();
         Receiver {
-            lane: ReceiverLane::new(shared.clone(), paths),
+            lane: ReceiverLane::new(shared.clone(), crate::path_set::PathSet::new(paths)),
             shared,
             config,
             reassembler: None,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::incoming::Incoming;
 use crate::path_receiver::PathReceiver;
+use crate::path_set::PathSet;
 use crate::shared::ReceiverShared;
 use crate::stats::{DropCounters, DropReason};
 use crate::time::Instant;
@@ -31,10 +32,7 @@ use crate::Payload;
 #[derive(Debug)]
 pub struct ReceiverLane<B> {
     shared: Arc<ReceiverShared<B>>,
-    /// Indexed by path id; `None` where another lane drives the path.
-    paths: Vec<Option<PathReceiver>>,
-    /// The path `poll_transmit` asks first (round robin).
-    rr: usize,
+    paths: PathSet<PathReceiver>,
     /// Whether a path may have an ACK due that `poll_transmit` has not looked for.
     dirty: bool,
     /// Before this, no path's ACK timer can make one due.
@@ -46,11 +44,10 @@ pub struct ReceiverLane<B> {
 
 impl<B: Payload> ReceiverLane<B> {
     /// A lane over `shared` that drives `paths` (indexed by path id).
-    pub(crate) fn new(shared: Arc<ReceiverShared<B>>, paths: Vec<Option<PathReceiver>>) -> Self {
+    pub(crate) fn new(shared: Arc<ReceiverShared<B>>, paths: PathSet<PathReceiver>) -> Self {
         ReceiverLane {
             shared,
             paths,
-            rr: 0,
             dirty: true,
             quiet_until: None,
             seen_delivered: 0,
@@ -65,28 +62,28 @@ impl<B: Payload> ReceiverLane<B> {
 
     /// Whether this lane drives path `id`.
     pub fn drives(&self, id: u16) -> bool {
-        self.paths.get(id as usize).is_some_and(Option::is_some)
+        self.paths.drives(id)
     }
 
     /// Path `id`, if this lane drives it.
     pub fn path(&self, id: u16) -> Option<&PathReceiver> {
-        self.paths.get(id as usize)?.as_ref()
+        self.paths.get(id)
     }
 
     /// Path `id`, mutably, if driven here. Marks the lane for an ACK check.
     pub(crate) fn path_mut(&mut self, id: u16) -> Option<&mut PathReceiver> {
         self.dirty = true;
-        self.paths.get_mut(id as usize)?.as_mut()
+        self.paths.get_mut(id)
     }
 
     /// The paths this lane drives, in id order.
     pub fn paths(&self) -> impl Iterator<Item = &PathReceiver> {
-        self.paths.iter().flatten()
+        self.paths.iter()
     }
 
     /// Number of path ids in the session (driven here or not).
     pub fn path_count(&self) -> usize {
-        self.paths.len()
+        self.paths.id_count()
     }
 
     /// Packets this lane dropped, by reason.
@@ -101,22 +98,12 @@ impl<B: Payload> ReceiverLane<B> {
 
     /// Moves the paths for which `take(id)` holds into a new lane over the same session.
     pub fn split(&mut self, take: impl Fn(u16) -> bool) -> ReceiverLane<B> {
-        let paths = self
-            .paths
-            .iter_mut()
-            .enumerate()
-            .map(|(i, slot)| if take(i as u16) { slot.take() } else { None })
-            .collect();
-        ReceiverLane::new(self.shared.clone(), paths)
+        ReceiverLane::new(self.shared.clone(), self.paths.split(take))
     }
 
     /// Takes back the paths (and drop counts) of a lane made by [`ReceiverLane::split`].
     pub fn join(&mut self, other: ReceiverLane<B>) {
-        for (slot, p) in self.paths.iter_mut().zip(other.paths) {
-            if p.is_some() {
-                *slot = p;
-            }
-        }
+        self.paths.join(other.paths);
         self.drops.merge(&other.drops);
         self.dirty = true;
     }
@@ -145,7 +132,7 @@ impl<B: Payload> ReceiverLane<B> {
             return Err(DropReason::WrongSession);
         }
         let shared = &self.shared;
-        let Some(path) = self.paths.get_mut(h.path_id as usize).and_then(Option::as_mut) else {
+        let Some(path) = self.paths.get_mut(h.path_id) else {
             return Err(DropReason::UnknownPath);
         };
         self.dirty = true;
@@ -163,14 +150,9 @@ impl<B: Payload> ReceiverLane<B> {
         if !self.dirty && delivered == self.seen_delivered && self.quiet_until.is_some_and(|t| now < t) {
             return None;
         }
-        let n = self.paths.len();
-        for k in 0..n {
-            let i = (self.rr + k) % n;
-            let Some(p) = self.paths[i].as_mut() else { continue };
-            if let Some(t) = p.poll_transmit(now, &self.shared, session) {
-                self.rr = (i + 1) % n;
-                return Some(t);
-            }
+        let shared = &self.shared;
+        if let Some(t) = self.paths.round_robin(|p| p.poll_transmit(now, shared, session)) {
+            return Some(t);
         }
         // Nothing due now: nothing will be until a packet arrives, delivery moves on,
         // or the earliest ACK timer passes.

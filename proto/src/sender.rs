@@ -154,7 +154,7 @@ impl<B: Payload> Sender<B> {
     pub fn new(config: SenderConfig, session_id: u64, now: Instant) -> Self {
         let shared = Arc::new(SenderShared::new(session_id, config.chunk_size, config.fresh_queue_chunks));
         let paths = (0..config.paths.max(1)).map(|i| Some(PathSender::new(i, &config))).collect();
-        let lane = SenderLane::new(shared.clone(), paths);
+        let lane = SenderLane::new(shared.clone(), crate::path_set::PathSet::new(paths));
         let mut timers = TimerTable::default();
         timers.set(Timer::GiveUp, now + config.give_up_after);
         Sender {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::incoming::Incoming;
 use crate::path_sender::PathSender;
+use crate::path_set::PathSet;
 use crate::shared::SenderShared;
 use crate::stats::{DropCounters, DropReason};
 use crate::time::{Duration, Instant};
@@ -29,10 +30,7 @@ use crate::Payload;
 #[derive(Debug)]
 pub struct SenderLane<B> {
     shared: Arc<SenderShared<B>>,
-    /// Indexed by path id; `None` where another lane drives the path.
-    paths: Vec<Option<PathSender<B>>>,
-    /// The path `poll_transmit` asks first (round robin).
-    rr: usize,
+    paths: PathSet<PathSender<B>>,
     /// Whether the handshake RTT has seeded these paths.
     seeded: bool,
     drops: DropCounters,
@@ -40,8 +38,8 @@ pub struct SenderLane<B> {
 
 impl<B: Payload> SenderLane<B> {
     /// A lane over `shared` that drives `paths` (indexed by path id).
-    pub(crate) fn new(shared: Arc<SenderShared<B>>, paths: Vec<Option<PathSender<B>>>) -> Self {
-        SenderLane { shared, paths, rr: 0, seeded: false, drops: DropCounters::default() }
+    pub(crate) fn new(shared: Arc<SenderShared<B>>, paths: PathSet<PathSender<B>>) -> Self {
+        SenderLane { shared, paths, seeded: false, drops: DropCounters::default() }
     }
 
     /// The session state all lanes share.
@@ -51,32 +49,32 @@ impl<B: Payload> SenderLane<B> {
 
     /// Whether this lane drives path `id`.
     pub fn drives(&self, id: u16) -> bool {
-        self.paths.get(id as usize).is_some_and(Option::is_some)
+        self.paths.drives(id)
     }
 
     /// Path `id`, if this lane drives it.
     pub fn path(&self, id: u16) -> Option<&PathSender<B>> {
-        self.paths.get(id as usize)?.as_ref()
+        self.paths.get(id)
     }
 
     /// Path `id`, mutably, if this lane drives it.
     pub(crate) fn path_mut(&mut self, id: u16) -> Option<&mut PathSender<B>> {
-        self.paths.get_mut(id as usize)?.as_mut()
+        self.paths.get_mut(id)
     }
 
     /// The paths this lane drives, in id order.
     pub fn paths(&self) -> impl Iterator<Item = &PathSender<B>> {
-        self.paths.iter().flatten()
+        self.paths.iter()
     }
 
     /// The paths this lane drives, mutably.
     pub(crate) fn paths_mut(&mut self) -> impl Iterator<Item = &mut PathSender<B>> {
-        self.paths.iter_mut().flatten()
+        self.paths.iter_mut()
     }
 
     /// Number of path ids in the session (driven here or not).
     pub fn path_count(&self) -> usize {
-        self.paths.len()
+        self.paths.id_count()
     }
 
     /// Packets this lane dropped, by reason.
@@ -91,22 +89,12 @@ impl<B: Payload> SenderLane<B> {
 
     /// Moves the paths for which `take(id)` holds into a new lane over the same session.
     pub fn split(&mut self, take: impl Fn(u16) -> bool) -> SenderLane<B> {
-        let paths = self
-            .paths
-            .iter_mut()
-            .enumerate()
-            .map(|(i, slot)| if take(i as u16) { slot.take() } else { None })
-            .collect();
-        SenderLane::new(self.shared.clone(), paths)
+        SenderLane::new(self.shared.clone(), self.paths.split(take))
     }
 
     /// Takes back the paths (and drop counts) of a lane made by [`SenderLane::split`].
     pub fn join(&mut self, other: SenderLane<B>) {
-        for (slot, p) in self.paths.iter_mut().zip(other.paths) {
-            if p.is_some() {
-                *slot = p;
-            }
-        }
+        self.paths.join(other.paths);
         self.drops.merge(&other.drops);
     }
 
@@ -136,7 +124,7 @@ impl<B: Payload> SenderLane<B> {
         }
         let Frame::Ack(ack) = &incoming.repr.frame else { return Err(DropReason::Unexpected) };
         let shared = &self.shared;
-        let Some(path) = self.paths.get_mut(h.path_id as usize).and_then(Option::as_mut) else {
+        let Some(path) = self.paths.get_mut(h.path_id) else {
             return Err(DropReason::UnknownPath);
         };
         path.handle_ack(now, h, ack, shared);
@@ -157,16 +145,8 @@ impl<B: Payload> SenderLane<B> {
             }
             self.seeded = true;
         }
-        let n = self.paths.len();
-        for k in 0..n {
-            let i = (self.rr + k) % n;
-            let Some(p) = self.paths[i].as_mut() else { continue };
-            if let Some(t) = p.poll_transmit(now, &self.shared) {
-                self.rr = (i + 1) % n;
-                return Some(t);
-            }
-        }
-        None
+        let shared = &self.shared;
+        self.paths.round_robin(|p| p.poll_transmit(now, shared))
     }
 
     /// The earliest time `handle_timeout` must run.
@@ -177,7 +157,7 @@ impl<B: Payload> SenderLane<B> {
     /// Runs every expired path timer (loss detection, probe timeouts).
     pub fn handle_timeout(&mut self, now: Instant) {
         let shared = &self.shared;
-        for p in self.paths.iter_mut().flatten() {
+        for p in self.paths.iter_mut() {
             if p.poll_timeout().is_some_and(|t| t <= now) {
                 p.handle_timeout(now, shared);
             }
