@@ -29,6 +29,16 @@ impl PortSpec {
             if name.starts_with("net_memif") && args.as_deref().is_some_and(|a| a.split(',').any(|kv| kv.trim() == "role=client")))
     }
 
+    /// The socket path of a memif port (`socket=`), if given.
+    pub fn memif_socket(&self) -> Option<&str> {
+        match self {
+            PortSpec::Vdev { name, args: Some(a) } if name.starts_with("net_memif") => {
+                a.split(',').find_map(|kv| kv.trim().strip_prefix("socket="))
+            }
+            _ => None,
+        }
+    }
+
     /// The string handed to EAL.
     pub fn eal_arg(&self) -> String {
         let (base, args) = match self {
@@ -195,6 +205,10 @@ mod tests {
         assert!(!client("net_memif0,socket=/tmp/a.sock"), "memif's default role is server");
         assert!(!client("net_af_packet0,iface=veth0,role=client"));
         assert!(!client("net_memif0,socket=/tmp/role=client"));
+        let socket = |s: &str| s.parse::<PortSpec>().unwrap().memif_socket().map(str::to_owned);
+        assert_eq!(socket("net_memif1,role=client,socket=/tmp/a.sock,id=1").as_deref(), Some("/tmp/a.sock"));
+        assert_eq!(socket("net_memif0,role=client"), None);
+        assert_eq!(socket("net_af_packet0,iface=x,socket=/y"), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use common::data::random_file;
 use common::dpdk::{register, sh, veth_pair, Cleanup, DpdkTest};
 use std::process::Stdio;
 
-use common::transfer::{memif_pair, start, stripecat_args};
+use common::transfer::{finish, memif_pair, start, stderr as stderr_of, stripecat_args};
 use common::{assert_one_error_line, run_stripecat, run_stripecat_timed, wait_for};
 
 /// [`assert_one_error_line`], and the line carries a hint.
@@ -106,15 +106,15 @@ fn a_receiver_with_fewer_memif_members_is_named_as_the_cause() {
     let output = t.path("out.bin");
     let input = t.path("in.bin");
     random_file(&input, 4096, 5);
-    let r =
-        start(&t, "recv", &stripecat_args("recv", &server, &["--quiet"], Some(&output)), Stdio::null(), Stdio::null());
+    let r = start(&t, "recv", &stripecat_args("recv", &server, &[], Some(&output)), Stdio::null(), Stdio::null());
     let ports = [client[0].clone(), second];
     let (code, stderr, took) = run_stripecat_timed(
         &["send", "--quiet", "--port", &ports[0], "--port", &ports[1], "--eal", &t.eal(), &input.display().to_string()],
         Duration::from_secs(50),
     );
-    drop(r);
-    eprintln!("receiver with fewer members: exit {code} after {took:?}: {stderr}");
+    r.signal("TERM");
+    let ro = finish(r, Duration::from_secs(20));
+    eprintln!("receiver with fewer members: exit {code} after {took:?}: {stderr}; receiver: {}", stderr_of(&ro));
     assert_eq!(code, 3, "{stderr}");
     let line = assert_one_error_line(&stderr, "net_memif1 did not come up");
     assert!(!line.contains("links net_memif0"), "the member with a peer is not said to be missing: {line}");

@@ -51,6 +51,8 @@ pub struct Member {
     /// so a down link is restarted while waiting. (A memif server listens
     /// and needs no restart: stopping it would cut a client mid-handshake.)
     pub restart_when_down: bool,
+    /// A memif member's socket path: members on one socket share one peer process.
+    pub memif_socket: Option<String>,
     pub mac: Mac,
     /// The driver sends chained mbufs (zero-copy payload segments).
     pub chain: bool,
@@ -83,6 +85,7 @@ impl Member {
             port: self.port.clone(),
             qids: Vec::new(),
             restart_when_down: self.restart_when_down,
+            memif_socket: self.memif_socket.clone(),
             mac: self.mac,
             chain: self.chain,
             guard_link: self.guard_link,
@@ -255,6 +258,7 @@ pub fn open(
             port: Arc::new(port),
             qids: (0..queues).collect(),
             restart_when_down: guard_link && clients.get(i).copied().unwrap_or(false),
+            memif_socket: None,
             merged: Vec::new(),
             mac,
             chain,
@@ -299,6 +303,9 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
     let mut every = RESTART_EVERY;
     let mut next_restart = started + every;
     let mut ever_up = vec![false; members.len()];
+    // Restarted once more after a member on the same memif socket came up.
+    let mut retried_beside_up = vec![false; members.len()];
+    let mut cursor = 0;
     loop {
         let up: Vec<bool> = members.iter().map(|m| m.port.link().map(|l| l.up).unwrap_or(false)).collect();
         for (e, u) in ever_up.iter_mut().zip(&up) {
@@ -314,14 +321,28 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
             return Err(links_down(members, &up, &ever_up, limit));
         }
         if Instant::now() >= next_restart {
-            for (m, _) in members.iter().zip(&up).filter(|(m, u)| m.restart_when_down && !**u) {
-                let _ = m.port.stop();
-                let _ = m.port.start();
+            // One member per turn: memif clients restarted together on one socket
+            // can keep each other from connecting. A client whose socket already
+            // serves another member gets one more try: that server is up with all
+            // its ids, so if it has none for this client, retrying cannot help (and
+            // each refusal can cut the connections it does serve).
+            let candidates: Vec<usize> = (0..members.len())
+                .filter(|&i| members[i].restart_when_down && !up[i])
+                .filter(|&i| !(sibling_up(members, &up, i) && retried_beside_up[i]))
+                .collect();
+            if let Some(&i) = candidates.iter().find(|&&i| i >= cursor).or(candidates.first()) {
+                let _ = members[i].port.stop();
+                let _ = members[i].port.start();
+                retried_beside_up[i] |= sibling_up(members, &up, i);
+                cursor = i + 1;
+                if candidates.iter().all(|&j| j <= i) {
+                    // A whole turn: back off, a restart cuts a handshake in flight,
+                    // and on a loaded machine a handshake can take longer than the
+                    // first interval.
+                    every = (every * 2).min(RESTART_MAX);
+                    cursor = 0;
+                }
             }
-            // Back off: a restart cuts a handshake in flight, and on a
-            // loaded machine a handshake can take longer than the first
-            // interval.
-            every = (every * 2).min(RESTART_MAX);
             next_restart = Instant::now() + every;
         }
         // A peer that is already up connects within a few milliseconds: look often
@@ -329,6 +350,12 @@ pub fn wait_links_until(members: &[Member], limit: Duration, interrupted: &dyn F
         let poll = if started.elapsed() < LINK_POLL_FAST_FOR { LINK_POLL_FAST } else { LINK_POLL };
         std::thread::sleep(poll);
     }
+}
+
+/// Whether another member on member `i`'s memif socket is up.
+fn sibling_up(members: &[Member], up: &[bool], i: usize) -> bool {
+    let Some(sock) = &members[i].memif_socket else { return false };
+    members.iter().zip(up).enumerate().any(|(j, (m, u))| j != i && *u && m.memif_socket.as_ref() == Some(sock))
 }
 
 /// The failure of a link wait: the members down now, and which of them were up
@@ -344,6 +371,10 @@ fn links_down(members: &[Member], up: &[bool], ever_up: &[bool], limit: Duration
             .collect()
     };
     let (never, flapped) = (names(false), names(true));
+    let refused: Vec<&str> = (0..members.len())
+        .filter(|&i| !up[i] && !ever_up[i] && sibling_up(members, up, i))
+        .map(|i| members[i].name.as_str())
+        .collect();
     let some_up = up.iter().any(|u| *u) || !flapped.is_empty();
     let mut what = String::new();
     if !never.is_empty() {
@@ -356,6 +387,13 @@ fn links_down(members: &[Member], up: &[bool], ever_up: &[bool], limit: Duration
         }
         let s = if flapped.len() > 1 { "s" } else { "" };
         what.push_str(&format!("member link{s} {} came up but went down again", flapped.join(", ")));
+    }
+    if !refused.is_empty() {
+        what.push_str(&format!(
+            " ({} on the same memif socket{} up: its peer has no member with that id)",
+            if refused.len() > 1 { "others" } else { "another member" },
+            if refused.len() > 1 { " are" } else { " is" }
+        ));
     }
     let hint = if some_up {
         "the other end may have fewer members than this one: give both ends the same --port list \

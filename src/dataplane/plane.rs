@@ -202,6 +202,9 @@ impl Plane {
         let mut plane =
             Plane::with_ports(started.eal, &started.ports, &clients, p.queues, plan, p.impair, p.packet_check)?;
         plane.workers = workers;
+        for (m, spec) in plane.members.iter_mut().zip(p.ports.iter()) {
+            m.memif_socket = spec.memif_socket().map(str::to_owned);
+        }
         if !members::wait_links_until(&plane.members, LINK_WAIT, &signals.checker())? {
             // SIGINT/SIGTERM while a link was still down (a memif peer that has not
             // come): the plane closes the ports and releases EAL as it drops.
