@@ -121,6 +121,8 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         // us; bounded in case it never leaves.
         plane.wait_for_peer_exit(Duration::from_secs(2));
     }
+    // Stop the reader: empty its queue so a push it is blocked on returns, join it,
+    // then free what it pushed meanwhile.
     reader.stop.store(true, Ordering::Relaxed);
     control.drain();
     let _ = reader_thread.join();
