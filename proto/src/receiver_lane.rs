@@ -39,6 +39,11 @@ pub struct ReceiverLane<B> {
     quiet_until: Option<Instant>,
     /// The delivered offset when the paths were last looked at (progress to report).
     seen_delivered: u64,
+    /// The paths that have had a packet, in the order they first did: only they can owe an
+    /// ACK, so only they are looked at (a receiver serves 256 path ids, a session a few).
+    heard: Vec<u16>,
+    /// The entry of `heard` that `poll_transmit` asks first (round robin).
+    rr: usize,
     drops: DropCounters,
 }
 
@@ -51,6 +56,8 @@ impl<B: Payload> ReceiverLane<B> {
             dirty: true,
             quiet_until: None,
             seen_delivered: 0,
+            heard: Vec::new(),
+            rr: 0,
             drops: DropCounters::default(),
         }
     }
@@ -98,13 +105,23 @@ impl<B: Payload> ReceiverLane<B> {
 
     /// Moves the paths for which `take(id)` holds into a new lane over the same session.
     pub fn split(&mut self, take: impl Fn(u16) -> bool) -> ReceiverLane<B> {
-        ReceiverLane::new(self.shared.clone(), self.paths.split(take))
+        let mut lane = ReceiverLane::new(self.shared.clone(), self.paths.split(&take));
+        lane.heard = self.heard.iter().copied().filter(|&id| take(id)).collect();
+        self.heard.retain(|&id| !take(id));
+        self.rr = 0;
+        self.dirty = true;
+        lane
     }
 
     /// Takes back the paths (and drop counts) of a lane made by [`ReceiverLane::split`].
     pub fn join(&mut self, other: ReceiverLane<B>) {
         self.paths.join(other.paths);
         self.drops.merge(&other.drops);
+        for id in other.heard {
+            if !self.heard.contains(&id) {
+                self.heard.push(id);
+            }
+        }
         self.dirty = true;
     }
 
@@ -136,6 +153,9 @@ impl<B: Payload> ReceiverLane<B> {
             return Err(DropReason::UnknownPath);
         };
         self.dirty = true;
+        if path.stats().packets == 0 && !self.heard.contains(&h.path_id) {
+            self.heard.push(h.path_id);
+        }
         match incoming.repr.frame {
             Frame::Data => path.handle_data(now, h, datagram.narrow(incoming.payload.clone()), shared),
             Frame::Ping => path.handle_ping(now, h),
@@ -150,21 +170,34 @@ impl<B: Payload> ReceiverLane<B> {
         if !self.dirty && delivered == self.seen_delivered && self.quiet_until.is_some_and(|t| now < t) {
             return None;
         }
-        let shared = &self.shared;
-        if let Some(t) = self.paths.round_robin(|p| p.poll_transmit(now, shared, session)) {
-            return Some(t);
+        let n = self.heard.len();
+        for k in 0..n {
+            let i = (self.rr + k) % n;
+            let Some(p) = self.paths.get_mut(self.heard[i]) else { continue };
+            if let Some(t) = p.poll_transmit(now, &self.shared, session) {
+                self.rr = (i + 1) % n;
+                return Some(t);
+            }
         }
         // Nothing due now: nothing will be until a packet arrives, delivery moves on,
         // or the earliest ACK timer passes.
         self.dirty = false;
         self.seen_delivered = delivered;
-        self.quiet_until = Some(self.poll_timeout().unwrap_or(Instant::MAX));
+        self.quiet_until = Some(self.next_ack_timer().unwrap_or(Instant::MAX));
         None
     }
 
-    /// The earliest time an ACK timer makes one due.
+    /// The earliest time an ACK timer makes one due (kept from the last look while
+    /// nothing changed: the driver asks on every idle iteration).
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if let Some(q) = self.quiet_until.filter(|_| !self.dirty && self.shared.delivered() == self.seen_delivered) {
+            return (q != Instant::MAX).then_some(q);
+        }
+        self.next_ack_timer()
+    }
+
+    fn next_ack_timer(&self) -> Option<Instant> {
         let delivered = self.shared.delivered();
-        self.paths().filter_map(|p| p.poll_timeout(delivered)).min()
+        self.heard.iter().filter_map(|&id| self.paths.get(id)).filter_map(|p| p.poll_timeout(delivered)).min()
     }
 }
