@@ -113,6 +113,15 @@ impl PoolPlan {
         self.window_chunks + self.read_ahead + POOL_SPARE
     }
 
+    /// A sender whose stream is known to be `len` bytes never holds more chunks than the
+    /// stream has: the window and read-ahead terms shrink to that (a small file then does
+    /// not pay for populating a window's worth of hugepages at start).
+    pub fn for_stream(self, len: Option<u64>, chunk: u16) -> PoolPlan {
+        let Some(len) = len else { return self };
+        let chunks = u32::try_from(len.div_ceil(chunk.max(1) as u64)).unwrap_or(u32::MAX);
+        PoolPlan { window_chunks: self.window_chunks.min(chunks), read_ahead: self.read_ahead.min(chunks), ..self }
+    }
+
     /// The data room of a receive buffer: a whole frame.
     pub fn frame_room(&self) -> u16 {
         HEADROOM + (self.mtu + 14 + 4 + 64).max(DATA_ROOM_MIN)
@@ -410,5 +419,15 @@ mod tests {
         assert_eq!(p.rx_buffers(), 2 * 2048 + 4096);
         assert_eq!(p.data_buffers(), p.window_chunks + 4096 + 2048 + 4096);
         assert!(p.frame_room() >= 128 + 9000 + 18);
+    }
+
+    #[test]
+    fn a_known_short_stream_needs_only_its_own_chunks() {
+        let p = PoolPlan::sender(2, 9000, 8924);
+        assert_eq!(p.for_stream(Some(1), 8924).data_buffers(), 1 + 1 + 4096);
+        assert_eq!(p.for_stream(Some(10 * 8924 + 1), 8924).data_buffers(), 11 + 11 + 4096);
+        // A pipe (length unknown) and a long file keep the whole budget.
+        assert_eq!(p.for_stream(None, 8924).data_buffers(), p.data_buffers());
+        assert_eq!(p.for_stream(Some(1 << 40), 8924).data_buffers(), p.data_buffers());
     }
 }

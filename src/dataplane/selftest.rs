@@ -150,7 +150,7 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
         &a_ids,
         &[],
         1,
-        PoolPlan::sender(links as u32, mtu, chunk),
+        PoolPlan::sender(links as u32, mtu, chunk).for_stream(Some(total), chunk),
         None,
         plan.packet_check,
     )?;

@@ -53,7 +53,8 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     let p = &plan.ports;
     let chunk = chunk_for_mtu(p.mtu);
     let queues = p.ports.len() as u32 * p.queues as u32;
-    let mut plane = Plane::open(p, PoolPlan::sender(queues, p.mtu, chunk), plan.verbose, &signals)?;
+    let pools = PoolPlan::sender(queues, p.mtu, chunk).for_stream(total, chunk);
+    let mut plane = Plane::open(p, pools, plan.verbose, &signals)?;
     let data_pool = plane.pools.data.clone().expect("a sender's plane has data buffers");
 
     let paths = p.ports.len() as u16 * p.queues;
