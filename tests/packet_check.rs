@@ -8,9 +8,10 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::data::{assert_same_file, random_file};
+use common::data::assert_same_file;
 use common::dpdk::DpdkTest;
-use common::transfer::{assert_both_ok, finish, memif_pair, start};
+use common::read_json;
+use common::transfer::{assert_both_ok, finish, input_output, memif_pair, start, stripecat_args};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -18,30 +19,18 @@ const LIMIT: Duration = Duration::from_secs(120);
 fn transfer(name: &str, len: usize, recv_extra: &[&str], send_extra: &[&str]) -> Option<[serde_json::Value; 2]> {
     let t = DpdkTest::start(name, LIMIT + Duration::from_secs(30))?;
     let (server, client) = memif_pair(&t, 2, None);
-    let (input, output) = (t.path("in.bin"), t.path("out.bin"));
+    let (input, output) = input_output(&t, len, 0xc4ec);
     let (sj, rj) = (t.path("send.json"), t.path("recv.json"));
-    random_file(&input, len, 0xc4ec);
-    let mut r: Vec<String> = vec!["recv".into(), "-q".into(), "--stats-json".into(), rj.display().to_string()];
-    let mut s: Vec<String> = vec!["send".into(), "-q".into(), "--stats-json".into(), sj.display().to_string()];
-    for p in &server {
-        r.extend(["--port".to_string(), p.clone()]);
-    }
-    for p in &client {
-        s.extend(["--port".to_string(), p.clone()]);
-    }
-    r.extend(recv_extra.iter().map(|x| x.to_string()));
-    s.extend(send_extra.iter().map(|x| x.to_string()));
-    r.push(output.display().to_string());
-    s.push(input.display().to_string());
+    let (sj_arg, rj_arg) = (sj.display().to_string(), rj.display().to_string());
+    let r = stripecat_args("recv", &server, &[&["--stats-json", rj_arg.as_str()], recv_extra].concat(), Some(&output));
+    let s = stripecat_args("send", &client, &[&["--stats-json", sj_arg.as_str()], send_extra].concat(), Some(&input));
     let rp = start(&t, "recv", &r, Stdio::null(), Stdio::null());
     let sp = start(&t, "send", &s, Stdio::null(), Stdio::null());
     let so = finish(sp, LIMIT);
     let ro = finish(rp, LIMIT);
     assert_both_ok(&so, &ro);
     assert_same_file(&input, &output);
-    let read =
-        |p: &std::path::Path| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).unwrap();
-    Some([read(&sj), read(&rj)])
+    Some([read_json(&sj), read_json(&rj)])
 }
 
 /// Every port of a report has this mode, for this reason.
