@@ -206,10 +206,9 @@ impl<B: Payload> Receiver<B> {
         self.lane.drives(i as u16)
     }
 
-    /// Packets of this session arrived elsewhere: the sender is alive, so the
-    /// idle timeout starts over. (Lanes made by [`Receiver::split_lane`] report
-    /// their traffic through the shared state; this is for other drivers.)
-    pub fn note_activity(&mut self, now: Instant) {
+    /// Packets of this session arrived (here or, seen through the shared state, on
+    /// another lane): the sender is alive, so the idle timeout starts over.
+    fn note_activity(&mut self, now: Instant) {
         self.last_activity = now;
         if self.state == ReceiverState::Receiving {
             self.timers.set(Timer::Idle, now + self.config.idle_timeout);
@@ -370,11 +369,8 @@ impl<B: Payload> Receiver<B> {
     }
 
     fn touch(&mut self, now: Instant, path: u16) {
-        self.last_activity = now;
         self.last_path = path;
-        if self.state == ReceiverState::Receiving {
-            self.timers.set(Timer::Idle, now + self.config.idle_timeout);
-        }
+        self.note_activity(now);
     }
 
     fn header(&self, now: Instant, path: u16, session: u64, frame: &Frame, echo: u32) -> HeaderRepr {

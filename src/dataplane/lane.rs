@@ -207,7 +207,7 @@ impl LaneIo {
                     Err(reason) => return role.on_bad_datagram(reason),
                 };
                 let owner = match role.route(&incoming) {
-                    Route::Path(p) if p < self.layout.paths() => self.layout.owner_of_path(p),
+                    Route::Path(p) if p < self.layout.paths => self.layout.owner_of_path(p),
                     _ => 0,
                 };
                 let d = Datagram { member, queue, from, range, incoming, mbuf: m };

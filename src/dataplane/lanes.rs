@@ -61,11 +61,6 @@ impl Layout {
         q % self.lanes
     }
 
-    /// Path ids of the session.
-    pub fn paths(&self) -> u16 {
-        self.paths
-    }
-
     /// The lane that owns path `p`: the sender's lane of the path's queue, or
     /// the receiver's lane by path id.
     pub fn owner_of_path(&self, p: u16) -> u16 {
