@@ -39,12 +39,9 @@ const UDP_CSUM: Field = (L4_PAYLOAD - 2)..L4_PAYLOAD;
 
 /// The bench payload header (18 bytes: a 64-byte frame holds exactly it).
 mod field {
-    use super::Field;
-    pub const FLOW: Field = 0..2;
-    pub const SEQ: Field = 2..10;
-    pub const TSC: Field = 10..18;
+    stripecat_proto::layout! { FLOW: 2, SEQ: 8, TSC: 8 }
 }
-pub const PAYLOAD_HEADER_LEN: usize = field::TSC.end;
+pub const PAYLOAD_HEADER_LEN: usize = field::END;
 
 /// A view over a bench payload (the UDP payload of a bench frame).
 #[derive(Debug)]

@@ -2,22 +2,13 @@
 
 use std::net::Ipv4Addr;
 
-use super::{Field, Mac, WireError};
+use super::{Mac, WireError};
 
 mod field {
-    use super::Field;
-    pub const HTYPE: Field = 0..2;
-    pub const PTYPE: Field = 2..4;
-    pub const HLEN: usize = 4;
-    pub const PLEN: usize = 5;
-    pub const OPER: Field = 6..8;
-    pub const SHA: Field = 8..14;
-    pub const SPA: Field = 14..18;
-    pub const THA: Field = 18..24;
-    pub const TPA: Field = 24..28;
+    stripecat_proto::layout! { HTYPE: 2, PTYPE: 2, HLEN: byte, PLEN: byte, OPER: 2, SHA: 6, SPA: 4, THA: 6, TPA: 4 }
 }
 
-pub const PACKET_LEN: usize = field::TPA.end;
+pub const PACKET_LEN: usize = field::END;
 pub const OP_REQUEST: u16 = 1;
 pub const OP_REPLY: u16 = 2;
 

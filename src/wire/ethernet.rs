@@ -1,16 +1,12 @@
 //! Ethernet II frames.
 
-use super::{Field, Mac, WireError};
+use super::{Mac, WireError};
 
 mod field {
-    use super::Field;
-    pub const DST: Field = 0..6;
-    pub const SRC: Field = 6..12;
-    pub const ETHERTYPE: Field = 12..14;
-    pub const PAYLOAD: usize = 14;
+    stripecat_proto::layout! { DST: 6, SRC: 6, ETHERTYPE: 2, PAYLOAD: .. }
 }
 
-pub const HEADER_LEN: usize = field::PAYLOAD;
+pub const HEADER_LEN: usize = field::END;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
 

@@ -1,13 +1,9 @@
 //! ICMP echo (ping) requests and replies.
 
-use super::{checksum, Field, WireError};
+use super::{checksum, WireError};
 
 mod field {
-    use super::Field;
-    pub const TYPE: usize = 0;
-    pub const CODE: usize = 1;
-    pub const CHECKSUM: Field = 2..4;
-    pub const REST: usize = 4;
+    stripecat_proto::layout! { TYPE: byte, CODE: byte, CHECKSUM: 2, REST: .. }
 }
 
 pub const HEADER_LEN: usize = 8;

@@ -2,23 +2,16 @@
 
 use std::net::Ipv4Addr;
 
-use super::{checksum, Field, WireError};
+use super::{checksum, WireError};
 
 mod field {
-    use super::Field;
-    pub const VER_IHL: usize = 0;
-    pub const TOS: usize = 1;
-    pub const TOTAL_LEN: Field = 2..4;
-    pub const IDENT: Field = 4..6;
-    pub const FLAGS_FRAG: Field = 6..8;
-    pub const TTL: usize = 8;
-    pub const PROTOCOL: usize = 9;
-    pub const CHECKSUM: Field = 10..12;
-    pub const SRC: Field = 12..16;
-    pub const DST: Field = 16..20;
+    stripecat_proto::layout! {
+        VER_IHL: byte, TOS: byte, TOTAL_LEN: 2, IDENT: 2, FLAGS_FRAG: 2,
+        TTL: byte, PROTOCOL: byte, CHECKSUM: 2, SRC: 4, DST: 4,
+    }
 }
 
-pub const HEADER_LEN: usize = field::DST.end;
+pub const HEADER_LEN: usize = field::END;
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_UDP: u8 = 17;
 

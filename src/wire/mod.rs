@@ -5,7 +5,8 @@
 //! Contract, as in smoltcp: a view is `X<T: AsRef<[u8]>>` over the bytes
 //! themselves; `new_checked` validates lengths once, after which no getter
 //! can panic; setters need `AsMut`. Field offsets live in each file's
-//! `field` module and nowhere else. Every frame off the wire is untrusted.
+//! `field` module, written as widths with `stripecat_proto::layout!`, and
+//! nowhere else. Every frame off the wire is untrusted.
 
 pub mod arp;
 pub mod checksum;

@@ -7,14 +7,10 @@ use std::net::Ipv4Addr;
 use super::{checksum, Field, WireError};
 
 mod field {
-    use super::Field;
-    pub const SRC_PORT: Field = 0..2;
-    pub const DST_PORT: Field = 2..4;
-    pub const LENGTH: Field = 4..6;
-    pub const CHECKSUM: Field = 6..8;
+    stripecat_proto::layout! { SRC_PORT: 2, DST_PORT: 2, LENGTH: 2, CHECKSUM: 2 }
 }
 
-pub const HEADER_LEN: usize = field::CHECKSUM.end;
+pub const HEADER_LEN: usize = field::END;
 
 /// A view over a UDP datagram.
 #[derive(Debug)]

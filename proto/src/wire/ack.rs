@@ -10,21 +10,15 @@
 //! spans `len + 1` packet numbers (QUIC's encoding, in fixed-width fields so the
 //! parser stays trivial).
 
-use super::{be_u16, be_u32, be_u64, Field, PacketType, WireError};
+use super::{be_u16, be_u32, be_u64, PacketType, WireError};
 
 /// Most ranges one ACK carries. Older gaps are forgotten; loss detection only needs
 /// recent ones because packet-threshold loss is declared within a few packets.
 pub const MAX_ACK_RANGES: usize = 16;
 
 mod f {
-    use super::Field;
-    pub const LARGEST: Field = 0..8;
-    pub const DELAY: Field = 8..12;
-    pub const COUNT: Field = 12..14;
-    pub const DELIVERED: Field = 16..24;
-    pub const MAX_OFFSET: Field = 24..32;
-    pub const FIRST: Field = 32..36;
-    pub const RANGES: usize = 36;
+    crate::layout! { LARGEST: 8, DELAY: 4, COUNT: 2, _: 2, DELIVERED: 8, MAX_OFFSET: 8, FIRST: 4, RANGES: .. }
+    /// Each further range: gap and length, four bytes each.
     pub const RANGE_LEN: usize = 8;
 }
 

@@ -4,7 +4,7 @@
 //! number is the session's control sequence number, and each is acknowledged by its
 //! answer (HELLO by HELLO-ACK, FIN by FIN-ACK) and retransmitted on a timer until then.
 
-use super::{be_u16, be_u64, Field, PacketType, WireError};
+use super::{be_u16, be_u64, PacketType, WireError};
 
 /// Which end-to-end digest covers the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -64,17 +64,12 @@ pub struct HelloRepr {
 }
 
 mod hello {
-    use super::Field;
-    pub const CHUNK: Field = 0..2;
-    pub const PATHS: Field = 2..4;
-    pub const DIGEST: usize = 4;
-    pub const OPTIONS: Field = 6..8;
-    pub const TOTAL: Field = 8..16;
+    crate::layout! { CHUNK: 2, PATHS: 2, DIGEST: byte, _: 1, OPTIONS: 2, TOTAL: 8 }
 }
 
 impl HelloRepr {
     /// Body length on the wire.
-    pub const BODY_LEN: usize = hello::TOTAL.end;
+    pub const BODY_LEN: usize = hello::END;
 
     /// Parses a HELLO body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
@@ -129,15 +124,12 @@ pub struct HelloAckRepr {
 }
 
 mod hello_ack {
-    use super::Field;
-    pub const STATUS: usize = 0;
-    pub const OPTIONS: Field = 2..4;
-    pub const WINDOW: Field = 8..16;
+    crate::layout! { STATUS: byte, _: 1, OPTIONS: 2, _: 4, WINDOW: 8 }
 }
 
 impl HelloAckRepr {
     /// Body length on the wire.
-    pub const BODY_LEN: usize = hello_ack::WINDOW.end;
+    pub const BODY_LEN: usize = hello_ack::END;
 
     /// Parses a HELLO-ACK body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
@@ -177,15 +169,12 @@ pub struct FinRepr {
 }
 
 mod fin {
-    use super::Field;
-    pub const TOTAL: Field = 0..8;
-    pub const ALG: usize = 8;
-    pub const DIGEST: Field = 16..48;
+    crate::layout! { TOTAL: 8, ALG: byte, _: 7, DIGEST: 32 }
 }
 
 impl FinRepr {
     /// Body length on the wire.
-    pub const BODY_LEN: usize = fin::DIGEST.end;
+    pub const BODY_LEN: usize = fin::END;
 
     /// Parses a FIN body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
@@ -233,14 +222,12 @@ pub struct FinAckRepr {
 }
 
 mod fin_ack {
-    use super::Field;
-    pub const VERDICT: usize = 0;
-    pub const RECEIVED: Field = 8..16;
+    crate::layout! { VERDICT: byte, _: 7, RECEIVED: 8 }
 }
 
 impl FinAckRepr {
     /// Body length on the wire.
-    pub const BODY_LEN: usize = fin_ack::RECEIVED.end;
+    pub const BODY_LEN: usize = fin_ack::END;
 
     /// Parses a FIN-ACK body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
@@ -325,14 +312,12 @@ pub struct ResetRepr {
 }
 
 mod reset {
-    use super::Field;
-    pub const REASON: Field = 0..2;
-    pub const OFFSET: Field = 8..16;
+    crate::layout! { REASON: 2, _: 6, OFFSET: 8 }
 }
 
 impl ResetRepr {
     /// Body length on the wire.
-    pub const BODY_LEN: usize = reset::OFFSET.end;
+    pub const BODY_LEN: usize = reset::END;
 
     /// Parses a RESET body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {

@@ -39,6 +39,7 @@
 mod ack;
 mod control;
 mod header;
+pub mod layout;
 
 pub use ack::{AckRanges, AckRepr, MAX_ACK_RANGES};
 pub use control::{
@@ -55,40 +56,40 @@ pub type Rest = core::ops::RangeFrom<usize>;
 
 /// Field offsets of the common header. No raw offsets appear anywhere else.
 pub mod field {
-    use super::Field;
-
-    /// Magic number [`super::MAGIC`]; lets a receiver discard stray UDP at once.
-    pub const MAGIC: Field = 0..2;
-    /// Protocol version, [`super::VERSION`].
-    pub const VERSION: usize = 2;
-    /// Packet type, [`super::PacketType`].
-    pub const TYPE: usize = 3;
-    /// Flag bits, [`super::Flags`].
-    pub const FLAGS: usize = 4;
-    /// Reserved, sent as zero, ignored on receipt.
-    pub const RESERVED0: usize = 5;
-    /// Path (member link) the packet was sent on.
-    pub const PATH: Field = 6..8;
-    /// Session id, 64-bit random, chosen by the sender.
-    pub const SESSION: Field = 8..16;
-    /// Packet number: per path for DATA and PING, never reused.
-    pub const PACKET_NUMBER: Field = 16..24;
-    /// Stream offset of the first payload byte (DATA only, zero otherwise).
-    pub const OFFSET: Field = 24..32;
-    /// Length of what follows the header: DATA payload or control body.
-    pub const LENGTH: Field = 32..34;
-    /// Reserved, sent as zero, ignored on receipt.
-    pub const RESERVED1: Field = 34..36;
-    /// Sender's clock, low 32 bits of microseconds.
-    pub const TIMESTAMP: Field = 36..40;
-    /// Latest timestamp received from the peer on this path.
-    pub const TIMESTAMP_ECHO: Field = 40..44;
-    /// CRC32C over header (this field zeroed) and payload.
-    pub const CHECKSUM: Field = 44..48;
+    crate::layout! {
+        /// Magic number [`super::MAGIC`]; lets a receiver discard stray UDP at once.
+        MAGIC: 2,
+        /// Protocol version, [`super::VERSION`].
+        VERSION: byte,
+        /// Packet type, [`super::PacketType`].
+        TYPE: byte,
+        /// Flag bits, [`super::Flags`].
+        FLAGS: byte,
+        /// Reserved, sent as zero, ignored on receipt.
+        RESERVED0: byte,
+        /// Path (member link) the packet was sent on.
+        PATH: 2,
+        /// Session id, 64-bit random, chosen by the sender.
+        SESSION: 8,
+        /// Packet number: per path for DATA and PING, never reused.
+        PACKET_NUMBER: 8,
+        /// Stream offset of the first payload byte (DATA only, zero otherwise).
+        OFFSET: 8,
+        /// Length of what follows the header: DATA payload or control body.
+        LENGTH: 2,
+        /// Reserved, sent as zero, ignored on receipt.
+        RESERVED1: 2,
+        /// Sender's clock, low 32 bits of microseconds.
+        TIMESTAMP: 4,
+        /// Latest timestamp received from the peer on this path.
+        TIMESTAMP_ECHO: 4,
+        /// CRC32C over header (this field zeroed) and payload.
+        CHECKSUM: 4,
+    }
 }
 
 /// Length of the common header; equal for every packet type.
-pub const HEADER_LEN: usize = field::CHECKSUM.end;
+pub const HEADER_LEN: usize = field::END;
 /// Magic number, "ST" for STripe.
 pub const MAGIC: u16 = 0x5354;
 /// The only protocol version this crate speaks.
