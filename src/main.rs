@@ -19,13 +19,13 @@ fn main() {
     }
     let cli = Cli::parse();
     let result: Result<(), Failure> = match &cli.command {
-        Command::Ports(args) => stripecat::cmd::ports::run(args, cli.verbose),
-        Command::Send(args) if args.kernel.active() => stripecat::kernel::send(args),
-        Command::Recv(args) if args.kernel.active() => stripecat::kernel::recv(args),
+        Command::Ports(args) => stripecat::cmd::ports::run(&args.plan(), cli.verbose),
+        Command::Send(args) if args.kernel.active() => stripecat::kernel::send(&args.kernel_plan()),
+        Command::Recv(args) if args.kernel.active() => stripecat::kernel::recv(&args.kernel_plan()),
         Command::Send(args) => args.dataplane_plan(cli.verbose).and_then(|p| stripecat::dataplane::send::run(&p)),
         Command::Recv(args) => stripecat::dataplane::recv::run(&args.dataplane_plan(cli.verbose)),
         Command::Selftest(args) => stripecat::dataplane::selftest::run(&args.plan(cli.verbose)),
-        Command::Bench(args) => stripecat::bench::run(args, cli.verbose),
+        Command::Bench(args) => stripecat::bench::run(&args.plan(), cli.verbose),
     };
     match result {
         Ok(()) => std::process::exit(ExitCode::Success as i32),

@@ -21,23 +21,21 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
-
 use self::gen::{FlowGen, SizeMix};
 use self::lane::{Control, Lane, LaneResult, Leader, Worker};
 use self::latency::Latency;
 use self::rate::{Pacer, Rate};
 use self::report::{BenchReport, Flow, Live, PortFigures};
-use crate::cli::DpdkArgs;
 use crate::dataplane::members::wait_for_peer_exit;
 use crate::dataplane::signals::Signals;
 use crate::dataplane::{lcores, members};
 use crate::dpdk::{rdtsc, Mempool};
 use crate::exit::{ExitCode, Failure};
+use crate::spec::PortSpec;
 use crate::startup::Startup;
 
 /// What a `bench` process does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Generate frames on every port and queue.
     Tx,
@@ -57,66 +55,22 @@ impl Mode {
     }
 }
 
-/// `stripecat bench` options.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// tx: generate; rx: count and check sequences; reflect: send frames back.
-    #[arg(value_enum)]
+/// One `stripecat bench` run (the options' meanings: `stripecat bench --help`).
+#[derive(Debug, Clone)]
+pub struct Plan {
     pub mode: Mode,
-
-    #[command(flatten)]
-    pub dpdk: DpdkArgs,
-
-    /// CPUs for the poll loops, e.g. 1 or 1-3: one loop per CPU, the
-    /// (port, queue) pairs shared out among them [default: one loop on the
-    /// main lcore, floating].
-    #[arg(long, value_name = "LIST")]
+    pub ports: Vec<PortSpec>,
+    pub eal: Option<String>,
+    /// Dedicated CPUs for the poll loops; `None`: one loop on the main lcore.
     pub lcores: Option<String>,
-
-    /// Queue pairs per port (each is a flow of its own).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub queues: u16,
-
-    /// (tx) Frame size in bytes, FCS included (64..9018; jumbo frames need
-    /// ports whose buffers hold them).
-    #[arg(long, value_name = "BYTES", conflicts_with = "imix", value_parser = clap::value_parser!(u16).range(gen::MIN_FRAME as i64..=gen::MAX_FRAME as i64))]
+    /// (tx) Frame size, FCS included.
     pub size: Option<u16>,
-
-    /// (tx) Simple IMIX: 64, 594 and 1518-byte frames, 7:4:1.
-    #[arg(long)]
     pub imix: bool,
-
-    /// (tx) Rate per port: bits per second on the wire (10G, 500M: frame,
-    /// FCS, preamble and gap) or packets per second (5Mpps) [default: as
-    /// fast as the port takes them].
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub rate: Option<Rate>,
-
-    /// Seconds to run [tx default: 10; rx and reflect: until 2 s without
-    /// traffic after some came, or SIGINT].
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub duration: Option<f64>,
-
-    /// (tx) Timestamp frames and measure the round trip through a
-    /// `bench reflect` peer (HDR histogram: min, p50, p90, p99, p99.9, max).
-    #[arg(long)]
     pub latency: bool,
-
-    /// Write the final report as JSON here (schema in docs/BENCHMARKS.md).
-    #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
-}
-
-fn parse_rate(s: &str) -> Result<Rate, String> {
-    s.parse()
-}
-
-fn parse_secs(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(v > 0.0 && v <= 86_400.0) {
-        return Err(format!("{s:?}: give 0 < SECS <= 86400"));
-    }
-    Ok(v)
 }
 
 /// `tx` without `--duration` runs this long.
@@ -132,8 +86,8 @@ fn usage(msg: impl Into<String>, hint: &str) -> Failure {
     Failure::new(ExitCode::Usage, msg).hint(hint)
 }
 
-fn check_args(a: &BenchArgs) -> Result<(), Failure> {
-    if a.dpdk.ports.is_empty() {
+pub fn check(a: &Plan) -> Result<(), Failure> {
+    if a.ports.is_empty() {
         return Err(usage(
             "no ports given",
             "name each port with --port (e.g. --port net_memif0,role=server,socket=/run/sc.sock)",
@@ -153,8 +107,8 @@ fn check_args(a: &BenchArgs) -> Result<(), Failure> {
 }
 
 /// `stripecat bench`.
-pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
-    check_args(a)?;
+pub fn run(a: &Plan, verbose: u8) -> Result<(), Failure> {
+    check(a)?;
     let signals = Signals::install();
     let workers = match &a.lcores {
         Some(l) => lcores::parse_cpu_list(l)?,
@@ -162,8 +116,8 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
     };
     let mix = if a.imix { SizeMix::imix() } else { SizeMix::fixed(a.size.unwrap_or(gen::MIN_FRAME)) };
     let started = Startup {
-        ports: a.dpdk.ports.clone(),
-        eal: a.dpdk.eal.clone(),
+        ports: a.ports.clone(),
+        eal: a.eal.clone(),
         lcores: Some(lcores::eal_lcore_map(&workers)),
         verbose,
         scan_pci_when_empty: false,
@@ -187,7 +141,7 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
         None
     };
     let mtu = (max_len as u16).saturating_sub(14).max(1500);
-    let clients: Vec<bool> = a.dpdk.ports.iter().map(crate::spec::PortSpec::is_memif_client).collect();
+    let clients: Vec<bool> = a.ports.iter().map(crate::spec::PortSpec::is_memif_client).collect();
     let mut members = members::open(&eal, &started.ports, &clients, a.queues, mtu, &rx_pool)?;
     if !members::wait_links_until(&members, LINK_WAIT, &|| signals.raised())? {
         drop(members);
@@ -301,7 +255,7 @@ pub fn run(a: &BenchArgs, verbose: u8) -> Result<(), Failure> {
 
 #[allow(clippy::too_many_arguments)]
 fn build_report(
-    a: &BenchArgs,
+    a: &Plan,
     mix: &SizeMix,
     nloops: usize,
     names: &[String],
@@ -427,65 +381,5 @@ fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, None) => x,
         (None, y) => y,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
-
-    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
-        let mut v = vec!["stripecat", "bench"];
-        v.extend_from_slice(args);
-        Cli::try_parse_from(v).map(|c| match c.command {
-            Command::Bench(b) => b,
-            _ => panic!("not bench"),
-        })
-    }
-
-    #[test]
-    fn options_parse() {
-        let b = parse(&[
-            "tx",
-            "--port",
-            "net_ring0",
-            "--size",
-            "1518",
-            "--rate",
-            "10G",
-            "--duration",
-            "2.5",
-            "--latency",
-            "--queues",
-            "2",
-        ])
-        .unwrap();
-        assert_eq!(
-            (b.mode, b.size, b.rate, b.duration, b.latency, b.queues),
-            (Mode::Tx, Some(1518), Some(Rate::BitsPerSec(10e9)), Some(2.5), true, 2)
-        );
-        assert!(check_args(&b).is_ok());
-        let b = parse(&["rx", "--port", "net_ring0"]).unwrap();
-        assert!(check_args(&b).is_ok());
-        assert!(parse(&["tx", "--size", "63"]).is_err());
-        assert!(parse(&["tx", "--size", "9019"]).is_err());
-        assert!(parse(&["tx", "--size", "64", "--imix"]).is_err());
-        assert!(parse(&["tx", "--rate", "fast"]).is_err());
-        assert!(parse(&["tx", "--duration", "0"]).is_err());
-        assert!(parse(&["sideways"]).is_err());
-    }
-
-    #[test]
-    fn tx_options_on_the_receiving_side_are_usage_errors() {
-        for extra in [&["--rate", "1G"][..], &["--latency"], &["--imix"], &["--size", "128"]] {
-            let mut v = vec!["rx", "--port", "net_ring0"];
-            v.extend_from_slice(extra);
-            let e = check_args(&parse(&v).unwrap()).unwrap_err();
-            assert_eq!(e.code, ExitCode::Usage, "{extra:?}");
-        }
-        let e = check_args(&parse(&["tx"]).unwrap()).unwrap_err();
-        assert_eq!(e.code, ExitCode::Usage);
     }
 }

@@ -1,9 +1,19 @@
 //! `stripecat ports`: what EAL sees, one line per port.
 
-use crate::cli::PortsArgs;
 use crate::dpdk::{self, PortId};
 use crate::exit::Failure;
+use crate::spec::PortSpec;
 use crate::startup::Startup;
+
+/// What `stripecat ports` lists and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The ports to probe (vdevs are created); empty: every port EAL finds.
+    pub ports: Vec<PortSpec>,
+    pub eal: Option<String>,
+    /// One JSON object per port instead of a table.
+    pub json: bool,
+}
 
 /// One row of the listing.
 #[derive(Debug, Clone)]
@@ -115,16 +125,16 @@ pub fn json(rows: &[PortRow]) -> String {
     format!("[{}]\n", items.join(","))
 }
 
-pub fn run(args: &PortsArgs, verbose: u8) -> Result<(), Failure> {
+pub fn run(args: &Plan, verbose: u8) -> Result<(), Failure> {
     let started = Startup {
-        ports: args.dpdk.ports.clone(),
-        eal: args.dpdk.eal.clone(),
+        ports: args.ports.clone(),
+        eal: args.eal.clone(),
         verbose,
         scan_pci_when_empty: true,
         ..Default::default()
     }
     .start()?;
-    let ids = if args.dpdk.ports.is_empty() { started.eal.ports() } else { started.ports.clone() };
+    let ids = if args.ports.is_empty() { started.eal.ports() } else { started.ports.clone() };
     let rows = ids.into_iter().map(row).collect::<Result<Vec<_>, _>>()?;
     let text = if args.json { json(&rows) } else { table(&rows) };
     print!("{text}");

@@ -84,9 +84,9 @@ fn datagram(frame: &[u8]) -> &[u8] {
     udp_at(frame).and_then(|u| frame.get(u + 8..)).unwrap_or_default()
 }
 
-/// `--packet-check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum PacketCheckArg {
+/// What `--packet-check` asks for: a per-port choice, or one check forced on every port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckPolicy {
     /// Per port: none on shared memory, UDP checksum where offloaded, CRC32C elsewhere.
     #[default]
     Auto,
@@ -146,12 +146,12 @@ pub struct Choice {
 }
 
 /// The decision, for one port. The only place it is made.
-pub fn decide(kind: PortKind, offload: UdpOffload, impair_corrupts: bool, forced: PacketCheckArg) -> Choice {
+pub fn decide(kind: PortKind, offload: UdpOffload, impair_corrupts: bool, forced: CheckPolicy) -> Choice {
     let c = |mode, reason| Choice { mode, reason };
     match forced {
-        PacketCheckArg::Crc32c => return c(PacketCheck::Crc32c, "forced"),
-        PacketCheckArg::None => return c(PacketCheck::None, "forced"),
-        PacketCheckArg::Auto => {}
+        CheckPolicy::Crc32c => return c(PacketCheck::Crc32c, "forced"),
+        CheckPolicy::None => return c(PacketCheck::None, "forced"),
+        CheckPolicy::Auto => {}
     }
     if impair_corrupts {
         // The impairer flips bits in software, before a NIC would compute a UDP checksum
@@ -169,7 +169,7 @@ pub fn decide(kind: PortKind, offload: UdpOffload, impair_corrupts: bool, forced
 }
 
 /// Decides every member's mode (`impair`: the `--impair` spec applied to every member).
-pub fn assign(members: &mut [Member], forced: PacketCheckArg, impair: Option<Impairment>) {
+pub fn assign(members: &mut [Member], forced: CheckPolicy, impair: Option<Impairment>) {
     let corrupts = impair.is_some_and(|i| i.is_active() && i.corrupt > 0.0);
     for m in members {
         let (offered, enabled) = m.port.udp_checksum_offload();
@@ -219,17 +219,15 @@ mod tests {
         for kind in PortKind::ALL {
             for offload in OFFLOADS {
                 for corrupts in [false, true] {
-                    for forced in [PacketCheckArg::Auto, PacketCheckArg::Crc32c, PacketCheckArg::None] {
+                    for forced in [CheckPolicy::Auto, CheckPolicy::Crc32c, CheckPolicy::None] {
                         let got = decide(kind, offload, corrupts, forced);
                         let want = match forced {
-                            PacketCheckArg::Crc32c => PacketCheck::Crc32c,
-                            PacketCheckArg::None => PacketCheck::None,
-                            PacketCheckArg::Auto if corrupts => PacketCheck::Crc32c,
-                            PacketCheckArg::Auto if matches!(kind, PortKind::Memif | PortKind::Ring) => {
-                                PacketCheck::None
-                            }
-                            PacketCheckArg::Auto if offload.offered && offload.enabled => PacketCheck::UdpChecksum,
-                            PacketCheckArg::Auto => PacketCheck::Crc32c,
+                            CheckPolicy::Crc32c => PacketCheck::Crc32c,
+                            CheckPolicy::None => PacketCheck::None,
+                            CheckPolicy::Auto if corrupts => PacketCheck::Crc32c,
+                            CheckPolicy::Auto if matches!(kind, PortKind::Memif | PortKind::Ring) => PacketCheck::None,
+                            CheckPolicy::Auto if offload.offered && offload.enabled => PacketCheck::UdpChecksum,
+                            CheckPolicy::Auto => PacketCheck::Crc32c,
                         };
                         assert_eq!(got.mode, want, "{kind:?} {offload:?} corrupts={corrupts} {forced:?}");
                         assert!(!got.reason.is_empty());
@@ -242,7 +240,7 @@ mod tests {
     #[test]
     fn the_table_in_words() {
         let none = UdpOffload::default();
-        let auto = PacketCheckArg::Auto;
+        let auto = CheckPolicy::Auto;
         assert_eq!(
             decide(PortKind::Memif, none, false, auto),
             Choice { mode: PacketCheck::None, reason: "shared memory" }

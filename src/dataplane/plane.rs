@@ -22,7 +22,7 @@ use super::lane::{run_lane, LaneIo, Role};
 use super::lanes::{LaneShared, Layout};
 use super::lcores;
 use super::members::{self, FrameCounters, Member};
-use super::packet_check::{self, PacketCheckArg};
+use super::packet_check::{self, CheckPolicy};
 use super::signals::Signals;
 use crate::dpdk::{Eal, Mempool, PortId};
 use crate::exit::{ExitCode, Failure};
@@ -157,7 +157,7 @@ pub struct PortPlan {
     /// `--impair`: seeded faults at every member port.
     pub impair: Option<Impairment>,
     /// `--packet-check`: the per-packet check, or auto per port.
-    pub packet_check: PacketCheckArg,
+    pub packet_check: CheckPolicy,
 }
 
 /// EAL, pools and members, torn down in that reverse order.
@@ -230,7 +230,7 @@ impl Plane {
         queues: u16,
         plan: PoolPlan,
         impair: Option<Impairment>,
-        packet_check: PacketCheckArg,
+        packet_check: CheckPolicy,
     ) -> Result<Plane, Failure> {
         let env = alloc_failure;
         let tag = next_pool_tag();

@@ -18,7 +18,7 @@ use super::lane::{run_lane, LaneIo};
 use super::lanes::{LaneShared, Layout, Side};
 use super::members;
 use super::neighbor::Neighbors;
-use super::packet_check::PacketCheckArg;
+use super::packet_check::CheckPolicy;
 use super::plane::{Plane, PoolPlan, FRESH_CHUNKS, INTAKE_CHUNKS, WINDOW_BYTES, WRITER_QUEUE};
 use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
@@ -45,7 +45,7 @@ pub struct SelftestPlan {
     pub output: Option<std::path::PathBuf>,
     pub eal: Option<String>,
     /// The per-packet check on the ring links.
-    pub packet_check: PacketCheckArg,
+    pub packet_check: CheckPolicy,
     pub report: crate::report::ReportPlan,
     pub verbose: u8,
 }

@@ -7,10 +7,10 @@
 //! [`Failure`] with the documented exit code (see docs/KERNEL.md).
 
 pub mod addr;
-pub mod args;
 pub mod chat;
 pub mod error;
 pub mod io;
+pub mod options;
 pub mod raw;
 pub mod striped;
 pub mod sys;
@@ -23,14 +23,13 @@ use std::time::Instant;
 use stripecat_proto::wire::DigestAlgorithm;
 
 pub use error::KernelError;
+pub use options::{Options, Plan};
 
 use self::addr::{Endpoint, SocketOptions};
-use self::args::KernelArgs;
 use self::io::End;
 use self::striped::Role;
-use crate::cli::{DigestArg, RecvArgs, ReportArgs, SendArgs};
 use crate::exit::Failure;
-use crate::report::{Progress, Summary};
+use crate::report::{Progress, ReportPlan, Summary};
 
 /// Which kernel transport the options select.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +42,7 @@ enum Mode {
 }
 
 /// Checks the combination of options and picks the mode and endpoint.
-fn plan(k: &KernelArgs, file: Option<&Path>) -> Result<(Mode, Endpoint), KernelError> {
+fn choose_mode(k: &Options, file: Option<&Path>) -> Result<(Mode, Endpoint), KernelError> {
     let usage = |m: &str| Err(KernelError::Usage(m.to_string()));
     let (flag, value) = match (&k.tcp, &k.udp) {
         (Some(v), None) => ("--tcp", v.as_str()),
@@ -81,7 +80,7 @@ fn plan(k: &KernelArgs, file: Option<&Path>) -> Result<(Mode, Endpoint), KernelE
     Ok((mode, addr::endpoint(flag, value, k.listen.as_deref())?))
 }
 
-fn options(k: &KernelArgs) -> SocketOptions {
+fn socket_options(k: &Options) -> SocketOptions {
     SocketOptions { window: k.window.map(|w| w as usize), nodelay: k.nodelay }
 }
 
@@ -108,7 +107,7 @@ pub type Attempt = Result<Report, Box<(KernelError, Report)>>;
 fn conclude(
     role: &str,
     mode: Mode,
-    report_args: &ReportArgs,
+    report_args: &ReportPlan,
     progress: &mut Progress,
     started: Instant,
     result: Attempt,
@@ -157,8 +156,8 @@ fn conclude(
     }
 }
 
-fn digest_choice(d: DigestArg) -> Option<DigestAlgorithm> {
-    Some(d.algorithm()).filter(|a| *a != DigestAlgorithm::None)
+fn digest_choice(d: DigestAlgorithm) -> Option<DigestAlgorithm> {
+    Some(d).filter(|a| *a != DigestAlgorithm::None)
 }
 
 fn bare(e: KernelError) -> Box<(KernelError, Report)> {
@@ -166,14 +165,14 @@ fn bare(e: KernelError) -> Box<(KernelError, Report)> {
 }
 
 /// `stripecat send --tcp|--udp ...`.
-pub fn send(a: &SendArgs) -> Result<(), Failure> {
-    let k = &a.kernel;
-    let (mode, ep) = plan(k, a.file.as_deref())?;
+pub fn send(a: &Plan) -> Result<(), Failure> {
+    let k = &a.options;
+    let (mode, ep) = choose_mode(k, a.file.as_deref())?;
     let alg = digest_choice(a.digest);
     if mode == Mode::Striped && alg.is_some_and(|a| a != DigestAlgorithm::Xxh3_128) {
         return Err(KernelError::Usage("--streams carries --digest xxh3 or none".into()).into());
     }
-    let opts = options(k);
+    let opts = socket_options(k);
     let block = k.block();
     // Open the local end first: a missing file should not cost the peer a connection.
     let mut input = if mode == Mode::Chat { None } else { Some(End::input(a.file.as_deref())?) };
@@ -206,7 +205,7 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
             &ep,
             &opts,
             input,
-            udp::SessionChoice { digest: alg, congestion: a.cc },
+            udp::SessionChoice { digest: alg, congestion: a.congestion },
             &mut progress,
             &mut started,
         ),
@@ -219,10 +218,10 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
 }
 
 /// `stripecat recv --tcp|--udp ...`.
-pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
-    let k = &a.kernel;
-    let (mode, ep) = plan(k, a.file.as_deref())?;
-    let opts = options(k);
+pub fn recv(a: &Plan) -> Result<(), Failure> {
+    let k = &a.options;
+    let (mode, ep) = choose_mode(k, a.file.as_deref())?;
+    let opts = socket_options(k);
     let block = k.block();
     let mut output = if mode == Mode::Chat { None } else { Some(End::output(a.file.as_deref())?) };
     let mut progress = Progress::new(None, a.report.quiet);

@@ -13,9 +13,9 @@ use super::{
 };
 use crate::impair::Impairer;
 use crate::kernel::addr::{self, Endpoint, SocketOptions};
-use crate::kernel::args::KernelArgs;
 use crate::kernel::error::KernelError;
 use crate::kernel::io::End;
+use crate::kernel::options::Options;
 use crate::kernel::{sys, Attempt, Report};
 use crate::report::{PathReport, Progress};
 
@@ -58,7 +58,7 @@ fn receiver_error(e: ReceiverError) -> KernelError {
 
 /// `recv --udp --listen [ADDR:]PORT`.
 pub fn recv(
-    k: &KernelArgs,
+    k: &Options,
     ep: &Endpoint,
     opts: &SocketOptions,
     output: &mut End,

@@ -14,9 +14,9 @@ use super::{
 };
 use crate::impair::Impairer;
 use crate::kernel::addr::{self, Endpoint, SocketOptions};
-use crate::kernel::args::KernelArgs;
 use crate::kernel::error::KernelError;
 use crate::kernel::io::End;
+use crate::kernel::options::Options;
 use crate::kernel::{striped, sys, Attempt, Report};
 use crate::report::{PathReport, Progress};
 
@@ -29,7 +29,7 @@ fn ethernet_chunk() -> u16 {
     (1500 - 20 - 8 - HEADER_LEN) as u16
 }
 /// The local address of path `i`: `--bind` (ADDR or ADDR:PORT) or any.
-fn local_addr(k: &KernelArgs, i: usize, peer: &SocketAddr) -> Result<SocketAddr, KernelError> {
+fn local_addr(k: &Options, i: usize, peer: &SocketAddr) -> Result<SocketAddr, KernelError> {
     match k.bind.get(i) {
         Some(b) => {
             if let Ok(ip) = b.parse::<IpAddr>() {
@@ -54,7 +54,7 @@ pub struct SessionChoice {
 
 /// `send --udp HOST:PORT`.
 pub fn send(
-    k: &KernelArgs,
+    k: &Options,
     ep: &Endpoint,
     opts: &SocketOptions,
     input: &mut End,

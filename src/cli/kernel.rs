@@ -1,15 +1,10 @@
-//! Options of the kernel-socket transports (`--tcp`, `--udp`), flattened into
-//! `send` and `recv`. Without either flag those commands use DPDK.
+//! The kernel-socket transports' options (`--tcp`, `--udp`), flattened into
+//! `send` and `recv`; without either flag those commands use DPDK.
 
 use clap::Args;
 
-use crate::impair::Impairment;
-
-/// Default `--block-size`: the read/write buffer of a single stream, the
-/// chunk of a striped stream and the `sendfile`/`splice` request size. 1 MiB
-/// keeps the per-chunk system-call cost below 1% on loopback while still
-/// giving several chunks per stream even on a 64 MiB transfer.
-pub const DEFAULT_BLOCK: u64 = 1 << 20;
+use super::parse_size;
+use crate::kernel;
 
 /// Kernel-socket transport options.
 #[derive(Debug, Clone, Default, Args)]
@@ -36,7 +31,7 @@ pub struct KernelArgs {
     pub block_size: Option<u64>,
 
     /// Socket buffers (SO_SNDBUF and SO_RCVBUF), e.g. 4M [default: TCP autotuning; UDP 4M, capped by net.core.rmem_max].
-    #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_size)]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub window: Option<u64>,
 
     /// (TCP) Disable Nagle's algorithm (TCP_NODELAY): small writes leave at once.
@@ -59,23 +54,14 @@ pub struct KernelArgs {
     /// (UDP) Plain datagrams without the striping protocol, for `nc -u`: unreliable, small messages only.
     #[arg(long, conflicts_with = "tcp")]
     pub raw: bool,
-
-    /// Testing aid: seeded faults, e.g. loss=1%,reorder=2%,dup=0.5%,corrupt=0.1%,seed=7 (grammar in
-    /// docs/KERNEL.md). With --udp: on outgoing datagrams; over DPDK: at every member port, both directions.
-    #[arg(long, value_name = "SPEC", value_parser = parse_impair)]
-    pub impair: Option<Impairment>,
 }
 
 fn parse_block(s: &str) -> Result<u64, String> {
-    let n = crate::cli::parse_size(s)?;
+    let n = parse_size(s)?;
     if !(512..=(64 << 20)).contains(&n) {
         return Err(format!("{s:?} is outside 512 bytes ..= 64M"));
     }
     Ok(n)
-}
-
-fn parse_impair(s: &str) -> Result<Impairment, String> {
-    Impairment::parse(s).map_err(|e| e.to_string())
 }
 
 impl KernelArgs {
@@ -84,8 +70,21 @@ impl KernelArgs {
         self.tcp.is_some() || self.udp.is_some()
     }
 
-    /// `--block-size` or its default, as a buffer length.
-    pub fn block(&self) -> usize {
-        self.block_size.unwrap_or(DEFAULT_BLOCK) as usize
+    /// The plain options the kernel transports take; `impair` is `--impair`.
+    pub fn options(&self, impair: Option<crate::impair::Impairment>) -> kernel::Options {
+        kernel::Options {
+            tcp: self.tcp.clone(),
+            udp: self.udp.clone(),
+            listen: self.listen.clone(),
+            streams: self.streams,
+            block_size: self.block_size,
+            window: self.window,
+            nodelay: self.nodelay,
+            chat: self.chat,
+            paths: self.paths,
+            bind: self.bind.clone(),
+            raw: self.raw,
+            impair,
+        }
     }
 }

@@ -1,0 +1,191 @@
+//! `send` and `recv`: one command line for every transport. Without `--tcp` or
+//! `--udp` they run the DPDK data plane ([`SendArgs::dataplane_plan`]), with one
+//! of them a kernel transport ([`SendArgs::kernel_plan`]).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use stripecat_proto::wire::DigestAlgorithm;
+
+use super::dpdk::{DataPlaneArgs, DpdkArgs};
+use super::kernel::KernelArgs;
+use crate::dataplane::addr::{DEFAULT_RECEIVER_IP, DEFAULT_SENDER_IP};
+use crate::dataplane::{recv::RecvPlan, send::SendPlan};
+use crate::exit::{ExitCode, Failure};
+use crate::impair::Impairment;
+use crate::kernel;
+use crate::report::ReportPlan;
+
+/// Which end-to-end digest the FIN carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DigestArg {
+    Xxh3,
+    Blake3,
+    None,
+}
+
+impl DigestArg {
+    /// The protocol's algorithm for this choice.
+    pub fn algorithm(self) -> DigestAlgorithm {
+        match self {
+            DigestArg::Xxh3 => DigestAlgorithm::Xxh3_128,
+            DigestArg::Blake3 => DigestAlgorithm::Blake3,
+            DigestArg::None => DigestAlgorithm::None,
+        }
+    }
+}
+
+/// Reporting options shared by every transfer.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Write a machine-readable final report here (schema in docs/STATS.md).
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl ReportArgs {
+    /// The plain plan the library takes.
+    pub fn plan(&self) -> ReportPlan {
+        ReportPlan { stats_json: self.stats_json.clone(), quiet: self.quiet }
+    }
+}
+
+/// Seeded faults, for tests on machines without netem; the same grammar on every transport.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Testing")]
+pub struct FaultArgs {
+    /// Seeded faults, e.g. loss=1%,reorder=2%,dup=0.5%,corrupt=0.1%,seed=7 (grammar in
+    /// docs/KERNEL.md). With --udp: on outgoing datagrams; over DPDK: at every member port, both directions.
+    #[arg(long, value_name = "SPEC", value_parser = parse_impair)]
+    pub impair: Option<Impairment>,
+}
+
+fn parse_impair(s: &str) -> Result<Impairment, String> {
+    Impairment::parse(s).map_err(|e| e.to_string())
+}
+
+/// `FILE` or `-`: `None` means stdin/stdout.
+fn file_arg(file: &Option<PathBuf>) -> Option<PathBuf> {
+    file.clone().filter(|p| p.as_os_str() != "-")
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub dpdk: DpdkArgs,
+    #[command(flatten)]
+    pub plane: DataPlaneArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+
+    /// (DPDK) The receiver's IPv4 address [default: 198.18.0.2].
+    #[arg(long, value_name = "IP", help_heading = "Data plane (DPDK)")]
+    pub peer_ip: Option<std::net::Ipv4Addr>,
+
+    /// (DPDK) The receiver's MAC address (skips ARP).
+    #[arg(long, value_name = "MAC", help_heading = "Data plane (DPDK)")]
+    pub peer_mac: Option<String>,
+
+    /// End-to-end digest carried in the FIN.
+    #[arg(long, value_enum, default_value_t = DigestArg::Xxh3)]
+    pub digest: DigestArg,
+
+    /// Congestion controller of every path (DPDK and --udp): reno, or bbr (model-based:
+    /// holds its rate under random loss), or fixed:BYTES (a constant window, for tests).
+    #[arg(long = "cc", value_name = "NAME", default_value = "reno")]
+    pub cc: stripecat_proto::CongestionConfig,
+
+    /// FILE to send; stdin when absent or '-'.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecvArgs {
+    #[command(flatten)]
+    pub dpdk: DpdkArgs,
+    #[command(flatten)]
+    pub plane: DataPlaneArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+
+    /// FILE to write; stdout when absent or '-'.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+impl SendArgs {
+    /// The plain plan `dataplane::send` takes; a bad `--peer-mac` is a usage error.
+    pub fn dataplane_plan(&self, verbose: u8) -> Result<SendPlan, Failure> {
+        let peer_mac = match &self.peer_mac {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|e: String| Failure::new(ExitCode::Usage, e).hint("give --peer-mac as six hex bytes"))?,
+            ),
+            None => None,
+        };
+        Ok(SendPlan {
+            ports: self.plane.port_plan(&self.dpdk, self.faults.impair),
+            local_ip: self.plane.local_ip.unwrap_or(DEFAULT_SENDER_IP),
+            peer_ip: self.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            peer_mac,
+            udp_port: self.plane.udp_port,
+            busy_poll: self.plane.busy_poll,
+            digest: self.digest.algorithm(),
+            congestion: self.cc,
+            input: file_arg(&self.file),
+            report: self.report.plan(),
+            verbose,
+        })
+    }
+
+    /// The plain plan `kernel::send` takes.
+    pub fn kernel_plan(&self) -> kernel::Plan {
+        kernel::Plan {
+            options: self.kernel.options(self.faults.impair),
+            file: self.file.clone(),
+            digest: self.digest.algorithm(),
+            congestion: self.cc,
+            report: self.report.plan(),
+        }
+    }
+}
+
+impl RecvArgs {
+    /// The plain plan `dataplane::recv` takes.
+    pub fn dataplane_plan(&self, verbose: u8) -> RecvPlan {
+        RecvPlan {
+            ports: self.plane.port_plan(&self.dpdk, self.faults.impair),
+            local_ip: self.plane.local_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            udp_port: self.plane.udp_port,
+            busy_poll: self.plane.busy_poll,
+            output: file_arg(&self.file),
+            report: self.report.plan(),
+            verbose,
+        }
+    }
+
+    /// The plain plan `kernel::recv` takes (digest and congestion are the sender's choice).
+    pub fn kernel_plan(&self) -> kernel::Plan {
+        kernel::Plan {
+            options: self.kernel.options(self.faults.impair),
+            file: self.file.clone(),
+            digest: DigestAlgorithm::None,
+            congestion: Default::default(),
+            report: self.report.plan(),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! What a kernel-socket transfer is asked to do, as plain data (the command
+//! line's `--tcp`/`--udp` options become this in `cli/`).
+
+use std::path::PathBuf;
+
+use stripecat_proto::wire::DigestAlgorithm;
+use stripecat_proto::CongestionConfig;
+
+use crate::impair::Impairment;
+use crate::report::ReportPlan;
+
+/// Default block: the read/write buffer of a single stream, the chunk of a
+/// striped stream and the `sendfile`/`splice` request size. 1 MiB keeps the
+/// per-chunk system-call cost below 1% on loopback while still giving several
+/// chunks per stream even on a 64 MiB transfer.
+pub const DEFAULT_BLOCK: u64 = 1 << 20;
+
+/// The transport options (meanings in docs/KERNEL.md and `stripecat send --help`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--tcp [HOST:PORT]`: `Some("")` when given without a value (with `--listen`).
+    pub tcp: Option<String>,
+    /// `--udp [HOST:PORT]`, as `tcp`.
+    pub udp: Option<String>,
+    pub listen: Option<String>,
+    pub streams: u16,
+    pub block_size: Option<u64>,
+    pub window: Option<u64>,
+    pub nodelay: bool,
+    pub chat: bool,
+    pub paths: Option<u16>,
+    pub bind: Vec<String>,
+    pub raw: bool,
+    /// Seeded faults on outgoing datagrams (`--udp`, `--udp --raw`).
+    pub impair: Option<Impairment>,
+}
+
+impl Options {
+    /// `--block-size` or its default, as a buffer length.
+    pub fn block(&self) -> usize {
+        self.block_size.unwrap_or(DEFAULT_BLOCK) as usize
+    }
+}
+
+/// One kernel-socket `send` or `recv`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub options: Options,
+    /// The input (send) or output (recv); `None` for stdin/stdout.
+    pub file: Option<PathBuf>,
+    /// (send) The digest the FIN carries.
+    pub digest: DigestAlgorithm,
+    /// (send) The congestion controller of every `--udp` path.
+    pub congestion: CongestionConfig,
+    pub report: ReportPlan,
+}
