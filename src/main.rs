@@ -20,8 +20,8 @@ fn main() {
     let cli = Cli::parse();
     let result: Result<(), Failure> = match &cli.command {
         Command::Ports(args) => stripecat::cmd::ports::run(&args.plan(), cli.verbose),
-        Command::Send(args) if args.kernel.active() => stripecat::kernel::send(&args.kernel_plan()),
-        Command::Recv(args) if args.kernel.active() => stripecat::kernel::recv(&args.kernel_plan()),
+        Command::Send(args) if args.end.kernel.active() => stripecat::kernel::send(&args.kernel_plan()),
+        Command::Recv(args) if args.end.kernel.active() => stripecat::kernel::recv(&args.kernel_plan()),
         Command::Send(args) => args.dataplane_plan(cli.verbose).and_then(|p| stripecat::dataplane::send::run(&p)),
         Command::Recv(args) => stripecat::dataplane::recv::run(&args.dataplane_plan(cli.verbose)),
         Command::Selftest(args) => stripecat::dataplane::selftest::run(&args.plan(cli.verbose)),

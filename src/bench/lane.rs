@@ -127,6 +127,24 @@ impl Lane {
         !self.guard_link || crate::dpdk::link_status(self.port_id).map(|l| l.up).unwrap_or(false)
     }
 
+    /// Offers the pending frames to the queue and counts what it took; returns
+    /// the number of frames sent.
+    #[inline]
+    fn burst_pending(&mut self, now: u64) -> usize {
+        let before: usize = self.pending.iter().map(|m| m.pkt_len()).sum();
+        let sent = self.tx.tx_burst(&mut self.pending);
+        if sent > 0 {
+            let after: usize = self.pending.iter().map(|m| m.pkt_len()).sum();
+            self.r.tx_pkts += sent as u64;
+            self.r.tx_bytes += (before - after) as u64;
+            self.r.tx_first.get_or_insert(now);
+            self.r.tx_last = now;
+            self.live.tx_pkts.store(self.r.tx_pkts, Relaxed);
+            self.live.tx_bytes.store(self.r.tx_bytes, Relaxed);
+        }
+        sent
+    }
+
     /// Builds and offers frames; returns whether anything went out.
     #[inline]
     fn transmit(&mut self, pool: &Mempool, now: u64, stamp: bool) -> bool {
@@ -158,19 +176,7 @@ impl Lane {
         if !self.link_ok() {
             return false;
         }
-        let before: usize = self.pending.iter().map(|m| m.pkt_len()).sum();
-        let sent = self.tx.tx_burst(&mut self.pending);
-        if sent == 0 {
-            return false;
-        }
-        let after: usize = self.pending.iter().map(|m| m.pkt_len()).sum();
-        self.r.tx_pkts += sent as u64;
-        self.r.tx_bytes += (before - after) as u64;
-        self.r.tx_first.get_or_insert(now);
-        self.r.tx_last = now;
-        self.live.tx_pkts.store(self.r.tx_pkts, Relaxed);
-        self.live.tx_bytes.store(self.r.tx_bytes, Relaxed);
-        true
+        self.burst_pending(now) > 0
     }
 
     /// Receives a burst and handles it as `mode` says; returns how many
@@ -245,17 +251,7 @@ impl Lane {
         if self.pending.is_empty() {
             return;
         }
-        let before: usize = self.pending.iter().map(|m| m.pkt_len()).sum();
-        let sent = self.tx.tx_burst(&mut self.pending);
-        let after: usize = self.pending.iter().map(|m| m.pkt_len()).sum();
-        if sent > 0 {
-            self.r.tx_pkts += sent as u64;
-            self.r.tx_bytes += (before - after) as u64;
-            self.r.tx_first.get_or_insert(now);
-            self.r.tx_last = now;
-            self.live.tx_pkts.store(self.r.tx_pkts, Relaxed);
-            self.live.tx_bytes.store(self.r.tx_bytes, Relaxed);
-        }
+        self.burst_pending(now);
         if self.pending.len() > REFLECT_BACKLOG {
             let excess = self.pending.len() - REFLECT_BACKLOG;
             self.r.tx_dropped += excess as u64;

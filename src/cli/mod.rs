@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 pub use self::bench::BenchArgs;
 pub use self::dpdk::{DataPlaneArgs, DpdkArgs, PacketCheckArg, PortsArgs, SelftestArgs, DEFAULT_UDP_PORT};
 pub use self::kernel::KernelArgs;
-pub use self::transfer::{DigestArg, FaultArgs, RecvArgs, ReportArgs, SendArgs};
+pub use self::transfer::{DigestArg, EndArgs, FaultArgs, RecvArgs, ReportArgs, SendArgs};
 
 /// The version line a bug report needs: ours, the git revision, and the DPDK
 /// we were built against (the one loaded at run time is added by `main`).
@@ -105,14 +105,14 @@ mod tests {
             .unwrap();
         let Command::Send(a) = c.command else { panic!() };
         assert_eq!(a.file.as_deref(), Some(std::path::Path::new("in.bin")));
-        assert!(!a.kernel.active());
+        assert!(!a.end.kernel.active());
         let c = Cli::try_parse_from(["stripecat", "send", "--tcp", "127.0.0.1:9000", "in.bin"]).unwrap();
         let Command::Send(a) = c.command else { panic!() };
-        assert_eq!(a.kernel.tcp.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(a.end.kernel.tcp.as_deref(), Some("127.0.0.1:9000"));
         let c = Cli::try_parse_from(["stripecat", "recv", "--tcp", "--listen", "9000", "out.bin"]).unwrap();
         let Command::Recv(a) = c.command else { panic!() };
-        assert_eq!(a.kernel.tcp.as_deref(), Some(""));
-        assert_eq!(a.kernel.listen.as_deref(), Some("9000"));
+        assert_eq!(a.end.kernel.tcp.as_deref(), Some(""));
+        assert_eq!(a.end.kernel.listen.as_deref(), Some("9000"));
         assert!(Cli::try_parse_from(["stripecat", "send", "--tcp", "h:1", "--udp", "h:2"]).is_err());
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use stripecat_proto::wire::DigestAlgorithm;
+use stripecat_proto::CongestionConfig;
 
 use super::dpdk::{DataPlaneArgs, DpdkArgs};
 use super::kernel::KernelArgs;
@@ -74,8 +75,10 @@ fn file_arg(file: &Option<PathBuf>) -> Option<PathBuf> {
     file.clone().filter(|p| p.as_os_str() != "-")
 }
 
+/// The options both ends of a transfer take: where (DPDK members or a kernel
+/// socket), how to report, and test faults.
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub struct EndArgs {
     #[command(flatten)]
     pub dpdk: DpdkArgs,
     #[command(flatten)]
@@ -86,6 +89,33 @@ pub struct SendArgs {
     pub kernel: KernelArgs,
     #[command(flatten)]
     pub faults: FaultArgs,
+}
+
+impl EndArgs {
+    fn port_plan(&self) -> crate::dataplane::plane::PortPlan {
+        self.plane.port_plan(&self.dpdk, self.faults.impair)
+    }
+
+    fn kernel_plan(
+        &self,
+        file: &Option<PathBuf>,
+        digest: DigestAlgorithm,
+        congestion: CongestionConfig,
+    ) -> kernel::Plan {
+        kernel::Plan {
+            options: self.kernel.options(self.faults.impair),
+            file: file.clone(),
+            digest,
+            congestion,
+            report: self.report.plan(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub end: EndArgs,
 
     /// (DPDK) The receiver's IPv4 address [default: 198.18.0.2].
     #[arg(long, value_name = "IP", help_heading = "Data plane (DPDK)")]
@@ -102,7 +132,7 @@ pub struct SendArgs {
     /// Congestion controller of every path (DPDK and --udp): reno, or bbr (model-based:
     /// holds its rate under random loss), or fixed:BYTES (a constant window, for tests).
     #[arg(long = "cc", value_name = "NAME", default_value = "reno")]
-    pub cc: stripecat_proto::CongestionConfig,
+    pub cc: CongestionConfig,
 
     /// FILE to send; stdin when absent or '-'.
     #[arg(value_name = "FILE")]
@@ -112,15 +142,7 @@ pub struct SendArgs {
 #[derive(Debug, Args)]
 pub struct RecvArgs {
     #[command(flatten)]
-    pub dpdk: DpdkArgs,
-    #[command(flatten)]
-    pub plane: DataPlaneArgs,
-    #[command(flatten)]
-    pub report: ReportArgs,
-    #[command(flatten)]
-    pub kernel: KernelArgs,
-    #[command(flatten)]
-    pub faults: FaultArgs,
+    pub end: EndArgs,
 
     /// FILE to write; stdout when absent or '-'.
     #[arg(value_name = "FILE")]
@@ -138,29 +160,23 @@ impl SendArgs {
             None => None,
         };
         Ok(SendPlan {
-            ports: self.plane.port_plan(&self.dpdk, self.faults.impair),
-            local_ip: self.plane.local_ip.unwrap_or(DEFAULT_SENDER_IP),
+            ports: self.end.port_plan(),
+            local_ip: self.end.plane.local_ip.unwrap_or(DEFAULT_SENDER_IP),
             peer_ip: self.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP),
             peer_mac,
-            udp_port: self.plane.udp_port,
-            busy_poll: self.plane.busy_poll,
+            udp_port: self.end.plane.udp_port,
+            busy_poll: self.end.plane.busy_poll,
             digest: self.digest.algorithm(),
             congestion: self.cc,
             input: file_arg(&self.file),
-            report: self.report.plan(),
+            report: self.end.report.plan(),
             verbose,
         })
     }
 
     /// The plain plan `kernel::send` takes.
     pub fn kernel_plan(&self) -> kernel::Plan {
-        kernel::Plan {
-            options: self.kernel.options(self.faults.impair),
-            file: self.file.clone(),
-            digest: self.digest.algorithm(),
-            congestion: self.cc,
-            report: self.report.plan(),
-        }
+        self.end.kernel_plan(&self.file, self.digest.algorithm(), self.cc)
     }
 }
 
@@ -168,24 +184,18 @@ impl RecvArgs {
     /// The plain plan `dataplane::recv` takes.
     pub fn dataplane_plan(&self, verbose: u8) -> RecvPlan {
         RecvPlan {
-            ports: self.plane.port_plan(&self.dpdk, self.faults.impair),
-            local_ip: self.plane.local_ip.unwrap_or(DEFAULT_RECEIVER_IP),
-            udp_port: self.plane.udp_port,
-            busy_poll: self.plane.busy_poll,
+            ports: self.end.port_plan(),
+            local_ip: self.end.plane.local_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            udp_port: self.end.plane.udp_port,
+            busy_poll: self.end.plane.busy_poll,
             output: file_arg(&self.file),
-            report: self.report.plan(),
+            report: self.end.report.plan(),
             verbose,
         }
     }
 
     /// The plain plan `kernel::recv` takes (digest and congestion are the sender's choice).
     pub fn kernel_plan(&self) -> kernel::Plan {
-        kernel::Plan {
-            options: self.kernel.options(self.faults.impair),
-            file: self.file.clone(),
-            digest: DigestAlgorithm::None,
-            congestion: Default::default(),
-            report: self.report.plan(),
-        }
+        self.end.kernel_plan(&self.file, DigestAlgorithm::None, CongestionConfig::default())
     }
 }

@@ -120,35 +120,31 @@ fn unsupported(e: Errno) -> bool {
 /// are the peer's doing (reset, closed); input errors are ours.
 pub fn send_all<S: AsFd + Write>(input: &mut End, sock: &mut S, block: usize, progress: &mut Progress) -> Result<u64> {
     let mut total = 0u64;
-    match input.kind {
-        Kind::Regular { .. } => loop {
-            match rustix::fs::sendfile(&*sock, &input.file, None, block) {
-                Ok(0) => return Ok(total),
-                Ok(n) => {
-                    total += n as u64;
-                    progress.update(total, "");
-                }
-                Err(e) if e == Errno::INTR => {}
-                Err(e) if unsupported(e) && total == 0 => break,
-                Err(e) => return Err(KernelError::socket(e.into())),
+    let pipe = match input.kind {
+        Kind::Regular { .. } => Some(false),
+        Kind::Pipe => Some(true),
+        Kind::Other => None,
+    };
+    // Zero copy first: sendfile from a file, splice from a pipe.
+    while let Some(pipe) = pipe {
+        let moved = if pipe {
+            rustix::pipe::splice(&input.file, None, &*sock, None, block, SpliceFlags::MORE)
+        } else {
+            rustix::fs::sendfile(&*sock, &input.file, None, block)
+        };
+        match moved {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                total += n as u64;
+                progress.update(total, "");
             }
-        },
-        Kind::Pipe => loop {
-            match rustix::pipe::splice(&input.file, None, &*sock, None, block, SpliceFlags::MORE) {
-                Ok(0) => return Ok(total),
-                Ok(n) => {
-                    total += n as u64;
-                    progress.update(total, "");
-                }
-                Err(e) if e == Errno::INTR => {}
-                Err(e) if unsupported(e) && total == 0 => break,
-                // splice cannot tell us which side failed; a socket error is
-                // by far the likelier, but report both names.
-                Err(e) if e == Errno::PIPE || e == Errno::CONNRESET => return Err(KernelError::socket(e.into())),
-                Err(e) => return Err(input.input_error(e.into())),
-            }
-        },
-        Kind::Other => {}
+            Err(e) if e == Errno::INTR => {}
+            Err(e) if unsupported(e) && total == 0 => break,
+            // splice cannot tell us which side failed; a socket error is
+            // by far the likelier, but report both names.
+            Err(e) if pipe && e != Errno::PIPE && e != Errno::CONNRESET => return Err(input.input_error(e.into())),
+            Err(e) => return Err(KernelError::socket(e.into())),
+        }
     }
     let mut buf = vec![0u8; block];
     loop {

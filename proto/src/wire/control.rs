@@ -63,6 +63,14 @@ pub struct HelloRepr {
     pub total_len: Option<u64>,
 }
 
+/// A control body has exactly its type's length: anything else is malformed.
+fn exact_len(kind: PacketType, b: &[u8], len: usize) -> Result<(), WireError> {
+    if b.len() != len {
+        return Err(WireError::Malformed { kind, why: "wrong body length" });
+    }
+    Ok(())
+}
+
 mod hello {
     crate::layout! { CHUNK: 2, PATHS: 2, DIGEST: byte, _: 1, OPTIONS: 2, TOTAL: 8 }
 }
@@ -74,9 +82,7 @@ impl HelloRepr {
     /// Parses a HELLO body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::Hello;
-        if b.len() != Self::BODY_LEN {
-            return Err(WireError::Malformed { kind, why: "wrong body length" });
-        }
+        exact_len(kind, b, Self::BODY_LEN)?;
         let total = be_u64(b, hello::TOTAL);
         Ok(HelloRepr {
             chunk_size: be_u16(b, hello::CHUNK),
@@ -134,9 +140,7 @@ impl HelloAckRepr {
     /// Parses a HELLO-ACK body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::HelloAck;
-        if b.len() != Self::BODY_LEN {
-            return Err(WireError::Malformed { kind, why: "wrong body length" });
-        }
+        exact_len(kind, b, Self::BODY_LEN)?;
         let reject = match b[hello_ack::STATUS] {
             0 => None,
             1 => Some(RejectReason::Busy),
@@ -179,9 +183,7 @@ impl FinRepr {
     /// Parses a FIN body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::Fin;
-        if b.len() != Self::BODY_LEN {
-            return Err(WireError::Malformed { kind, why: "wrong body length" });
-        }
+        exact_len(kind, b, Self::BODY_LEN)?;
         let mut digest = [0u8; 32];
         digest.copy_from_slice(&b[fin::DIGEST]);
         Ok(FinRepr {
@@ -232,9 +234,7 @@ impl FinAckRepr {
     /// Parses a FIN-ACK body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::FinAck;
-        if b.len() != Self::BODY_LEN {
-            return Err(WireError::Malformed { kind, why: "wrong body length" });
-        }
+        exact_len(kind, b, Self::BODY_LEN)?;
         let verdict = match b[fin_ack::VERDICT] {
             0 => Verdict::Ok,
             1 => Verdict::LengthMismatch,
@@ -321,9 +321,7 @@ impl ResetRepr {
 
     /// Parses a RESET body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
-        if b.len() != Self::BODY_LEN {
-            return Err(WireError::Malformed { kind: PacketType::Reset, why: "wrong body length" });
-        }
+        exact_len(PacketType::Reset, b, Self::BODY_LEN)?;
         Ok(ResetRepr { reason: ResetReason::from_code(be_u16(b, reset::REASON)), offset: be_u64(b, reset::OFFSET) })
     }
 

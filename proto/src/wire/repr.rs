@@ -1,0 +1,164 @@
+//! [`Repr`]: a whole packet parsed into plain values (header plus typed [`Frame`]
+//! body), and emitted back.
+
+use super::*;
+
+/// The body of a packet, by type. DATA has none here: its payload is a separate handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// See [`HelloRepr`].
+    Hello(HelloRepr),
+    /// See [`HelloAckRepr`].
+    HelloAck(HelloAckRepr),
+    /// Payload carried separately (`length` bytes after the header).
+    Data,
+    /// See [`AckRepr`]. Boxed: the ranges make it the largest frame by far, and a
+    /// `Transmit` for DATA should stay small (it is moved once per packet).
+    Ack(Box<AckRepr>),
+    /// See [`FinRepr`].
+    Fin(FinRepr),
+    /// See [`FinAckRepr`].
+    FinAck(FinAckRepr),
+    /// See [`ResetRepr`].
+    Reset(ResetRepr),
+    /// Empty body; elicits an ACK.
+    Ping,
+}
+
+impl Frame {
+    /// The packet type that carries this frame.
+    pub fn packet_type(&self) -> PacketType {
+        match self {
+            Frame::Hello(_) => PacketType::Hello,
+            Frame::HelloAck(_) => PacketType::HelloAck,
+            Frame::Data => PacketType::Data,
+            Frame::Ack(_) => PacketType::Ack,
+            Frame::Fin(_) => PacketType::Fin,
+            Frame::FinAck(_) => PacketType::FinAck,
+            Frame::Reset(_) => PacketType::Reset,
+            Frame::Ping => PacketType::Ping,
+        }
+    }
+
+    /// Bytes the body occupies after the header (zero for DATA, whose payload is separate).
+    pub fn body_len(&self) -> usize {
+        match self {
+            Frame::Hello(_) => HelloRepr::BODY_LEN,
+            Frame::HelloAck(_) => HelloAckRepr::BODY_LEN,
+            Frame::Data | Frame::Ping => 0,
+            Frame::Ack(a) => a.body_len(),
+            Frame::Fin(_) => FinRepr::BODY_LEN,
+            Frame::FinAck(_) => FinAckRepr::BODY_LEN,
+            Frame::Reset(_) => ResetRepr::BODY_LEN,
+        }
+    }
+
+    /// Parses the body of a packet whose header was already parsed.
+    pub fn parse(kind: PacketType, body: &[u8]) -> Result<Frame, WireError> {
+        Ok(match kind {
+            PacketType::Hello => Frame::Hello(HelloRepr::parse(body)?),
+            PacketType::HelloAck => Frame::HelloAck(HelloAckRepr::parse(body)?),
+            PacketType::Data => Frame::Data,
+            PacketType::Ack => Frame::Ack(Box::new(AckRepr::parse(body)?)),
+            PacketType::Fin => Frame::Fin(FinRepr::parse(body)?),
+            PacketType::FinAck => Frame::FinAck(FinAckRepr::parse(body)?),
+            PacketType::Reset => Frame::Reset(ResetRepr::parse(body)?),
+            PacketType::Ping => {
+                if !body.is_empty() {
+                    return Err(WireError::Malformed { kind, why: "PING carries a body" });
+                }
+                Frame::Ping
+            }
+        })
+    }
+
+    /// Writes the body into `body`, which must be exactly [`Frame::body_len`] bytes.
+    pub fn emit(&self, body: &mut [u8]) {
+        match self {
+            Frame::Hello(r) => r.emit(body),
+            Frame::HelloAck(r) => r.emit(body),
+            Frame::Data | Frame::Ping => {}
+            Frame::Ack(r) => r.emit(body),
+            Frame::Fin(r) => r.emit(body),
+            Frame::FinAck(r) => r.emit(body),
+            Frame::Reset(r) => r.emit(body),
+        }
+    }
+}
+
+/// A whole parsed packet: header plus typed body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repr {
+    /// The common header.
+    pub header: HeaderRepr,
+    /// The typed body.
+    pub frame: Frame,
+}
+
+impl Repr {
+    /// Parses and checks a packet view: magic, version, type, CRC32C (required), body
+    /// shape. Same as [`Repr::parse_with`] with [`Check::Crc32c`].
+    ///
+    /// The DATA payload is not copied: use [`Packet::payload_range`] to narrow the
+    /// buffer handle.
+    pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr, WireError> {
+        Repr::parse_with(packet, Check::Crc32c)
+    }
+
+    /// [`Repr::parse`] under the receiving link's check policy (see [`verify_check`]).
+    pub fn parse_with<T: AsRef<[u8]>>(packet: &Packet<T>, policy: Check) -> Result<Repr, WireError> {
+        let header = HeaderRepr::parse(packet)?;
+        packet.verify_check(policy)?;
+        let frame = Frame::parse(header.packet_type, packet.payload())?;
+        Ok(Repr { header, frame })
+    }
+
+    /// Total bytes of header plus body (DATA payload excluded).
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.frame.body_len()
+    }
+
+    /// Emits header and body into `buf` and fills the checksum over them and `payload`
+    /// (DATA payload held elsewhere; pass `&[]` for control frames). Returns the number of
+    /// bytes written, [`Repr::buffer_len`]. Same as [`Repr::emit_with`] with
+    /// [`LinkCheck::CRC32C`].
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
+    pub fn emit(&self, buf: &mut [u8], payload: &[u8]) -> usize {
+        self.emit_with(buf, payload, LinkCheck::CRC32C)
+    }
+
+    /// [`Repr::emit`] on a link in state `link`: the packet advertises the link's policy
+    /// ([`Flags::ACCEPTS_UNCHECKED`] under [`Check::Off`]) and, when [`LinkCheck::tx`] is
+    /// [`Check::Off`], sets [`Flags::NO_CHECK`], leaves the CRC field zero and reads no
+    /// payload byte. The two check flags of `self.header` are ignored.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
+    pub fn emit_with(&self, buf: &mut [u8], payload: &[u8], link: LinkCheck) -> usize {
+        let n = self.buffer_len();
+        let (h, rest) = buf[..n].split_at_mut(HEADER_LEN);
+        let mut packet = Packet::new_unchecked(&mut *h);
+        self.header.emit(&mut packet);
+        self.frame.emit(rest);
+        let mut flags = self.header.flags.0 & !(Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED);
+        if link.policy == Check::Off {
+            flags |= Flags::ACCEPTS_UNCHECKED;
+        }
+        if link.tx() == Check::Off {
+            packet.set_flags_raw(flags | Flags::NO_CHECK);
+            packet.set_checksum(0);
+            return n;
+        }
+        packet.set_flags_raw(flags);
+        let crc = {
+            let mut c = crc32c::crc32c(&h[..field::CHECKSUM.start]);
+            c = crc32c::crc32c_append(c, &[0u8; 4]);
+            c = crc32c::crc32c_append(c, rest);
+            crc32c::crc32c_append(c, payload)
+        };
+        h[field::CHECKSUM].copy_from_slice(&crc.to_be_bytes());
+        n
+    }
+}
