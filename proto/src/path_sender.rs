@@ -28,22 +28,16 @@ pub enum PathHealth {
     Down,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum PathTimer {
-    /// Loss time (time threshold) or probe timeout.
-    Loss = 0,
-    /// Pacer allows the next packet.
-    Pacing = 1,
-    /// Next probe of a down path.
-    Probe = 2,
-}
-
-impl crate::timer::TimerKind for PathTimer {
-    fn slot(self) -> usize {
-        self as usize
+crate::timer_kinds! {
+    enum PathTimer {
+        /// Loss time (time threshold) or probe timeout.
+        Loss,
+        /// Pacer allows the next packet.
+        Pacing,
+        /// Next probe of a down path.
+        Probe,
     }
 }
-const PATH_TIMERS: usize = 3;
 
 /// Counters of one sending path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,7 +91,7 @@ pub struct PathSender<B> {
     loss_time: Option<Instant>,
     pto_count: u32,
     health: PathHealth,
-    timers: TimerTable<PathTimer, PATH_TIMERS>,
+    timers: TimerTable<PathTimer, { PathTimer::COUNT }>,
     probes_pending: u8,
     peer_timestamp: u32,
     initial_rtt: Duration,

@@ -93,17 +93,11 @@ pub enum ReceiverState {
     Failed(ReceiverError),
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Timer {
-    Idle = 0,
-}
-
-impl crate::timer::TimerKind for Timer {
-    fn slot(self) -> usize {
-        self as usize
+crate::timer_kinds! {
+    enum Timer {
+        Idle,
     }
 }
-const TIMERS: usize = 1;
 
 /// Smallest chunk size a receiver accepts: the reorder window is an array of
 /// `window / chunk_size` slots, so tiny chunks would let a HELLO claim a huge array.
@@ -139,7 +133,7 @@ pub struct Receiver<B> {
     fin: Option<FinRepr>,
     verdict: Option<Verdict>,
     control: VecDeque<Transmit<B>>,
-    timers: TimerTable<Timer, TIMERS>,
+    timers: TimerTable<Timer, { Timer::COUNT }>,
     last_activity: Instant,
     last_path: u16,
     /// Packets other lanes accepted, when last looked at ([`ReceiverShared`]).

@@ -90,19 +90,13 @@ pub enum SenderState {
     Failed(SenderError),
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Timer {
-    Hello = 0,
-    Fin = 1,
-    GiveUp = 2,
-}
-
-impl crate::timer::TimerKind for Timer {
-    fn slot(self) -> usize {
-        self as usize
+crate::timer_kinds! {
+    enum Timer {
+        Hello,
+        Fin,
+        GiveUp,
     }
 }
-const TIMERS: usize = 3;
 
 /// How long a receiver that holds all our data (its reader stopped) has to answer the
 /// keep-alive PINGs sent when the give-up bound passes.
@@ -129,7 +123,7 @@ pub struct Sender<B> {
     lane: SenderLane<B>,
     state: SenderState,
     digest: StreamDigest,
-    timers: TimerTable<Timer, TIMERS>,
+    timers: TimerTable<Timer, { Timer::COUNT }>,
     control_seq: u64,
     hello_tries: u32,
     hello_sent_at: Instant,

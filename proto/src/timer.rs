@@ -11,6 +11,31 @@ pub trait TimerKind: Copy {
     fn slot(self) -> usize;
 }
 
+/// Declares a timer enum: its variants in slot order, its [`TimerKind`] and its
+/// `COUNT` (the table size), so no slot number or count is written by hand.
+#[macro_export]
+macro_rules! timer_kinds {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vm])* $variant),*
+        }
+
+        impl $crate::timer::TimerKind for $name {
+            #[inline]
+            fn slot(self) -> usize {
+                self as usize
+            }
+        }
+
+        impl $name {
+            /// How many timers of this kind a table holds.
+            pub const COUNT: usize = [$(stringify!($variant)),*].len();
+        }
+    };
+}
+
 /// A set of `N` optional deadlines, one per variant of the timer enum `K`.
 #[derive(Debug, Clone, Copy)]
 pub struct TimerTable<K, const N: usize> {
@@ -71,21 +96,13 @@ impl<K: TimerKind, const N: usize> TimerTable<K, N> {
 mod tests {
     use super::*;
 
-    #[derive(Debug, Clone, Copy)]
-    enum T {
-        A = 0,
-        B = 1,
-    }
-
-    impl TimerKind for T {
-        fn slot(self) -> usize {
-            self as usize
-        }
+    crate::timer_kinds! {
+        enum T { A, B }
     }
 
     #[test]
     fn the_next_wake_up_is_the_earliest_armed_timer_and_expiry_disarms() {
-        let mut t: TimerTable<T, 2> = TimerTable::default();
+        let mut t: TimerTable<T, { T::COUNT }> = TimerTable::default();
         assert_eq!(t.next(), None);
         t.set(T::A, Instant::from_millis(5));
         t.set(T::B, Instant::from_millis(3));

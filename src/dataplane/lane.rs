@@ -72,6 +72,11 @@ pub struct Hop {
 pub trait Role {
     /// How the lane's loop ended.
     type End;
+    /// Folds another lane's role into this one, lane 0's, once every lane has stopped
+    /// (the session takes its paths back).
+    fn join(&mut self, other: Self)
+    where
+        Self: Sized;
     /// The UDP ports this end serves.
     fn ports(&self) -> core::ops::Range<u16>;
     /// Which part of the session handles a datagram ([`Incoming::sender_route`] or
@@ -94,6 +99,18 @@ pub trait Role {
     fn hop(&self, io: &LaneIo, t: &Transmit<MbufPayload>) -> Option<Hop>;
     /// The earliest time the role has something to do without new input.
     fn next_wake(&self) -> Option<Instant>;
+}
+
+/// The protocol part a lane drives: the whole session on lane 0 (`S`: a `Sender` or
+/// `Receiver`, which drives its own paths too), some of its paths on the others (`L`:
+/// a `SenderLane` or `ReceiverLane`).
+// One per lane, made once: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Unit<S, L> {
+    /// Lane 0: the session and its own paths.
+    Session(S),
+    /// Another lane: some paths of the session.
+    Paths(L),
 }
 
 /// A lane's queues and the framing around the protocol.

@@ -17,9 +17,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::clock::TscClock;
 use super::impair_port::PortImpairer;
 use super::lane::{run_lane, LaneIo, Role};
-use super::lanes::{LaneShared, Layout};
+use super::lanes::{LaneShared, Layout, Side};
 use super::lcores;
 use super::members::{self, FrameCounters, Member};
 use super::packet_check::{self, CheckPolicy};
@@ -284,6 +285,50 @@ impl Plane {
         }
         views.insert(0, rest);
         views
+    }
+
+    /// Every lane's queues and framing, over the views of [`Plane::lane_views`], and the
+    /// frame inboxes they share. Receivers join chained frames into one buffer (ring
+    /// ports hand the sender's chains over); senders take ACKs as they come.
+    pub fn lane_ios(
+        &mut self,
+        layout: Layout,
+        local_ip: std::net::Ipv4Addr,
+        clock: TscClock,
+        busy_poll: bool,
+    ) -> (Vec<LaneIo>, Arc<LaneShared>) {
+        let shared = LaneShared::new(layout.lanes);
+        let join = (layout.side == Side::Recv).then(|| self.pools.rx.clone());
+        let hdr = self.pools.hdr.clone();
+        let ios = (0..)
+            .zip(self.lane_views(layout))
+            .map(|(k, views)| {
+                LaneIo::new(k, layout, views, shared.clone(), hdr.clone(), join.clone(), local_ip, clock, busy_poll)
+            })
+            .collect();
+        (ios, shared)
+    }
+
+    /// Runs the lanes ([`Plane::run_lanes`]), then folds them back: lane 0's role takes
+    /// the others' ([`Role::join`]) and the plane its members ([`Plane::take_back`]).
+    /// Returns lane 0's role, how it ended, and every lane's frame counters.
+    pub fn run_to_end<R>(
+        &mut self,
+        lanes: Vec<(LaneIo, R)>,
+        shared: &Arc<LaneShared>,
+    ) -> Result<(R, R::End, FrameCounters), Failure>
+    where
+        R: Role + Send + 'static,
+        R::End: Send + 'static,
+    {
+        let mut runs = self.run_lanes(lanes, shared)?.into_iter();
+        let (io0, mut role0, end) = runs.next().expect("lane 0 ran");
+        let mut ios = vec![io0];
+        for (io, role, _) in runs {
+            role0.join(role);
+            ios.push(io);
+        }
+        Ok((role0, end, self.take_back(ios, shared)))
     }
 
     /// Takes every lane's member views back (lane 0's first) with their frame

@@ -11,8 +11,7 @@ use stripecat_proto::{ReceiverConfig, ReceiverState};
 
 use super::clock::TscClock;
 use super::io::{self, WriterShared};
-use super::lane::LaneIo;
-use super::lanes::{LaneShared, Layout, Side};
+use super::lanes::{Layout, Side};
 use super::plane::{Plane, PoolPlan, PortPlan, WINDOW_BYTES, WRITER_QUEUE};
 use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
 use super::signals::Signals;
@@ -64,42 +63,28 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     let clock = TscClock::new(plane.eal.tsc_hz());
     let layout =
         Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths: MAX_PATHS, side: Side::Recv };
-    let shared = LaneShared::new(layout.lanes);
-    let (hdr_pool, join_pool) = (plane.pools.hdr.clone(), plane.pools.rx.clone());
-    let lane_io = |k: u16, views| {
-        let (hdr, join) = (hdr_pool.clone(), Some(join_pool.clone()));
-        LaneIo::new(k, layout, views, shared.clone(), hdr, join, plan.local_ip, clock, plan.busy_poll)
-    };
-    let mut views = plane.lane_views(layout).into_iter();
-    let lane0_views = views.next().expect("lane 0");
+    let (ios, shared) = plane.lane_ios(layout, plan.local_ip, clock, plan.busy_poll);
+    let mut ios = ios.into_iter();
+    let io0 = ios.next().expect("lane 0");
     // Lanes 1.. take their paths off the session first; lane 0 then holds it.
-    let others: Vec<_> = (1..)
-        .zip(views)
-        .map(|(k, v)| {
+    let others: Vec<_> = ios
+        .map(|io| {
+            let k = io.lane;
             let lane = receiver.split_lane(|path| layout.owner_of_path(path) == k);
-            (lane_io(k, v), RecvRole::new(RecvUnit::Paths(lane), None, plan.udp_port))
+            (io, RecvRole::new(RecvUnit::Paths(lane), None, plan.udp_port))
         })
         .collect();
     let progress = Progress::new(None, plan.report.quiet);
     let control = RecvControl::new(writer_queue, writer.clone(), progress, Box::new(signals.checker()));
     let lane0 = RecvRole::new(RecvUnit::Session(receiver), Some(control), plan.udp_port);
-    let mut lanes = vec![(lane_io(0, lane0_views), lane0)];
+    let mut lanes = vec![(io0, lane0)];
     lanes.extend(others);
 
     let started = std::time::Instant::now();
-    let mut runs = plane.run_lanes(lanes, &shared)?.into_iter();
-    let (io0, role0, end) = runs.next().expect("lane 0 ran");
-    let RecvRole { unit: RecvUnit::Session(mut receiver), control: Some(mut control), .. } = role0 else {
+    let (role0, end, frames) = plane.run_to_end(lanes, &shared)?;
+    let RecvRole { unit: RecvUnit::Session(receiver), control: Some(mut control), .. } = role0 else {
         unreachable!("lane 0 holds the session")
     };
-    let mut ios = vec![io0];
-    for (io, role, _) in runs {
-        if let RecvUnit::Paths(lane) = role.unit {
-            receiver.join_lane(lane);
-        }
-        ios.push(io);
-    }
-    let frames = plane.take_back(ios, &shared);
     let elapsed = control.completed_at.map_or_else(|| started.elapsed(), |t| t.duration_since(started));
     // Let the writer finish what it has, then stop it.
     writer.closing.store(true, Ordering::Release);

@@ -16,20 +16,13 @@ use stripecat_proto::{DropReason, Incoming, Instant, Payload, Receiver, Receiver
 
 use super::addr::Endpoint;
 use super::io::WriterShared;
-use super::lane::{Datagram, Hop, LaneIo, Role};
+use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
 use super::payload::MbufPayload;
 use crate::report::Progress;
 use crate::wire::arp;
 
-/// The protocol part a receiver lane drives.
-// One per lane, made once: the size of the larger variant costs nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum RecvUnit {
-    /// Lane 0: the session, the reassembler and its own paths.
-    Session(Receiver<MbufPayload>),
-    /// Another lane: some paths of the session.
-    Paths(ReceiverLane<MbufPayload>),
-}
+/// The protocol part a receiver lane drives (lane 0's session holds the reassembler).
+pub type RecvUnit = Unit<Receiver<MbufPayload>, ReceiverLane<MbufPayload>>;
 
 /// How a receiver lane's loop ended.
 #[derive(Debug)]
@@ -212,6 +205,12 @@ impl RecvRole {
 
 impl Role for RecvRole {
     type End = RecvEnd;
+
+    fn join(&mut self, other: RecvRole) {
+        if let (Unit::Session(receiver), Unit::Paths(lane)) = (&mut self.unit, other.unit) {
+            receiver.join_lane(lane);
+        }
+    }
 
     fn ports(&self) -> core::ops::Range<u16> {
         self.udp_port..self.udp_port.wrapping_add(1)

@@ -14,8 +14,8 @@ use stripecat_proto::{ReceiverConfig, ReceiverState, SenderConfig, SenderState};
 use super::addr::{DEFAULT_RECEIVER_IP, DEFAULT_SENDER_IP, DEFAULT_UDP_PORT as UDP_PORT};
 use super::clock::TscClock;
 use super::io::{self, ReaderShared, WriterShared};
-use super::lane::{run_lane, LaneIo};
-use super::lanes::{LaneShared, Layout, Side};
+use super::lane::run_lane;
+use super::lanes::{Layout, Side};
 use super::members;
 use super::neighbor::Neighbors;
 use super::packet_check::CheckPolicy;
@@ -180,19 +180,8 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     let writer_thread = io::spawn_writer(&rx.eal, output, writer_queue.clone(), writer.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("writer thread: {e}")))?;
     let r_layout = Layout { lanes: 1, queues: 1, paths: links, side: Side::Recv };
-    let r_shared = LaneShared::new(1);
-    let r_views = rx.lane_views(r_layout).remove(0);
-    let mut r_io = LaneIo::new(
-        0,
-        r_layout,
-        r_views,
-        r_shared.clone(),
-        rx.pools.hdr.clone(),
-        Some(rx.pools.rx.clone()),
-        DEFAULT_RECEIVER_IP,
-        clock,
-        false,
-    );
+    let (mut r_ios, r_shared) = rx.lane_ios(r_layout, DEFAULT_RECEIVER_IP, clock, false);
+    let mut r_io = r_ios.remove(0);
     let r_control =
         RecvControl::new(writer_queue, writer.clone(), Progress::new(None, true), Box::new(signals.checker()));
     let mut r_role = RecvRole::new(RecvUnit::Session(receiver), Some(r_control), UDP_PORT);
@@ -213,19 +202,8 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     let reader_thread = io::spawn_reader(&tx.eal, input, data_pool, chunk as usize, intake.clone(), reader.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("reader thread: {e}")))?;
     let s_layout = Layout { lanes: 1, queues: 1, paths: links, side: Side::Send };
-    let s_shared = LaneShared::new(1);
-    let s_views = tx.lane_views(s_layout).remove(0);
-    let mut s_io = LaneIo::new(
-        0,
-        s_layout,
-        s_views,
-        s_shared.clone(),
-        tx.pools.hdr.clone(),
-        None,
-        DEFAULT_SENDER_IP,
-        clock,
-        false,
-    );
+    let (mut s_ios, s_shared) = tx.lane_ios(s_layout, DEFAULT_SENDER_IP, clock, false);
+    let mut s_io = s_ios.remove(0);
     let neighbors = Neighbors::new(links as usize, Some(DEFAULT_RECEIVER_IP), Some(r_mac));
     let progress = Progress::new(Some(total), plan.report.quiet);
     let s_control =

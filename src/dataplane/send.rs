@@ -13,8 +13,7 @@ use stripecat_proto::{SenderConfig, SenderState};
 
 use super::clock::TscClock;
 use super::io::{self, ReaderShared};
-use super::lane::LaneIo;
-use super::lanes::{LaneShared, Layout, Side};
+use super::lanes::{Layout, Side};
 use super::neighbor::Neighbors;
 use super::plane::{Plane, PoolPlan, PortPlan, FRESH_CHUNKS, INTAKE_CHUNKS};
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
@@ -76,44 +75,31 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
             .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
 
     let layout = Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths, side: Side::Send };
-    let shared = LaneShared::new(layout.lanes);
-    let hdr_pool = plane.pools.hdr.clone();
-    let lane_io = |k: u16, views| {
-        LaneIo::new(k, layout, views, shared.clone(), hdr_pool.clone(), None, plan.local_ip, clock, plan.busy_poll)
-    };
+    let (ios, shared) = plane.lane_ios(layout, plan.local_ip, clock, plan.busy_poll);
     let role =
         |unit, control| SendRole::new(unit, control, p.queues, plan.local_ip, plan.peer_ip, plan.udp_port, paths);
-    let mut views = plane.lane_views(layout).into_iter();
-    let lane0_views = views.next().expect("lane 0");
+    let mut ios = ios.into_iter();
+    let io0 = ios.next().expect("lane 0");
     // Lanes 1.. take their paths off the session first; lane 0 then holds it.
-    let others: Vec<_> = (1..)
-        .zip(views)
-        .map(|(k, v)| {
-            (lane_io(k, v), role(SendUnit::Paths(sender.split_lane(|path| layout.owner_of_path(path) == k)), None))
+    let others: Vec<_> = ios
+        .map(|io| {
+            let k = io.lane;
+            (io, role(SendUnit::Paths(sender.split_lane(|path| layout.owner_of_path(path) == k)), None))
         })
         .collect();
-    let neighbors = Neighbors::new(lane0_views.len(), Some(plan.peer_ip), plan.peer_mac);
+    let neighbors = Neighbors::new(io0.members.len(), Some(plan.peer_ip), plan.peer_mac);
     let progress = Progress::new(total, plan.report.quiet);
     let checker = Box::new(signals.checker());
     let control = SendControl::new(neighbors, intake, reader.clone(), ARP_TIMEOUT_US, progress, checker);
-    let mut lanes = vec![(lane_io(0, lane0_views), role(SendUnit::Session(sender), Some(control)))];
+    let mut lanes = vec![(io0, role(SendUnit::Session(sender), Some(control)))];
     lanes.extend(others);
 
     let started = std::time::Instant::now();
-    let mut runs = plane.run_lanes(lanes, &shared)?.into_iter();
+    let (role0, end, frames) = plane.run_to_end(lanes, &shared)?;
     let elapsed = started.elapsed();
-    let (io0, role0, end) = runs.next().expect("lane 0 ran");
-    let SendRole { unit: SendUnit::Session(mut sender), control: Some(mut control), .. } = role0 else {
+    let SendRole { unit: SendUnit::Session(sender), control: Some(mut control), .. } = role0 else {
         unreachable!("lane 0 holds the session")
     };
-    let mut ios = vec![io0];
-    for (io, role, _) in runs {
-        if let SendUnit::Paths(lane) = role.unit {
-            sender.join_lane(lane);
-        }
-        ios.push(io);
-    }
-    let frames = plane.take_back(ios, &shared);
     if matches!(end, SendEnd::Protocol) && sender.state() == SenderState::Done {
         // Leave after the receiver: it lingers briefly to answer a lost FIN-ACK,
         // and a memif peer that disconnects while the other side still polls can

@@ -16,7 +16,7 @@ use stripecat_proto::{DropReason, Incoming, Instant, PushError, Route, Sender, S
 use super::addr::{path_udp_port, Endpoint};
 use super::framing;
 use super::io::ReaderShared;
-use super::lane::{Datagram, Hop, LaneIo, Role};
+use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
 use super::neighbor::{self, Neighbors};
 use super::payload::MbufPayload;
 use crate::report::Progress;
@@ -28,14 +28,7 @@ pub fn path_slot(p: u16, queues: u16) -> (usize, usize) {
 }
 
 /// The protocol part a sender lane drives.
-// One per lane, made once: the size of the larger variant costs nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum SendUnit {
-    /// Lane 0: the session and its own paths.
-    Session(Sender<MbufPayload>),
-    /// Another lane: some paths of the session.
-    Paths(SenderLane<MbufPayload>),
-}
+pub type SendUnit = Unit<Sender<MbufPayload>, SenderLane<MbufPayload>>;
 
 /// How a sender lane's loop ended.
 #[derive(Debug)]
@@ -220,6 +213,12 @@ impl SendRole {
 
 impl Role for SendRole {
     type End = SendEnd;
+
+    fn join(&mut self, other: SendRole) {
+        if let (Unit::Session(sender), Unit::Paths(lane)) = (&mut self.unit, other.unit) {
+            sender.join_lane(lane);
+        }
+    }
 
     fn ports(&self) -> core::ops::Range<u16> {
         let first = path_udp_port(self.udp_port, 0);
