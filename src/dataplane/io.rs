@@ -14,7 +14,7 @@ use std::time::Duration;
 use crossbeam::queue::ArrayQueue;
 
 use super::payload::MbufPayload;
-use crate::dpdk::{Eal, Mbuf, Mempool, ThreadRegistration};
+use crate::dpdk::{spawn_registered, Eal, Mbuf, Mempool};
 
 /// How long an I/O thread sleeps when it has nothing to do or no room.
 const IDLE: Duration = Duration::from_micros(50);
@@ -51,10 +51,7 @@ pub fn spawn_reader(
     queue: Arc<ArrayQueue<MbufPayload>>,
     shared: Arc<ReaderShared>,
 ) -> std::io::Result<JoinHandle<()>> {
-    let eal = eal.clone();
-    std::thread::Builder::new().name("stripecat-reader".into()).spawn(move || {
-        crate::dpdk::unpin_current_thread();
-        let _reg = ThreadRegistration::register(&eal).ok();
+    spawn_registered(eal, "stripecat-reader", move || {
         let stopping = || shared.stop.load(Ordering::Relaxed);
         let mut rooms = MbufRooms { pool: &pool, chunk, fresh: Vec::with_capacity(READ_BURST) };
         let deliver = |mut room: MbufRoom, n: usize| -> bool {
@@ -247,10 +244,7 @@ pub fn spawn_writer(
     queue: Arc<ArrayQueue<MbufPayload>>,
     shared: Arc<WriterShared>,
 ) -> std::io::Result<JoinHandle<()>> {
-    let eal = eal.clone();
-    std::thread::Builder::new().name("stripecat-writer".into()).spawn(move || {
-        crate::dpdk::unpin_current_thread();
-        let _reg = ThreadRegistration::register(&eal).ok();
+    spawn_registered(eal, "stripecat-writer", move || {
         let mut batch: Vec<MbufPayload> = Vec::with_capacity(MAX_IOV);
         let mut written_bufs: Vec<crate::dpdk::SharedMbuf> = Vec::with_capacity(MAX_IOV);
         loop {

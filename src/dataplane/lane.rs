@@ -113,6 +113,20 @@ pub enum Unit<S, L> {
     Paths(L),
 }
 
+/// A session that takes back the paths of a lane split off it.
+pub trait JoinLane<L> {
+    fn join_lane(&mut self, lane: L);
+}
+
+impl<S: JoinLane<L>, L> Unit<S, L> {
+    /// Folds `other`'s paths into this session (lane 0's unit); a no-op otherwise.
+    pub fn join(&mut self, other: Self) {
+        if let (Unit::Session(session), Unit::Paths(lane)) = (self, other) {
+            session.join_lane(lane);
+        }
+    }
+}
+
 /// A lane's queues and the framing around the protocol.
 pub struct LaneIo {
     /// This lane's number (0 holds the session).

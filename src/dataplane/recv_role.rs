@@ -16,13 +16,19 @@ use stripecat_proto::{DropReason, Incoming, Instant, Payload, Receiver, Receiver
 
 use super::addr::Endpoint;
 use super::io::WriterShared;
-use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
+use super::lane::{Datagram, Hop, JoinLane, LaneIo, Role, Unit};
 use super::payload::MbufPayload;
 use crate::report::Progress;
 use crate::wire::arp;
 
 /// The protocol part a receiver lane drives (lane 0's session holds the reassembler).
 pub type RecvUnit = Unit<Receiver<MbufPayload>, ReceiverLane<MbufPayload>>;
+
+impl JoinLane<ReceiverLane<MbufPayload>> for Receiver<MbufPayload> {
+    fn join_lane(&mut self, lane: ReceiverLane<MbufPayload>) {
+        Receiver::join_lane(self, lane);
+    }
+}
 
 /// How a receiver lane's loop ended.
 #[derive(Debug)]
@@ -207,9 +213,7 @@ impl Role for RecvRole {
     type End = RecvEnd;
 
     fn join(&mut self, other: RecvRole) {
-        if let (Unit::Session(receiver), Unit::Paths(lane)) = (&mut self.unit, other.unit) {
-            receiver.join_lane(lane);
-        }
+        self.unit.join(other.unit);
     }
 
     fn ports(&self) -> core::ops::Range<u16> {

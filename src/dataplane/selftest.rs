@@ -25,7 +25,7 @@ use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
 use super::signals::Signals;
 use super::summary::{self, receiver_failure, sender_failure};
 use super::{chunk_for_mtu, ends, random_u64};
-use crate::dpdk::ThreadRegistration;
+use crate::dpdk::spawn_registered;
 use crate::exit::{ExitCode, Failure};
 use crate::report::{bytes_text, rate_text, Progress};
 use crate::startup::Startup;
@@ -219,16 +219,11 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     );
 
     let t0 = std::time::Instant::now();
-    let registration_eal = rx.eal.clone();
-    let recv_thread = std::thread::Builder::new()
-        .name("stripecat-selftest-recv".into())
-        .spawn(move || {
-            crate::dpdk::unpin_current_thread();
-            let _reg = ThreadRegistration::register(&registration_eal).ok();
-            let end = run_lane(&mut r_io, &mut r_role);
-            (r_io, r_role, end)
-        })
-        .map_err(|e| Failure::new(ExitCode::Other, format!("receiver thread: {e}")))?;
+    let recv_thread = spawn_registered(&rx.eal, "stripecat-selftest-recv", move || {
+        let end = run_lane(&mut r_io, &mut r_role);
+        (r_io, r_role, end)
+    })
+    .map_err(|e| Failure::new(ExitCode::Other, format!("receiver thread: {e}")))?;
     let send_end = run_lane(&mut s_io, &mut s_role);
     let send_elapsed = t0.elapsed();
     let (r_io, r_role, recv_end) =

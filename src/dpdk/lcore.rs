@@ -124,6 +124,22 @@ impl ThreadRegistration {
     }
 }
 
+/// Starts a helper thread (reader, writer, a second poll loop) that floats over
+/// every CPU instead of inheriting the main thread's pinning, registered with EAL
+/// for as long as `f` runs.
+pub fn spawn_registered<T: Send + 'static>(
+    eal: &Eal,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    let eal = eal.clone();
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        super::unpin_current_thread();
+        let _reg = ThreadRegistration::register(&eal).ok();
+        f()
+    })
+}
+
 impl Drop for ThreadRegistration {
     fn drop(&mut self) {
         // SAFETY: this guard is !Send, so we are on the registered thread.

@@ -116,6 +116,28 @@ fn unsupported(e: Errno) -> bool {
     e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP
 }
 
+/// Runs a zero-copy call (`sendfile`, `splice`) until end of stream: `Ok(true)`.
+/// `Ok(false)`: the kernel declined it before any byte moved, so a plain loop
+/// takes over; an error is the caller's to name.
+fn zero_copy(
+    total: &mut u64,
+    progress: &mut Progress,
+    mut call: impl FnMut() -> rustix::io::Result<usize>,
+) -> std::result::Result<bool, Errno> {
+    loop {
+        match call() {
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                *total += n as u64;
+                progress.update(*total, "");
+            }
+            Err(e) if e == Errno::INTR => {}
+            Err(e) if unsupported(e) && *total == 0 => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Copies all of `input` to `sock` and returns the byte count. Socket errors
 /// are the peer's doing (reset, closed); input errors are ours.
 pub fn send_all<S: AsFd + Write>(input: &mut End, sock: &mut S, block: usize, progress: &mut Progress) -> Result<u64> {
@@ -126,20 +148,17 @@ pub fn send_all<S: AsFd + Write>(input: &mut End, sock: &mut S, block: usize, pr
         Kind::Other => None,
     };
     // Zero copy first: sendfile from a file, splice from a pipe.
-    while let Some(pipe) = pipe {
-        let moved = if pipe {
-            rustix::pipe::splice(&input.file, None, &*sock, None, block, SpliceFlags::MORE)
-        } else {
-            rustix::fs::sendfile(&*sock, &input.file, None, block)
-        };
-        match moved {
-            Ok(0) => return Ok(total),
-            Ok(n) => {
-                total += n as u64;
-                progress.update(total, "");
+    if let Some(pipe) = pipe {
+        let moved = zero_copy(&mut total, progress, || {
+            if pipe {
+                rustix::pipe::splice(&input.file, None, &*sock, None, block, SpliceFlags::MORE)
+            } else {
+                rustix::fs::sendfile(&*sock, &input.file, None, block)
             }
-            Err(e) if e == Errno::INTR => {}
-            Err(e) if unsupported(e) && total == 0 => break,
+        });
+        match moved {
+            Ok(true) => return Ok(total),
+            Ok(false) => {}
             // splice cannot tell us which side failed; a socket error is
             // by far the likelier, but report both names.
             Err(e) if pipe && e != Errno::PIPE && e != Errno::CONNRESET => return Err(input.input_error(e.into())),
@@ -165,18 +184,14 @@ pub fn send_all<S: AsFd + Write>(input: &mut End, sock: &mut S, block: usize, pr
 pub fn recv_all<S: AsFd + Read>(sock: &mut S, output: &mut End, block: usize, progress: &mut Progress) -> Result<u64> {
     let mut total = 0u64;
     if output.kind == Kind::Pipe {
-        loop {
-            match rustix::pipe::splice(&*sock, None, &output.file, None, block, SpliceFlags::MORE) {
-                Ok(0) => return Ok(total),
-                Ok(n) => {
-                    total += n as u64;
-                    progress.update(total, "");
-                }
-                Err(e) if e == Errno::INTR => {}
-                Err(e) if unsupported(e) && total == 0 => break,
-                Err(e) if e == Errno::PIPE => return Err(output.output_error(e.into())),
-                Err(e) => return Err(KernelError::socket(e.into())),
-            }
+        let moved = zero_copy(&mut total, progress, || {
+            rustix::pipe::splice(&*sock, None, &output.file, None, block, SpliceFlags::MORE)
+        });
+        match moved {
+            Ok(true) => return Ok(total),
+            Ok(false) => {}
+            Err(e) if e == Errno::PIPE => return Err(output.output_error(e.into())),
+            Err(e) => return Err(KernelError::socket(e.into())),
         }
     }
     let mut buf = vec![0u8; block];
