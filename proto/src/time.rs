@@ -7,38 +7,62 @@
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
 
-/// A point in time, in microseconds since the driver's epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Instant {
-    micros: u64,
+/// A microsecond count with its constants and constructors; `$what` ends the
+/// doc sentence of each ("... since the epoch", "a span").
+macro_rules! micros {
+    ($(#[$m:meta])* $name:ident, $zero:literal, $max:literal, $what:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name {
+            micros: u64,
+        }
+
+        impl $name {
+            #[doc = $zero]
+            pub const ZERO: $name = $name { micros: 0 };
+            #[doc = $max]
+            pub const MAX: $name = $name { micros: u64::MAX };
+
+            #[doc = concat!("Builds ", $what, " from microseconds.")]
+            pub const fn from_micros(micros: u64) -> $name {
+                $name { micros }
+            }
+
+            #[doc = concat!("Builds ", $what, " from milliseconds (saturating).")]
+            pub const fn from_millis(millis: u64) -> $name {
+                $name { micros: millis.saturating_mul(1000) }
+            }
+
+            #[doc = concat!("Builds ", $what, " from seconds (saturating).")]
+            pub const fn from_secs(secs: u64) -> $name {
+                $name { micros: secs.saturating_mul(1_000_000) }
+            }
+
+            /// The count in microseconds.
+            pub const fn total_micros(self) -> u64 {
+                self.micros
+            }
+        }
+    };
 }
 
+micros!(
+    /// A point in time, in microseconds since the driver's epoch.
+    Instant,
+    "The driver's epoch.",
+    "Later than any time a session reaches.",
+    "an instant since the epoch"
+);
+
+micros!(
+    /// A span of time in microseconds.
+    Duration,
+    "No time at all.",
+    "The largest representable span; used as \"never\".",
+    "a span"
+);
+
 impl Instant {
-    /// The driver's epoch.
-    pub const ZERO: Instant = Instant { micros: 0 };
-    /// Later than any time a session reaches.
-    pub const MAX: Instant = Instant { micros: u64::MAX };
-
-    /// Builds an instant from microseconds since the epoch.
-    pub const fn from_micros(micros: u64) -> Instant {
-        Instant { micros }
-    }
-
-    /// Builds an instant from milliseconds since the epoch.
-    pub const fn from_millis(millis: u64) -> Instant {
-        Instant { micros: millis * 1000 }
-    }
-
-    /// Builds an instant from seconds since the epoch.
-    pub const fn from_secs(secs: u64) -> Instant {
-        Instant { micros: secs * 1_000_000 }
-    }
-
-    /// Microseconds since the epoch.
-    pub const fn total_micros(self) -> u64 {
-        self.micros
-    }
-
     /// Time elapsed since `earlier`, zero if `earlier` is in the future.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_micros(self.micros.saturating_sub(earlier.micros))
@@ -56,38 +80,7 @@ impl fmt::Display for Instant {
     }
 }
 
-/// A span of time in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Duration {
-    micros: u64,
-}
-
 impl Duration {
-    /// No time at all.
-    pub const ZERO: Duration = Duration { micros: 0 };
-    /// The largest representable span; used as "never".
-    pub const MAX: Duration = Duration { micros: u64::MAX };
-
-    /// Builds a span from microseconds.
-    pub const fn from_micros(micros: u64) -> Duration {
-        Duration { micros }
-    }
-
-    /// Builds a span from milliseconds.
-    pub const fn from_millis(millis: u64) -> Duration {
-        Duration { micros: millis.saturating_mul(1000) }
-    }
-
-    /// Builds a span from seconds.
-    pub const fn from_secs(secs: u64) -> Duration {
-        Duration { micros: secs.saturating_mul(1_000_000) }
-    }
-
-    /// The span in microseconds.
-    pub const fn total_micros(self) -> u64 {
-        self.micros
-    }
-
     /// The span in seconds as a float, for reports.
     pub fn as_secs_f64(self) -> f64 {
         self.micros as f64 / 1e6
