@@ -154,9 +154,7 @@ pub fn run(a: &Plan, verbose: u8) -> Result<(), Failure> {
     let now = rdtsc();
     let mut lanes = Vec::new();
     for (pi, m) in members.iter_mut().enumerate() {
-        let rxs = std::mem::take(&mut m.rx);
-        let txs = std::mem::take(&mut m.tx);
-        for (q, (rx, tx)) in rxs.into_iter().zip(txs).enumerate() {
+        for (q, (rx, tx)) in std::mem::take(&mut m.queues).into_iter().map(|p| p.into_queues()).enumerate() {
             let flow = (pi * a.queues as usize + q) as u16;
             let (g, p, l) = if a.mode == Mode::Tx {
                 (

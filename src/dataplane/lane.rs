@@ -203,7 +203,7 @@ impl LaneIo {
     fn receive<R: Role>(&mut self, now: Instant, role: &mut R, rx: &mut Vec<Mbuf>) -> usize {
         let mut work = 0;
         for mi in 0..self.members.len() {
-            for q in 0..self.members[mi].rx.len() {
+            for q in 0..self.members[mi].queues.len() {
                 work += self.members[mi].rx(q, rx);
                 for m in rx.drain(..) {
                     self.on_frame(now, role, mi, q, m);

@@ -23,7 +23,7 @@ fn port_reports(members: &[Member]) -> Vec<PortReport> {
                 tx_bytes: s.tx_bytes,
                 rx_bytes: s.rx_bytes,
                 rx_missed: s.rx_missed,
-                tx_errors: s.tx_errors + m.txbuf.iter().map(|b| b.dropped).sum::<u64>(),
+                tx_errors: s.tx_errors + m.tx_dropped(),
                 packet_check: m.check.name(),
                 packet_check_reason: m.check_reason,
             }

@@ -1,0 +1,81 @@
+//! One queue pair of a member port: its receive and transmit queues and the
+//! frames waiting to go out, flushed in bursts.
+
+use crate::dpdk::{Mbuf, RxQueue, TxQueue};
+
+/// Frames a transmit buffer holds before it flushes.
+pub const TX_BURST: usize = 32;
+/// Frames waiting in a member's buffers above which the loop stops asking
+/// the protocol for more (back-pressure: a full driver queue, e.g. a memif
+/// peer that was descheduled, slows the sender instead of losing frames).
+pub const TX_PAUSE: usize = 256;
+/// Hard cap per queue; beyond it the oldest frames are dropped (counted).
+/// With TX_PAUSE in front this only happens to control frames in bursts.
+const TX_BACKLOG: usize = 4096;
+
+/// Receive and transmit queue `qid` of one port, with its transmit buffer:
+/// frames are flushed when a burst is full and at the end of every loop
+/// iteration; a queue that stays full drops the oldest frames (counted), and
+/// the protocol treats them as lost.
+pub struct QueuePair {
+    /// The port's queue id (the same for both directions).
+    pub qid: u16,
+    rx: RxQueue,
+    tx: TxQueue,
+    /// Frames waiting to go out.
+    pub(super) pending: Vec<Mbuf>,
+    /// Frames dropped here: the link was down or the backlog overflowed.
+    pub dropped: u64,
+    /// Frames the driver took.
+    pub sent: u64,
+}
+
+impl QueuePair {
+    pub fn new(qid: u16, rx: RxQueue, tx: TxQueue) -> QueuePair {
+        QueuePair { qid, rx, tx, pending: Vec::with_capacity(TX_BACKLOG), dropped: 0, sent: 0 }
+    }
+
+    /// Receives up to `max` frames, appended to `out`.
+    #[inline]
+    pub fn rx_burst(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
+        self.rx.rx_burst(out, max)
+    }
+
+    /// Whether a burst's worth is waiting.
+    #[inline]
+    pub fn burst_full(&self) -> bool {
+        self.pending.len() >= TX_BURST
+    }
+
+    /// Offers everything pending to the driver; with the link down (`link_ok`
+    /// false) the frames are dropped and counted instead.
+    pub fn flush(&mut self, link_ok: bool) -> usize {
+        if self.pending.is_empty() {
+            return 0;
+        }
+        if !link_ok {
+            self.dropped += self.pending.len() as u64;
+            Mbuf::free_bulk(&mut self.pending);
+            return 0;
+        }
+        let n = self.tx.tx_burst(&mut self.pending);
+        self.sent += n as u64;
+        if self.pending.len() > TX_BACKLOG {
+            let excess = self.pending.len() - TX_BACKLOG;
+            self.dropped += excess as u64;
+            let mut old: Vec<Mbuf> = self.pending.drain(..excess).collect();
+            Mbuf::free_bulk(&mut old);
+        }
+        n
+    }
+
+    /// Frames waiting to go out.
+    pub fn backlog(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The queues themselves, for a user that drives them directly (`bench`).
+    pub fn into_queues(self) -> (RxQueue, TxQueue) {
+        (self.rx, self.tx)
+    }
+}
