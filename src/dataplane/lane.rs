@@ -15,7 +15,9 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use stripecat_proto::{DropReason, Incoming, Instant, Route, Transmit};
+use stripecat_proto::{
+    DropReason, Incoming, Instant, Payload, Receiver, ReceiverLane, Route, Sender, SenderLane, Transmit,
+};
 
 use super::addr::Endpoint;
 use super::backoff::Backoff;
@@ -116,6 +118,18 @@ pub enum Unit<S, L> {
 /// A session that takes back the paths of a lane split off it.
 pub trait JoinLane<L> {
     fn join_lane(&mut self, lane: L);
+}
+
+impl<B: Payload> JoinLane<SenderLane<B>> for Sender<B> {
+    fn join_lane(&mut self, lane: SenderLane<B>) {
+        Sender::join_lane(self, lane);
+    }
+}
+
+impl<B: Payload> JoinLane<ReceiverLane<B>> for Receiver<B> {
+    fn join_lane(&mut self, lane: ReceiverLane<B>) {
+        Receiver::join_lane(self, lane);
+    }
 }
 
 impl<S: JoinLane<L>, L> Unit<S, L> {

@@ -16,19 +16,13 @@ use stripecat_proto::{DropReason, Incoming, Instant, Payload, Receiver, Receiver
 
 use super::addr::Endpoint;
 use super::io::WriterShared;
-use super::lane::{Datagram, Hop, JoinLane, LaneIo, Role, Unit};
+use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
 use super::payload::MbufPayload;
 use crate::report::Progress;
 use crate::wire::arp;
 
 /// The protocol part a receiver lane drives (lane 0's session holds the reassembler).
 pub type RecvUnit = Unit<Receiver<MbufPayload>, ReceiverLane<MbufPayload>>;
-
-impl JoinLane<ReceiverLane<MbufPayload>> for Receiver<MbufPayload> {
-    fn join_lane(&mut self, lane: ReceiverLane<MbufPayload>) {
-        Receiver::join_lane(self, lane);
-    }
-}
 
 /// How a receiver lane's loop ended.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use stripecat_proto::{DropReason, Incoming, Instant, PushError, Route, Sender, S
 use super::addr::{path_udp_port, Endpoint};
 use super::framing;
 use super::io::ReaderShared;
-use super::lane::{Datagram, Hop, JoinLane, LaneIo, Role, Unit};
+use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
 use super::neighbor::{self, Neighbors};
 use super::payload::MbufPayload;
 use crate::report::Progress;
@@ -29,12 +29,6 @@ pub fn path_slot(p: u16, queues: u16) -> (usize, usize) {
 
 /// The protocol part a sender lane drives.
 pub type SendUnit = Unit<Sender<MbufPayload>, SenderLane<MbufPayload>>;
-
-impl JoinLane<SenderLane<MbufPayload>> for Sender<MbufPayload> {
-    fn join_lane(&mut self, lane: SenderLane<MbufPayload>) {
-        Sender::join_lane(self, lane);
-    }
-}
 
 /// How a sender lane's loop ended.
 #[derive(Debug)]
