@@ -1,0 +1,136 @@
+//! The writer thread: in-order payloads written with `writev` straight from the
+//! mbufs, then freed in bulk.
+
+use std::fs::File;
+use std::io::{ErrorKind, IoSlice, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam::queue::ArrayQueue;
+
+use super::super::payload::MbufPayload;
+use super::IDLE;
+use crate::dpdk::{spawn_registered, Eal};
+
+/// What the writer thread shares with the poll loop.
+#[derive(Default)]
+pub struct WriterShared {
+    /// Bytes written to the output.
+    pub written: AtomicU64,
+    /// Bytes handed to the writer (by the loop).
+    pub queued: AtomicU64,
+    /// No more payloads will come: write what is queued, flush, stop.
+    pub closing: AtomicBool,
+    /// The write error that stopped the output, if any.
+    pub error: Mutex<Option<String>>,
+    pub failed: AtomicBool,
+    /// The writer has finished (flushed or failed).
+    pub finished: AtomicBool,
+}
+
+/// Most payloads one `writev` carries (IOV_MAX is 1024 on Linux).
+const MAX_IOV: usize = 512;
+
+/// Writes queued payloads in order with `writev`, then drops (frees) them.
+pub fn spawn_writer(
+    eal: &Eal,
+    mut output: File,
+    queue: Arc<ArrayQueue<MbufPayload>>,
+    shared: Arc<WriterShared>,
+) -> std::io::Result<JoinHandle<()>> {
+    spawn_registered(eal, "stripecat-writer", move || {
+        let mut batch: Vec<MbufPayload> = Vec::with_capacity(MAX_IOV);
+        let mut written_bufs: Vec<crate::dpdk::SharedMbuf> = Vec::with_capacity(MAX_IOV);
+        loop {
+            while batch.len() < MAX_IOV {
+                match queue.pop() {
+                    Some(p) => batch.push(p),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                if shared.closing.load(Ordering::Acquire) && queue.is_empty() {
+                    break;
+                }
+                std::thread::sleep(IDLE);
+                continue;
+            }
+            if !shared.failed.load(Ordering::Relaxed) {
+                match write_all_vectored(&mut output, &batch) {
+                    Ok(n) => {
+                        shared.written.fetch_add(n, Ordering::Release);
+                    }
+                    Err((e, partial)) => {
+                        // What reached the output before the error counts:
+                        // the error message reports this length, and it
+                        // must match the bytes on disk (a full disk took
+                        // part of a batch, and the count was short by it).
+                        shared.written.fetch_add(partial, Ordering::Release);
+                        *shared.error.lock().unwrap() = Some(describe_write_error(&e));
+                        shared.failed.store(true, Ordering::Release);
+                    }
+                }
+            }
+            // Free the written mbufs in one bulk call (this thread is
+            // EAL-registered, so the pool's per-lcore cache is used).
+            written_bufs.extend(batch.drain(..).map(MbufPayload::into_mbuf));
+            crate::dpdk::SharedMbuf::free_bulk(&mut written_bufs);
+        }
+        if !shared.failed.load(Ordering::Relaxed) {
+            if let Err(e) = output.flush() {
+                *shared.error.lock().unwrap() = Some(describe_write_error(&e));
+                shared.failed.store(true, Ordering::Release);
+            }
+        }
+        shared.finished.store(true, Ordering::Release);
+    })
+}
+
+fn describe_write_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        ErrorKind::BrokenPipe => "writing output: the reading end of the pipe was closed".into(),
+        _ if e.raw_os_error() == Some(libc::ENOSPC) => "writing output: no space left on the device".into(),
+        _ => format!("writing output: {e}"),
+    }
+}
+
+/// Writes every payload, in order, coping with partial writes. On error,
+/// also returns how many bytes were written before it.
+fn write_all_vectored(out: &mut File, payloads: &[MbufPayload]) -> Result<u64, (std::io::Error, u64)> {
+    let total: usize = payloads.iter().map(|p| p.len()).sum();
+    let mut idx = 0; // first payload not fully written
+    let mut off = 0; // bytes of it already written
+    let mut done = 0usize;
+    while done < total {
+        let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(payloads.len() - idx);
+        iov.push(IoSlice::new(&payloads[idx].as_ref()[off..]));
+        for p in &payloads[idx + 1..] {
+            iov.push(IoSlice::new(p.as_ref()));
+        }
+        let n = match out.write_vectored(&iov) {
+            Ok(0) => return Err((std::io::Error::new(ErrorKind::WriteZero, "output accepted no bytes"), done as u64)),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err((e, done as u64)),
+        };
+        done += n;
+        let mut left = n;
+        while left > 0 {
+            let rem = payloads[idx].len() - off;
+            if left >= rem {
+                left -= rem;
+                idx += 1;
+                off = 0;
+            } else {
+                off += left;
+                left = 0;
+            }
+        }
+        while idx < payloads.len() && payloads[idx].len() == off {
+            idx += 1;
+            off = 0;
+        }
+    }
+    Ok(total as u64)
+}
