@@ -6,7 +6,7 @@
 //! 1. `send.rs` opens the input (`ends.rs`) and the [`plane::Plane`] (EAL, pools,
 //!    member ports), makes the protocol's `Sender` and splits it into one lane per
 //!    poll lcore (`lanes.rs` says which lane owns which queues and paths).
-//! 2. The reader thread (`io.rs`) reads the input straight into mbuf data rooms, one
+//! 2. The reader thread (`io/reader.rs`) reads the input straight into mbuf data rooms, one
 //!    protocol chunk per mbuf, and pushes them onto the **intake** queue.
 //! 3. Lane 0 (`send_role.rs`, control role) takes chunks from the intake and writes
 //!    them into the session; the protocol keeps them in its **fresh** queue
@@ -15,7 +15,7 @@
 //!    transmits and `framing.rs` builds each frame: a fresh header mbuf with the
 //!    payload mbuf chained behind it, so data waiting for its ACK is resent by
 //!    reference, never copied. Frames wait in the queue's transmit buffer
-//!    (`members.rs`) and leave in bursts.
+//!    (`members/queue.rs`) and leave in bursts.
 //! 5. At the receiver the same loop bursts frames in, classifies and parses each
 //!    once (`framing.rs`, `Incoming`), and moves a frame polled by the wrong lane to
 //!    its owner's **frame inbox** (`lanes.rs`).
@@ -23,7 +23,7 @@
 //!    reassembler's **chunk inbox** (`ReceiverShared`) and ACKs along the route it
 //!    came; lane 0 runs the reassembler and pushes in-order payloads onto the
 //!    **writer queue**.
-//! 7. The writer thread (`io.rs`) writes them with `writev` and frees them in bulk;
+//! 7. The writer thread (`io/writer.rs`) writes them with `writev` and frees them in bulk;
 //!    `recv.rs` reports once the FIN's digest matched what was written.
 //!
 //! `selftest.rs` runs both ends in one process over ring ports, through the same
