@@ -26,7 +26,7 @@ use std::str::FromStr;
 pub use bbr::{Bbr, BbrState};
 
 use crate::rtt::RttEstimator;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 /// What a congestion controller learns from recovery.
 pub trait Controller {
@@ -212,11 +212,18 @@ pub struct LossTolerantReno {
     round_lost: u64,
     random_losses: u64,
     congestion_events: u64,
+    queue_events: u64,
 }
 
 impl LossTolerantReno {
     /// A queue of fewer than this many chunks counts as "no queue".
     pub const BACKLOG_CHUNKS: u64 = 3;
+    /// ...and so does a queue that adds less delay than this. On shared memory the
+    /// minimum RTT is a microsecond and scheduling moves the round's minimum by tens
+    /// of microseconds, which the ratio alone reads as a queue of almost the whole
+    /// window: every random loss then halved the window (1% loss kept 8% of the
+    /// goodput at MTU 1500). A queue that overflows on a wire is longer than this.
+    pub const QUEUE_MIN_DELAY: Duration = Duration::from_micros(500);
     /// Losing more than 1/this of a round's bytes counts as congestion regardless of RTT.
     pub const HEAVY_LOSS_DIVISOR: u64 = 10;
     /// ...and at least this many chunks were lost in the round (two losses in a small
@@ -224,6 +231,14 @@ impl LossTolerantReno {
     pub const HEAVY_LOSS_MIN_CHUNKS: u64 = 3;
     /// The window never goes below this many chunks.
     pub const MIN_WINDOW_CHUNKS: u64 = 2;
+    /// A standing queue longer than this (the lowest RTT of the recent round above the
+    /// path's minimum) is congestion without a loss. A driver queue that pushes back
+    /// instead of dropping (af_packet into a shaped qdisc, a NIC ring) never loses a
+    /// packet, so loss alone would let a slow path's window grow to hundreds of
+    /// milliseconds of queue, and every chunk sent on it would hold the receiver's
+    /// reorder window that long. Jitter does not trigger it: one packet per round that
+    /// meets no queue keeps the round's minimum low.
+    pub const QUEUE_DELAY_LIMIT: Duration = Duration::from_millis(10);
 
     /// A controller for chunks of `mss` wire bytes starting at `initial_window` chunks.
     pub fn new(mss: u64, initial_window: u64) -> Self {
@@ -238,6 +253,7 @@ impl LossTolerantReno {
             round_lost: 0,
             random_losses: 0,
             congestion_events: 0,
+            queue_events: 0,
         }
     }
 
@@ -249,6 +265,23 @@ impl LossTolerantReno {
     /// Losses that reduced the window.
     pub fn congestion_events(&self) -> u64 {
         self.congestion_events
+    }
+
+    /// Rounds whose standing queue exceeded [`Self::QUEUE_DELAY_LIMIT`] and reduced the window.
+    pub fn queue_events(&self) -> u64 {
+        self.queue_events
+    }
+
+    /// Enters recovery: the window falls back to the path's measured BDP (the window
+    /// minus its queue, Westwood-style), never below half, so a full queue drains while
+    /// the wire stays busy; `halve` takes half regardless (losses without a queue).
+    fn reduce(&mut self, now: Instant, rtt: &RttEstimator, halve: bool) {
+        self.recovery_start = Some(now);
+        let bdp = self.window - self.backlog_bytes(rtt);
+        let target = if halve { self.window / 2 } else { bdp.max(self.window / 2) };
+        self.window = target.max(Self::MIN_WINDOW_CHUNKS * self.mss);
+        self.ssthresh = self.window;
+        self.acked_acc = 0;
     }
 
     fn backlog_bytes(&self, rtt: &RttEstimator) -> u64 {
@@ -288,7 +321,8 @@ impl Controller for LossTolerantReno {
         if self.recovery_start.is_some_and(|r| sent <= r) {
             return;
         }
-        let queue = self.backlog_bytes(rtt) >= Self::BACKLOG_CHUNKS * self.mss;
+        let delay = rtt.recent_min().saturating_sub(rtt.min());
+        let queue = self.backlog_bytes(rtt) >= Self::BACKLOG_CHUNKS * self.mss && delay >= Self::QUEUE_MIN_DELAY;
         let heavy = self.round_lost * Self::HEAVY_LOSS_DIVISOR > self.round_sent.max(self.window)
             && self.round_lost >= Self::HEAVY_LOSS_MIN_CHUNKS * self.mss;
         if !queue && !heavy {
@@ -296,14 +330,20 @@ impl Controller for LossTolerantReno {
             return;
         }
         self.congestion_events += 1;
-        self.recovery_start = Some(now);
-        // Westwood-style: fall back to the path's measured BDP (the window minus its
-        // queue), never below half. A full queue drains, the wire stays busy.
-        let bdp = self.window - self.backlog_bytes(rtt);
-        let target = if heavy && !queue { self.window / 2 } else { bdp.max(self.window / 2) };
-        self.window = target.max(Self::MIN_WINDOW_CHUNKS * self.mss);
-        self.ssthresh = self.window;
-        self.acked_acc = 0;
+        self.reduce(now, rtt, heavy && !queue);
+    }
+
+    fn on_end_acks(&mut self, now: Instant, _in_flight: u64, _acked: u64, rtt: &RttEstimator) {
+        let standing = rtt.recent_min().saturating_sub(rtt.min());
+        if standing <= Self::QUEUE_DELAY_LIMIT {
+            return;
+        }
+        // One reduction per round, as for losses: the last one needs a round to show.
+        if self.recovery_start.is_some_and(|r| now < r + rtt.smoothed()) {
+            return;
+        }
+        self.queue_events += 1;
+        self.reduce(now, rtt, false);
     }
 
     fn reset(&mut self) {
@@ -384,6 +424,26 @@ mod tests {
         assert_eq!(c.random_losses(), 1);
         c.on_congestion_event(Instant::from_millis(1), Instant::ZERO, 10 * mss, &rtt);
         assert_eq!(c.window(), 25_000, "more than a tenth of the round lost is congestion");
+    }
+
+    #[test]
+    fn a_standing_queue_without_loss_reduces_once_per_round() {
+        let mss = 1000;
+        let mut c = LossTolerantReno::new(mss, 100);
+        // 1 ms minimum, every sample of the last rounds at 40 ms: a 39 ms standing queue.
+        let queued = rtt_with(1000, 40_000);
+        let t = Instant::from_secs(1);
+        c.on_end_acks(t, 100_000, mss, &queued);
+        assert_eq!(c.queue_events(), 1);
+        assert_eq!(c.window(), 50_000, "the queue is most of the window: back to half");
+        c.on_end_acks(t + Duration::from_millis(10), 50_000, mss, &queued);
+        assert_eq!(c.window(), 50_000, "within the round of the last reduction");
+        c.on_end_acks(t + Duration::from_millis(50), 50_000, mss, &queued);
+        assert_eq!(c.window(), 25_000, "a round later the queue still stands");
+        // Jitter or a short queue leaves the window alone.
+        let mut c = LossTolerantReno::new(mss, 100);
+        c.on_end_acks(t, 100_000, mss, &rtt_with(1000, 9_000));
+        assert_eq!((c.window(), c.queue_events()), (100_000, 0));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::lanes::{Layout, Side};
 use super::members;
 use super::neighbor::Neighbors;
 use super::packet_check::CheckPolicy;
-use super::plane::{Plane, PoolPlan, FRESH_CHUNKS, INTAKE_CHUNKS, WINDOW_BYTES, WRITER_QUEUE};
+use super::plane::{Plane, PoolPlan, FRESH_CHUNKS, INTAKE_CHUNKS, MIN_PTO, WINDOW_BYTES, WRITER_QUEUE};
 use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
 use super::signals::Signals;
@@ -193,6 +193,7 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
         digest,
         total_len: Some(total),
         fresh_queue_chunks: FRESH_CHUNKS,
+        min_pto: MIN_PTO,
         ..Default::default()
     };
     let sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());

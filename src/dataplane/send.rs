@@ -15,7 +15,7 @@ use super::clock::TscClock;
 use super::io::{self, ReaderShared};
 use super::lanes::{Layout, Side};
 use super::neighbor::Neighbors;
-use super::plane::{Plane, PoolPlan, PortPlan, FRESH_CHUNKS, INTAKE_CHUNKS};
+use super::plane::{Plane, PoolPlan, PortPlan, FRESH_CHUNKS, INTAKE_CHUNKS, MIN_PTO};
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
 use super::signals::Signals;
 use super::summary::{finish_report, send_summary, sender_failure};
@@ -64,6 +64,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         total_len: total,
         fresh_queue_chunks: FRESH_CHUNKS,
         congestion: plan.congestion,
+        min_pto: MIN_PTO,
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());
