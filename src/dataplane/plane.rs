@@ -35,13 +35,9 @@ use crate::startup::Startup;
 pub const HEADROOM: u16 = 128;
 /// Receiver window (reorder buffer and flow-control credit), bytes.
 pub const WINDOW_BYTES: u64 = 32 << 20;
-/// Floor under every path's probe timeout (`SenderConfig::min_pto`). The RFC 9002 PTO
-/// of a memif path is about a millisecond, and three in a row mark the path down; a
-/// receiver descheduled for a few milliseconds on a shared machine, or a lost ACK
-/// behind a lost tail packet under random loss, then took a healthy path down and
-/// reset its window (five times per path in a 1%-loss run). 5 ms still finds a dead
-/// path within about 35 ms (5 + 10 + 20).
-pub const MIN_PTO: stripecat_proto::Duration = stripecat_proto::Duration::from_millis(5);
+/// Floor under every path's probe timeout: poll loops share CPUs with the reader,
+/// the writer and (on small machines) the peer.
+pub const MIN_PTO: stripecat_proto::Duration = stripecat_proto::SenderConfig::SHARED_MACHINE_MIN_PTO;
 /// Chunks the reader may have read ahead of the poll loop (its intake queue).
 pub const INTAKE_CHUNKS: usize = 2048;
 /// Chunks the sender's protocol queues before the window takes them (fresh queue).

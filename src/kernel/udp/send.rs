@@ -95,6 +95,8 @@ pub fn send(
         digest: alg,
         total_len: input.size(),
         congestion,
+        // Kernel sockets share CPUs with everything else on the host.
+        min_pto: SenderConfig::SHARED_MACHINE_MIN_PTO,
         ..SenderConfig::default()
     };
     let clock = Clock(StdInstant::now());
