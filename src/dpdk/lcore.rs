@@ -146,3 +146,27 @@ impl Drop for ThreadRegistration {
         unsafe { dpdk_sys::rte_thread_unregister() };
     }
 }
+
+/// The system call number of `epoll_wait` on x86-64, where EAL's interrupt thread
+/// blocks between events.
+const SYS_EPOLL_WAIT: &str = "232";
+/// ... and `epoll_pwait`, which other builds of the same thread use.
+const SYS_EPOLL_PWAIT: &str = "281";
+
+/// Whether EAL's interrupt thread (`eal-intr-thread`, which runs link and memif
+/// control events) is idle, blocked in `epoll_wait` for its next event; `None` when
+/// the thread or its `/proc` entry cannot be read. Read from `/proc/self/task`, so
+/// a caller can wait for an event's handling to finish instead of sleeping a guess.
+pub fn interrupt_thread_idle() -> Option<bool> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end() != "eal-intr-thread" {
+            continue;
+        }
+        let syscall = std::fs::read_to_string(path.join("syscall")).ok()?;
+        let nr = syscall.split_whitespace().next()?;
+        return Some(nr == SYS_EPOLL_WAIT || nr == SYS_EPOLL_PWAIT);
+    }
+    None
+}

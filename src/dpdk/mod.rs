@@ -25,7 +25,7 @@ mod vdev;
 
 pub use eal::{Eal, EalOptions};
 pub use error::{rte_errno_text, DpdkError};
-pub use lcore::{spawn_registered, LcoreJoin, ThreadRegistration};
+pub use lcore::{interrupt_thread_idle, spawn_registered, LcoreJoin, ThreadRegistration};
 pub use mbuf::{Mbuf, SharedMbuf, ShimView};
 pub use mempool::Mempool;
 pub use port::{

@@ -136,8 +136,10 @@ fn links_down(members: &[Member], up: &[bool], ever_up: &[bool], limit: Duration
     Failure::env(what).hint(hint)
 }
 
-/// How long memif's interrupt thread is given to finish a peer's disconnect.
+/// The longest memif's interrupt thread is given to finish a peer's disconnect.
 const MEMIF_TEARDOWN_GRACE: Duration = Duration::from_millis(100);
+/// How often the interrupt thread is looked at meanwhile.
+const TEARDOWN_POLL: Duration = Duration::from_millis(1);
 
 /// Waits until every memif member's link is down (its peer left), at most
 /// `limit`. Other drivers have no peer process to wait for.
@@ -151,10 +153,28 @@ pub fn wait_for_peer_exit(members: &[Member], limit: Duration) {
         if !waiting {
             // memif marks the link down first and then tears the connection
             // down in EAL's interrupt thread; closing our ports before it is
-            // done would run a second teardown beside the first.
-            std::thread::sleep(MEMIF_TEARDOWN_GRACE);
+            // done would run a second teardown beside the first. Done is when
+            // that thread is back waiting for events (seen twice in a row); where
+            // it cannot be seen, the whole grace.
+            wait_teardown(Instant::now() + MEMIF_TEARDOWN_GRACE);
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until EAL's interrupt thread is idle on two looks in a row, or `until`.
+fn wait_teardown(until: Instant) {
+    let mut idle_looks = 0;
+    while Instant::now() < until {
+        std::thread::sleep(TEARDOWN_POLL);
+        match crate::dpdk::interrupt_thread_idle() {
+            Some(true) => idle_looks += 1,
+            Some(false) => idle_looks = 0,
+            None => continue,
+        }
+        if idle_looks >= 2 {
+            return;
+        }
     }
 }
