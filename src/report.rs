@@ -80,6 +80,8 @@ pub struct Summary {
     pub impaired: Option<ImpairReport>,
     /// Error text when the transfer failed.
     pub error: Option<String>,
+    /// `--rate`: the session's payload cap, bits per second (sender only).
+    pub rate_cap_bps: Option<f64>,
 }
 
 /// What `--impair` did.
@@ -139,6 +141,9 @@ impl Summary {
             self.transport,
             rate_text(self.goodput_bps)
         );
+        if let Some(cap) = self.rate_cap_bps {
+            s.push_str(&format!(" (capped at {})", rate_text(cap)));
+        }
         if self.resends > 0 || self.role == "send" {
             s.push_str(&format!(", {} resends", self.resends));
         }
@@ -179,6 +184,8 @@ pub struct Progress {
     total: Option<u64>,
     enabled: bool,
     drawn: bool,
+    /// Shown at the end of every line (e.g. the rate cap).
+    note: String,
 }
 
 impl Progress {
@@ -191,7 +198,16 @@ impl Progress {
             total,
             enabled: !quiet && std::io::stderr().is_terminal(),
             drawn: false,
+            note: String::new(),
         }
+    }
+
+    /// Shows the session's payload rate cap (bytes per second) on every line.
+    pub fn with_rate_cap(mut self, cap: Option<u64>) -> Progress {
+        if let Some(c) = cap {
+            self.note = format!("cap {}", rate_text(c as f64 * 8.0));
+        }
+        self
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -218,9 +234,11 @@ impl Progress {
             let eta = if avg > 0.0 { (t.saturating_sub(bytes)) as f64 / avg } else { 0.0 };
             line.push_str(&format!("  {pct:5.1}%  ETA {eta:4.0} s"));
         }
-        if !extra.is_empty() {
-            line.push_str("  ");
-            line.push_str(extra);
+        for part in [extra, self.note.as_str()] {
+            if !part.is_empty() {
+                line.push_str("  ");
+                line.push_str(part);
+            }
         }
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[2K{line}");

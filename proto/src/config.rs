@@ -41,6 +41,9 @@ pub struct SenderConfig {
     pub give_up_after: Duration,
     /// Capacity of the fresh-data queue, in chunks.
     pub fresh_queue_chunks: usize,
+    /// Cap on the payload rate of the whole session (all paths, resends included), in
+    /// bytes per second; `None`: no cap.
+    pub rate_limit: Option<u64>,
 }
 
 impl SenderConfig {
@@ -71,6 +74,7 @@ impl Default for SenderConfig {
             fin_interval: Duration::from_millis(20),
             give_up_after: Duration::from_secs(10),
             fresh_queue_chunks: 4096,
+            rate_limit: None,
         }
     }
 }

@@ -263,6 +263,12 @@ impl<B: Payload> PathSender<B> {
             self.timers.set(PathTimer::Pacing, at);
             return None;
         }
+        // The session's cap last: its reservation is spent only when the path sends.
+        let payload = self.mss.saturating_sub(HEADER_LEN as u64);
+        if let Some(Err(at)) = shared.rate_limit().map(|cap| cap.reserve(now, payload)) {
+            self.timers.set(PathTimer::Pacing, at);
+            return None;
+        }
         self.timers.stop(PathTimer::Pacing);
         let (chunk, resend) = shared.next_chunk()?;
         let pn = self.next_pn;

@@ -146,7 +146,10 @@ impl<B: Payload> Sender<B> {
     /// A sender for session `session_id` (64-bit random, chosen by the caller: the core
     /// owns no randomness). The first `poll_transmit` sends the HELLO.
     pub fn new(config: SenderConfig, session_id: u64, now: Instant) -> Self {
-        let shared = Arc::new(SenderShared::new(session_id, config.chunk_size, config.fresh_queue_chunks));
+        let shared = Arc::new(
+            SenderShared::new(session_id, config.chunk_size, config.fresh_queue_chunks)
+                .with_rate_limit(config.rate_limit),
+        );
         let paths = (0..config.paths.max(1)).map(|i| Some(PathSender::new(i, &config))).collect();
         let lane = SenderLane::new(shared.clone(), crate::path_set::PathSet::new(paths));
         let mut timers = TimerTable::default();

@@ -20,6 +20,7 @@ use crossbeam_queue::{ArrayQueue, SegQueue};
 use thiserror::Error;
 
 use crate::payload::Payload;
+use crate::rate_limit::RateLimit;
 use crate::time::Instant;
 
 /// "Not known yet" for stream ends.
@@ -97,6 +98,8 @@ pub struct SenderShared<B> {
     /// The handshake's round trip (µs), 0 until measured: paths on other
     /// lcores seed their RTT estimate with it, as the control owner's do.
     handshake_rtt_us: AtomicU64,
+    /// The session's payload rate cap (`--rate`), shared by every path.
+    rate_limit: Option<RateLimit>,
 }
 
 impl<B: Payload> SenderShared<B> {
@@ -116,7 +119,19 @@ impl<B: Payload> SenderShared<B> {
             credit: AtomicU64::new(0),
             newest_acked_sent: AtomicU64::new(0),
             handshake_rtt_us: AtomicU64::new(0),
+            rate_limit: None,
         }
+    }
+
+    /// The same, with every path's payload capped together at `bytes_per_sec`.
+    pub fn with_rate_limit(mut self, bytes_per_sec: Option<u64>) -> Self {
+        self.rate_limit = bytes_per_sec.map(RateLimit::new);
+        self
+    }
+
+    /// The session's rate cap, if any.
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        self.rate_limit.as_ref()
     }
 
     /// Records the handshake's round trip (control owner, before

@@ -63,6 +63,26 @@ fn one_slow_path_behind_a_deep_queue_that_never_drops_still_reaches_85_percent()
 }
 
 #[test]
+fn a_rate_cap_holds_the_session_within_ten_percent_across_four_paths() {
+    // 400 Mbit/s of payload over 4 x 1 Gbit/s: the cap, not the links, sets the pace.
+    let cap = 50_000_000u64;
+    let mut sc = Scenario::new(13, 4, gig(), 32 * MB);
+    sc.sender.rate_limit = Some(cap);
+    let r = run(&sc);
+    r.assert_intact();
+    let rate = r.goodput(); // bytes per second
+    assert!(
+        (rate - cap as f64).abs() <= cap as f64 * 0.10,
+        "seed 13: {rate:.0} B/s against a cap of {cap}: {}",
+        r.summary()
+    );
+    // Every path carries some of it.
+    for (i, l) in r.forward.iter().enumerate() {
+        assert!(l.offered_bytes > 4 * MB, "seed 13: path {i} carried {} bytes: {}", l.offered_bytes, r.summary());
+    }
+}
+
+#[test]
 fn path_dies_mid_transfer_and_survivors_carry_85_percent() {
     let mut sc = Scenario::new(3, 4, gig(), 64 * MB);
     let death = Instant::from_millis(40);

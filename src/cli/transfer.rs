@@ -70,6 +70,39 @@ fn parse_impair(s: &str) -> Result<Impairment, String> {
     Impairment::parse(s).map_err(|e| e.to_string())
 }
 
+/// Parses `--rate` into payload bytes per second: a number with an optional decimal
+/// prefix (k, M, G, T), in bits per second (`4G`, `500Mbit/s`, `10Gbps`) or, ending in
+/// `B/s` or `Bps`, in bytes per second (`100MB/s`).
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let bad = || format!("{s:?} is not a rate like 500M, 4G (bits/s) or 100MB/s (bytes/s)");
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim();
+    let (prefix, rest) = match unit.chars().next() {
+        Some(c @ ('k' | 'K' | 'm' | 'M' | 'g' | 'G' | 't' | 'T')) => (Some(c.to_ascii_lowercase()), &unit[1..]),
+        _ => (None, unit),
+    };
+    let mult = match prefix {
+        None => 1e0,
+        Some('k') => 1e3,
+        Some('m') => 1e6,
+        Some('g') => 1e9,
+        _ => 1e12,
+    };
+    let bytes = match rest {
+        "" | "b" | "bit" | "bit/s" | "bps" | "b/s" => false,
+        "B" | "B/s" | "Bps" | "byte/s" => true,
+        _ => return Err(bad()),
+    };
+    let per_sec = value * mult / if bytes { 1.0 } else { 8.0 };
+    if !(1.0..1e15).contains(&per_sec) {
+        return Err(format!("{s:?}: give a rate between 8 bit/s and 8 Pbit/s"));
+    }
+    Ok(per_sec as u64)
+}
+
 /// `FILE` or `-`: `None` means stdin/stdout.
 fn file_arg(file: &Option<PathBuf>) -> Option<PathBuf> {
     file.clone().filter(|p| p.as_os_str() != "-")
@@ -107,6 +140,7 @@ impl EndArgs {
             file: file.clone(),
             digest,
             congestion,
+            rate_limit: None,
             report: self.report.plan(),
         }
     }
@@ -133,6 +167,11 @@ pub struct SendArgs {
     /// holds its rate under random loss), or fixed:BYTES (a constant window, for tests).
     #[arg(long = "cc", value_name = "NAME", default_value = "reno")]
     pub cc: CongestionConfig,
+
+    /// Cap the session's payload rate across all paths (DPDK and --udp): bits per second
+    /// (500M, 4G, 10G) or bytes per second with B/s (100MB/s, 1.5GB/s); decimal units.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<u64>,
 
     /// FILE to send; stdin when absent or '-'.
     #[arg(value_name = "FILE")]
@@ -168,6 +207,7 @@ impl SendArgs {
             busy_poll: self.end.plane.busy_poll,
             digest: self.digest.algorithm(),
             congestion: self.cc,
+            rate_limit: self.rate,
             input: file_arg(&self.file),
             report: self.end.report.plan(),
             verbose,
@@ -176,7 +216,7 @@ impl SendArgs {
 
     /// The plain plan `kernel::send` takes.
     pub fn kernel_plan(&self) -> kernel::Plan {
-        self.end.kernel_plan(&self.file, self.digest.algorithm(), self.cc)
+        kernel::Plan { rate_limit: self.rate, ..self.end.kernel_plan(&self.file, self.digest.algorithm(), self.cc) }
     }
 }
 
@@ -197,5 +237,24 @@ impl RecvArgs {
     /// The plain plan `kernel::recv` takes (digest and congestion are the sender's choice).
     pub fn kernel_plan(&self) -> kernel::Plan {
         self.end.kernel_plan(&self.file, DigestAlgorithm::None, CongestionConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn rates_in_bits_and_bytes() {
+        assert_eq!(parse_rate("4G"), Ok(500_000_000));
+        assert_eq!(parse_rate("500M"), Ok(62_500_000));
+        assert_eq!(parse_rate("10Gbit/s"), Ok(1_250_000_000));
+        assert_eq!(parse_rate("1.5Gbps"), Ok(187_500_000));
+        assert_eq!(parse_rate("100MB/s"), Ok(100_000_000));
+        assert_eq!(parse_rate("2GBps"), Ok(2_000_000_000));
+        assert_eq!(parse_rate("8000"), Ok(1000));
+        for bad in ["", "fast", "4Q", "1.2.3G", "0", "-5M", "4 Gigs"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

@@ -39,6 +39,8 @@ pub struct SendPlan {
     pub digest: DigestAlgorithm,
     /// Every path's congestion controller.
     pub congestion: stripecat_proto::CongestionConfig,
+    /// `--rate`: the session's payload cap, bytes per second.
+    pub rate_limit: Option<u64>,
     /// FILE, or stdin when `None`.
     pub input: Option<PathBuf>,
     pub report: ReportPlan,
@@ -65,6 +67,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         fresh_queue_chunks: FRESH_CHUNKS,
         congestion: plan.congestion,
         min_pto: MIN_PTO,
+        rate_limit: plan.rate_limit,
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());
@@ -89,7 +92,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         })
         .collect();
     let neighbors = Neighbors::new(io0.members.len(), Some(plan.peer_ip), plan.peer_mac);
-    let progress = Progress::new(total, plan.report.quiet);
+    let progress = Progress::new(total, plan.report.quiet).with_rate_cap(plan.rate_limit);
     let checker = Box::new(signals.checker());
     let control = SendControl::new(neighbors, intake, reader.clone(), ARP_TIMEOUT_US, progress, checker);
     let mut lanes = vec![(io0, role(SendUnit::Session(sender), Some(control)))];
@@ -118,6 +121,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     control.progress.finish();
 
     let mut summary = send_summary(&sender, p.queues, &plane.members, &frames, "dpdk", elapsed);
+    summary.rate_cap_bps = plan.rate_limit.map(|b| b as f64 * 8.0);
     let result = match end {
         SendEnd::Interrupted | SendEnd::Quit => Err(signals.failure()),
         SendEnd::ArpFailed(names) => Err(Failure::new(

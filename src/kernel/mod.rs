@@ -176,7 +176,7 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
     let block = k.block();
     // Open the local end first: a missing file should not cost the peer a connection.
     let mut input = if mode == Mode::Chat { None } else { Some(End::input(a.file.as_deref())?) };
-    let mut progress = Progress::new(input.as_ref().and_then(End::size), a.report.quiet);
+    let mut progress = Progress::new(input.as_ref().and_then(End::size), a.report.quiet).with_rate_cap(a.rate_limit);
     // The clock starts when the peer is there, not while we wait for it.
     let mut started = Instant::now();
     let result: Attempt = match (mode, input.as_mut()) {
@@ -205,7 +205,7 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
             &ep,
             &opts,
             input,
-            udp::SessionChoice { digest: alg, congestion: a.congestion },
+            udp::SessionChoice { digest: alg, congestion: a.congestion, rate_limit: a.rate_limit },
             &mut progress,
             &mut started,
         ),

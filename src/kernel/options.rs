@@ -52,5 +52,7 @@ pub struct Plan {
     pub digest: DigestAlgorithm,
     /// (send) The congestion controller of every `--udp` path.
     pub congestion: CongestionConfig,
+    /// (send, `--udp`) `--rate`: the session's payload cap, bytes per second.
+    pub rate_limit: Option<u64>,
     pub report: ReportPlan,
 }

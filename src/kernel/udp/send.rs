@@ -50,6 +50,8 @@ fn local_addr(k: &Options, i: usize, peer: &SocketAddr) -> Result<SocketAddr, Ke
 pub struct SessionChoice {
     pub digest: Option<DigestAlgorithm>,
     pub congestion: stripecat_proto::CongestionConfig,
+    /// `--rate`: the session's payload cap, bytes per second.
+    pub rate_limit: Option<u64>,
 }
 
 /// `send --udp HOST:PORT`.
@@ -62,7 +64,7 @@ pub fn send(
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
-    let SessionChoice { digest: alg, congestion } = choice;
+    let SessionChoice { digest: alg, congestion, rate_limit } = choice;
     let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Connect { addrs, .. } = ep else {
         return Err(bare(KernelError::Usage(
@@ -97,6 +99,7 @@ pub fn send(
         congestion,
         // Kernel sockets share CPUs with everything else on the host.
         min_pto: SenderConfig::SHARED_MACHINE_MIN_PTO,
+        rate_limit,
         ..SenderConfig::default()
     };
     let clock = Clock(StdInstant::now());
