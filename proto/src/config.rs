@@ -61,7 +61,9 @@ pub struct PathProbe {
     /// Datagram length of the smaller probe (tells "large packets do not arrive" from
     /// "nothing arrives").
     pub base_len: u16,
-    /// How long a path may take to have a full-size probe acknowledged.
+    /// How long a path may take to have a full-size probe acknowledged. The verdict
+    /// comes sooner when base-size probes come back and four full-size ones sent after
+    /// the first of those answers do not.
     pub timeout: Duration,
     /// Interval between probe pairs.
     pub interval: Duration,

@@ -66,6 +66,9 @@ pub enum PathEvent {
 
 /// Path-MTU probes remembered per path (their packet numbers and whether full-size).
 const MTU_PROBES: usize = 16;
+/// Full-size probes left unanswered after a base-size one came back that settle the
+/// verdict before the timeout.
+const MTU_FULL_UNANSWERED: u8 = 4;
 
 crate::timer_kinds! {
     enum PathTimer {
@@ -151,6 +154,8 @@ pub struct PathSender<B> {
     mtu_base_ok: bool,
     /// Probes of the pair still to send.
     mtu_pending: u8,
+    /// Full-size probes sent since a base-size one was acknowledged.
+    mtu_full_after_base: u8,
     /// Outstanding probes: packet number and whether full-size.
     mtu_probes: Vec<(u64, bool)>,
     /// Counted in the shared number of failed paths.
@@ -189,6 +194,7 @@ impl<B: Payload> PathSender<B> {
             mtu_since: None,
             mtu_base_ok: false,
             mtu_pending: 0,
+            mtu_full_after_base: 0,
             mtu_probes: Vec::new(),
             mtu_counted: false,
             event: None,
@@ -218,6 +224,7 @@ impl<B: Payload> PathSender<B> {
         self.set_mtu(PathMtu::Probing, shared);
         self.mtu_since = None;
         self.mtu_base_ok = false;
+        self.mtu_full_after_base = 0;
         self.mtu_probes.clear();
         self.timers.stop(PathTimer::Mtu);
     }
@@ -254,6 +261,9 @@ impl<B: Payload> PathSender<B> {
             self.mtu_probes.remove(0);
         }
         self.mtu_probes.push((pn, full));
+        if full && self.mtu_base_ok {
+            self.mtu_full_after_base = self.mtu_full_after_base.saturating_add(1);
+        }
         let mut header = self.header(now, PacketType::Ping, shared.session_id(), pn);
         header.flags = Flags(Flags::ACK_NOW);
         self.stats.packets += 1;
@@ -294,7 +304,11 @@ impl<B: Payload> PathSender<B> {
             return;
         }
         let mut next = probe.interval;
-        if self.mtu == PathMtu::Probing && self.mtu_since.is_some_and(|t| now - t >= probe.timeout) {
+        // The verdict: at the timeout, or as soon as small probes come back while
+        // several full ones sent after them do not (the path is up, the size is the problem).
+        let timed_out = self.mtu_since.is_some_and(|t| now - t >= probe.timeout);
+        let clear = self.mtu_full_after_base >= MTU_FULL_UNANSWERED;
+        if self.mtu == PathMtu::Probing && (timed_out || clear) {
             let base_ok = self.mtu_base_ok;
             self.set_mtu(PathMtu::Failed { base_ok }, shared);
             let full_len = Self::full_len(shared);
@@ -470,7 +484,12 @@ impl<B: Payload> PathSender<B> {
         if self.timers.get(PathTimer::Loss).is_none() {
             self.arm_loss_timer();
         }
-        Some(Transmit { path: self.id, repr: Repr { header, frame: Frame::Data }, payload: Some(chunk.payload), pad_to: 0 })
+        Some(Transmit {
+            path: self.id,
+            repr: Repr { header, frame: Frame::Data },
+            payload: Some(chunk.payload),
+            pad_to: 0,
+        })
     }
 
     fn send_ping(&mut self, now: Instant, shared: &SenderShared<B>) -> Transmit<B> {

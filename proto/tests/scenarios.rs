@@ -328,7 +328,8 @@ fn a_path_that_drops_full_size_datagrams_is_named_and_the_others_carry_the_strea
     assert_eq!(events.len(), 1, "seed 33: {events:?}");
     let (at, e) = events[0];
     assert_eq!(e, PathEvent::MtuFailed { path: 1, full_len: 4096 + 48, base_len: 1472, base_ok: true });
-    assert!(at <= Instant::from_millis(2300), "seed 33: reported at {at:?}");
+    // Small probes come back, so four unanswered full ones settle it well before the 2 s.
+    assert!(at <= Instant::from_millis(700), "seed 33: reported at {at:?}");
     assert_eq!(sim.sender.path(1).mtu(), PathMtu::Failed { base_ok: true });
     assert_eq!(sim.sender.path(0).mtu(), PathMtu::Ok);
     // No data went over path 1: only its probes did.

@@ -166,14 +166,18 @@ pub fn build_transmit(
     let mut m = pool.alloc().ok_or(BuildError::NoBuffer)?;
     let hdr = t.header_len();
     let payload_len = t.payload.as_ref().map_or(0, |p| p.len());
-    let pad = MIN_FRAME.saturating_sub(L2_L4_LEN + hdr + payload_len);
+    // A path-MTU probe asks for zero padding inside the datagram (counted in the UDP
+    // length); Ethernet's minimum-frame padding comes after it.
+    let probe_pad = t.padding();
+    let udp_payload = hdr + payload_len + probe_pad;
+    let pad = MIN_FRAME.saturating_sub(L2_L4_LEN + udp_payload);
     // Chaining needs the payload to be a whole mbuf and the frame to need no
     // padding (padding must follow the payload). DATA frames are never short.
-    let chained = chain && pad == 0 && t.payload.as_ref().is_some_and(|p| p.is_whole());
-    let in_first = L2_L4_LEN + hdr + if chained { 0 } else { payload_len } + pad;
+    let chained = chain && pad == 0 && probe_pad == 0 && t.payload.as_ref().is_some_and(|p| p.is_whole());
+    let in_first = L2_L4_LEN + hdr + if chained { 0 } else { payload_len } + probe_pad + pad;
     {
         let buf = m.append(in_first).ok_or(BuildError::TooBig)?;
-        write_l2_l4(buf, src, dst, hdr + payload_len, ident);
+        write_l2_l4(buf, src, dst, udp_payload, ident);
         let written = t.emit_with(&mut buf[L2_L4_LEN..], check);
         debug_assert_eq!(written, hdr);
         let mut end = L2_L4_LEN + hdr;

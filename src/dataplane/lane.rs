@@ -160,6 +160,9 @@ pub struct LaneIo {
     pub clock: TscClock,
     pub busy_poll: bool,
     pub counters: FrameCounters,
+    /// Whole-frame buffers for path-MTU probes (padded to a full frame), when the
+    /// header pool holds headers only.
+    pub probe_pool: Option<Arc<Mempool>>,
     /// IPv4 identification of the next frame (differs per lane: it only needs to
     /// differ between fragments' datagrams, and we never fragment).
     ident: u16,
@@ -190,6 +193,7 @@ impl LaneIo {
             clock,
             busy_poll,
             counters: FrameCounters::default(),
+            probe_pool: None,
             ident: lane.wrapping_mul(0x1000),
         }
     }
@@ -291,7 +295,11 @@ impl LaneIo {
             let Some(member) = self.members.get_mut(hop.member) else { continue };
             // A frame we cannot build is a lost packet to the protocol.
             let (chain, check) = (member.chain, member.tx_check());
-            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &hop.src, &hop.dst, self.ident, chain, check) {
+            let pool = match &self.probe_pool {
+                Some(p) if t.pad_to > 0 => p,
+                _ => &self.hdr_pool,
+            };
+            if let Ok(f) = framing::build_transmit(pool, &t, &hop.src, &hop.dst, self.ident, chain, check) {
                 member.send(hop.queue, f);
             }
         }

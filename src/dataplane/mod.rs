@@ -56,7 +56,30 @@ pub mod summary;
 /// Chunk size for an MTU: what is left of an IP packet after IPv4, UDP and the
 /// protocol header.
 pub fn chunk_for_mtu(mtu: u16) -> u16 {
-    mtu - 20 - 8 - stripecat_proto::wire::HEADER_LEN as u16
+    mtu - IP_UDP_LEN - stripecat_proto::wire::HEADER_LEN as u16
+}
+
+/// IPv4 and UDP header bytes in front of every datagram (within the MTU).
+pub const IP_UDP_LEN: u16 = 20 + 8;
+
+/// The MTU (IP packet size) that carries a datagram of `datagram` bytes.
+pub fn mtu_for_datagram(datagram: u16) -> u16 {
+    datagram.saturating_add(IP_UDP_LEN)
+}
+
+/// The MTU whose chunk size is `chunk` ([`chunk_for_mtu`] backwards).
+pub fn mtu_for_chunk(chunk: u16) -> u16 {
+    mtu_for_datagram(chunk.saturating_add(stripecat_proto::wire::HEADER_LEN as u16))
+}
+
+/// The smaller MTU of the path-MTU check's second probe: 1500 (what every Ethernet
+/// port carries) under jumbo frames, else IPv4's 576.
+pub fn base_probe_mtu(mtu: u16) -> u16 {
+    if mtu > 1500 {
+        1500
+    } else {
+        576
+    }
 }
 
 /// A session id: 64 random bits from the kernel (the protocol core owns no randomness).

@@ -47,7 +47,8 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
 
     let mut receiver = stripecat_proto::Receiver::new(ReceiverConfig {
         paths: MAX_PATHS,
-        max_chunk_size: chunk.max(9000),
+        // Our frames: a sender with larger ones settles down to them in the handshake.
+        max_chunk_size: chunk,
         window: WINDOW_BYTES,
         // Other lanes hand chunks to the reassembler through the inbox while lane 0
         // may be descheduled: room for the whole window, which bounds what can be in
@@ -93,6 +94,9 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
 
     let written = writer.written.load(Ordering::Acquire);
     let mut summary = recv_summary(&receiver, &plane.members, &frames, written, "dpdk", elapsed);
+    if let Some(c) = receiver.chunk_size() {
+        summary.set_mtu(super::mtu_for_chunk(c), p.mtu);
+    }
     let write_error = writer.error.lock().unwrap().clone();
     let result = match end {
         RecvEnd::Interrupted | RecvEnd::Quit => Err(signals.failure()),

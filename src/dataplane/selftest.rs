@@ -198,7 +198,8 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     };
     let sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
     let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
-    let reader = Arc::new(ReaderShared::default());
+    // Both ends run at one chunk size: nothing to settle.
+    let reader = Arc::new(ReaderShared { chunk: (chunk as usize).into(), ..Default::default() });
     let data_pool = tx.pools.data.clone().expect("a sender's plane has data buffers");
     let reader_thread = io::spawn_reader(&tx.eal, input, data_pool, chunk as usize, intake.clone(), reader.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("reader thread: {e}")))?;

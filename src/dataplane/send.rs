@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crossbeam::queue::ArrayQueue;
 use stripecat_proto::wire::DigestAlgorithm;
-use stripecat_proto::{SenderConfig, SenderState};
+use stripecat_proto::{PathProbe, SenderConfig, SenderError, SenderState};
 
 use super::clock::TscClock;
 use super::io::{self, ReaderShared};
@@ -19,13 +19,18 @@ use super::plane::{Plane, PoolPlan, PortPlan, FRESH_CHUNKS, INTAKE_CHUNKS, MIN_P
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
 use super::signals::Signals;
 use super::summary::{finish_report, send_summary, sender_failure};
-use super::{chunk_for_mtu, ends, random_u64};
+use super::{base_probe_mtu, chunk_for_mtu, ends, mtu_for_chunk, random_u64};
 use crate::exit::{ExitCode, Failure};
 use crate::report::{Progress, ReportPlan};
 use crate::wire::Mac;
 
 /// How long the sender tries ARP before giving up.
 const ARP_TIMEOUT_US: u64 = 10_000_000;
+/// How long a member path may take to carry a full-size probe before it is reported
+/// (and left out of the transfer).
+const PATH_PROBE_TIMEOUT: stripecat_proto::Duration = stripecat_proto::Duration::from_secs(3);
+/// Interval between path-MTU probe pairs.
+const PATH_PROBE_INTERVAL: stripecat_proto::Duration = stripecat_proto::Duration::from_millis(100);
 
 /// What `send` is asked to do.
 pub struct SendPlan {
@@ -65,6 +70,15 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         fresh_queue_chunks: FRESH_CHUNKS,
         congestion: plan.congestion,
         min_pto: MIN_PTO,
+        // The receiver may run smaller frames: it settles the chunk size, and the reader
+        // cuts chunks only then.
+        settle_chunk: true,
+        // Every path proves it carries full frames before it carries data.
+        path_probe: Some(PathProbe {
+            base_len: chunk_for_mtu(base_probe_mtu(p.mtu)) + stripecat_proto::wire::HEADER_LEN as u16,
+            timeout: PATH_PROBE_TIMEOUT,
+            interval: PATH_PROBE_INTERVAL,
+        }),
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());
@@ -76,7 +90,12 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
             .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
 
     let layout = Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths, side: Side::Send };
-    let (ios, shared) = plane.lane_ios(layout, plan.local_ip, clock, plan.busy_poll);
+    let (mut ios, shared) = plane.lane_ios(layout, plan.local_ip, clock, plan.busy_poll);
+    // Path-MTU probes are padded to a whole frame: they come from the receive pool,
+    // whose buffers hold one (the header pool's may hold headers only).
+    for io in &mut ios {
+        io.probe_pool = Some(plane.pools.rx.clone());
+    }
     let role =
         |unit, control| SendRole::new(unit, control, p.queues, plan.local_ip, plan.peer_ip, plan.udp_port, paths);
     let mut ios = ios.into_iter();
@@ -118,6 +137,11 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     control.progress.finish();
 
     let mut summary = send_summary(&sender, p.queues, &plane.members, &frames, "dpdk", elapsed);
+    // The chunk size the handshake settled (the reader was given it then).
+    let settled = reader.chunk.load(Ordering::Acquire);
+    if settled > 0 {
+        summary.set_mtu(mtu_for_chunk(settled as u16), p.mtu);
+    }
     let result = match end {
         SendEnd::Interrupted | SendEnd::Quit => Err(signals.failure()),
         SendEnd::ArpFailed(names) => Err(Failure::new(
@@ -130,6 +154,12 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
             SenderState::Done => {
                 summary.verified = Some(true);
                 Ok(())
+            }
+            SenderState::Failed(SenderError::PathMtu { full_len, base_len, base_ok }) => {
+                let names: Vec<&str> = plane.members.iter().map(|m| m.name.as_str()).collect();
+                let who = format!("member{} {}", if names.len() > 1 { "s" } else { "" }, names.join(", "));
+                let (what, hint) = super::send_role::mtu_failure_text(&who, full_len, base_len, base_ok);
+                Err(Failure::new(ExitCode::Transfer, what).hint(hint))
             }
             SenderState::Failed(e) => Err(sender_failure(e)),
             other => Err(Failure::new(ExitCode::Other, format!("sender stopped in state {other:?}"))),

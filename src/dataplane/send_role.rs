@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
-use stripecat_proto::{DropReason, Incoming, Instant, PushError, Route, Sender, SenderLane, Transmit};
+use stripecat_proto::{DropReason, Incoming, Instant, PathEvent, PushError, Route, Sender, SenderLane, Transmit};
 
 use super::addr::{path_udp_port, Endpoint};
 use super::framing;
@@ -25,6 +25,47 @@ use crate::wire::{arp, Mac};
 /// Where path `p` goes out: member and queue.
 pub fn path_slot(p: u16, queues: u16) -> (usize, usize) {
     ((p / queues) as usize, (p % queues) as usize)
+}
+
+/// What the path-MTU check found, in the operator's terms: the member and frame sizes.
+pub fn mtu_failure_text(members: &str, full_len: u16, base_len: u16, base_ok: bool) -> (String, String) {
+    let (full, base) = (super::mtu_for_datagram(full_len), super::mtu_for_datagram(base_len));
+    if base_ok {
+        (
+            format!("{members}: {full}-byte frames do not arrive, {base}-byte frames do"),
+            format!("enable jumbo frames on that switch port or use --mtu {base}"),
+        )
+    } else {
+        (
+            format!("{members}: neither {full}-byte nor {base}-byte frames arrive"),
+            "check the link and the peer's address on that member".to_string(),
+        )
+    }
+}
+
+/// Tells the operator about a path event (once per member and lane).
+fn report_path_event(io: &LaneIo, queues: u16, e: &PathEvent, reported: &mut Vec<bool>) {
+    let path = match *e {
+        PathEvent::MtuFailed { path, .. } | PathEvent::MtuRecovered { path } => path,
+    };
+    let (mi, _) = path_slot(path, queues);
+    let Some(member) = io.members.get(mi) else { return };
+    if reported.len() <= mi {
+        reported.resize(mi + 1, false);
+    }
+    match *e {
+        PathEvent::MtuFailed { full_len, base_len, base_ok, .. } if !reported[mi] => {
+            reported[mi] = true;
+            let (what, hint) = mtu_failure_text(&format!("member {}", member.name), full_len, base_len, base_ok);
+            let rest = if io.members.len() > 1 { "; the other members carry the stream" } else { "" };
+            eprintln!("stripecat: warning: {what} (hint: {hint}){rest}");
+        }
+        PathEvent::MtuRecovered { .. } if reported[mi] => {
+            reported[mi] = false;
+            eprintln!("stripecat: member {}: full-size frames arrive now; it carries data again", member.name);
+        }
+        _ => {}
+    }
 }
 
 /// The protocol part a sender lane drives.
@@ -105,6 +146,8 @@ pub struct SendRole {
     pub paths: u16,
     /// Lane 0: every member's peer MAC is known (transmits may start).
     resolved: bool,
+    /// Members whose path-MTU failure this lane reported already (one line per member).
+    reported: Vec<bool>,
 }
 
 impl SendRole {
@@ -117,7 +160,7 @@ impl SendRole {
         udp_port: u16,
         paths: u16,
     ) -> SendRole {
-        SendRole { unit, control, queues, local_ip, peer_ip, udp_port, paths, resolved: false }
+        SendRole { unit, control, queues, local_ip, peer_ip, udp_port, paths, resolved: false, reported: Vec::new() }
     }
 
     /// The session (lane 0).
@@ -181,6 +224,13 @@ impl SendRole {
         if sender.poll_timeout().is_some_and(|t| t <= now) {
             sender.handle_timeout(now);
             work += 1;
+        }
+        if sender.is_established() && c.reader.chunk.load(Ordering::Relaxed) == 0 {
+            // The handshake settled the chunk size: the reader may cut chunks now.
+            c.reader.chunk.store(sender.chunk_size() as usize, Ordering::Release);
+        }
+        while let Some(e) = sender.poll_event() {
+            report_path_event(io, self.queues, &e, &mut self.reported);
         }
         // Fresh chunks from the reader, while the protocol takes them.
         while let Some(item) = c.pending.take().or_else(|| c.intake.pop()) {
@@ -257,6 +307,9 @@ impl Role for SendRole {
         let SendUnit::Paths(lane) = &mut self.unit else { return Ok(0) };
         if lane.poll_timeout().is_some_and(|t| t <= now) {
             lane.handle_timeout(now);
+            while let Some(e) = lane.poll_event() {
+                report_path_event(io, self.queues, &e, &mut self.reported);
+            }
             return Ok(1);
         }
         Ok(0)
