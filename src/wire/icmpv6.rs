@@ -8,21 +8,21 @@
 
 use std::net::Ipv6Addr;
 
-use super::{checksum, ipv6, Field, Mac, WireError};
+use super::{checksum, ipv6, Mac, WireError};
 
 mod field {
-    use super::Field;
-    pub const TYPE: usize = 0;
-    pub const CODE: usize = 1;
-    pub const CHECKSUM: Field = 2..4;
-    /// Neighbour advertisement flags (R, S, O in the top three bits).
-    pub const FLAGS: usize = 4;
-    /// Target address of a solicitation or advertisement.
-    pub const TARGET: Field = 8..24;
-    /// Options after the target.
-    pub const OPTIONS: usize = 24;
+    stripecat_proto::layout! {
+        TYPE: byte, CODE: byte, CHECKSUM: 2,
+        /// Neighbour advertisement flags (R, S, O in the top three bits).
+        FLAGS: byte, _: 3,
+        /// Target address of a solicitation or advertisement.
+        TARGET: 16,
+        /// Options after the target.
+        OPTIONS: ..
+    }
 }
 
+/// The fixed ICMPv6 header (type, code, checksum and four bytes of message).
 pub const HEADER_LEN: usize = 8;
 /// Length of a solicitation or advertisement without options.
 pub const ND_LEN: usize = field::OPTIONS;

@@ -4,19 +4,13 @@
 
 use std::net::Ipv6Addr;
 
-use super::{Field, WireError};
+use super::WireError;
 
 mod field {
-    use super::Field;
-    pub const VER_TC_FLOW: Field = 0..4;
-    pub const PAYLOAD_LEN: Field = 4..6;
-    pub const NEXT_HEADER: usize = 6;
-    pub const HOP_LIMIT: usize = 7;
-    pub const SRC: Field = 8..24;
-    pub const DST: Field = 24..40;
+    stripecat_proto::layout! { VER_TC_FLOW: 4, PAYLOAD_LEN: 2, NEXT_HEADER: byte, HOP_LIMIT: byte, SRC: 16, DST: 16 }
 }
 
-pub const HEADER_LEN: usize = field::DST.end;
+pub const HEADER_LEN: usize = field::END;
 pub const NEXT_UDP: u8 = 17;
 pub const NEXT_ICMPV6: u8 = 58;
 

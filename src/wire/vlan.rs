@@ -6,16 +6,14 @@
 //!                    '---------- this view: TPID excluded, 4 bytes -------'
 //! ```
 
-use super::{Field, WireError};
+use super::WireError;
 
 mod field {
-    use super::Field;
-    pub const TCI: Field = 0..2;
-    pub const ETHERTYPE: Field = 2..4;
+    stripecat_proto::layout! { TCI: 2, ETHERTYPE: 2 }
 }
 
 /// Bytes of the tag after the TPID (TCI and inner EtherType).
-pub const HEADER_LEN: usize = field::ETHERTYPE.end;
+pub const HEADER_LEN: usize = field::END;
 /// Bytes a tag adds to a frame (TPID and TCI).
 pub const TAG_LEN: usize = 4;
 /// Largest VLAN id that names a VLAN (0 is "priority only", 4095 reserved).
