@@ -357,3 +357,30 @@ fn probed_paths_that_carry_full_frames_lose_little_time() {
     r.assert_intact();
     assert!(r.efficiency() >= 0.85, "seed 35: efficiency {:.3}: {}", r.efficiency(), r.summary());
 }
+
+#[test]
+fn a_path_that_comes_back_is_probed_again_before_it_carries_data() {
+    use stripecat_proto::PathMtu;
+    let mut sc = probed(36, 2);
+    sc.stream_len = 32 * MB;
+    for l in sc.forward.iter_mut().chain(sc.backward.iter_mut()) {
+        *l = LinkConfig::clean(100, Duration::from_micros(500), 10);
+    }
+    let (down, up) = (Instant::from_millis(300), Instant::from_millis(900));
+    sc.forward[1].outages.push((down, up));
+    sc.backward[1].outages.push((down, up));
+    let mut sim = sc.build();
+    sim.run_until(Instant::from_millis(290), |s| {
+        s.sender.path(1).mtu() == PathMtu::Ok && s.now > Instant::from_millis(200)
+    });
+    assert_eq!(sim.sender.path(1).mtu(), PathMtu::Ok, "seed 36: path 1 never passed the check");
+    sim.run_until(Instant::from_secs(5), |s| s.sender.path(1).health() == PathHealth::Down);
+    sim.run_until(Instant::from_secs(5), |s| s.sender.path(1).health() == PathHealth::Up);
+    assert_eq!(sim.sender.path(1).health(), PathHealth::Up, "seed 36: path 1 never came back");
+    assert_eq!(sim.sender.path(1).mtu(), PathMtu::Probing, "seed 36: back without a new check");
+    let back = sim.now;
+    sim.run_until(Instant::from_secs(5), |s| s.sender.path(1).mtu() == PathMtu::Ok);
+    assert!(sim.now - back <= Duration::from_millis(50), "seed 36: the new check took {:?}", sim.now - back);
+    sim.run_until(Instant::from_secs(60), |s| s.is_done());
+    sim.report().assert_intact();
+}
