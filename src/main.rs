@@ -23,7 +23,7 @@ fn main() {
         Command::Send(args) if args.end.kernel.active() => stripecat::kernel::send(&args.kernel_plan()),
         Command::Recv(args) if args.end.kernel.active() => stripecat::kernel::recv(&args.kernel_plan()),
         Command::Send(args) => args.dataplane_plan(cli.verbose).and_then(|p| stripecat::dataplane::send::run(&p)),
-        Command::Recv(args) => stripecat::dataplane::recv::run(&args.dataplane_plan(cli.verbose)),
+        Command::Recv(args) => args.dataplane_plan(cli.verbose).and_then(|p| stripecat::dataplane::recv::run(&p)),
         Command::Selftest(args) => stripecat::dataplane::selftest::run(&args.plan(cli.verbose)),
         Command::Bench(args) => stripecat::bench::run(&args.plan(), cli.verbose),
     };

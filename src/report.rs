@@ -82,6 +82,18 @@ pub struct Summary {
     pub error: Option<String>,
     /// `--rate`: the session's payload cap, bits per second (sender only).
     pub rate_cap_bps: Option<f64>,
+    /// The frame size (MTU) the handshake settled, when a session was set up.
+    pub mtu: Option<u16>,
+    /// Why the settled MTU is below this end's `--mtu` (the peer's is smaller).
+    pub mtu_note: Option<String>,
+}
+
+impl Summary {
+    /// Records the session's MTU, settled from this end's `ours` and the peer's.
+    pub fn set_mtu(&mut self, settled: u16, ours: u16) {
+        self.mtu = Some(settled);
+        self.mtu_note = (settled < ours).then(|| format!("the peer's --mtu {settled} is below our {ours}"));
+    }
 }
 
 /// What `--impair` did.
@@ -160,6 +172,9 @@ impl Summary {
             (Some(alg), None, Some(false)) if alg != "none" => s.push_str(&format!("; {alg} digest DID NOT MATCH")),
             (None, None, Some(true)) => s.push_str("; end-to-end check passed"),
             _ => {}
+        }
+        if let Some(note) = &self.mtu_note {
+            s.push_str(&format!("; frames of {} bytes ({note})", self.mtu.unwrap_or(0)));
         }
         if let Some(e) = &self.error {
             s.push_str(&format!("; failed: {e}"));

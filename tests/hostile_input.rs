@@ -65,8 +65,11 @@ def stripe(session, body, length=None, good_crc=True, ptype=3):
     if not good_crc: crc ^= 0x5A5A5A5A
     return h + struct.pack('!I', crc) + body
 def garbage():
+    # Not our magic, and a length field (bytes 32-33 of the header) that fits, so the
+    # magic is what the receiver refuses (not the length: random bytes would say "truncated").
     b = rnd(100)
-    return (b'\x12\x34' + b[2:]) if b[:2] == b'\x53\x54' else b
+    b = (b'\x12\x34' + b[2:]) if b[:2] == b'\x53\x54' else b
+    return b[:32] + b'\x00\x10' + b[34:]
 
 frames = [
     lambda: rnd(rng.randrange(60, 1500)),                       # random bytes
@@ -79,6 +82,9 @@ frames = [
     lambda: eth(ipv4(udp(stripe(rng.getrandbits(64), rnd(200), good_crc=False)))), # bad CRC
     lambda: eth(ipv4(udp(rnd(64)), total=9000)),                # oversized IPv4 length
     lambda: eth(ipv4(udp(rnd(64), length=4000))),               # oversized UDP length
+    lambda: eth(struct.pack('!HH', 210, 0x0800) + ipv4(udp(rnd(64))), 0x8100),  # another VLAN
+    lambda: eth(b'\x00', 0x8100),                              # truncated 802.1Q tag
+    lambda: eth(rnd(64), 0x86dd),                               # IPv6 on an IPv4 member
 ]
 while True:
     for f in frames:
@@ -125,7 +131,9 @@ fn hostile_frames_during_a_transfer_are_dropped_and_counted() {
     assert_same_file(&input, &output);
     let report = read_json(&rj);
     let drops = &report["drops"];
-    for k in ["malformed_frame", "bad_magic", "wrong_session", "truncated", "bad_checksum"] {
+    for k in
+        ["malformed_frame", "bad_magic", "wrong_session", "truncated", "bad_checksum", "wrong_vlan", "other_ethertype"]
+    {
         assert!(drops[k].as_u64().unwrap_or(0) > 0, "no {k} drops counted: {report}");
     }
 }

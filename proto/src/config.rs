@@ -44,6 +44,38 @@ pub struct SenderConfig {
     /// Cap on the payload rate of the whole session (all paths, resends included), in
     /// bytes per second; `None`: no cap.
     pub rate_limit: Option<u64>,
+    /// Ask the receiver to settle a smaller chunk size when ours is above what it takes
+    /// (HELLO option [`crate::wire::HelloRepr::OPT_SETTLE_CHUNK`]). Only for a driver that
+    /// writes no chunk before the handshake and then cuts chunks of
+    /// [`crate::Sender::chunk_size`].
+    pub settle_chunk: bool,
+    /// The path-MTU check: `Some` makes every path carry a full-size probe before data.
+    pub path_probe: Option<PathProbe>,
+}
+
+/// The path-MTU check ([`SenderConfig::path_probe`]): after the handshake, and again
+/// whenever a path that was down comes back, each path sends a PING padded to a full
+/// DATA datagram (header plus chunk) beside one padded to `base_len`, and carries no data
+/// until the full one is acknowledged. A path without that answer within `timeout` is
+/// reported ([`crate::PathEvent::MtuFailed`]) and keeps out of the transfer (probed on,
+/// ten times slower); with every path so, the session fails ([`crate::SenderError::PathMtu`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathProbe {
+    /// Datagram length of the smaller probe (tells "large packets do not arrive" from
+    /// "nothing arrives").
+    pub base_len: u16,
+    /// How long a path may take to have a full-size probe acknowledged. The verdict
+    /// comes sooner when base-size probes come back and four full-size ones sent after
+    /// the first of those answers do not.
+    pub timeout: Duration,
+    /// Interval between probe pairs.
+    pub interval: Duration,
+}
+
+impl Default for PathProbe {
+    fn default() -> Self {
+        PathProbe { base_len: 1472, timeout: Duration::from_secs(2), interval: Duration::from_millis(100) }
+    }
 }
 
 impl SenderConfig {
@@ -75,6 +107,8 @@ impl Default for SenderConfig {
             give_up_after: Duration::from_secs(10),
             fresh_queue_chunks: 4096,
             rate_limit: None,
+            settle_chunk: false,
+            path_probe: None,
         }
     }
 }

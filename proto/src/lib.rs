@@ -46,12 +46,12 @@ pub mod timer;
 pub mod transmit;
 pub mod wire;
 
-pub use config::{ReceiverConfig, SenderConfig};
+pub use config::{PathProbe, ReceiverConfig, SenderConfig};
 pub use congestion::{CongestionConfig, CongestionControl, Controller};
 pub use digest::StreamDigest;
 pub use incoming::{Incoming, Route};
 pub use path_receiver::PathReceiver;
-pub use path_sender::{PathHealth, PathSender, PathSnapshot};
+pub use path_sender::{PathEvent, PathHealth, PathMtu, PathSender, PathSnapshot};
 pub use payload::{Payload, SharedBytes};
 pub use rate_limit::RateLimit;
 pub use reassembly::Reassembler;

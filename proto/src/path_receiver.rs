@@ -288,7 +288,7 @@ impl PathReceiver {
             timestamp: now.wire_timestamp(),
             timestamp_echo: self.peer_timestamp,
         };
-        Some(Transmit { path: self.id, repr: Repr { header, frame }, payload: None })
+        Some(Transmit { path: self.id, repr: Repr { header, frame }, payload: None, pad_to: 0 })
     }
 }
 

@@ -6,7 +6,7 @@
 //! `poll_timeout()` passed, then `poll_transmit(now)` until it returns `None` (or the
 //! TX burst is full).
 
-use crate::config::SenderConfig;
+use crate::config::{PathProbe, SenderConfig};
 use crate::congestion::{CongestionControl, Controller};
 use crate::pacer::Pacer;
 use crate::recovery::{SentPacket, SentPackets, TIME_THRESHOLD};
@@ -28,6 +28,48 @@ pub enum PathHealth {
     Down,
 }
 
+/// Where a path stands in the path-MTU check ([`PathProbe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathMtu {
+    /// No check asked for, or a full-size probe was acknowledged: carries data.
+    Ok,
+    /// Probing: no data until a full-size probe is acknowledged.
+    Probing,
+    /// No full-size probe acknowledged within the timeout: carries no data, probed on
+    /// slowly.
+    Failed {
+        /// A base-size probe was acknowledged.
+        base_ok: bool,
+    },
+}
+
+/// Something about a path that the driver reports (naming the member it knows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathEvent {
+    /// No full-size probe came back within the timeout: the path carries no data.
+    MtuFailed {
+        /// The path.
+        path: u16,
+        /// Datagram length of the full-size probe.
+        full_len: u16,
+        /// Datagram length of the base-size probe.
+        base_len: u16,
+        /// Whether a base-size probe came back.
+        base_ok: bool,
+    },
+    /// A full-size probe came back after a failure: the path carries data again.
+    MtuRecovered {
+        /// The path.
+        path: u16,
+    },
+}
+
+/// Path-MTU probes remembered per path (their packet numbers and whether full-size).
+const MTU_PROBES: usize = 16;
+/// Full-size probes left unanswered after a base-size one came back that settle the
+/// verdict before the timeout.
+const MTU_FULL_UNANSWERED: u8 = 4;
+
 crate::timer_kinds! {
     enum PathTimer {
         /// Loss time (time threshold) or probe timeout.
@@ -36,6 +78,8 @@ crate::timer_kinds! {
         Pacing,
         /// Next probe of a down path.
         Probe,
+        /// Next path-MTU probe pair, and the check's deadline.
+        Mtu,
     }
 }
 
@@ -101,6 +145,22 @@ pub struct PathSender<B> {
     probe_interval: Duration,
     min_pto: Duration,
     stats: PathSenderStats,
+    /// The path-MTU check, when asked for.
+    probe: Option<PathProbe>,
+    mtu: PathMtu,
+    /// When the current check started (at the first transmit opportunity).
+    mtu_since: Option<Instant>,
+    /// A base-size probe was acknowledged in the current check.
+    mtu_base_ok: bool,
+    /// Probes of the pair still to send.
+    mtu_pending: u8,
+    /// Full-size probes sent since a base-size one was acknowledged.
+    mtu_full_after_base: u8,
+    /// Outstanding probes: packet number and whether full-size.
+    mtu_probes: Vec<(u64, bool)>,
+    /// Counted in the shared number of failed paths.
+    mtu_counted: bool,
+    event: Option<PathEvent>,
 }
 
 impl<B: Payload> PathSender<B> {
@@ -129,7 +189,139 @@ impl<B: Payload> PathSender<B> {
             probe_interval: config.probe_interval,
             min_pto: config.min_pto,
             stats: PathSenderStats::default(),
+            probe: config.path_probe,
+            mtu: if config.path_probe.is_some() { PathMtu::Probing } else { PathMtu::Ok },
+            mtu_since: None,
+            mtu_base_ok: false,
+            mtu_pending: 0,
+            mtu_full_after_base: 0,
+            mtu_probes: Vec::new(),
+            mtu_counted: false,
+            event: None,
         }
+    }
+
+    /// Where the path stands in the path-MTU check.
+    pub fn mtu(&self) -> PathMtu {
+        self.mtu
+    }
+
+    /// The latest event on this path not yet taken.
+    pub fn take_event(&mut self) -> Option<PathEvent> {
+        self.event.take()
+    }
+
+    /// Datagram length of a full-size probe: a DATA packet of a whole chunk.
+    fn full_len(shared: &SenderShared<B>) -> u16 {
+        (HEADER_LEN as u64 + shared.chunk_size()).min(u16::MAX as u64) as u16
+    }
+
+    /// Starts (again) the path-MTU check, if one is configured.
+    fn restart_mtu_check(&mut self, shared: &SenderShared<B>) {
+        if self.probe.is_none() {
+            return;
+        }
+        self.set_mtu(PathMtu::Probing, shared);
+        self.mtu_since = None;
+        self.mtu_base_ok = false;
+        self.mtu_full_after_base = 0;
+        self.mtu_probes.clear();
+        self.timers.stop(PathTimer::Mtu);
+    }
+
+    fn set_mtu(&mut self, m: PathMtu, shared: &SenderShared<B>) {
+        let failed = matches!(m, PathMtu::Failed { .. });
+        if failed != self.mtu_counted {
+            shared.count_mtu_failed(failed);
+            self.mtu_counted = failed;
+        }
+        self.mtu = m;
+    }
+
+    /// The next path-MTU probe, when one is due.
+    fn poll_mtu_probe(&mut self, now: Instant, shared: &SenderShared<B>) -> Option<Transmit<B>> {
+        let probe = self.probe?;
+        if self.mtu == PathMtu::Ok {
+            return None;
+        }
+        if self.mtu_since.is_none() {
+            self.mtu_since = Some(now);
+            self.mtu_pending = 2;
+            self.timers.set(PathTimer::Mtu, now + probe.interval);
+        }
+        if self.mtu_pending == 0 {
+            return None;
+        }
+        self.mtu_pending -= 1;
+        let full = self.mtu_pending == 1;
+        let len = if full { Self::full_len(shared) } else { probe.base_len.min(Self::full_len(shared)) };
+        let pn = self.next_pn;
+        self.next_pn += 1;
+        if self.mtu_probes.len() >= MTU_PROBES {
+            self.mtu_probes.remove(0);
+        }
+        self.mtu_probes.push((pn, full));
+        if full && self.mtu_base_ok {
+            self.mtu_full_after_base = self.mtu_full_after_base.saturating_add(1);
+        }
+        let mut header = self.header(now, PacketType::Ping, shared.session_id(), pn);
+        header.flags = Flags(Flags::ACK_NOW);
+        self.stats.packets += 1;
+        self.stats.bytes += len as u64;
+        Some(Transmit { path: self.id, repr: Repr { header, frame: Frame::Ping }, payload: None, pad_to: len })
+    }
+
+    /// Notes the path-MTU probes an ACK acknowledges.
+    fn mtu_acked(&mut self, ack: &AckRepr, shared: &SenderShared<B>) {
+        if self.mtu == PathMtu::Ok || self.mtu_probes.is_empty() {
+            return;
+        }
+        let acked = |pn: u64| ack.ranges.iter().any(|(lo, hi)| (lo..=hi).contains(&pn));
+        let mut full = false;
+        for &(pn, is_full) in &self.mtu_probes {
+            if acked(pn) {
+                if is_full {
+                    full = true;
+                } else {
+                    self.mtu_base_ok = true;
+                }
+            }
+        }
+        if full {
+            if matches!(self.mtu, PathMtu::Failed { .. }) {
+                self.event = Some(PathEvent::MtuRecovered { path: self.id });
+            }
+            self.set_mtu(PathMtu::Ok, shared);
+            self.mtu_probes.clear();
+            self.timers.stop(PathTimer::Mtu);
+        }
+    }
+
+    /// The path-MTU timer: the next probe pair, and the verdict at the deadline.
+    fn mtu_timeout(&mut self, now: Instant, shared: &SenderShared<B>) {
+        let Some(probe) = self.probe else { return };
+        if self.mtu == PathMtu::Ok {
+            return;
+        }
+        let mut next = probe.interval;
+        // The verdict: at the timeout, or as soon as small probes come back while
+        // several full ones sent after them do not (the path is up, the size is the problem).
+        let timed_out = self.mtu_since.is_some_and(|t| now - t >= probe.timeout);
+        let clear = self.mtu_full_after_base >= MTU_FULL_UNANSWERED;
+        if self.mtu == PathMtu::Probing && (timed_out || clear) {
+            let base_ok = self.mtu_base_ok;
+            self.set_mtu(PathMtu::Failed { base_ok }, shared);
+            let full_len = Self::full_len(shared);
+            let base_len = probe.base_len.min(full_len);
+            self.event = Some(PathEvent::MtuFailed { path: self.id, full_len, base_len, base_ok });
+        }
+        if let PathMtu::Failed { .. } = self.mtu {
+            next = probe.interval.saturating_mul(10);
+            // A base-size answer that comes late still tells the report something.
+            self.mtu = PathMtu::Failed { base_ok: self.mtu_base_ok };
+        }
+        self.mtu_pending = 2;
+        self.timers.set(PathTimer::Mtu, now + next);
     }
 
     /// Path id.
@@ -252,6 +444,9 @@ impl<B: Payload> PathSender<B> {
         if self.health == PathHealth::Down {
             return None;
         }
+        if self.mtu != PathMtu::Ok {
+            return self.poll_mtu_probe(now, shared);
+        }
         if self.sent.bytes_in_flight() + self.mss > self.cc.window() {
             return None;
         }
@@ -295,7 +490,12 @@ impl<B: Payload> PathSender<B> {
         if self.timers.get(PathTimer::Loss).is_none() {
             self.arm_loss_timer();
         }
-        Some(Transmit { path: self.id, repr: Repr { header, frame: Frame::Data }, payload: Some(chunk.payload) })
+        Some(Transmit {
+            path: self.id,
+            repr: Repr { header, frame: Frame::Data },
+            payload: Some(chunk.payload),
+            pad_to: 0,
+        })
     }
 
     fn send_ping(&mut self, now: Instant, shared: &SenderShared<B>) -> Transmit<B> {
@@ -311,7 +511,7 @@ impl<B: Payload> PathSender<B> {
         self.stats.packets += 1;
         self.stats.bytes += HEADER_LEN as u64;
         self.arm_loss_timer();
-        Transmit { path: self.id, repr: Repr { header, frame: Frame::Ping }, payload: None }
+        Transmit { path: self.id, repr: Repr { header, frame: Frame::Ping }, payload: None, pad_to: 0 }
     }
 
     /// Processes an ACK frame received for this path. Lost data goes to the shared
@@ -325,6 +525,7 @@ impl<B: Payload> PathSender<B> {
             // Acknowledges something never sent: ignore the frame's ranges.
             return;
         }
+        self.mtu_acked(ack, shared);
         let mut newly_acked = false;
         let mut acked_bytes = 0;
         let mut largest_sent_time = None;
@@ -355,6 +556,11 @@ impl<B: Payload> PathSender<B> {
             self.stats.ups += 1;
             self.cc.reset();
             self.timers.stop(PathTimer::Probe);
+            // What carried small probes may not carry full frames (a link re-plugged
+            // into another switch port): check again before data.
+            if self.mtu == PathMtu::Ok {
+                self.restart_mtu_check(shared);
+            }
         }
         if self.largest_acked.is_none_or(|l| largest > l) {
             self.largest_acked = Some(largest);
@@ -396,6 +602,9 @@ impl<B: Payload> PathSender<B> {
     /// other paths, mark down after K), down-path probing.
     pub fn handle_timeout(&mut self, now: Instant, shared: &SenderShared<B>) {
         self.timers.take_expired(PathTimer::Pacing, now);
+        if self.timers.take_expired(PathTimer::Mtu, now) {
+            self.mtu_timeout(now, shared);
+        }
         if self.timers.take_expired(PathTimer::Probe, now) && self.health == PathHealth::Down {
             self.probes_pending = 1;
             self.timers.set(PathTimer::Probe, now + self.probe_interval);

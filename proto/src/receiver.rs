@@ -386,20 +386,20 @@ impl<B: Payload> Receiver<B> {
             return;
         }
         let header = self.header(now, path, session, &frame, echo);
-        self.control.push_back(Transmit { path, repr: Repr { header, frame }, payload: None });
+        self.control.push_back(Transmit { path, repr: Repr { header, frame }, payload: None, pad_to: 0 });
     }
 
     fn on_hello(&mut self, now: Instant, h: &HeaderRepr, hello: HelloRepr) -> Result<(), DropReason> {
         let path = h.path_id.min(self.config.paths.saturating_sub(1));
         let reject = |this: &mut Self, reason| {
-            let frame = Frame::HelloAck(HelloAckRepr { reject: Some(reason), options: 0, window: 0 });
+            let frame = Frame::HelloAck(HelloAckRepr { reject: Some(reason), options: 0, chunk_size: 0, window: 0 });
             this.queue_control(now, path, h.session_id, frame, h.timestamp);
         };
         match self.session {
-            Some((s, _)) if s == h.session_id => {
+            Some((s, served)) if s == h.session_id => {
                 // Our HELLO-ACK was lost: answer again.
                 let window = self.reassembler.as_ref().map_or(0, |r| r.window());
-                let frame = Frame::HelloAck(HelloAckRepr { reject: None, options: 0, window });
+                let frame = Frame::HelloAck(settled_ack(&hello, served.chunk_size, window));
                 self.queue_control(now, path, s, frame, h.timestamp);
                 self.touch(now, path);
                 return Ok(());
@@ -411,25 +411,35 @@ impl<B: Payload> Receiver<B> {
             None => {}
         }
         // The floor bounds the slot array (window / chunk) a hostile HELLO can make us allocate.
-        if hello.chunk_size < MIN_CHUNK_SIZE || hello.chunk_size > self.config.max_chunk_size {
+        // A chunk above ours is settled down to ours when the sender can take that (the
+        // smaller end's frame size wins); otherwise refused.
+        let settles = hello.options & HelloRepr::OPT_SETTLE_CHUNK != 0;
+        let chunk = if settles { hello.chunk_size.min(self.config.max_chunk_size) } else { hello.chunk_size };
+        if chunk < MIN_CHUNK_SIZE || chunk > self.config.max_chunk_size {
             reject(self, RejectReason::BadChunkSize);
             return Ok(());
         }
+        let served = HelloRepr { chunk_size: chunk, ..hello };
         if hello.paths == 0 || hello.paths > self.config.paths || h.path_id >= self.config.paths {
             reject(self, RejectReason::TooManyPaths);
             return Ok(());
         }
-        let reassembler = Reassembler::new(hello.chunk_size as u64, self.config.window);
+        let reassembler = Reassembler::new(chunk as u64, self.config.window);
         let window = reassembler.window();
-        self.shared.serve(h.session_id, hello.chunk_size as u64, window, hello.total_len);
+        self.shared.serve(h.session_id, chunk as u64, window, hello.total_len);
         self.reassembler = Some(reassembler);
-        self.session = Some((h.session_id, hello));
+        self.session = Some((h.session_id, served));
         self.digest = Some(StreamDigest::new(hello.digest));
         self.state = ReceiverState::Receiving;
         self.touch(now, path);
-        let frame = Frame::HelloAck(HelloAckRepr { reject: None, options: 0, window });
+        let frame = Frame::HelloAck(settled_ack(&hello, chunk, window));
         self.queue_control(now, path, h.session_id, frame, h.timestamp);
         Ok(())
+    }
+
+    /// The session's chunk size (settled in the handshake), once serving one.
+    pub fn chunk_size(&self) -> Option<u16> {
+        self.session.map(|(_, h)| h.chunk_size)
     }
 
     fn check_fin(&mut self, now: Instant, path: u16) {
@@ -563,4 +573,12 @@ impl<B: Payload> Receiver<B> {
             }
         }
     }
+}
+
+/// The acceptance of `hello` at chunk size `chunk` (smaller than asked only when the
+/// HELLO allowed it).
+fn settled_ack(hello: &HelloRepr, chunk: u16, window: u64) -> HelloAckRepr {
+    let options = hello.options & HelloRepr::OPT_SETTLE_CHUNK;
+    let chunk_size = if chunk < hello.chunk_size { chunk } else { 0 };
+    HelloAckRepr { reject: None, options, chunk_size, window }
 }

@@ -24,7 +24,7 @@ use thiserror::Error;
 use crate::config::SenderConfig;
 use crate::digest::StreamDigest;
 use crate::incoming::Incoming;
-use crate::path_sender::{PathHealth, PathSender, PathSenderStats};
+use crate::path_sender::{PathEvent, PathHealth, PathMtu, PathSender, PathSenderStats};
 use crate::sender_lane::SenderLane;
 use crate::shared::{PushError, SenderShared};
 use crate::stats::{DropCounters, DropReason};
@@ -73,6 +73,16 @@ pub enum SenderError {
     /// The application aborted.
     #[error("aborted by the application")]
     Aborted,
+    /// Every path failed the path-MTU check ([`crate::config::PathProbe`]).
+    #[error("no path carries {full_len}-byte datagrams ({base_len}-byte ones {})", if *.base_ok { "do" } else { "do not either" })]
+    PathMtu {
+        /// Datagram length of the full-size probe.
+        full_len: u16,
+        /// Datagram length of the base-size probe.
+        base_len: u16,
+        /// Whether a base-size probe came back on some path.
+        base_ok: bool,
+    },
 }
 
 /// Where the sending session is.
@@ -198,6 +208,23 @@ impl<B: Payload> Sender<B> {
     /// Whether path `i` is driven here (not split off or detached).
     pub fn is_local(&self, i: usize) -> bool {
         self.lane.drives(i as u16)
+    }
+
+    /// The session's chunk size: ours, or the smaller one the receiver settled in the
+    /// handshake ([`SenderConfig::settle_chunk`]). A driver that settles cuts its chunks
+    /// to this once [`Sender::is_established`].
+    pub fn chunk_size(&self) -> u16 {
+        self.shared.chunk_size() as u16
+    }
+
+    /// Whether the handshake completed (data may be written from then on).
+    pub fn is_established(&self) -> bool {
+        self.shared.is_established()
+    }
+
+    /// The next path event for the driver to report (path-MTU check results).
+    pub fn poll_event(&mut self) -> Option<PathEvent> {
+        self.lane.poll_event()
     }
 
     /// The digest the FIN carries.
@@ -363,6 +390,18 @@ impl<B: Payload> Sender<B> {
                     self.send_reset = None;
                     return Ok(());
                 }
+                if ha.chunk_size != 0 && ha.chunk_size != self.config.chunk_size {
+                    // The receiver settled a smaller chunk: only when we asked, and while no
+                    // chunk of the old size was written.
+                    let ok = self.config.settle_chunk
+                        && ha.chunk_size < self.config.chunk_size
+                        && self.shared.written() == 0;
+                    if !ok {
+                        self.fail(SenderError::Rejected(RejectReason::BadChunkSize), ResetReason::Application);
+                        return Ok(());
+                    }
+                    self.shared.settle_chunk_size(ha.chunk_size);
+                }
                 self.state = SenderState::Transfer;
                 self.timers.stop(Timer::Hello);
                 self.shared.on_feedback(0, ha.window);
@@ -462,7 +501,7 @@ impl<B: Payload> Sender<B> {
             timestamp: now.wire_timestamp(),
             timestamp_echo: echo,
         };
-        Transmit { path, repr: Repr { header, frame }, payload: None }
+        Transmit { path, repr: Repr { header, frame }, payload: None, pad_to: 0 }
     }
 
     /// The next packet to send: control first (RESET, HELLO, FIN), then data and probes
@@ -485,7 +524,7 @@ impl<B: Payload> Sender<B> {
                 chunk_size: self.config.chunk_size,
                 paths: self.lane.path_count() as u16,
                 digest: self.config.digest,
-                options: 0,
+                options: if self.config.settle_chunk { HelloRepr::OPT_SETTLE_CHUNK } else { 0 },
                 total_len: self.config.total_len,
             };
             return Some(self.control(now, p, Frame::Hello(hello)));
@@ -594,6 +633,19 @@ impl<B: Payload> Sender<B> {
         }
         if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
             self.lane.handle_timeout(now);
+            self.check_path_mtu();
         }
+    }
+
+    /// Fails the session when every path failed the path-MTU check.
+    fn check_path_mtu(&mut self) {
+        let Some(probe) = self.config.path_probe else { return };
+        if self.shared.mtu_failed() < self.lane.path_count() {
+            return;
+        }
+        let full_len = (crate::wire::HEADER_LEN as u64 + self.shared.chunk_size()).min(u16::MAX as u64) as u16;
+        let base_ok = self.lane.paths().any(|p| p.mtu() == PathMtu::Failed { base_ok: true });
+        let e = SenderError::PathMtu { full_len, base_len: probe.base_len.min(full_len), base_ok };
+        self.fail(e, ResetReason::GiveUp);
     }
 }

@@ -149,6 +149,11 @@ impl<B: Payload> SenderLane<B> {
         self.paths.round_robin(|p| p.poll_transmit(now, shared))
     }
 
+    /// The next path event for the driver to report (path-MTU check results).
+    pub fn poll_event(&mut self) -> Option<crate::path_sender::PathEvent> {
+        self.paths.iter_mut().find_map(|p| p.take_event())
+    }
+
     /// The earliest time `handle_timeout` must run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.paths().filter_map(|p| p.poll_timeout()).min()

@@ -80,7 +80,9 @@ impl<B> PushError<B> {
 #[derive(Debug)]
 pub struct SenderShared<B> {
     session_id: u64,
-    chunk_size: u64,
+    /// Fixed for the session once the handshake settled it (it may shrink then, before
+    /// any chunk is pushed).
+    chunk_size: AtomicU64,
     established: AtomicBool,
     stopped: AtomicBool,
     fresh: ArrayQueue<Chunk<B>>,
@@ -100,6 +102,8 @@ pub struct SenderShared<B> {
     handshake_rtt_us: AtomicU64,
     /// The session's payload rate cap (`--rate`), shared by every path.
     rate_limit: Option<RateLimit>,
+    /// Paths that failed the path-MTU check (on any lane).
+    mtu_failed: AtomicUsize,
 }
 
 impl<B: Payload> SenderShared<B> {
@@ -107,7 +111,7 @@ impl<B: Payload> SenderShared<B> {
     pub fn new(session_id: u64, chunk_size: u16, fresh_capacity: usize) -> Self {
         SenderShared {
             session_id,
-            chunk_size: chunk_size.max(1) as u64,
+            chunk_size: AtomicU64::new(chunk_size.max(1) as u64),
             established: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             fresh: ArrayQueue::new(fresh_capacity.max(1)),
@@ -120,6 +124,7 @@ impl<B: Payload> SenderShared<B> {
             newest_acked_sent: AtomicU64::new(0),
             handshake_rtt_us: AtomicU64::new(0),
             rate_limit: None,
+            mtu_failed: AtomicUsize::new(0),
         }
     }
 
@@ -132,6 +137,20 @@ impl<B: Payload> SenderShared<B> {
     /// The session's rate cap, if any.
     pub fn rate_limit(&self) -> Option<&RateLimit> {
         self.rate_limit.as_ref()
+    }
+
+    /// A path entered (`true`) or left the failed state of the path-MTU check.
+    pub fn count_mtu_failed(&self, failed: bool) {
+        if failed {
+            self.mtu_failed.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.mtu_failed.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Paths (on every lane) that failed the path-MTU check and have not recovered.
+    pub fn mtu_failed(&self) -> usize {
+        self.mtu_failed.load(Ordering::Acquire)
     }
 
     /// Records the handshake's round trip (control owner, before
@@ -172,7 +191,13 @@ impl<B: Payload> SenderShared<B> {
 
     /// The chunk size.
     pub fn chunk_size(&self) -> u64 {
-        self.chunk_size
+        self.chunk_size.load(Ordering::Relaxed)
+    }
+
+    /// Sets the chunk size the handshake settled (control owner, before
+    /// [`SenderShared::set_established`] and before the first chunk is pushed).
+    pub fn settle_chunk_size(&self, chunk: u16) {
+        self.chunk_size.store(chunk.max(1) as u64, Ordering::Release);
     }
 
     /// Queues the next chunk of the stream and returns its offset. **Single producer**:
@@ -180,9 +205,10 @@ impl<B: Payload> SenderShared<B> {
     /// a shorter chunk ends the stream.
     pub fn push(&self, payload: B) -> Result<u64, PushError<B>> {
         let len = payload.as_ref().len() as u64;
-        if len == 0 || len > self.chunk_size {
+        let chunk_size = self.chunk_size.load(Ordering::Acquire);
+        if len == 0 || len > chunk_size {
             let len = len as usize;
-            return Err(PushError::BadLength { chunk: payload, len, chunk_size: self.chunk_size as usize });
+            return Err(PushError::BadLength { chunk: payload, len, chunk_size: chunk_size as usize });
         }
         if self.end.load(Ordering::Acquire) != UNKNOWN_END {
             return Err(PushError::Ended(payload));
@@ -195,7 +221,7 @@ impl<B: Payload> SenderShared<B> {
             return Err(PushError::QueueFull(c.payload));
         }
         self.next_offset.store(offset + len, Ordering::Release);
-        if len < self.chunk_size {
+        if len < chunk_size {
             self.end.store(offset + len, Ordering::Release);
         }
         Ok(offset)

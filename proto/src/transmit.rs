@@ -16,6 +16,11 @@ pub struct Transmit<B> {
     pub repr: Repr,
     /// DATA payload, carried by handle (never copied by the core).
     pub payload: Option<B>,
+    /// Datagram length to pad to with zeros after header and payload (a path-MTU probe:
+    /// see [`crate::config::PathProbe`]); 0 or less than the datagram: no padding. The
+    /// receiver ignores the padding (trailing bytes), so a driver that cannot pad may
+    /// send the datagram as it is, but then the probe proves nothing.
+    pub pad_to: u16,
 }
 
 impl<B: Payload> Transmit<B> {
@@ -24,9 +29,14 @@ impl<B: Payload> Transmit<B> {
         self.repr.buffer_len()
     }
 
-    /// Total datagram length: header, body and payload.
+    /// Total datagram length: header, body and payload (without padding).
     pub fn wire_len(&self) -> usize {
         self.header_len() + self.payload.as_ref().map_or(0, |p| p.as_ref().len())
+    }
+
+    /// Zero bytes the driver appends after the datagram ([`Transmit::pad_to`]).
+    pub fn padding(&self) -> usize {
+        (self.pad_to as usize).saturating_sub(self.wire_len())
     }
 
     /// Writes header and body into `buf` (at least [`Transmit::header_len`] bytes) and
@@ -43,12 +53,13 @@ impl<B: Payload> Transmit<B> {
         self.repr.emit_with(buf, payload, link)
     }
 
-    /// The whole datagram in one new vector (simulator and tests; copies the payload).
+    /// The whole datagram in one new vector, padded as asked (simulator, kernel sockets
+    /// and tests; copies the payload).
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = vec![0u8; self.wire_len()];
+        let mut v = vec![0u8; self.wire_len() + self.padding()];
         let n = self.emit(&mut v);
         if let Some(p) = &self.payload {
-            v[n..].copy_from_slice(p.as_ref());
+            v[n..n + p.as_ref().len()].copy_from_slice(p.as_ref());
         }
         v
     }

@@ -286,3 +286,121 @@ fn script_drop_three_packets_on_one_path_and_they_are_resent() {
     println!("{}", r.summary());
     r.assert_intact();
 }
+
+#[test]
+fn a_receiver_with_smaller_frames_settles_the_chunk_size_and_the_transfer_completes() {
+    // The sender asks for 8192-byte chunks, the receiver takes 1400 at most: with the
+    // settle option the session runs at 1400; without it the HELLO is refused.
+    let mut sc = Scenario::new(31, 2, gig(), 4 * MB);
+    sc.sender.chunk_size = 8192;
+    sc.sender.settle_chunk = true;
+    sc.receiver.max_chunk_size = 1400;
+    let mut sim = sc.build();
+    sim.run_until(Instant::from_secs(30), |s| s.is_done());
+    assert_eq!(sim.sender.chunk_size(), 1400, "seed 31: chunk not settled");
+    assert_eq!(sim.receiver.chunk_size(), Some(1400));
+    sim.report().assert_intact();
+
+    let mut sc = Scenario::new(32, 1, gig(), MB);
+    sc.sender.chunk_size = 8192;
+    sc.receiver.max_chunk_size = 1400;
+    let r = run(&sc);
+    assert_eq!(
+        r.sender_state,
+        SenderState::Failed(stripecat_proto::SenderError::Rejected(stripecat_proto::wire::RejectReason::BadChunkSize))
+    );
+}
+
+fn probed(seed: u64, paths: u16) -> Scenario {
+    let mut sc = Scenario::new(seed, paths, gig(), 8 * MB);
+    sc.sender.path_probe = Some(stripecat_proto::PathProbe {
+        base_len: 1472,
+        timeout: Duration::from_secs(2),
+        interval: Duration::from_millis(100),
+    });
+    sc
+}
+
+#[test]
+fn a_path_that_drops_full_size_datagrams_is_named_and_the_others_carry_the_stream() {
+    use stripecat_proto::{PathEvent, PathMtu};
+    let mut sc = probed(33, 3);
+    // Slow enough that the transfer outlasts the check's 2 s.
+    sc.stream_len = 64 * MB;
+    for l in sc.forward.iter_mut().chain(sc.backward.iter_mut()) {
+        *l = LinkConfig::clean(100, Duration::from_micros(500), 10);
+    }
+    // Path 1's switch port carries 1500-byte frames only.
+    sc.forward[1].max_datagram = Some(1472);
+    let mut sim = sc.build();
+    let mut events = Vec::new();
+    let limit = Instant::from_secs(60);
+    while !sim.is_done() && sim.now < limit {
+        if !sim.step() {
+            break;
+        }
+        while let Some(e) = sim.sender.poll_event() {
+            events.push((sim.now, e));
+        }
+    }
+    let r = sim.report();
+    r.assert_intact();
+    assert_eq!(events.len(), 1, "seed 33: {events:?}");
+    let (at, e) = events[0];
+    assert_eq!(e, PathEvent::MtuFailed { path: 1, full_len: 4096 + 48, base_len: 1472, base_ok: true });
+    // Small probes come back, so four unanswered full ones settle it well before the 2 s.
+    assert!(at <= Instant::from_millis(700), "seed 33: reported at {at:?}");
+    assert_eq!(sim.sender.path(1).mtu(), PathMtu::Failed { base_ok: true });
+    assert_eq!(sim.sender.path(0).mtu(), PathMtu::Ok);
+    // No data went over path 1: only its probes did.
+    assert!(r.forward[1].offered < 100, "seed 33: path 1 offered {} datagrams", r.forward[1].offered);
+}
+
+#[test]
+fn every_path_too_small_fails_the_session_with_the_sizes() {
+    let mut sc = probed(34, 2);
+    for l in &mut sc.forward {
+        l.max_datagram = Some(1472);
+    }
+    let r = run(&sc);
+    assert_eq!(
+        r.sender_state,
+        SenderState::Failed(stripecat_proto::SenderError::PathMtu { full_len: 4144, base_len: 1472, base_ok: true })
+    );
+    assert!(r.ended_at <= Instant::from_secs(5) || r.delivered == 0, "seed 34: {}", r.summary());
+    assert_eq!(r.delivered, 0);
+}
+
+#[test]
+fn probed_paths_that_carry_full_frames_lose_little_time() {
+    let r = run(&probed(35, 2));
+    r.assert_intact();
+    assert!(r.efficiency() >= 0.85, "seed 35: efficiency {:.3}: {}", r.efficiency(), r.summary());
+}
+
+#[test]
+fn a_path_that_comes_back_is_probed_again_before_it_carries_data() {
+    use stripecat_proto::PathMtu;
+    let mut sc = probed(36, 2);
+    sc.stream_len = 32 * MB;
+    for l in sc.forward.iter_mut().chain(sc.backward.iter_mut()) {
+        *l = LinkConfig::clean(100, Duration::from_micros(500), 10);
+    }
+    let (down, up) = (Instant::from_millis(300), Instant::from_millis(900));
+    sc.forward[1].outages.push((down, up));
+    sc.backward[1].outages.push((down, up));
+    let mut sim = sc.build();
+    sim.run_until(Instant::from_millis(290), |s| {
+        s.sender.path(1).mtu() == PathMtu::Ok && s.now > Instant::from_millis(200)
+    });
+    assert_eq!(sim.sender.path(1).mtu(), PathMtu::Ok, "seed 36: path 1 never passed the check");
+    sim.run_until(Instant::from_secs(5), |s| s.sender.path(1).health() == PathHealth::Down);
+    sim.run_until(Instant::from_secs(5), |s| s.sender.path(1).health() == PathHealth::Up);
+    assert_eq!(sim.sender.path(1).health(), PathHealth::Up, "seed 36: path 1 never came back");
+    assert_eq!(sim.sender.path(1).mtu(), PathMtu::Probing, "seed 36: back without a new check");
+    let back = sim.now;
+    sim.run_until(Instant::from_secs(5), |s| s.sender.path(1).mtu() == PathMtu::Ok);
+    assert!(sim.now - back <= Duration::from_millis(50), "seed 36: the new check took {:?}", sim.now - back);
+    sim.run_until(Instant::from_secs(60), |s| s.is_done());
+    sim.report().assert_intact();
+}

@@ -1,8 +1,6 @@
 //! Options of the DPDK commands: the member ports and EAL (shared by every
 //! command), the data plane of `send`/`recv`, `ports` and `selftest`.
 
-use std::net::Ipv4Addr;
-
 use clap::Args;
 
 use super::parse_size;
@@ -85,9 +83,23 @@ pub struct DataPlaneArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub queues: u16,
 
-    /// This end's IPv4 address on the members [default: 198.18.0.1 for send, 198.18.0.2 for recv].
-    #[arg(long, value_name = "IP")]
-    pub local_ip: Option<Ipv4Addr>,
+    /// This end's address on the members, IPv4 or IPv6 with an optional prefix length
+    /// (198.18.1.5/24, 2001:2::1/64): one for every member, or one per --port in order
+    /// (repeat the option or give a comma list) [default: 198.18.0.1/24 for send,
+    /// 198.18.0.2/24 for recv].
+    #[arg(long, value_name = "IP[/LEN]", value_delimiter = ',')]
+    pub local_ip: Vec<String>,
+
+    /// The router towards a peer on another subnet (ARP or neighbour discovery asks for
+    /// it; the peer's address stays in the IP header): one for every member, or one per
+    /// --port ("none" for a member without). A receiver answers through whoever sent.
+    #[arg(long, value_name = "IP", value_delimiter = ',')]
+    pub gateway: Vec<String>,
+
+    /// 802.1Q VLAN id (1-4094) that tags the members' frames, ARP and neighbour
+    /// discovery included: one for every member, or one per --port ("none": untagged).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub vlan: Vec<String>,
 
     /// The receiver's UDP port.
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_UDP_PORT)]

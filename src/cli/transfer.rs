@@ -129,6 +129,23 @@ impl EndArgs {
         self.plane.port_plan(&self.dpdk, self.faults.impair)
     }
 
+    /// Every member's addressing from `--local-ip`, `peer` (`--peer-ip`), `--gateway`
+    /// and `--vlan`; a malformed or inconsistent one is a usage error.
+    fn member_nets(
+        &self,
+        peer: &[String],
+        default_local: std::net::Ipv4Addr,
+        default_peer: Option<std::net::Ipv4Addr>,
+    ) -> Result<Vec<crate::dataplane::addr::MemberNet>, Failure> {
+        let names: Vec<String> = self.dpdk.ports.iter().map(|p| p.port_name().to_string()).collect();
+        let p = &self.plane;
+        let a = crate::dataplane::addr::NetArgs { local: &p.local_ip, peer, gateway: &p.gateway, vlan: &p.vlan };
+        crate::dataplane::addr::member_nets(names.len(), &names, &a, default_local, default_peer).map_err(|e| {
+            Failure::new(ExitCode::Usage, e)
+                .hint("see `stripecat send --help` and docs/NETWORKS.md for the per-member forms")
+        })
+    }
+
     fn kernel_plan(
         &self,
         file: &Option<PathBuf>,
@@ -151,9 +168,10 @@ pub struct SendArgs {
     #[command(flatten)]
     pub end: EndArgs,
 
-    /// (DPDK) The receiver's IPv4 address [default: 198.18.0.2].
-    #[arg(long, value_name = "IP", help_heading = "Data plane (DPDK)")]
-    pub peer_ip: Option<std::net::Ipv4Addr>,
+    /// (DPDK) The receiver's address, IPv4 or IPv6: one for every member, or one per
+    /// --port in order (repeat or comma list) [default: 198.18.0.2].
+    #[arg(long, value_name = "IP", help_heading = "Data plane (DPDK)", value_delimiter = ',')]
+    pub peer_ip: Vec<String>,
 
     /// (DPDK) The receiver's MAC address (skips ARP).
     #[arg(long, value_name = "MAC", help_heading = "Data plane (DPDK)")]
@@ -198,10 +216,10 @@ impl SendArgs {
             ),
             None => None,
         };
+        let nets = self.end.member_nets(&self.peer_ip, DEFAULT_SENDER_IP, Some(DEFAULT_RECEIVER_IP))?;
         Ok(SendPlan {
             ports: self.end.port_plan(),
-            local_ip: self.end.plane.local_ip.unwrap_or(DEFAULT_SENDER_IP),
-            peer_ip: self.peer_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            nets,
             peer_mac,
             udp_port: self.end.plane.udp_port,
             busy_poll: self.end.plane.busy_poll,
@@ -221,17 +239,17 @@ impl SendArgs {
 }
 
 impl RecvArgs {
-    /// The plain plan `dataplane::recv` takes.
-    pub fn dataplane_plan(&self, verbose: u8) -> RecvPlan {
-        RecvPlan {
+    /// The plain plan `dataplane::recv` takes; bad member addressing is a usage error.
+    pub fn dataplane_plan(&self, verbose: u8) -> Result<RecvPlan, Failure> {
+        Ok(RecvPlan {
             ports: self.end.port_plan(),
-            local_ip: self.end.plane.local_ip.unwrap_or(DEFAULT_RECEIVER_IP),
+            nets: self.end.member_nets(&[], DEFAULT_RECEIVER_IP, None)?,
             udp_port: self.end.plane.udp_port,
             busy_poll: self.end.plane.busy_poll,
             output: file_arg(&self.file),
             report: self.end.report.plan(),
             verbose,
-        }
+        })
     }
 
     /// The plain plan `kernel::recv` takes (digest and congestion are the sender's choice).

@@ -1,49 +1,106 @@
-//! Ethernet/IPv4/UDP framing around the striping protocol, and the
-//! classification of every received frame (stripe datagram, ARP, ping, or a
-//! counted drop). Frames off the wire are untrusted: everything goes through
-//! the `wire` views' checked constructors.
+//! Ethernet (optionally 802.1Q-tagged) / IPv4 or IPv6 / UDP framing around the
+//! striping protocol, and the classification of every received frame (stripe
+//! datagram, ARP, neighbour discovery, ping, or a counted drop). Frames off the
+//! wire are untrusted: everything goes through the `wire` views' checked
+//! constructors.
+//!
+//! A member's [`Encap`] says how its frames are wrapped: `dst src [8100 TCI] type`,
+//! then a 20-byte IPv4 or 40-byte IPv6 header, then UDP (its checksum zero over IPv4,
+//! always filled over IPv6).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use stripecat_proto::wire::LinkCheck;
 use stripecat_proto::Transmit;
 
-use super::addr::Endpoint;
+use super::addr::{Endpoint, MemberNet};
 use super::payload::MbufPayload;
 use crate::dpdk::{Mbuf, Mempool};
-use crate::wire::{arp, ethernet, icmp, ipv4, udp, Mac};
+use crate::wire::{arp, checksum, ethernet, icmp, icmpv6, ipv4, ipv6, udp, vlan, Mac};
 
-/// Bytes in front of every striping-protocol datagram.
+/// Bytes in front of every striping-protocol datagram on an untagged IPv4 member.
 pub const L2_L4_LEN: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
+/// The most bytes in front of a datagram: a tagged IPv6 member.
+pub const MAX_L2_L4_LEN: usize = ethernet::HEADER_LEN + vlan::TAG_LEN + ipv6::HEADER_LEN + udp::HEADER_LEN;
 /// Ethernet's minimum frame (without FCS); shorter frames are padded.
 const MIN_FRAME: usize = 60;
 const TTL: u8 = 64;
 
+/// How a member's frames are wrapped below UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Encap {
+    /// 802.1Q VLAN id, or untagged.
+    pub vlan: Option<u16>,
+    /// IPv6 instead of IPv4.
+    pub v6: bool,
+}
+
+impl Encap {
+    /// The member's wrapping.
+    pub fn of(net: &MemberNet) -> Encap {
+        Encap { vlan: net.vlan, v6: net.is_v6() }
+    }
+
+    /// Ethernet header bytes (with the tag).
+    pub fn l2_len(&self) -> usize {
+        ethernet::HEADER_LEN + if self.vlan.is_some() { vlan::TAG_LEN } else { 0 }
+    }
+
+    /// IP header bytes.
+    pub fn ip_len(&self) -> usize {
+        if self.v6 {
+            ipv6::HEADER_LEN
+        } else {
+            ipv4::HEADER_LEN
+        }
+    }
+
+    /// Bytes in front of a datagram.
+    pub fn l2_l4_len(&self) -> usize {
+        self.l2_len() + self.ip_len() + udp::HEADER_LEN
+    }
+
+    /// Writes the Ethernet header (and tag) for `ethertype`; returns its length.
+    pub fn write_l2(&self, buf: &mut [u8], src: Mac, dst: Mac, ethertype: u16) -> usize {
+        let outer = if self.vlan.is_some() { ethernet::ETHERTYPE_VLAN } else { ethertype };
+        let mut f = ethernet::Frame::new_checked(&mut buf[..]).expect("room for the header");
+        ethernet::Repr { dst, src, ethertype: outer }.emit(&mut f);
+        if let Some(vid) = self.vlan {
+            let mut t = vlan::Tag::new_checked(&mut buf[ethernet::HEADER_LEN..]).expect("room for the tag");
+            vlan::Repr { pcp: 0, dei: false, vid, ethertype }.emit(&mut t);
+        }
+        self.l2_len()
+    }
+}
+
 /// Why a received frame was not for the protocol (counted, then freed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameDrop {
-    /// Neither IPv4 nor ARP (IPv6, LLDP, ...).
+    /// Neither IPv4, IPv6 nor ARP (LLDP, ...), or the other family than the member's.
     OtherEthertype,
     /// Truncated or malformed L2-L4 headers.
     Malformed,
     /// IPv4 header checksum wrong.
     BadIpChecksum,
-    /// UDP checksum present and wrong.
+    /// UDP checksum present and wrong (or missing over IPv6).
     BadUdpChecksum,
-    /// IPv4 addressed to someone else.
+    /// IP addressed to someone else.
     NotForUs,
-    /// IPv4 but neither UDP nor ICMP.
+    /// IP but neither UDP nor ICMP (IPv6 extension headers included).
     OtherProtocol,
     /// UDP to a port we do not serve.
     WrongPort,
     /// ARP we do not answer (not for our address, unsupported).
     Arp,
-    /// ICMP other than an echo request.
+    /// ICMP other than an echo request, or ICMPv6 other than echo and neighbour discovery.
     Icmp,
+    /// Tagged with another VLAN than the member's, or tagged on an untagged member (and
+    /// the reverse).
+    WrongVlan,
 }
 
 impl FrameDrop {
-    pub const ALL: [FrameDrop; 9] = [
+    pub const ALL: [FrameDrop; 10] = [
         FrameDrop::OtherEthertype,
         FrameDrop::Malformed,
         FrameDrop::BadIpChecksum,
@@ -53,6 +110,7 @@ impl FrameDrop {
         FrameDrop::WrongPort,
         FrameDrop::Arp,
         FrameDrop::Icmp,
+        FrameDrop::WrongVlan,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +124,7 @@ impl FrameDrop {
             FrameDrop::WrongPort => "wrong_udp_port",
             FrameDrop::Arp => "arp_ignored",
             FrameDrop::Icmp => "icmp_ignored",
+            FrameDrop::WrongVlan => "wrong_vlan",
         }
     }
 }
@@ -78,66 +137,178 @@ pub enum Classified {
     Stripe { from: Endpoint, to_port: u16, range: core::ops::Range<usize> },
     /// An ARP request or reply (request for our address, or any reply).
     Arp(arp::Repr),
-    /// An ICMP echo request to us (answer with [`echo_reply_in_place`]).
+    /// A neighbour solicitation or advertisement (hop limit 255, checksum verified),
+    /// from `ip` at Ethernet source `mac`.
+    Nd { msg: icmpv6::Repr, ip: Ipv6Addr, mac: Mac },
+    /// An ICMP or ICMPv6 echo request to us (answer with [`echo_reply_in_place`]).
     EchoRequest,
     /// Not for us; count and free.
     Drop(FrameDrop),
 }
 
-/// Classifies one frame for a host at `our_ip` serving UDP ports `ports`.
-pub fn classify(frame: &[u8], our_ip: Ipv4Addr, ports: core::ops::Range<u16>) -> Classified {
+/// The Ethernet payload of `frame` and its EtherType, past a VLAN tag, when the tag
+/// matches `want` (`None`: untagged; a priority tag, VLAN 0, counts as untagged).
+fn l2_payload(frame: &[u8], want: Option<u16>) -> Result<(u16, usize), FrameDrop> {
+    let eth = ethernet::Frame::new_checked(frame).map_err(|_| FrameDrop::Malformed)?;
+    if eth.ethertype() != ethernet::ETHERTYPE_VLAN {
+        return if want.is_none() { Ok((eth.ethertype(), ethernet::HEADER_LEN)) } else { Err(FrameDrop::WrongVlan) };
+    }
+    let tag = vlan::Tag::new_checked(eth.payload()).map_err(|_| FrameDrop::Malformed)?;
+    let vid = Some(tag.vid()).filter(|v| *v != 0);
+    if vid != want {
+        return Err(FrameDrop::WrongVlan);
+    }
+    Ok((tag.ethertype(), ethernet::HEADER_LEN + vlan::TAG_LEN))
+}
+
+/// The EtherType a frame carries and where its payload starts, past one VLAN tag.
+fn l3(frame: &[u8]) -> Option<(u16, usize)> {
+    let t = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    if t == ethernet::ETHERTYPE_VLAN {
+        let inner = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
+        return Some((inner, ethernet::HEADER_LEN + vlan::TAG_LEN));
+    }
+    Some((t, ethernet::HEADER_LEN))
+}
+
+/// Where the UDP header (or ICMP message) starts in a frame, tag and IPv4 options
+/// honoured, if the frame is IPv4 or IPv6 as far as its first bytes tell.
+pub fn udp_offset(frame: &[u8]) -> Option<usize> {
+    match l3(frame)? {
+        (ethernet::ETHERTYPE_IPV4, at) => Some(at + ((*frame.get(at)? & 0x0f) as usize) * 4),
+        (ethernet::ETHERTYPE_IPV6, at) => Some(at + ipv6::HEADER_LEN),
+        _ => None,
+    }
+}
+
+/// Classifies one frame for a member at `net` serving UDP ports `ports`.
+pub fn classify(frame: &[u8], net: &MemberNet, ports: core::ops::Range<u16>) -> Classified {
     use Classified::Drop;
-    let Ok(eth) = ethernet::Frame::new_checked(frame) else { return Drop(FrameDrop::Malformed) };
-    match eth.ethertype() {
-        ethernet::ETHERTYPE_ARP => match arp::Repr::parse(eth.payload()) {
-            Ok(a) if a.operation == arp::OP_REPLY || a.target_ip == our_ip => Classified::Arp(a),
+    let (ethertype, l2) = match l2_payload(frame, net.vlan) {
+        Ok(x) => x,
+        Err(why) => return Drop(why),
+    };
+    let src_mac = Mac(frame[6..12].try_into().expect("checked length"));
+    let body = &frame[l2..];
+    match (ethertype, net.local) {
+        (ethernet::ETHERTYPE_ARP, IpAddr::V4(us)) => match arp::Repr::parse(body) {
+            Ok(a) if a.operation == arp::OP_REPLY || a.target_ip == us => Classified::Arp(a),
             _ => Drop(FrameDrop::Arp),
         },
-        ethernet::ETHERTYPE_IPV4 => {
-            let Ok(ip) = ipv4::Packet::new_checked(eth.payload()) else { return Drop(FrameDrop::Malformed) };
-            let Ok(ipr) = ipv4::Repr::parse(&ip) else { return Drop(FrameDrop::BadIpChecksum) };
-            if ipr.dst != our_ip {
-                return Drop(FrameDrop::NotForUs);
-            }
-            match ipr.protocol {
-                ipv4::PROTO_UDP => {
-                    let Ok(u) = udp::Datagram::new_checked(ip.payload()) else { return Drop(FrameDrop::Malformed) };
-                    if !ports.contains(&u.dst_port()) {
-                        return Drop(FrameDrop::WrongPort);
-                    }
-                    if !u.checksum_ok(ipr.src, ipr.dst) {
-                        return Drop(FrameDrop::BadUdpChecksum);
-                    }
-                    let start = ethernet::HEADER_LEN + ip.header_len() + udp::HEADER_LEN;
-                    let end = start + u.payload().len();
-                    Classified::Stripe {
-                        from: Endpoint { mac: eth.src(), ip: ipr.src, port: u.src_port() },
-                        to_port: u.dst_port(),
-                        range: start..end,
-                    }
-                }
-                ipv4::PROTO_ICMP => match icmp::is_echo_request(ip.payload()) {
-                    Ok(true) => Classified::EchoRequest,
-                    _ => Drop(FrameDrop::Icmp),
-                },
-                _ => Drop(FrameDrop::OtherProtocol),
-            }
-        }
+        (ethernet::ETHERTYPE_IPV4, IpAddr::V4(us)) => classify_v4(body, l2, us, src_mac, ports),
+        (ethernet::ETHERTYPE_IPV6, IpAddr::V6(us)) => classify_v6(body, l2, us, src_mac, ports),
         _ => Drop(FrameDrop::OtherEthertype),
     }
 }
 
-/// Writes Ethernet + IPv4 + UDP headers for a UDP payload of `udp_payload`
-/// bytes into the first [`L2_L4_LEN`] bytes of `buf`.
-pub fn write_l2_l4(buf: &mut [u8], src: &Endpoint, dst: &Endpoint, udp_payload: usize, ident: u16) {
-    let (eth, rest) = buf.split_at_mut(ethernet::HEADER_LEN);
-    let mut f = ethernet::Frame::new_checked(eth).expect("14 bytes");
-    ethernet::Repr { dst: dst.mac, src: src.mac, ethertype: ethernet::ETHERTYPE_IPV4 }.emit(&mut f);
+fn classify_v4(body: &[u8], l2: usize, us: Ipv4Addr, src_mac: Mac, ports: core::ops::Range<u16>) -> Classified {
+    use Classified::Drop;
+    let Ok(ip) = ipv4::Packet::new_checked(body) else { return Drop(FrameDrop::Malformed) };
+    let Ok(ipr) = ipv4::Repr::parse(&ip) else { return Drop(FrameDrop::BadIpChecksum) };
+    if ipr.dst != us {
+        return Drop(FrameDrop::NotForUs);
+    }
+    match ipr.protocol {
+        ipv4::PROTO_UDP => {
+            let Ok(u) = udp::Datagram::new_checked(ip.payload()) else { return Drop(FrameDrop::Malformed) };
+            if !ports.contains(&u.dst_port()) {
+                return Drop(FrameDrop::WrongPort);
+            }
+            if !u.checksum_ok(ipr.src, ipr.dst) {
+                return Drop(FrameDrop::BadUdpChecksum);
+            }
+            let start = l2 + ip.header_len() + udp::HEADER_LEN;
+            let end = start + u.payload().len();
+            Classified::Stripe {
+                from: Endpoint { mac: src_mac, ip: IpAddr::V4(ipr.src), port: u.src_port() },
+                to_port: u.dst_port(),
+                range: start..end,
+            }
+        }
+        ipv4::PROTO_ICMP => match icmp::is_echo_request(ip.payload()) {
+            Ok(true) => Classified::EchoRequest,
+            _ => Drop(FrameDrop::Icmp),
+        },
+        _ => Drop(FrameDrop::OtherProtocol),
+    }
+}
+
+fn classify_v6(body: &[u8], l2: usize, us: Ipv6Addr, src_mac: Mac, ports: core::ops::Range<u16>) -> Classified {
+    use Classified::Drop;
+    let Ok(ip) = ipv6::Packet::new_checked(body) else { return Drop(FrameDrop::Malformed) };
+    let r = ipv6::Repr::parse(&ip);
+    // Neighbour discovery also comes to our solicited-node group and to all nodes.
+    let to_us = r.dst == us;
+    let to_group = r.dst == ipv6::solicited_node(us) || r.dst == Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    if !to_us && !to_group {
+        return Drop(FrameDrop::NotForUs);
+    }
+    match r.next_header {
+        ipv6::NEXT_UDP if to_us => {
+            let Ok(u) = udp::Datagram::new_checked(ip.payload()) else { return Drop(FrameDrop::Malformed) };
+            if !ports.contains(&u.dst_port()) {
+                return Drop(FrameDrop::WrongPort);
+            }
+            if !u.checksum_ok_v6(r.src, r.dst) {
+                return Drop(FrameDrop::BadUdpChecksum);
+            }
+            let start = l2 + ipv6::HEADER_LEN + udp::HEADER_LEN;
+            let end = start + u.payload().len();
+            Classified::Stripe {
+                from: Endpoint { mac: src_mac, ip: IpAddr::V6(r.src), port: u.src_port() },
+                to_port: u.dst_port(),
+                range: start..end,
+            }
+        }
+        ipv6::NEXT_ICMPV6 => match icmpv6::Repr::parse(ip.payload(), r.src, r.dst) {
+            Ok(icmpv6::Repr::EchoRequest) if to_us => Classified::EchoRequest,
+            Ok(msg @ (icmpv6::Repr::NeighborSolicit { .. } | icmpv6::Repr::NeighborAdvert { .. }))
+                if r.hop_limit == icmpv6::ND_HOP_LIMIT =>
+            {
+                Classified::Nd { msg, ip: r.src, mac: src_mac }
+            }
+            _ => Drop(FrameDrop::Icmp),
+        },
+        ipv6::NEXT_UDP => Drop(FrameDrop::NotForUs),
+        _ => Drop(FrameDrop::OtherProtocol),
+    }
+}
+
+/// Writes Ethernet (+ tag) + IP + UDP headers for a UDP payload of `udp_payload`
+/// bytes into the first [`Encap::l2_l4_len`] bytes of `buf`. Over IPv6 the UDP
+/// checksum is left zero for the caller to fill ([`fill_udp6_checksum`]).
+pub fn write_l2_l4(buf: &mut [u8], encap: Encap, src: &Endpoint, dst: &Endpoint, udp_payload: usize, ident: u16) {
     let udp_len = udp::HEADER_LEN + udp_payload;
-    ipv4::Repr { src: src.ip, dst: dst.ip, protocol: ipv4::PROTO_UDP, payload_len: udp_len as u16, ttl: TTL, ident }
-        .emit(rest);
-    udp::Repr { src_port: src.port, dst_port: dst.port, payload_len: udp_payload as u16 }
-        .emit(&mut rest[ipv4::HEADER_LEN..]);
+    match (src.ip, dst.ip) {
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let at = encap.write_l2(buf, src.mac, dst.mac, ethernet::ETHERTYPE_IPV6);
+            ipv6::Repr { src: s, dst: d, next_header: ipv6::NEXT_UDP, payload_len: udp_len as u16, hop_limit: TTL }
+                .emit(&mut buf[at..]);
+        }
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let at = encap.write_l2(buf, src.mac, dst.mac, ethernet::ETHERTYPE_IPV4);
+            ipv4::Repr { src: s, dst: d, protocol: ipv4::PROTO_UDP, payload_len: udp_len as u16, ttl: TTL, ident }
+                .emit(&mut buf[at..]);
+        }
+        // The plan never mixes families on one member; a frame between them is nonsense.
+        _ => debug_assert!(false, "one member, one address family"),
+    }
+    let at = encap.l2_len() + encap.ip_len();
+    udp::Repr { src_port: src.port, dst_port: dst.port, payload_len: udp_payload as u16 }.emit(&mut buf[at..]);
+}
+
+/// Fills the IPv6 UDP checksum of a frame built by [`write_l2_l4`]: `first` is the
+/// frame's first segment (headers, and everything in it), `chained` a payload that
+/// follows as its own segment.
+pub fn fill_udp6_checksum(first: &mut [u8], encap: Encap, src: &Endpoint, dst: &Endpoint, chained: Option<&[u8]>) {
+    let (IpAddr::V6(s), IpAddr::V6(d)) = (src.ip, dst.ip) else { return };
+    let at = encap.l2_len() + ipv6::HEADER_LEN;
+    let extra = chained.map_or((0, 0), |p| (checksum::sum(p, 0), p.len()));
+    // The UDP length field says how much of the first segment is datagram (Ethernet
+    // padding after it is not).
+    let udp_len = u16::from_be_bytes([first[at + 4], first[at + 5]]) as usize;
+    let in_first = udp_len.saturating_sub(extra.1).min(first.len() - at);
+    udp::fill_checksum_v6(&mut first[at..at + in_first], extra, s, d);
 }
 
 /// Why a frame could not be built.
@@ -149,14 +320,17 @@ pub enum BuildError {
     TooBig,
 }
 
-/// Builds the frame for one protocol transmit. DATA payloads are chained
-/// as their own segment (zero copy) when `chain` is allowed; otherwise
-/// (drivers without multi-segment transmit) the payload is copied after the
-/// header. `check` is the member's link check state (`Member::tx_check`): when it sends
-/// without the CRC, the CRC is not computed and the payload not read.
+/// Builds the frame for one protocol transmit on a member wrapped as `encap`. DATA
+/// payloads are chained as their own segment (zero copy) when `chain` is allowed;
+/// otherwise (drivers without multi-segment transmit) the payload is copied after the
+/// header. `check` is the member's link check state (`Member::tx_check`): when it
+/// sends without the CRC, the CRC is not computed and the payload not read (over IPv6
+/// the UDP checksum reads it anyway).
+#[allow(clippy::too_many_arguments)]
 pub fn build_transmit(
     pool: &Mempool,
     t: &Transmit<MbufPayload>,
+    encap: Encap,
     src: &Endpoint,
     dst: &Endpoint,
     ident: u16,
@@ -165,23 +339,32 @@ pub fn build_transmit(
 ) -> Result<Mbuf, BuildError> {
     let mut m = pool.alloc().ok_or(BuildError::NoBuffer)?;
     let hdr = t.header_len();
+    let lead = encap.l2_l4_len();
     let payload_len = t.payload.as_ref().map_or(0, |p| p.len());
-    let pad = MIN_FRAME.saturating_sub(L2_L4_LEN + hdr + payload_len);
+    // A path-MTU probe asks for zero padding inside the datagram (counted in the UDP
+    // length); Ethernet's minimum-frame padding comes after it.
+    let probe_pad = t.padding();
+    let udp_payload = hdr + payload_len + probe_pad;
+    let pad = MIN_FRAME.saturating_sub(lead + udp_payload);
     // Chaining needs the payload to be a whole mbuf and the frame to need no
     // padding (padding must follow the payload). DATA frames are never short.
-    let chained = chain && pad == 0 && t.payload.as_ref().is_some_and(|p| p.is_whole());
-    let in_first = L2_L4_LEN + hdr + if chained { 0 } else { payload_len } + pad;
+    let chained = chain && pad == 0 && probe_pad == 0 && t.payload.as_ref().is_some_and(|p| p.is_whole());
+    let in_first = lead + hdr + if chained { 0 } else { payload_len } + probe_pad + pad;
     {
         let buf = m.append(in_first).ok_or(BuildError::TooBig)?;
-        write_l2_l4(buf, src, dst, hdr + payload_len, ident);
-        let written = t.emit_with(&mut buf[L2_L4_LEN..], check);
+        write_l2_l4(buf, encap, src, dst, udp_payload, ident);
+        let written = t.emit_with(&mut buf[lead..], check);
         debug_assert_eq!(written, hdr);
-        let mut end = L2_L4_LEN + hdr;
+        let mut end = lead + hdr;
         if let (Some(p), false) = (&t.payload, chained) {
             buf[end..end + payload_len].copy_from_slice(p.as_ref());
             end += payload_len;
         }
         buf[end..].fill(0);
+        if encap.v6 {
+            let rest = t.payload.as_ref().filter(|_| chained).map(|p| p.as_ref());
+            fill_udp6_checksum(buf, encap, src, dst, rest);
+        }
     }
     if let (Some(p), true) = (&t.payload, chained) {
         m.chain_shared(p.mbuf()).map_err(|_| BuildError::TooBig)?;
@@ -214,28 +397,71 @@ pub fn flat_copy(m: &Mbuf, pool: &Mempool) -> Option<Mbuf> {
     Some(fresh)
 }
 
-/// Builds an ARP frame (request or reply) in a fresh mbuf.
-pub fn build_arp(pool: &Mempool, src_mac: Mac, dst_mac: Mac, a: &arp::Repr) -> Option<Mbuf> {
+/// Builds an ARP frame (request or reply) in a fresh mbuf, tagged as `encap` says.
+pub fn build_arp(pool: &Mempool, encap: Encap, src_mac: Mac, dst_mac: Mac, a: &arp::Repr) -> Option<Mbuf> {
     let mut m = pool.alloc()?;
-    let buf = m.append(MIN_FRAME)?;
+    let buf = m.append(MIN_FRAME.max(encap.l2_len() + arp::PACKET_LEN))?;
     buf.fill(0);
-    let mut f = ethernet::Frame::new_checked(&mut buf[..]).ok()?;
-    ethernet::Repr { dst: dst_mac, src: src_mac, ethertype: ethernet::ETHERTYPE_ARP }.emit(&mut f);
-    a.emit(f.payload_mut());
+    let at = encap.write_l2(buf, src_mac, dst_mac, ethernet::ETHERTYPE_ARP);
+    a.emit(&mut buf[at..]);
     Some(m)
 }
 
-/// Turns a received echo request frame into its reply, in place (swap MACs
-/// and IPs, fix checksums). False if the frame is not writable or malformed.
+/// Builds a neighbour discovery message (hop limit 255) from `src` to `dst` in a
+/// fresh mbuf, tagged as `encap` says.
+pub fn build_nd(
+    pool: &Mempool,
+    encap: Encap,
+    (src_mac, src): (Mac, Ipv6Addr),
+    (dst_mac, dst): (Mac, Ipv6Addr),
+    msg: &icmpv6::Repr,
+) -> Option<Mbuf> {
+    let mut m = pool.alloc()?;
+    let len = msg.buffer_len();
+    let l2 = encap.l2_len();
+    let buf = m.append(MIN_FRAME.max(l2 + ipv6::HEADER_LEN + len))?;
+    buf.fill(0);
+    encap.write_l2(buf, src_mac, dst_mac, ethernet::ETHERTYPE_IPV6);
+    let ip = ipv6::Repr {
+        src,
+        dst,
+        next_header: ipv6::NEXT_ICMPV6,
+        payload_len: len as u16,
+        hop_limit: icmpv6::ND_HOP_LIMIT,
+    };
+    ip.emit(&mut buf[l2..]);
+    msg.emit(&mut buf[l2 + ipv6::HEADER_LEN..], src, dst);
+    Some(m)
+}
+
+/// Turns a received echo request frame (ICMP or ICMPv6, tagged or not) into its reply,
+/// in place (swap MACs and IPs, fix checksums). False if the frame is malformed.
 pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
-    if frame.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
+    let Some((ethertype, ip_at)) = l3(frame) else { return false };
+    let v6 = match ethertype {
+        ethernet::ETHERTYPE_IPV6 => true,
+        ethernet::ETHERTYPE_IPV4 => false,
+        _ => return false,
+    };
+    if frame.len() < ip_at + ipv4::HEADER_LEN {
         return false;
     }
-    let (eth, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
     let mut macs = [0u8; 12];
-    macs.copy_from_slice(&eth[..12]);
-    eth[..6].copy_from_slice(&macs[6..12]);
-    eth[6..12].copy_from_slice(&macs[..6]);
+    macs.copy_from_slice(&frame[..12]);
+    frame[..6].copy_from_slice(&macs[6..12]);
+    frame[6..12].copy_from_slice(&macs[..6]);
+    if v6 {
+        let (src, dst, len) = {
+            let Ok(p) = ipv6::Packet::new_checked(&frame[ip_at..]) else { return false };
+            (p.src(), p.dst(), p.payload_len() as usize)
+        };
+        let at = ip_at + ipv6::HEADER_LEN;
+        ipv6::Repr { src: dst, dst: src, next_header: ipv6::NEXT_ICMPV6, payload_len: len as u16, hop_limit: TTL }
+            .emit(&mut frame[ip_at..]);
+        icmpv6::make_echo_reply(&mut frame[at..at + len], src, dst);
+        return true;
+    }
+    let rest = &mut frame[ip_at..];
     let (hl, total) = {
         let Ok(p) = ipv4::Packet::new_checked(&rest[..]) else { return false };
         (p.header_len(), p.total_len() as usize)
@@ -255,23 +481,50 @@ pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
 mod tests {
     use super::*;
 
+    const V4: Encap = Encap { vlan: None, v6: false };
+
     fn ep(last: u8, port: u16) -> Endpoint {
-        Endpoint { mac: Mac([2, 0, 0, 0, 0, last]), ip: Ipv4Addr::new(198, 18, 0, last), port }
+        Endpoint { mac: Mac([2, 0, 0, 0, 0, last]), ip: IpAddr::V4(Ipv4Addr::new(198, 18, 0, last)), port }
+    }
+
+    fn ep6(last: u16, port: u16) -> Endpoint {
+        Endpoint {
+            mac: Mac([2, 0, 0, 0, 0, last as u8]),
+            ip: IpAddr::V6(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, last)),
+            port,
+        }
+    }
+
+    fn net(ip: &str, vlan: Option<u16>) -> MemberNet {
+        let ip: IpAddr = ip.parse().unwrap();
+        MemberNet { vlan, ..MemberNet::flat(ip, if ip.is_ipv4() { 24 } else { 64 }, None) }
+    }
+
+    fn us() -> MemberNet {
+        net("198.18.0.2", None)
+    }
+
+    fn frame_with(encap: Encap, src: &Endpoint, dst: &Endpoint, payload: &[u8]) -> Vec<u8> {
+        let lead = encap.l2_l4_len();
+        let mut f = vec![0u8; lead + payload.len()];
+        write_l2_l4(&mut f, encap, src, dst, payload.len(), 7);
+        f[lead..].copy_from_slice(payload);
+        if encap.v6 {
+            fill_udp6_checksum(&mut f, encap, src, dst, None);
+        }
+        f
     }
 
     fn udp_frame(dst_ip: Ipv4Addr, dst_port: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![0u8; L2_L4_LEN + payload.len()];
         let mut dst = ep(2, dst_port);
-        dst.ip = dst_ip;
-        write_l2_l4(&mut f, &ep(1, 47101), &dst, payload.len(), 7);
-        f[L2_L4_LEN..].copy_from_slice(payload);
-        f
+        dst.ip = IpAddr::V4(dst_ip);
+        frame_with(V4, &ep(1, 47101), &dst, payload)
     }
 
     #[test]
     fn stripe_datagram_is_found_with_its_sender() {
         let f = udp_frame(Ipv4Addr::new(198, 18, 0, 2), 47100, b"stripe!");
-        match classify(&f, Ipv4Addr::new(198, 18, 0, 2), 47100..47101) {
+        match classify(&f, &us(), 47100..47101) {
             Classified::Stripe { from, to_port, range } => {
                 assert_eq!(from, ep(1, 47101));
                 assert_eq!(to_port, 47100);
@@ -283,25 +536,27 @@ mod tests {
 
     #[test]
     fn foreign_frames_are_dropped_by_reason() {
-        let us = Ipv4Addr::new(198, 18, 0, 2);
+        let us = us();
+        let me = Ipv4Addr::new(198, 18, 0, 2);
         let f = udp_frame(Ipv4Addr::new(198, 18, 0, 9), 47100, b"x");
-        assert_eq!(classify(&f, us, 47100..47101), Classified::Drop(FrameDrop::NotForUs));
-        let f = udp_frame(us, 5000, b"x");
-        assert_eq!(classify(&f, us, 47100..47101), Classified::Drop(FrameDrop::WrongPort));
-        let mut f = udp_frame(us, 47100, b"x");
+        assert_eq!(classify(&f, &us, 47100..47101), Classified::Drop(FrameDrop::NotForUs));
+        let f = udp_frame(me, 5000, b"x");
+        assert_eq!(classify(&f, &us, 47100..47101), Classified::Drop(FrameDrop::WrongPort));
+        let mut f = udp_frame(me, 47100, b"x");
         f[ethernet::HEADER_LEN + 8] ^= 1; // TTL without checksum fix
-        assert_eq!(classify(&f, us, 47100..47101), Classified::Drop(FrameDrop::BadIpChecksum));
-        let mut f = udp_frame(us, 47100, b"x");
+        assert_eq!(classify(&f, &us, 47100..47101), Classified::Drop(FrameDrop::BadIpChecksum));
+        let mut f = udp_frame(me, 47100, b"x");
         f[12] = 0x86;
         f[13] = 0xdd;
-        assert_eq!(classify(&f, us, 47100..47101), Classified::Drop(FrameDrop::OtherEthertype));
-        let f = udp_frame(us, 47100, b"xyz");
-        assert_eq!(classify(&f[..20], us, 47100..47101), Classified::Drop(FrameDrop::Malformed));
-        assert_eq!(classify(&f[..L2_L4_LEN + 1], us, 47100..47101), Classified::Drop(FrameDrop::Malformed));
-        // Random bytes never panic.
+        assert_eq!(classify(&f, &us, 47100..47101), Classified::Drop(FrameDrop::OtherEthertype));
+        let f = udp_frame(me, 47100, b"xyz");
+        assert_eq!(classify(&f[..20], &us, 47100..47101), Classified::Drop(FrameDrop::Malformed));
+        assert_eq!(classify(&f[..L2_L4_LEN + 1], &us, 47100..47101), Classified::Drop(FrameDrop::Malformed));
+        // Random bytes never panic, whatever the member's family and tag.
+        let nets = [us, net("2001:2::2", None), net("198.18.0.2", Some(210)), net("2001:2::2", Some(7))];
         let mut x = 0x1234_5678u32;
-        for len in 0..200 {
-            let junk: Vec<u8> = (0..len)
+        for len in 0..300 {
+            let mut junk: Vec<u8> = (0..len)
                 .map(|_| {
                     x ^= x << 13;
                     x ^= x >> 17;
@@ -309,57 +564,146 @@ mod tests {
                     x as u8
                 })
                 .collect();
-            let _ = classify(&junk, us, 47100..47101);
+            for n in &nets {
+                // Give some junk plausible EtherTypes and tags so the deeper parsers see it.
+                if len > 18 {
+                    let kinds = [[0x08, 0x00], [0x86, 0xdd], [0x08, 0x06], [0x81, 0x00]];
+                    junk[12..14].copy_from_slice(&kinds[len % 4]);
+                    junk[16..18].copy_from_slice(&kinds[(len / 4) % 3]);
+                }
+                let _ = classify(&junk, n, 47100..47101);
+                let mut copy = junk.clone();
+                let _ = echo_reply_in_place(&mut copy);
+                let _ = udp_offset(&junk);
+            }
         }
     }
 
     #[test]
     fn udp_checksum_when_present_must_verify() {
-        let us = Ipv4Addr::new(198, 18, 0, 2);
-        let mut f = udp_frame(us, 47100, b"abc");
+        let me = Ipv4Addr::new(198, 18, 0, 2);
+        let mut f = udp_frame(me, 47100, b"abc");
         let src = Ipv4Addr::new(198, 18, 0, 1);
         let off = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
-        crate::wire::udp::fill_checksum(&mut f[off..], src, us);
-        assert!(matches!(classify(&f, us, 47100..47101), Classified::Stripe { .. }));
+        crate::wire::udp::fill_checksum(&mut f[off..], src, me);
+        assert!(matches!(classify(&f, &us(), 47100..47101), Classified::Stripe { .. }));
         f[L2_L4_LEN] ^= 0xff;
-        assert_eq!(classify(&f, us, 47100..47101), Classified::Drop(FrameDrop::BadUdpChecksum));
+        assert_eq!(classify(&f, &us(), 47100..47101), Classified::Drop(FrameDrop::BadUdpChecksum));
+    }
+
+    #[test]
+    fn vlan_frames_match_their_member_only() {
+        let tagged = Encap { vlan: Some(210), v6: false };
+        let mut dst = ep(2, 47100);
+        dst.ip = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
+        let f = frame_with(tagged, &ep(1, 47101), &dst, b"tagged");
+        // dst src 8100 00d2 0800: the tag right after the MACs.
+        assert_eq!(&f[12..18], &[0x81, 0x00, 0x00, 0xd2, 0x08, 0x00]);
+        match classify(&f, &net("198.18.0.2", Some(210)), 47100..47101) {
+            Classified::Stripe { range, .. } => assert_eq!(&f[range], b"tagged"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(classify(&f, &net("198.18.0.2", Some(211)), 47100..47101), Classified::Drop(FrameDrop::WrongVlan));
+        assert_eq!(classify(&f, &us(), 47100..47101), Classified::Drop(FrameDrop::WrongVlan));
+        let plain = udp_frame(Ipv4Addr::new(198, 18, 0, 2), 47100, b"x");
+        assert_eq!(
+            classify(&plain, &net("198.18.0.2", Some(210)), 47100..47101),
+            Classified::Drop(FrameDrop::WrongVlan)
+        );
+        assert_eq!(udp_offset(&f), Some(18 + 20));
+    }
+
+    #[test]
+    fn ipv6_datagrams_carry_a_checksum_that_must_verify() {
+        let e = Encap { vlan: Some(7), v6: true };
+        let (a, b) = (ep6(1, 47101), ep6(2, 47100));
+        let mut f = frame_with(e, &a, &b, b"over v6");
+        let me = net("2001:2::2", Some(7));
+        match classify(&f, &me, 47100..47101) {
+            Classified::Stripe { from, range, .. } => {
+                assert_eq!(from, a);
+                assert_eq!(&f[range], b"over v6");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A zero checksum is not "none" over IPv6.
+        let at = 18 + 40 + 6;
+        let keep = [f[at], f[at + 1]];
+        f[at..at + 2].copy_from_slice(&[0, 0]);
+        assert_eq!(classify(&f, &me, 47100..47101), Classified::Drop(FrameDrop::BadUdpChecksum));
+        f[at..at + 2].copy_from_slice(&keep);
+        let last = f.len() - 1;
+        f[last] ^= 1;
+        assert_eq!(classify(&f, &me, 47100..47101), Classified::Drop(FrameDrop::BadUdpChecksum));
+        assert_eq!(
+            classify(&f, &net("198.18.0.2", Some(7)), 47100..47101),
+            Classified::Drop(FrameDrop::OtherEthertype)
+        );
+    }
+
+    #[test]
+    fn a_chained_payload_is_summed_into_the_v6_checksum() {
+        let e = Encap { vlan: None, v6: true };
+        let (a, b) = (ep6(1, 47101), ep6(2, 47100));
+        // A chained payload starts at an even offset of the datagram (header 8 + 48 bytes).
+        let whole = frame_with(e, &a, &b, b"head+tail");
+        let lead = e.l2_l4_len();
+        let mut first = vec![0u8; lead + 4];
+        write_l2_l4(&mut first, e, &a, &b, 9, 7);
+        first[lead..].copy_from_slice(b"head");
+        fill_udp6_checksum(&mut first, e, &a, &b, Some(b"+tail"));
+        assert_eq!(&first[..lead + 4], &whole[..lead + 4]);
+    }
+
+    #[test]
+    fn neighbour_discovery_is_kept_with_its_sender() {
+        let me = net("2001:2::2", None);
+        let (us6, them) = (Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2), Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1));
+        let msg = icmpv6::Repr::NeighborSolicit { target: us6, source_mac: Some(Mac([2, 0, 0, 0, 0, 1])) };
+        let group = ipv6::solicited_node(us6);
+        let mut f = vec![0u8; 14 + 40 + msg.buffer_len()];
+        Encap { vlan: None, v6: true }.write_l2(
+            &mut f,
+            Mac([2, 0, 0, 0, 0, 1]),
+            ipv6::multicast_mac(group),
+            ethernet::ETHERTYPE_IPV6,
+        );
+        ipv6::Repr { src: them, dst: group, next_header: 58, payload_len: msg.buffer_len() as u16, hop_limit: 255 }
+            .emit(&mut f[14..]);
+        msg.emit(&mut f[54..], them, group);
+        assert_eq!(classify(&f, &me, 1..2), Classified::Nd { msg, ip: them, mac: Mac([2, 0, 0, 0, 0, 1]) });
+        // Forwarded by a router (hop limit below 255): refused.
+        f[14 + 7] = 254;
+        assert_eq!(classify(&f, &me, 1..2), Classified::Drop(FrameDrop::Icmp));
     }
 
     #[test]
     fn arp_for_us_and_replies_are_kept() {
-        let us = Ipv4Addr::new(198, 18, 0, 2);
+        let me = Ipv4Addr::new(198, 18, 0, 2);
         let req = arp::Repr {
             operation: arp::OP_REQUEST,
             sender_mac: Mac([2, 0, 0, 0, 0, 1]),
             sender_ip: Ipv4Addr::new(198, 18, 0, 1),
             target_mac: Mac::ZERO,
-            target_ip: us,
+            target_ip: me,
         };
         let mut f = vec![0u8; 60];
-        let mut e = ethernet::Frame::new_checked(&mut f[..]).unwrap();
-        ethernet::Repr { dst: Mac::BROADCAST, src: req.sender_mac, ethertype: ethernet::ETHERTYPE_ARP }.emit(&mut e);
-        req.emit(e.payload_mut());
-        assert_eq!(classify(&f, us, 1..2), Classified::Arp(req));
-        assert_eq!(classify(&f, Ipv4Addr::new(198, 18, 0, 3), 1..2), Classified::Drop(FrameDrop::Arp));
+        let at = V4.write_l2(&mut f, req.sender_mac, Mac::BROADCAST, ethernet::ETHERTYPE_ARP);
+        req.emit(&mut f[at..]);
+        assert_eq!(classify(&f, &us(), 1..2), Classified::Arp(req));
+        assert_eq!(classify(&f, &net("198.18.0.3", None), 1..2), Classified::Drop(FrameDrop::Arp));
+        assert_eq!(classify(&f, &net("2001:2::2", None), 1..2), Classified::Drop(FrameDrop::OtherEthertype));
     }
 
     #[test]
     fn echo_request_gets_a_valid_reply() {
-        let us = Ipv4Addr::new(198, 18, 0, 2);
+        let me = Ipv4Addr::new(198, 18, 0, 2);
         let icmp_msg = [0x08, 0x00, 0x7d, 0x61, 0x12, 0x34, 0x00, 0x01, b'h', b'i'];
         let mut f = vec![0u8; ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmp_msg.len()];
-        {
-            let mut e = ethernet::Frame::new_checked(&mut f[..]).unwrap();
-            ethernet::Repr {
-                dst: Mac([2, 0, 0, 0, 0, 2]),
-                src: Mac([2, 0, 0, 0, 0, 1]),
-                ethertype: ethernet::ETHERTYPE_IPV4,
-            }
-            .emit(&mut e);
-        }
+        V4.write_l2(&mut f, Mac([2, 0, 0, 0, 0, 1]), Mac([2, 0, 0, 0, 0, 2]), ethernet::ETHERTYPE_IPV4);
         ipv4::Repr {
             src: Ipv4Addr::new(198, 18, 0, 1),
-            dst: us,
+            dst: me,
             protocol: ipv4::PROTO_ICMP,
             payload_len: icmp_msg.len() as u16,
             ttl: 3,
@@ -367,14 +711,34 @@ mod tests {
         }
         .emit(&mut f[ethernet::HEADER_LEN..]);
         f[ethernet::HEADER_LEN + ipv4::HEADER_LEN..].copy_from_slice(&icmp_msg);
-        assert_eq!(classify(&f, us, 1..2), Classified::EchoRequest);
+        assert_eq!(classify(&f, &us(), 1..2), Classified::EchoRequest);
         assert!(echo_reply_in_place(&mut f));
         let e = ethernet::Frame::new_checked(&f[..]).unwrap();
         assert_eq!(e.dst(), Mac([2, 0, 0, 0, 0, 1]));
         let ip = ipv4::Packet::new_checked(e.payload()).unwrap();
         assert!(ip.checksum_ok());
-        assert_eq!((ip.src(), ip.dst()), (us, Ipv4Addr::new(198, 18, 0, 1)));
+        assert_eq!((ip.src(), ip.dst()), (me, Ipv4Addr::new(198, 18, 0, 1)));
         assert_eq!(ip.payload()[0], icmp::ECHO_REPLY);
         assert_eq!(crate::wire::checksum::checksum(ip.payload()), 0);
+    }
+
+    #[test]
+    fn icmpv6_echo_on_a_vlan_gets_a_valid_reply() {
+        let e = Encap { vlan: Some(300), v6: true };
+        let (a, b) = (Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1), Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2));
+        let mut msg = vec![icmpv6::ECHO_REQUEST, 0, 0, 0, 0x12, 0x34, 0, 1, b'h', b'i'];
+        icmpv6::fill_checksum(&mut msg, a, b);
+        let mut f = vec![0u8; 18 + 40 + msg.len()];
+        e.write_l2(&mut f, Mac([2, 0, 0, 0, 0, 1]), Mac([2, 0, 0, 0, 0, 2]), ethernet::ETHERTYPE_IPV6);
+        ipv6::Repr { src: a, dst: b, next_header: 58, payload_len: msg.len() as u16, hop_limit: 64 }.emit(&mut f[18..]);
+        f[58..].copy_from_slice(&msg);
+        let me = net("2001:2::2", Some(300));
+        assert_eq!(classify(&f, &me, 1..2), Classified::EchoRequest);
+        assert!(echo_reply_in_place(&mut f));
+        let p = ipv6::Packet::new_checked(&f[18..]).unwrap();
+        assert_eq!((p.src(), p.dst()), (b, a));
+        assert_eq!(p.payload()[0], icmpv6::ECHO_REPLY);
+        assert!(icmpv6::checksum_ok(p.payload(), b, a));
+        assert_eq!(&f[12..16], &[0x81, 0x00, 0x01, 0x2c]);
     }
 }

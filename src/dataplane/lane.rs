@@ -12,22 +12,21 @@
 //! another lane's path moves there as an mbuf with its parse ([`Arrival`]), so no lane
 //! parses it again.
 
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use stripecat_proto::{
     DropReason, Incoming, Instant, Payload, Receiver, ReceiverLane, Route, Sender, SenderLane, Transmit,
 };
 
-use super::addr::Endpoint;
+use super::addr::{Endpoint, MemberNet};
 use super::backoff::Backoff;
 use super::clock::TscClock;
-use super::framing::{self, Classified};
+use super::framing::{self, Classified, Encap};
 use super::lanes::{LaneShared, Layout};
 use super::members::{self, FrameCounters, Member, TX_PAUSE};
+use super::neighbor::Heard;
 use super::payload::MbufPayload;
 use crate::dpdk::{Mbuf, Mempool};
-use crate::wire::arp;
 
 /// Frames taken from one queue per burst.
 const RX_BURST: usize = 64;
@@ -88,8 +87,9 @@ pub trait Role {
     fn on_datagram(&mut self, io: &mut LaneIo, now: Instant, d: Datagram);
     /// A datagram that did not parse (counted by the protocol unit).
     fn on_bad_datagram(&mut self, reason: DropReason);
-    /// An ARP request or reply that reached the control lane (after any answer).
-    fn on_arp(&mut self, member: usize, a: &arp::Repr);
+    /// An ARP packet or neighbour discovery message that reached the control lane (after
+    /// any answer).
+    fn on_neighbor(&mut self, member: usize, heard: &Heard);
     /// Everything but receive and transmit: timers, intake, hand-off, end checks.
     /// Returns the work done, or how the loop ends.
     fn step(&mut self, io: &mut LaneIo, now: Instant) -> Result<usize, Self::End>;
@@ -156,10 +156,14 @@ pub struct LaneIo {
     pub join_pool: Option<Arc<Mempool>>,
     /// Chained datagrams joined.
     pub joined: u64,
-    pub local_ip: Ipv4Addr,
+    /// Every member's addressing, by member index.
+    pub nets: Arc<[MemberNet]>,
     pub clock: TscClock,
     pub busy_poll: bool,
     pub counters: FrameCounters,
+    /// Whole-frame buffers for path-MTU probes (padded to a full frame), when the
+    /// header pool holds headers only.
+    pub probe_pool: Option<Arc<Mempool>>,
     /// IPv4 identification of the next frame (differs per lane: it only needs to
     /// differ between fragments' datagrams, and we never fragment).
     ident: u16,
@@ -174,7 +178,7 @@ impl LaneIo {
         shared: Arc<LaneShared>,
         hdr_pool: Arc<Mempool>,
         join_pool: Option<Arc<Mempool>>,
-        local_ip: Ipv4Addr,
+        nets: Arc<[MemberNet]>,
         clock: TscClock,
         busy_poll: bool,
     ) -> LaneIo {
@@ -186,10 +190,11 @@ impl LaneIo {
             hdr_pool,
             join_pool,
             joined: 0,
-            local_ip,
+            nets,
             clock,
             busy_poll,
             counters: FrameCounters::default(),
+            probe_pool: None,
             ident: lane.wrapping_mul(0x1000),
         }
     }
@@ -243,7 +248,8 @@ impl LaneIo {
             },
             None => m,
         };
-        let class = framing::classify(m.data(), self.local_ip, role.ports());
+        let Some(net) = self.nets.get(member).copied() else { return };
+        let class = framing::classify(m.data(), &net, role.ports());
         match class {
             Classified::Stripe { from, range, .. } => {
                 let check = self.members[member].rx_check(m.data());
@@ -262,13 +268,14 @@ impl LaneIo {
                     self.shared.forward(owner, Arrival::Datagram(Datagram { queue: 0, ..d }));
                 }
             }
-            Classified::Arp(_) if self.lane != 0 => self.shared.forward(0, Arrival::Frame { member, mbuf: m }),
+            Classified::Arp(_) | Classified::Nd { .. } if self.lane != 0 => {
+                self.shared.forward(0, Arrival::Frame { member, mbuf: m })
+            }
             _ => {
                 let (lane_member, pool) = (&mut self.members[member], &self.hdr_pool);
-                let learned =
-                    members::answer_common(lane_member, queue, m, &class, self.local_ip, pool, &mut self.counters);
-                if let Some(a) = learned {
-                    role.on_arp(member, &a);
+                let learned = members::answer_common(lane_member, queue, m, &class, &net, pool, &mut self.counters);
+                if let Some(h) = learned {
+                    role.on_neighbor(member, &h);
                 }
             }
         }
@@ -291,7 +298,12 @@ impl LaneIo {
             let Some(member) = self.members.get_mut(hop.member) else { continue };
             // A frame we cannot build is a lost packet to the protocol.
             let (chain, check) = (member.chain, member.tx_check());
-            if let Ok(f) = framing::build_transmit(&self.hdr_pool, &t, &hop.src, &hop.dst, self.ident, chain, check) {
+            let pool = match &self.probe_pool {
+                Some(p) if t.pad_to > 0 => p,
+                _ => &self.hdr_pool,
+            };
+            let encap = self.nets.get(hop.member).map(Encap::of).unwrap_or_default();
+            if let Ok(f) = framing::build_transmit(pool, &t, encap, &hop.src, &hop.dst, self.ident, chain, check) {
                 member.send(hop.queue, f);
             }
         }

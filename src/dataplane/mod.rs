@@ -56,7 +56,47 @@ pub mod summary;
 /// Chunk size for an MTU: what is left of an IP packet after IPv4, UDP and the
 /// protocol header.
 pub fn chunk_for_mtu(mtu: u16) -> u16 {
-    mtu - 20 - 8 - stripecat_proto::wire::HEADER_LEN as u16
+    chunk_for(mtu, false)
+}
+
+/// Chunk size for an MTU when some member runs IPv6 (`v6`): its header is 20 bytes
+/// longer, and one chunk size serves every member.
+pub fn chunk_for(mtu: u16, v6: bool) -> u16 {
+    mtu - ip_udp_len(v6) - stripecat_proto::wire::HEADER_LEN as u16
+}
+
+/// IP and UDP header bytes in front of every datagram (within the MTU).
+pub fn ip_udp_len(v6: bool) -> u16 {
+    if v6 {
+        40 + 8
+    } else {
+        20 + 8
+    }
+}
+
+/// Whether any member runs IPv6 (the chunk size then leaves room for its header).
+pub fn any_v6(nets: &[addr::MemberNet]) -> bool {
+    nets.iter().any(addr::MemberNet::is_v6)
+}
+
+/// The MTU (IP packet size) that carries a datagram of `datagram` bytes.
+pub fn mtu_for_datagram(datagram: u16, v6: bool) -> u16 {
+    datagram.saturating_add(ip_udp_len(v6))
+}
+
+/// The MTU whose chunk size is `chunk` ([`chunk_for`] backwards).
+pub fn mtu_for_chunk(chunk: u16, v6: bool) -> u16 {
+    mtu_for_datagram(chunk.saturating_add(stripecat_proto::wire::HEADER_LEN as u16), v6)
+}
+
+/// The smaller MTU of the path-MTU check's second probe: 1500 (what every Ethernet
+/// port carries) under jumbo frames, else IPv4's 576.
+pub fn base_probe_mtu(mtu: u16) -> u16 {
+    if mtu > 1500 {
+        1500
+    } else {
+        576
+    }
 }
 
 /// A session id: 64 random bits from the kernel (the protocol core owns no randomness).

@@ -20,7 +20,6 @@ use stripecat_proto::wire::{Check, LinkCheck};
 
 use super::members::Member;
 use crate::impair::Impairment;
-use crate::wire::ethernet;
 
 /// How a member port checks each packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,10 +66,9 @@ impl PacketCheck {
     }
 }
 
-/// Where the UDP header starts in an Ethernet + IPv4 frame (IHL honoured), if it is there.
+/// Where the UDP header starts in a frame (VLAN tag, IPv4 options and IPv6 honoured).
 fn udp_at(frame: &[u8]) -> Option<usize> {
-    let vihl = *frame.get(ethernet::HEADER_LEN)?;
-    Some(ethernet::HEADER_LEN + ((vihl & 0x0f) as usize) * 4)
+    super::framing::udp_offset(frame)
 }
 
 /// Whether the frame's UDP checksum field is non-zero; false for anything malformed.
@@ -272,6 +270,7 @@ mod tests {
 
     fn frame(udp_cksum: u16) -> Vec<u8> {
         let mut f = vec![0u8; 14 + 20 + 8 + 48];
+        f[12] = 0x08; // IPv4
         f[14] = 0x45;
         f[14 + 20 + 6..14 + 20 + 8].copy_from_slice(&udp_cksum.to_be_bytes());
         f

@@ -296,17 +296,18 @@ impl Plane {
     pub fn lane_ios(
         &mut self,
         layout: Layout,
-        local_ip: std::net::Ipv4Addr,
+        nets: &[super::addr::MemberNet],
         clock: TscClock,
         busy_poll: bool,
     ) -> (Vec<LaneIo>, Arc<LaneShared>) {
         let shared = LaneShared::new(layout.lanes);
         let join = (layout.side == Side::Recv).then(|| self.pools.rx.clone());
         let hdr = self.pools.hdr.clone();
+        let nets: Arc<[super::addr::MemberNet]> = nets.into();
         let ios = (0..)
             .zip(self.lane_views(layout))
             .map(|(k, views)| {
-                LaneIo::new(k, layout, views, shared.clone(), hdr.clone(), join.clone(), local_ip, clock, busy_poll)
+                LaneIo::new(k, layout, views, shared.clone(), hdr.clone(), join.clone(), nets.clone(), clock, busy_poll)
             })
             .collect();
         (ios, shared)

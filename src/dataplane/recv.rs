@@ -1,7 +1,6 @@
 //! `stripecat recv` over DPDK, top to bottom: open the output, open the plane, make
 //! the session and split it into lanes, start the writer, run the lanes, report.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,6 +8,7 @@ use std::sync::Arc;
 use crossbeam::queue::ArrayQueue;
 use stripecat_proto::{ReceiverConfig, ReceiverState};
 
+use super::addr::MemberNet;
 use super::clock::TscClock;
 use super::io::{self, WriterShared};
 use super::lanes::{Layout, Side};
@@ -16,7 +16,7 @@ use super::plane::{Plane, PoolPlan, PortPlan, WINDOW_BYTES, WRITER_QUEUE};
 use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
 use super::signals::Signals;
 use super::summary::{finish_report, receiver_failure, recv_summary};
-use super::{chunk_for_mtu, ends};
+use super::{any_v6, chunk_for, ends};
 use crate::exit::{ExitCode, Failure};
 use crate::report::{Progress, ReportPlan};
 
@@ -26,7 +26,8 @@ const MAX_PATHS: u16 = 256;
 /// What `recv` is asked to do.
 pub struct RecvPlan {
     pub ports: PortPlan,
-    pub local_ip: Ipv4Addr,
+    /// Every member's addressing (this end's address, prefix, VLAN), in `--port` order.
+    pub nets: Vec<MemberNet>,
     pub udp_port: u16,
     pub busy_poll: bool,
     /// FILE, or stdout when `None`.
@@ -40,14 +41,16 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     let signals = Signals::install();
     let output = ends::output(plan.output.as_deref())?;
     let p = &plan.ports;
-    let chunk = chunk_for_mtu(p.mtu);
+    let v6 = any_v6(&plan.nets);
+    let chunk = chunk_for(p.mtu, v6);
     let queues = p.ports.len() as u32 * p.queues as u32;
     let pool_plan = PoolPlan::receiver(queues, p.mtu, chunk);
     let mut plane = Plane::open(p, pool_plan, plan.verbose, &signals)?;
 
     let mut receiver = stripecat_proto::Receiver::new(ReceiverConfig {
         paths: MAX_PATHS,
-        max_chunk_size: chunk.max(9000),
+        // Our frames: a sender with larger ones settles down to them in the handshake.
+        max_chunk_size: chunk,
         window: WINDOW_BYTES,
         // Other lanes hand chunks to the reassembler through the inbox while lane 0
         // may be descheduled: room for the whole window, which bounds what can be in
@@ -63,7 +66,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     let clock = TscClock::new(plane.eal.tsc_hz());
     let layout =
         Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths: MAX_PATHS, side: Side::Recv };
-    let (ios, shared) = plane.lane_ios(layout, plan.local_ip, clock, plan.busy_poll);
+    let (ios, shared) = plane.lane_ios(layout, &plan.nets, clock, plan.busy_poll);
     let mut ios = ios.into_iter();
     let io0 = ios.next().expect("lane 0");
     // Lanes 1.. take their paths off the session first; lane 0 then holds it.
@@ -93,6 +96,9 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
 
     let written = writer.written.load(Ordering::Acquire);
     let mut summary = recv_summary(&receiver, &plane.members, &frames, written, "dpdk", elapsed);
+    if let Some(c) = receiver.chunk_size() {
+        summary.set_mtu(super::mtu_for_chunk(c, v6), p.mtu);
+    }
     let write_error = writer.error.lock().unwrap().clone();
     let result = match end {
         RecvEnd::Interrupted | RecvEnd::Quit => Err(signals.failure()),

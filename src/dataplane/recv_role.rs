@@ -17,9 +17,9 @@ use stripecat_proto::{DropReason, Incoming, Instant, Payload, Receiver, Receiver
 use super::addr::Endpoint;
 use super::io::WriterShared;
 use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
+use super::neighbor::Heard;
 use super::payload::MbufPayload;
 use crate::report::Progress;
-use crate::wire::arp;
 
 /// The protocol part a receiver lane drives (lane 0's session holds the reassembler).
 pub type RecvUnit = Unit<Receiver<MbufPayload>, ReceiverLane<MbufPayload>>;
@@ -252,7 +252,7 @@ impl Role for RecvRole {
         }
     }
 
-    fn on_arp(&mut self, _member: usize, _a: &arp::Repr) {}
+    fn on_neighbor(&mut self, _member: usize, _heard: &Heard) {}
 
     fn step(&mut self, io: &mut LaneIo, now: Instant) -> Result<usize, RecvEnd> {
         if self.control.is_some() {
@@ -287,7 +287,7 @@ impl Role for RecvRole {
         Some(Hop {
             member: route.member,
             queue: route.queue,
-            src: Endpoint { mac: member.mac, ip: io.local_ip, port: self.udp_port },
+            src: Endpoint { mac: member.mac, ip: io.nets.get(route.member)?.local, port: self.udp_port },
             dst: route.peer,
         })
     }

@@ -3,6 +3,7 @@
 //! poll loops, protocol, reader and writer threads; the end-to-end digest
 //! is checked and the rate printed.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use crossbeam::queue::ArrayQueue;
 use stripecat_proto::wire::DigestAlgorithm;
 use stripecat_proto::{ReceiverConfig, ReceiverState, SenderConfig, SenderState};
 
-use super::addr::{DEFAULT_RECEIVER_IP, DEFAULT_SENDER_IP, DEFAULT_UDP_PORT as UDP_PORT};
+use super::addr::{MemberNet, DEFAULT_RECEIVER_IP, DEFAULT_SENDER_IP, DEFAULT_UDP_PORT as UDP_PORT};
 use super::clock::TscClock;
 use super::io::{self, ReaderShared, WriterShared};
 use super::lane::run_lane;
@@ -180,7 +181,11 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     let writer_thread = io::spawn_writer(&rx.eal, output, writer_queue.clone(), writer.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("writer thread: {e}")))?;
     let r_layout = Layout { lanes: 1, queues: 1, paths: links, side: Side::Recv };
-    let (mut r_ios, r_shared) = rx.lane_ios(r_layout, DEFAULT_RECEIVER_IP, clock, false);
+    // Every ring link on one flat subnet: the sender at .1, the receiver at .2.
+    let (s_ip, r_ip) = (IpAddr::V4(DEFAULT_SENDER_IP), IpAddr::V4(DEFAULT_RECEIVER_IP));
+    let r_nets = vec![MemberNet::flat(r_ip, 24, None); links as usize];
+    let s_nets = vec![MemberNet::flat(s_ip, 24, Some(r_ip)); links as usize];
+    let (mut r_ios, r_shared) = rx.lane_ios(r_layout, &r_nets, clock, false);
     let mut r_io = r_ios.remove(0);
     let r_control =
         RecvControl::new(writer_queue, writer.clone(), Progress::new(None, true), Box::new(signals.checker()));
@@ -198,26 +203,19 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     };
     let sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
     let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
-    let reader = Arc::new(ReaderShared::default());
+    // Both ends run at one chunk size: nothing to settle.
+    let reader = Arc::new(ReaderShared { chunk: (chunk as usize).into(), ..Default::default() });
     let data_pool = tx.pools.data.clone().expect("a sender's plane has data buffers");
     let reader_thread = io::spawn_reader(&tx.eal, input, data_pool, chunk as usize, intake.clone(), reader.clone())
         .map_err(|e| Failure::new(ExitCode::Other, format!("reader thread: {e}")))?;
     let s_layout = Layout { lanes: 1, queues: 1, paths: links, side: Side::Send };
-    let (mut s_ios, s_shared) = tx.lane_ios(s_layout, DEFAULT_SENDER_IP, clock, false);
+    let (mut s_ios, s_shared) = tx.lane_ios(s_layout, &s_nets, clock, false);
     let mut s_io = s_ios.remove(0);
-    let neighbors = Neighbors::new(links as usize, Some(DEFAULT_RECEIVER_IP), Some(r_mac));
+    let neighbors = Neighbors::for_members(&s_nets, Some(r_mac));
     let progress = Progress::new(Some(total), plan.report.quiet);
     let s_control =
         SendControl::new(neighbors, intake, reader.clone(), 5_000_000, progress, Box::new(signals.checker()));
-    let mut s_role = SendRole::new(
-        SendUnit::Session(sender),
-        Some(s_control),
-        1,
-        DEFAULT_SENDER_IP,
-        DEFAULT_RECEIVER_IP,
-        UDP_PORT,
-        links,
-    );
+    let mut s_role = SendRole::new(SendUnit::Session(sender), Some(s_control), 1, UDP_PORT, links);
 
     let t0 = std::time::Instant::now();
     let recv_thread = spawn_registered(&rx.eal, "stripecat-selftest-recv", move || {

@@ -1,7 +1,6 @@
 //! `stripecat send` over DPDK, top to bottom: open the input, open the plane, make
 //! the session and split it into lanes, run them, report.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,8 +8,9 @@ use std::time::Duration;
 
 use crossbeam::queue::ArrayQueue;
 use stripecat_proto::wire::DigestAlgorithm;
-use stripecat_proto::{SenderConfig, SenderState};
+use stripecat_proto::{PathProbe, SenderConfig, SenderError, SenderState};
 
+use super::addr::MemberNet;
 use super::clock::TscClock;
 use super::io::{self, ReaderShared};
 use super::lanes::{Layout, Side};
@@ -19,19 +19,24 @@ use super::plane::{Plane, PoolPlan, PortPlan, FRESH_CHUNKS, INTAKE_CHUNKS, MIN_P
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
 use super::signals::Signals;
 use super::summary::{finish_report, send_summary, sender_failure};
-use super::{chunk_for_mtu, ends, random_u64};
+use super::{any_v6, base_probe_mtu, chunk_for, ends, mtu_for_chunk, random_u64};
 use crate::exit::{ExitCode, Failure};
 use crate::report::{Progress, ReportPlan};
 use crate::wire::Mac;
 
 /// How long the sender tries ARP before giving up.
 const ARP_TIMEOUT_US: u64 = 10_000_000;
+/// How long a member path may take to carry a full-size probe before it is reported
+/// (and left out of the transfer).
+const PATH_PROBE_TIMEOUT: stripecat_proto::Duration = stripecat_proto::Duration::from_secs(3);
+/// Interval between path-MTU probe pairs.
+const PATH_PROBE_INTERVAL: stripecat_proto::Duration = stripecat_proto::Duration::from_millis(100);
 
 /// What `send` is asked to do.
 pub struct SendPlan {
     pub ports: PortPlan,
-    pub local_ip: Ipv4Addr,
-    pub peer_ip: Ipv4Addr,
+    /// Every member's addressing (this end, the receiver, gateway, VLAN), in `--port` order.
+    pub nets: Vec<MemberNet>,
     /// Skip ARP: the receiver's MAC on every member.
     pub peer_mac: Option<Mac>,
     pub udp_port: u16,
@@ -52,7 +57,8 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     let signals = Signals::install();
     let (input, total) = ends::input(plan.input.as_deref())?;
     let p = &plan.ports;
-    let chunk = chunk_for_mtu(p.mtu);
+    let v6 = any_v6(&plan.nets);
+    let chunk = chunk_for(p.mtu, v6);
     let queues = p.ports.len() as u32 * p.queues as u32;
     let pools = PoolPlan::sender(queues, p.mtu, chunk).for_stream(total, chunk);
     let mut plane = Plane::open(p, pools, plan.verbose, &signals)?;
@@ -68,6 +74,15 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         congestion: plan.congestion,
         min_pto: MIN_PTO,
         rate_limit: plan.rate_limit,
+        // The receiver may run smaller frames: it settles the chunk size, and the reader
+        // cuts chunks only then.
+        settle_chunk: true,
+        // Every path proves it carries full frames before it carries data.
+        path_probe: Some(PathProbe {
+            base_len: chunk_for(base_probe_mtu(p.mtu), v6) + stripecat_proto::wire::HEADER_LEN as u16,
+            timeout: PATH_PROBE_TIMEOUT,
+            interval: PATH_PROBE_INTERVAL,
+        }),
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());
@@ -79,9 +94,13 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
             .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
 
     let layout = Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths, side: Side::Send };
-    let (ios, shared) = plane.lane_ios(layout, plan.local_ip, clock, plan.busy_poll);
-    let role =
-        |unit, control| SendRole::new(unit, control, p.queues, plan.local_ip, plan.peer_ip, plan.udp_port, paths);
+    let (mut ios, shared) = plane.lane_ios(layout, &plan.nets, clock, plan.busy_poll);
+    // Path-MTU probes are padded to a whole frame: they come from the receive pool,
+    // whose buffers hold one (the header pool's may hold headers only).
+    for io in &mut ios {
+        io.probe_pool = Some(plane.pools.rx.clone());
+    }
+    let role = |unit, control| SendRole::new(unit, control, p.queues, plan.udp_port, paths);
     let mut ios = ios.into_iter();
     let io0 = ios.next().expect("lane 0");
     // Lanes 1.. take their paths off the session first; lane 0 then holds it.
@@ -91,7 +110,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
             (io, role(SendUnit::Paths(sender.split_lane(|path| layout.owner_of_path(path) == k)), None))
         })
         .collect();
-    let neighbors = Neighbors::new(io0.members.len(), Some(plan.peer_ip), plan.peer_mac);
+    let neighbors = Neighbors::for_members(&plan.nets, plan.peer_mac);
     let progress = Progress::new(total, plan.report.quiet).with_rate_cap(plan.rate_limit);
     let checker = Box::new(signals.checker());
     let control = SendControl::new(neighbors, intake, reader.clone(), ARP_TIMEOUT_US, progress, checker);
@@ -122,18 +141,25 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
 
     let mut summary = send_summary(&sender, p.queues, &plane.members, &frames, "dpdk", elapsed);
     summary.rate_cap_bps = plan.rate_limit.map(|b| b as f64 * 8.0);
+    // The chunk size the handshake settled (the reader was given it then).
+    let settled = reader.chunk.load(Ordering::Acquire);
+    if settled > 0 {
+        summary.set_mtu(mtu_for_chunk(settled as u16, v6), p.mtu);
+    }
     let result = match end {
         SendEnd::Interrupted | SendEnd::Quit => Err(signals.failure()),
-        SendEnd::ArpFailed(names) => Err(Failure::new(
-            ExitCode::Transfer,
-            format!("peer {} did not answer ARP on {}", plan.peer_ip, names.join(", ")),
-        )
-        .hint("start the receiver first, check --peer-ip, or give --peer-mac")),
+        SendEnd::ArpFailed(failed) => Err(neighbor_failure(&failed)),
         SendEnd::Input(e) => Err(Failure::new(ExitCode::Other, e)),
         SendEnd::Protocol => match sender.state() {
             SenderState::Done => {
                 summary.verified = Some(true);
                 Ok(())
+            }
+            SenderState::Failed(SenderError::PathMtu { full_len, base_len, base_ok }) => {
+                let names: Vec<&str> = plane.members.iter().map(|m| m.name.as_str()).collect();
+                let who = format!("member{} {}", if names.len() > 1 { "s" } else { "" }, names.join(", "));
+                let (what, hint) = super::send_role::mtu_failure_text(&who, v6, full_len, base_len, base_ok);
+                Err(Failure::new(ExitCode::Transfer, what).hint(hint))
             }
             SenderState::Failed(e) => Err(sender_failure(e)),
             other => Err(Failure::new(ExitCode::Other, format!("sender stopped in state {other:?}"))),
@@ -149,4 +175,23 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     drop(sender);
     drop(plane);
     result
+}
+
+/// The failure of neighbour resolution: which member asked for which address, and
+/// what to check (a gateway that does not answer is a wrong `--gateway`).
+fn neighbor_failure(failed: &[(String, std::net::IpAddr, bool)]) -> Failure {
+    let what: Vec<String> = failed
+        .iter()
+        .map(|(name, ip, gw)| {
+            let how = if ip.is_ipv6() { "neighbour discovery" } else { "ARP" };
+            let who = if *gw { "gateway" } else { "peer" };
+            format!("{who} {ip} did not answer {how} on member {name}")
+        })
+        .collect();
+    let hint = if failed.iter().any(|f| f.2) {
+        "check --gateway for that member: it must be a router on the member's subnet (and VLAN)"
+    } else {
+        "start the receiver first, check --peer-ip and --vlan for that member, or give --peer-mac"
+    };
+    Failure::new(ExitCode::Transfer, what.join("; ")).hint(hint)
 }

@@ -6,25 +6,66 @@
 //! lanes, takes fresh chunks from the reader's intake queue, and watches for the end
 //! of the input, the end of the session and signals.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
-use stripecat_proto::{DropReason, Incoming, Instant, PushError, Route, Sender, SenderLane, Transmit};
+use stripecat_proto::{DropReason, Incoming, Instant, PathEvent, PushError, Route, Sender, SenderLane, Transmit};
 
 use super::addr::{path_udp_port, Endpoint};
-use super::framing;
 use super::io::ReaderShared;
 use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
-use super::neighbor::{self, Neighbors};
+use super::neighbor::{self, Heard, Neighbors};
 use super::payload::MbufPayload;
 use crate::report::Progress;
-use crate::wire::{arp, Mac};
+use crate::wire::Mac;
 
 /// Where path `p` goes out: member and queue.
 pub fn path_slot(p: u16, queues: u16) -> (usize, usize) {
     ((p / queues) as usize, (p % queues) as usize)
+}
+
+/// What the path-MTU check found, in the operator's terms: the member and frame sizes.
+pub fn mtu_failure_text(members: &str, v6: bool, full_len: u16, base_len: u16, base_ok: bool) -> (String, String) {
+    let (full, base) = (super::mtu_for_datagram(full_len, v6), super::mtu_for_datagram(base_len, v6));
+    if base_ok {
+        (
+            format!("{members}: {full}-byte frames do not arrive, {base}-byte frames do"),
+            format!("enable jumbo frames on that switch port or use --mtu {base}"),
+        )
+    } else {
+        (
+            format!("{members}: neither {full}-byte nor {base}-byte frames arrive"),
+            "check the link and the peer's address on that member".to_string(),
+        )
+    }
+}
+
+/// Tells the operator about a path event (once per member and lane).
+fn report_path_event(io: &LaneIo, queues: u16, e: &PathEvent, reported: &mut Vec<bool>) {
+    let path = match *e {
+        PathEvent::MtuFailed { path, .. } | PathEvent::MtuRecovered { path } => path,
+    };
+    let (mi, _) = path_slot(path, queues);
+    let Some(member) = io.members.get(mi) else { return };
+    if reported.len() <= mi {
+        reported.resize(mi + 1, false);
+    }
+    match *e {
+        PathEvent::MtuFailed { full_len, base_len, base_ok, .. } if !reported[mi] => {
+            reported[mi] = true;
+            let v6 = io.nets.get(mi).is_some_and(|n| n.is_v6());
+            let (what, hint) = mtu_failure_text(&format!("member {}", member.name), v6, full_len, base_len, base_ok);
+            let rest = if io.members.len() > 1 { "; the other members carry the stream" } else { "" };
+            eprintln!("stripecat: warning: {what} (hint: {hint}){rest}");
+        }
+        PathEvent::MtuRecovered { .. } if reported[mi] => {
+            reported[mi] = false;
+            eprintln!("stripecat: member {}: full-size frames arrive now; it carries data again", member.name);
+        }
+        _ => {}
+    }
 }
 
 /// The protocol part a sender lane drives.
@@ -35,8 +76,9 @@ pub type SendUnit = Unit<Sender<MbufPayload>, SenderLane<MbufPayload>>;
 pub enum SendEnd {
     /// The protocol finished (done or failed: see the sender's state).
     Protocol,
-    /// The peer's MAC could not be learned on these members.
-    ArpFailed(Vec<String>),
+    /// The next hop's MAC could not be learned on these members: name, the address
+    /// asked for, and whether it is the gateway (not the peer itself).
+    ArpFailed(Vec<(String, IpAddr, bool)>),
     /// The input could not be read.
     Input(String),
     /// Interrupted (SIGINT/SIGTERM).
@@ -98,26 +140,18 @@ pub struct SendRole {
     /// Lane 0 only.
     pub control: Option<SendControl>,
     pub queues: u16,
-    pub local_ip: Ipv4Addr,
-    pub peer_ip: Ipv4Addr,
     pub udp_port: u16,
     /// Path ids of the session (ACKs come back to their ports).
     pub paths: u16,
     /// Lane 0: every member's peer MAC is known (transmits may start).
     resolved: bool,
+    /// Members whose path-MTU failure this lane reported already (one line per member).
+    reported: Vec<bool>,
 }
 
 impl SendRole {
-    pub fn new(
-        unit: SendUnit,
-        control: Option<SendControl>,
-        queues: u16,
-        local_ip: Ipv4Addr,
-        peer_ip: Ipv4Addr,
-        udp_port: u16,
-        paths: u16,
-    ) -> SendRole {
-        SendRole { unit, control, queues, local_ip, peer_ip, udp_port, paths, resolved: false }
+    pub fn new(unit: SendUnit, control: Option<SendControl>, queues: u16, udp_port: u16, paths: u16) -> SendRole {
+        SendRole { unit, control, queues, udp_port, paths, resolved: false, reported: Vec::new() }
     }
 
     /// The session (lane 0).
@@ -142,17 +176,24 @@ impl SendRole {
         let unresolved: Vec<usize> = c.neighbors.unresolved().collect();
         for mi in unresolved {
             if c.neighbors.request_due(mi, now_us) {
+                let (Some(target), Some(net)) = (c.neighbors.target(mi), io.nets.get(mi)) else { continue };
                 let mac = io.members[mi].mac;
-                let req = neighbor::request(mac, self.local_ip, self.peer_ip);
-                if let Some(f) = framing::build_arp(&io.hdr_pool, mac, Mac::BROADCAST, &req) {
+                if let Some(f) = neighbor::build_request(&io.hdr_pool, net, mac, target) {
                     io.send(mi, 0, f);
                     io.counters.arp_requests_sent += 1;
                 }
             }
         }
         if now_us.saturating_sub(started) > c.arp_timeout_us {
-            let names = c.neighbors.unresolved().map(|i| io.members[i].name.clone()).collect();
-            return Err(SendEnd::ArpFailed(names));
+            let failed = c
+                .neighbors
+                .unresolved()
+                .filter_map(|i| {
+                    let gw = io.nets.get(i).is_some_and(|n| n.gateway.is_some());
+                    Some((io.members[i].name.clone(), c.neighbors.target(i)?, gw))
+                })
+                .collect();
+            return Err(SendEnd::ArpFailed(failed));
         }
         Ok(0)
     }
@@ -181,6 +222,13 @@ impl SendRole {
         if sender.poll_timeout().is_some_and(|t| t <= now) {
             sender.handle_timeout(now);
             work += 1;
+        }
+        if sender.is_established() && c.reader.chunk.load(Ordering::Relaxed) == 0 {
+            // The handshake settled the chunk size: the reader may cut chunks now.
+            c.reader.chunk.store(sender.chunk_size() as usize, Ordering::Release);
+        }
+        while let Some(e) = sender.poll_event() {
+            report_path_event(io, self.queues, &e, &mut self.reported);
         }
         // Fresh chunks from the reader, while the protocol takes them.
         while let Some(item) = c.pending.take().or_else(|| c.intake.pop()) {
@@ -241,9 +289,9 @@ impl Role for SendRole {
         }
     }
 
-    fn on_arp(&mut self, member: usize, a: &arp::Repr) {
+    fn on_neighbor(&mut self, member: usize, heard: &Heard) {
         if let Some(c) = &mut self.control {
-            c.neighbors.learn(member, a);
+            c.neighbors.learn(member, heard);
         }
     }
 
@@ -257,6 +305,9 @@ impl Role for SendRole {
         let SendUnit::Paths(lane) = &mut self.unit else { return Ok(0) };
         if lane.poll_timeout().is_some_and(|t| t <= now) {
             lane.handle_timeout(now);
+            while let Some(e) = lane.poll_event() {
+                report_path_event(io, self.queues, &e, &mut self.reported);
+            }
             return Ok(1);
         }
         Ok(0)
@@ -279,13 +330,15 @@ impl Role for SendRole {
         let macs = io.shared.peer_macs.get()?;
         let (mi, q) = path_slot(t.path, self.queues);
         let member = io.members.get(mi)?;
+        let net = io.nets.get(mi)?;
         // Control frames of a path driven elsewhere go out on a queue of this lane.
         let queue = member.local(q as u16).unwrap_or(0);
         Some(Hop {
             member: mi,
             queue,
-            src: Endpoint { mac: member.mac, ip: self.local_ip, port: path_udp_port(self.udp_port, t.path) },
-            dst: Endpoint { mac: *macs.get(mi)?, ip: self.peer_ip, port: self.udp_port },
+            src: Endpoint { mac: member.mac, ip: net.local, port: path_udp_port(self.udp_port, t.path) },
+            // To the next hop's MAC (the gateway's on a routed member), the peer's address.
+            dst: Endpoint { mac: *macs.get(mi)?, ip: net.peer?, port: self.udp_port },
         })
     }
 

@@ -157,6 +157,10 @@ pub fn sender_failure(e: SenderError) -> Failure {
             Failure::new(ExitCode::Integrity, format!("integrity failure: {e}"))
                 .hint("the data changed on the way; run again")
         }
+        SenderError::Rejected(stripecat_proto::wire::RejectReason::BadChunkSize) => {
+            Failure::new(ExitCode::Transfer, e.to_string())
+                .hint("the receiver takes smaller frames than this sender sends: give both ends the same --mtu")
+        }
         SenderError::Rejected(_) => {
             Failure::new(ExitCode::Transfer, e.to_string()).hint("the receiver is busy with another transfer")
         }

@@ -20,6 +20,15 @@ pub fn finish(mut acc: u32) -> u16 {
     !(acc as u16)
 }
 
+/// The sum of the IPv6 pseudo-header (RFC 8200 8.1) for an upper-layer packet of
+/// `len` bytes with next header `next`.
+pub fn pseudo_v6(src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr, len: u32, next: u8) -> u32 {
+    let mut acc = sum(&src.octets(), 0);
+    acc = sum(&dst.octets(), acc);
+    acc = sum(&len.to_be_bytes(), acc);
+    sum(&[0, 0, 0, next], acc)
+}
+
 /// The checksum of `data`.
 pub fn checksum(data: &[u8]) -> u16 {
     finish(sum(data, 0))

@@ -9,6 +9,9 @@ mod field {
 pub const HEADER_LEN: usize = field::END;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// 802.1Q tag protocol identifier: a VLAN tag follows (see `vlan`).
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
 
 /// A view over an Ethernet frame.
 #[derive(Debug)]

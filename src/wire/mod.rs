@@ -1,5 +1,6 @@
 //! Zero-copy views over the frames the data plane builds and parses:
-//! Ethernet, ARP, IPv4, UDP and ICMP echo. (The striping protocol's own
+//! Ethernet, 802.1Q VLAN tags, ARP, IPv4, IPv6, UDP, ICMP echo and ICMPv6 (echo
+//! and neighbour discovery). (The striping protocol's own
 //! header lives in the `stripecat-proto` crate.)
 //!
 //! Contract, as in smoltcp: a view is `X<T: AsRef<[u8]>>` over the bytes
@@ -12,8 +13,11 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
 pub mod udp;
+pub mod vlan;
 
 /// Why a frame was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -1,8 +1,9 @@
-//! UDP headers. We send with the checksum field zero (allowed for IPv4; the
-//! striping protocol carries its own CRC32C over header and payload) and
-//! accept either zero or a correct checksum.
+//! UDP headers. Over IPv4 we send with the checksum field zero (allowed there; the
+//! striping protocol carries its own CRC32C over header and payload) and accept
+//! either zero or a correct checksum. Over IPv6 the checksum is mandatory (RFC 8200
+//! 8.1): it is always filled and a zero one is refused.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{checksum, Field, WireError};
 
@@ -70,6 +71,16 @@ impl<T: AsRef<[u8]>> Datagram<T> {
         checksum::finish(acc) == 0
     }
 
+    /// Correct for this IPv6 pseudo-header; zero is wrong over IPv6.
+    pub fn checksum_ok_v6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+        if self.checksum() == 0 {
+            return false;
+        }
+        let data = &self.buf.as_ref()[..self.len() as usize];
+        let acc = checksum::pseudo_v6(src, dst, self.len() as u32, super::ipv6::NEXT_UDP);
+        checksum::finish(checksum::sum(data, acc)) == 0
+    }
+
     /// The payload (length from the header, not the buffer).
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[HEADER_LEN..self.len() as usize]
@@ -123,6 +134,19 @@ pub fn fill_checksum(datagram: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
     datagram[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
 }
 
+/// Fills the mandatory IPv6 UDP checksum of `datagram` (header and payload, the
+/// length field written), given the sum of any part of the payload not in `datagram`
+/// (`extra`: a payload chained as its own segment, summed with `checksum::sum` from 0;
+/// its length must be even) and its length.
+pub fn fill_checksum_v6(datagram: &mut [u8], extra: (u32, usize), src: Ipv6Addr, dst: Ipv6Addr) {
+    let len = (datagram.len() + extra.1) as u32;
+    datagram[field::CHECKSUM].copy_from_slice(&[0, 0]);
+    let acc = checksum::pseudo_v6(src, dst, len, super::ipv6::NEXT_UDP) + extra.0;
+    let c = checksum::finish(checksum::sum(datagram, acc));
+    let c = if c == 0 { 0xffff } else { c };
+    datagram[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +183,28 @@ mod tests {
         assert_eq!(Datagram::new_checked(&b[..]).unwrap_err(), WireError::Truncated);
         b[5] = 7; // shorter than a header
         assert_eq!(Datagram::new_checked(&b[..]).unwrap_err(), WireError::Malformed);
+    }
+
+    #[test]
+    fn ipv6_checksum_is_mandatory_and_verified() {
+        // 2001:2::1 port 47164 -> 2001:2::2 port 47068, "abcd". By hand: pseudo-header
+        // 0x2001+0x0002+0x0001 + 0x2001+0x0002+0x0002 + 0x000c + 0x0011 = 0x4026, datagram
+        // 0xb83c+0xb7dc+0x000c + 0x6162+0x6364 = 0x2_34ea; total 0x2_7510, folded 0x7512,
+        // checksum 0x8aed.
+        let (s, d): (Ipv6Addr, Ipv6Addr) = ("2001:2::1".parse().unwrap(), "2001:2::2".parse().unwrap());
+        let mut b = BYTES;
+        assert!(!Datagram::new_checked(&b[..]).unwrap().checksum_ok_v6(s, d), "zero is refused over IPv6");
+        fill_checksum_v6(&mut b, (0, 0), s, d);
+        assert_eq!(&b[6..8], &[0x8a, 0xed]);
+        assert!(Datagram::new_checked(&b[..]).unwrap().checksum_ok_v6(s, d));
+        // The same with the payload summed apart (a chained segment).
+        let mut h = BYTES;
+        h[4..6].copy_from_slice(&12u16.to_be_bytes());
+        let mut hdr = [0u8; 8];
+        hdr.copy_from_slice(&h[..8]);
+        fill_checksum_v6(&mut hdr, (checksum::sum(b"abcd", 0), 4), s, d);
+        assert_eq!(&hdr[6..8], &[0x8a, 0xed]);
+        b[9] ^= 1;
+        assert!(!Datagram::new_checked(&b[..]).unwrap().checksum_ok_v6(s, d));
     }
 }

@@ -41,6 +41,9 @@ pub struct LinkConfig {
     /// Intervals `[from, to)` during which the link is down (everything sent or
     /// arriving then is lost).
     pub outages: Vec<(Instant, Instant)>,
+    /// Largest datagram the link carries (a switch port without jumbo frames); larger
+    /// ones are dropped. `None`: any size.
+    pub max_datagram: Option<usize>,
 }
 
 impl LinkConfig {
@@ -60,6 +63,7 @@ impl LinkConfig {
             duplicate: 0.0,
             corrupt: 0.0,
             outages: Vec::new(),
+            max_datagram: None,
         }
     }
 
@@ -129,6 +133,10 @@ impl Link {
         self.stats.offered_bytes += bytes.len() as u64;
         if !c.is_up(now) {
             self.stats.down_drops += 1;
+            return Vec::new();
+        }
+        if c.max_datagram.is_some_and(|m| bytes.len() > m) {
+            self.stats.lost += 1;
             return Vec::new();
         }
         if self.drop_next > 0 {

@@ -280,8 +280,9 @@ impl Sim {
     }
 
     fn app(&mut self) {
-        if self.now >= self.scenario.start_at && !self.finished {
-            let chunk = self.scenario.sender.chunk_size as u64;
+        let settling = self.scenario.sender.settle_chunk && !self.sender.is_established();
+        if self.now >= self.scenario.start_at && !self.finished && !settling {
+            let chunk = self.sender.chunk_size() as u64;
             while self.written < self.scenario.stream_len {
                 let end = (self.written + chunk).min(self.scenario.stream_len);
                 let piece = self.input.slice(self.written as usize..end as usize);

@@ -57,7 +57,8 @@ pub struct HelloRepr {
     pub paths: u16,
     /// Digest the FIN will carry.
     pub digest: DigestAlgorithm,
-    /// Option bits requested (none defined yet; the receiver answers what it accepts).
+    /// Option bits requested (see [`HelloRepr::OPT_SETTLE_CHUNK`]); the receiver
+    /// answers the ones it accepts.
     pub options: u16,
     /// Stream length if known in advance, `None` for a pipe.
     pub total_len: Option<u64>,
@@ -78,6 +79,9 @@ mod hello {
 impl HelloRepr {
     /// Body length on the wire.
     pub const BODY_LEN: usize = hello::END;
+    /// Option: the sender can take a smaller chunk size from the HELLO-ACK (the
+    /// session then runs at the smaller end's frame size).
+    pub const OPT_SETTLE_CHUNK: u16 = 1;
 
     /// Parses a HELLO body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
@@ -125,12 +129,15 @@ pub struct HelloAckRepr {
     pub reject: Option<RejectReason>,
     /// Options the receiver accepted.
     pub options: u16,
+    /// The session's chunk size when the receiver settled a smaller one than the
+    /// HELLO asked for (only with [`HelloRepr::OPT_SETTLE_CHUNK`]); 0: as asked.
+    pub chunk_size: u16,
     /// Reorder window in bytes: the initial flow-control credit is `[0, window)`.
     pub window: u64,
 }
 
 mod hello_ack {
-    crate::layout! { STATUS: byte, _: 1, OPTIONS: 2, _: 4, WINDOW: 8 }
+    crate::layout! { STATUS: byte, _: 1, OPTIONS: 2, CHUNK: 2, _: 2, WINDOW: 8 }
 }
 
 impl HelloAckRepr {
@@ -149,7 +156,12 @@ impl HelloAckRepr {
             4 => Some(RejectReason::Refused),
             _ => return Err(WireError::Malformed { kind, why: "unknown reject reason" }),
         };
-        Ok(HelloAckRepr { reject, options: be_u16(b, hello_ack::OPTIONS), window: be_u64(b, hello_ack::WINDOW) })
+        Ok(HelloAckRepr {
+            reject,
+            options: be_u16(b, hello_ack::OPTIONS),
+            chunk_size: be_u16(b, hello_ack::CHUNK),
+            window: be_u64(b, hello_ack::WINDOW),
+        })
     }
 
     /// Emits into a body of [`Self::BODY_LEN`] bytes.
@@ -157,6 +169,7 @@ impl HelloAckRepr {
         b.fill(0);
         b[hello_ack::STATUS] = self.reject.map_or(0, |r| r as u8);
         b[hello_ack::OPTIONS].copy_from_slice(&self.options.to_be_bytes());
+        b[hello_ack::CHUNK].copy_from_slice(&self.chunk_size.to_be_bytes());
         b[hello_ack::WINDOW].copy_from_slice(&self.window.to_be_bytes());
     }
 }
@@ -367,9 +380,9 @@ mod tests {
     #[test]
     fn hello_ack_parse_emit() {
         let rej = HelloAckRepr::parse(&HELLO_ACK_REJECT).unwrap();
-        assert_eq!(rej, HelloAckRepr { reject: Some(RejectReason::Busy), options: 0, window: 0 });
+        assert_eq!(rej, HelloAckRepr { reject: Some(RejectReason::Busy), options: 0, chunk_size: 0, window: 0 });
         let ok = HelloAckRepr::parse(&HELLO_ACK_OK).unwrap();
-        assert_eq!(ok, HelloAckRepr { reject: None, options: 0, window: 64 << 20 });
+        assert_eq!(ok, HelloAckRepr { reject: None, options: 0, chunk_size: 0, window: 64 << 20 });
         let mut b = [0x55u8; 16];
         ok.emit(&mut b);
         assert_eq!(b, HELLO_ACK_OK);
@@ -378,6 +391,20 @@ mod tests {
         let mut bad = HELLO_ACK_OK;
         bad[0] = 99;
         assert!(HelloAckRepr::parse(&bad).is_err());
+    }
+
+    // Accepted with the settle option, the chunk size settled at 1458 (0x05b2).
+    static HELLO_ACK_SETTLED: [u8; 16] = [0x00, 0, 0x00, 0x01, 0x05, 0xb2, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0];
+
+    #[test]
+    fn hello_ack_carries_a_settled_chunk_size() {
+        let r = HelloAckRepr::parse(&HELLO_ACK_SETTLED).unwrap();
+        let want =
+            HelloAckRepr { reject: None, options: HelloRepr::OPT_SETTLE_CHUNK, chunk_size: 1458, window: 64 << 20 };
+        assert_eq!(r, want);
+        let mut b = [0x55u8; 16];
+        want.emit(&mut b);
+        assert_eq!(b, HELLO_ACK_SETTLED);
     }
 
     #[test]

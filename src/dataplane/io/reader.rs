@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSliceMut, Read};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -24,6 +24,9 @@ pub struct ReaderShared {
     pub error: Mutex<Option<String>>,
     /// Set by the loop to make the reader stop early.
     pub stop: AtomicBool,
+    /// The chunk size to cut, once the handshake settled it (0 until then: the reader
+    /// waits, so no chunk is cut at a size the receiver refused).
+    pub chunk: AtomicUsize,
 }
 
 /// Most mbuf data rooms one read call fills (one `readv` over this many
@@ -47,6 +50,17 @@ pub fn spawn_reader(
 ) -> std::io::Result<JoinHandle<()>> {
     spawn_registered(eal, "stripecat-reader", move || {
         let stopping = || shared.stop.load(Ordering::Relaxed);
+        // The session's chunk size: at most the planned one (the pool's rooms hold that).
+        let chunk = loop {
+            match shared.chunk.load(Ordering::Acquire) {
+                0 if stopping() => {
+                    shared.done.store(true, Ordering::Release);
+                    return;
+                }
+                0 => std::thread::sleep(IDLE),
+                c => break c.min(chunk),
+            }
+        };
         let mut rooms = MbufRooms { pool: &pool, chunk, fresh: Vec::with_capacity(READ_BURST) };
         let deliver = |mut room: MbufRoom, n: usize| -> bool {
             if n < chunk {

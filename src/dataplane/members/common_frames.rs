@@ -1,12 +1,15 @@
-//! The frames every end answers whatever its role (ARP for our address, ping),
-//! and the counters of frames handled below the protocol.
+//! The frames every end answers whatever its role (ARP and neighbour solicitations
+//! for our address on the member, on its VLAN; ping over IPv4 and IPv6), and the
+//! counters of frames handled below the protocol.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
-use super::super::framing;
+use super::super::addr::MemberNet;
+use super::super::framing::{self, Classified, Encap};
+use super::super::neighbor::Heard;
 use super::Member;
 use crate::dpdk::{Mbuf, Mempool};
-use crate::wire::arp;
+use crate::wire::{arp, icmpv6, ipv6};
 
 /// Counters of frames handled below the protocol.
 #[derive(Debug, Default, Clone)]
@@ -33,29 +36,60 @@ impl FrameCounters {
     }
 }
 
-/// Answers what every end answers: ARP requests for `our_ip` and pings.
-/// Returns the ARP repr (for the caller to learn from) or `None`.
+/// Answers what every end answers on member `member` (at `net`): ARP requests and
+/// neighbour solicitations for our address there, and pings. Returns what the frame
+/// taught about a neighbour, for the caller to learn from. `m` is consumed.
 pub fn answer_common(
     member: &mut Member,
     q: usize,
     mut m: Mbuf,
-    class: &framing::Classified,
-    our_ip: Ipv4Addr,
+    class: &Classified,
+    net: &MemberNet,
     hdr_pool: &Mempool,
     counters: &mut FrameCounters,
-) -> Option<arp::Repr> {
-    match class {
-        framing::Classified::Arp(a) => {
-            if a.operation == arp::OP_REQUEST && a.target_ip == our_ip {
-                let reply = a.reply_from(member.mac, our_ip);
-                if let Some(f) = framing::build_arp(hdr_pool, member.mac, a.sender_mac, &reply) {
-                    member.send(q, f);
-                    counters.arp_replies_sent += 1;
+) -> Option<Heard> {
+    let encap = Encap::of(net);
+    match *class {
+        Classified::Arp(a) => {
+            if let (arp::OP_REQUEST, IpAddr::V4(us)) = (a.operation, net.local) {
+                if a.target_ip == us {
+                    let reply = a.reply_from(member.mac, us);
+                    if let Some(f) = framing::build_arp(hdr_pool, encap, member.mac, a.sender_mac, &reply) {
+                        member.send(q, f);
+                        counters.arp_replies_sent += 1;
+                    }
                 }
             }
-            Some(*a)
+            Some(Heard::Arp(a))
         }
-        framing::Classified::EchoRequest => {
+        Classified::Nd { msg, ip, mac } => {
+            if let (icmpv6::Repr::NeighborSolicit { target, source_mac }, IpAddr::V6(us)) = (msg, net.local) {
+                if target == us {
+                    // RFC 4861 7.2.4: solicited (to the soliciter) unless it has no address yet
+                    // (duplicate address detection: then to all nodes, unsolicited).
+                    let dad = ip.is_unspecified();
+                    let (to_ip, to_mac) = if dad {
+                        let all = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+                        (all, ipv6::multicast_mac(all))
+                    } else {
+                        (ip, source_mac.unwrap_or(mac))
+                    };
+                    let adv = icmpv6::Repr::NeighborAdvert {
+                        target: us,
+                        target_mac: Some(member.mac),
+                        router: false,
+                        solicited: !dad,
+                        override_: true,
+                    };
+                    if let Some(f) = framing::build_nd(hdr_pool, encap, (member.mac, us), (to_mac, to_ip), &adv) {
+                        member.send(q, f);
+                        counters.arp_replies_sent += 1;
+                    }
+                }
+            }
+            Some(Heard::Nd { msg, ip, mac })
+        }
+        Classified::EchoRequest => {
             if m.segments() == 1 {
                 if let Some(buf) = m.data_mut() {
                     if framing::echo_reply_in_place(buf) {
@@ -66,10 +100,10 @@ pub fn answer_common(
             }
             None
         }
-        framing::Classified::Drop(why) => {
-            counters.drop(*why);
+        Classified::Drop(why) => {
+            counters.drop(why);
             None
         }
-        framing::Classified::Stripe { .. } => None,
+        Classified::Stripe { .. } => None,
     }
 }

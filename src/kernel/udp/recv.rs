@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
-use stripecat_proto::wire::{DigestAlgorithm, Frame, Packet, Repr, ResetReason, Verdict, HEADER_LEN};
+use stripecat_proto::wire::{DigestAlgorithm, Frame, Packet, PacketType, Repr, ResetReason, Verdict, HEADER_LEN};
 use stripecat_proto::{DropReason, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes};
 
 use super::{
@@ -115,16 +115,24 @@ pub fn recv(
                     let whole = SharedBytes::new(Arc::from(&rbuf[..n]));
                     let mut off = 0;
                     while off < n {
+                        // A path-MTU probe (PING) is padded with zeros to a full datagram:
+                        // the padding is skipped up to the next header (its magic is not zero).
+                        let mut padded = false;
                         let end = match Packet::new_checked(&rbuf[off..n]) {
                             Ok(p) => {
                                 if let Some(slot) = path_addr.get_mut(p.path_id() as usize) {
                                     *slot = Some(from);
                                 }
+                                padded = p.packet_type_raw() == PacketType::Ping as u8;
                                 off + HEADER_LEN + p.length() as usize
                             }
                             // Unparseable: hand the rest in as one datagram, to be counted and dropped.
                             Err(_) => n,
                         };
+                        let mut next = end;
+                        while padded && next < n && rbuf[next] == 0 {
+                            next += 1;
+                        }
                         if end - off < CONTROL_MAX {
                             if let Ok(Repr { frame: Frame::Fin(f), .. }) =
                                 Packet::new_checked(&rbuf[off..end]).and_then(|p| Repr::parse(&p))
@@ -133,7 +141,7 @@ pub fn recv(
                             }
                         }
                         let _ = receiver.handle_datagram(now, whole.slice(off..end));
-                        off = end;
+                        off = next;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

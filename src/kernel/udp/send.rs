@@ -25,8 +25,9 @@ use crate::report::{PathReport, Progress};
 /// work per chunk), and GSO already cuts the system calls.
 const LOOPBACK_CHUNK: u16 = 8192;
 /// Chunk size elsewhere: a 1500-byte MTU minus IPv4, UDP and our header.
-fn ethernet_chunk() -> u16 {
-    (1500 - 20 - 8 - HEADER_LEN) as u16
+fn ethernet_chunk(v6: bool) -> u16 {
+    let ip = if v6 { 40 } else { 20 };
+    (1500 - ip - 8 - HEADER_LEN) as u16
 }
 /// The local address of path `i`: `--bind` (ADDR or ADDR:PORT) or any.
 fn local_addr(k: &Options, i: usize, peer: &SocketAddr) -> Result<SocketAddr, KernelError> {
@@ -83,7 +84,8 @@ pub fn send(
     let chunk = match k.block_size {
         Some(b) => b.min(MAX_CHUNK as u64) as u16,
         None if peer.ip().is_loopback() => LOOPBACK_CHUNK,
-        None => ethernet_chunk(),
+        // A 1500-byte IP packet: IPv6's header is 20 bytes longer.
+        None => ethernet_chunk(peer.is_ipv6()),
     };
     // GSO: one send carries up to GSO_SEGMENTS same-size datagrams of a path.
     let segment = HEADER_LEN as u16 + chunk;

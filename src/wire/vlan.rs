@@ -1,0 +1,138 @@
+//! IEEE 802.1Q VLAN tags: the four bytes between the source MAC and the inner
+//! EtherType of a tagged frame (TPID 0x8100 in the outer EtherType position).
+//!
+//! ```text
+//!  dst (6) | src (6) | 0x8100 | PCP:3 DEI:1 VID:12 | inner EtherType (2) | payload
+//!                    '---------- this view: TPID excluded, 4 bytes -------'
+//! ```
+
+use super::WireError;
+
+mod field {
+    stripecat_proto::layout! { TCI: 2, ETHERTYPE: 2 }
+}
+
+/// Bytes of the tag after the TPID (TCI and inner EtherType).
+pub const HEADER_LEN: usize = field::END;
+/// Bytes a tag adds to a frame (TPID and TCI).
+pub const TAG_LEN: usize = 4;
+/// Largest VLAN id that names a VLAN (0 is "priority only", 4095 reserved).
+pub const VID_MAX: u16 = 4094;
+
+/// A view over the tag of a tagged frame (the Ethernet payload after TPID 0x8100).
+#[derive(Debug)]
+pub struct Tag<T: AsRef<[u8]>> {
+    buf: T,
+}
+
+impl<T: AsRef<[u8]>> Tag<T> {
+    pub fn new_checked(buf: T) -> Result<Self, WireError> {
+        if buf.as_ref().len() < HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(Tag { buf })
+    }
+
+    fn tci(&self) -> u16 {
+        let b = &self.buf.as_ref()[field::TCI];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    /// Priority code point (802.1p).
+    pub fn pcp(&self) -> u8 {
+        (self.tci() >> 13) as u8
+    }
+
+    /// Drop eligible indicator.
+    pub fn dei(&self) -> bool {
+        self.tci() & 0x1000 != 0
+    }
+
+    /// VLAN id.
+    pub fn vid(&self) -> u16 {
+        self.tci() & 0x0fff
+    }
+
+    /// The EtherType of what the tag carries.
+    pub fn ethertype(&self) -> u16 {
+        let b = &self.buf.as_ref()[field::ETHERTYPE];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    /// What follows the tag.
+    pub fn payload(&self) -> &[u8] {
+        &self.buf.as_ref()[HEADER_LEN..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Tag<T> {
+    fn set_tci(&mut self, tci: u16) {
+        self.buf.as_mut()[field::TCI].copy_from_slice(&tci.to_be_bytes());
+    }
+
+    pub fn set_ethertype(&mut self, t: u16) {
+        self.buf.as_mut()[field::ETHERTYPE].copy_from_slice(&t.to_be_bytes());
+    }
+}
+
+/// A parsed tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr {
+    pub pcp: u8,
+    pub dei: bool,
+    pub vid: u16,
+    /// The inner EtherType.
+    pub ethertype: u16,
+}
+
+impl Repr {
+    pub fn parse<T: AsRef<[u8]>>(t: &Tag<T>) -> Repr {
+        Repr { pcp: t.pcp(), dei: t.dei(), vid: t.vid(), ethertype: t.ethertype() }
+    }
+
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, t: &mut Tag<T>) {
+        let tci = ((self.pcp as u16 & 0x7) << 13) | ((self.dei as u16) << 12) | (self.vid & 0x0fff);
+        t.set_tci(tci);
+        t.set_ethertype(self.ethertype);
+    }
+}
+
+/// Whether `vid` names a VLAN a member may use (1..=4094).
+pub fn is_valid_vid(vid: u16) -> bool {
+    (1..=VID_MAX).contains(&vid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // PCP 5, DEI 0, VID 210 (0x0d2): TCI 0xa0d2; inner IPv4; then two payload bytes.
+    const BYTES: [u8; 6] = [0xa0, 0xd2, 0x08, 0x00, 0xaa, 0xbb];
+
+    #[test]
+    fn deconstruct_and_parse() {
+        let t = Tag::new_checked(&BYTES[..]).unwrap();
+        assert_eq!((t.pcp(), t.dei(), t.vid(), t.ethertype()), (5, false, 210, 0x0800));
+        assert_eq!(Repr::parse(&t), Repr { pcp: 5, dei: false, vid: 210, ethertype: 0x0800 });
+        assert_eq!(t.payload(), &[0xaa, 0xbb]);
+    }
+
+    #[test]
+    fn construct_and_emit() {
+        let mut buf = [0u8; 6];
+        buf[4..].copy_from_slice(&[0xaa, 0xbb]);
+        let mut t = Tag::new_checked(&mut buf[..]).unwrap();
+        Repr { pcp: 5, dei: false, vid: 210, ethertype: 0x0800 }.emit(&mut t);
+        assert_eq!(buf, BYTES);
+        // DEI and the top VID bits land where 802.1Q puts them.
+        let mut b = [0u8; 4];
+        Repr { pcp: 0, dei: true, vid: 4094, ethertype: 0x86dd }.emit(&mut Tag::new_checked(&mut b[..]).unwrap());
+        assert_eq!(b, [0x1f, 0xfe, 0x86, 0xdd]);
+    }
+
+    #[test]
+    fn truncated_is_rejected_and_ids_are_checked() {
+        assert_eq!(Tag::new_checked(&BYTES[..3]).unwrap_err(), WireError::Truncated);
+        assert!(!is_valid_vid(0) && !is_valid_vid(4095) && is_valid_vid(1) && is_valid_vid(4094));
+    }
+}
