@@ -556,14 +556,7 @@ mod tests {
         let nets = [us, net("2001:2::2", None), net("198.18.0.2", Some(210)), net("2001:2::2", Some(7))];
         let mut x = 0x1234_5678u32;
         for len in 0..300 {
-            let mut junk: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
+            let mut junk = crate::wire::junk(&mut x, len);
             for n in &nets {
                 // Give some junk plausible EtherTypes and tags so the deeper parsers see it.
                 if len > 18 {

@@ -13,18 +13,14 @@ pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// 802.1Q tag protocol identifier: a VLAN tag follows (see `vlan`).
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
 
-/// A view over an Ethernet frame.
-#[derive(Debug)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buf: T,
-}
+super::view!(
+    /// A view over an Ethernet frame.
+    Frame
+);
 
 impl<T: AsRef<[u8]>> Frame<T> {
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        if buf.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        Ok(Frame { buf })
+        Self::at_least(buf, HEADER_LEN)
     }
 
     pub fn dst(&self) -> Mac {

@@ -277,14 +277,7 @@ mod tests {
         assert_eq!(Repr::parse(&short, A, sol()), Err(WireError::Truncated));
         let mut x = 0x9e37_79b9u32;
         for len in 0..64 {
-            let mut junk: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
+            let mut junk = crate::wire::junk(&mut x, len);
             if len >= 4 {
                 junk[0] = [ECHO_REQUEST, NEIGHBOR_SOLICIT, NEIGHBOR_ADVERT][len % 3];
                 junk[1] = 0;

@@ -15,21 +15,16 @@ pub const HEADER_LEN: usize = field::END;
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_UDP: u8 = 17;
 
-/// A view over an IPv4 packet.
-#[derive(Debug)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buf: T,
-}
+super::view!(
+    /// A view over an IPv4 packet.
+    Packet
+);
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks version, header length, total length against the buffer (the
     /// buffer may be longer: Ethernet pads short frames), and no fragments.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        let b = buf.as_ref();
-        if b.len() < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        let p = Packet { buf };
+        let p = Self::at_least(buf, HEADER_LEN)?;
         if p.version() != 4 || p.header_len() < HEADER_LEN {
             return Err(WireError::Malformed);
         }

@@ -14,11 +14,10 @@ pub const HEADER_LEN: usize = field::END;
 pub const NEXT_UDP: u8 = 17;
 pub const NEXT_ICMPV6: u8 = 58;
 
-/// A view over an IPv6 packet.
-#[derive(Debug)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buf: T,
-}
+super::view!(
+    /// A view over an IPv6 packet.
+    Packet
+);
 
 fn addr(b: &[u8]) -> Ipv6Addr {
     let mut a = [0u8; 16];
@@ -30,10 +29,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks the version and that the payload length fits the buffer (which may be
     /// longer: Ethernet pads short frames).
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        if buf.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        let p = Packet { buf };
+        let p = Self::at_least(buf, HEADER_LEN)?;
         if p.version() != 6 {
             return Err(WireError::Malformed);
         }

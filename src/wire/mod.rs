@@ -32,6 +32,43 @@ pub enum WireError {
     Unsupported,
 }
 
+/// Declares a view over a header's bytes, `$name<T: AsRef<[u8]>>`, with `at_least`:
+/// the length check every `new_checked` starts from (after it, no field getter of the
+/// fixed header can panic).
+macro_rules! view {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buf: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wraps `buf` if it holds at least `len` bytes.
+            fn at_least(buf: T, len: usize) -> Result<Self, WireError> {
+                if buf.as_ref().len() < len {
+                    return Err(WireError::Truncated);
+                }
+                Ok($name { buf })
+            }
+        }
+    };
+}
+use view;
+
+/// Seeded junk for the parsers' hostile-input tests (xorshift32).
+#[cfg(test)]
+pub(crate) fn junk(state: &mut u32, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 17;
+            *state ^= *state << 5;
+            *state as u8
+        })
+        .collect()
+}
+
 /// A byte range within a header.
 pub type Field = core::ops::Range<usize>;
 

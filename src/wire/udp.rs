@@ -13,11 +13,10 @@ mod field {
 
 pub const HEADER_LEN: usize = field::END;
 
-/// A view over a UDP datagram.
-#[derive(Debug)]
-pub struct Datagram<T: AsRef<[u8]>> {
-    buf: T,
-}
+super::view!(
+    /// A view over a UDP datagram.
+    Datagram
+);
 
 fn be16(b: &[u8], f: Field) -> u16 {
     u16::from_be_bytes([b[f.start], b[f.start + 1]])
@@ -26,10 +25,8 @@ fn be16(b: &[u8], f: Field) -> u16 {
 impl<T: AsRef<[u8]>> Datagram<T> {
     /// Checks the header and that the length field fits the buffer.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        let b = buf.as_ref();
-        if b.len() < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
+        let d = Self::at_least(buf, HEADER_LEN)?;
+        let b = d.buf.as_ref();
         let len = be16(b, field::LENGTH) as usize;
         if len < HEADER_LEN {
             return Err(WireError::Malformed);
@@ -37,7 +34,7 @@ impl<T: AsRef<[u8]>> Datagram<T> {
         if len > b.len() {
             return Err(WireError::Truncated);
         }
-        Ok(Datagram { buf })
+        Ok(d)
     }
 
     pub fn src_port(&self) -> u16 {

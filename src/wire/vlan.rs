@@ -19,18 +19,14 @@ pub const TAG_LEN: usize = 4;
 /// Largest VLAN id that names a VLAN (0 is "priority only", 4095 reserved).
 pub const VID_MAX: u16 = 4094;
 
-/// A view over the tag of a tagged frame (the Ethernet payload after TPID 0x8100).
-#[derive(Debug)]
-pub struct Tag<T: AsRef<[u8]>> {
-    buf: T,
-}
+super::view!(
+    /// A view over the tag of a tagged frame (the Ethernet payload after TPID 0x8100).
+    Tag
+);
 
 impl<T: AsRef<[u8]>> Tag<T> {
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        if buf.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        Ok(Tag { buf })
+        Self::at_least(buf, HEADER_LEN)
     }
 
     fn tci(&self) -> u16 {
