@@ -18,6 +18,8 @@ pub enum ExitCode {
     Transfer = 4,
     /// Integrity failure: digest mismatch.
     Integrity = 5,
+    /// Authentication failed: the two ends hold different keys, or one has none.
+    Auth = 6,
     /// Interrupted by SIGINT (the shell's 128 + 2).
     Interrupted = 130,
     /// Terminated by SIGTERM (128 + 15).

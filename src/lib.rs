@@ -12,6 +12,7 @@ pub mod dpdk;
 pub mod exit;
 pub mod impair;
 pub mod kernel;
+pub mod key;
 pub mod preflight;
 pub mod report;
 pub mod spec;

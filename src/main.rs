@@ -20,12 +20,13 @@ fn main() {
     let cli = Cli::parse();
     let result: Result<(), Failure> = match &cli.command {
         Command::Ports(args) => stripecat::cmd::ports::run(&args.plan(), cli.verbose),
-        Command::Send(args) if args.end.kernel.active() => stripecat::kernel::send(&args.kernel_plan()),
-        Command::Recv(args) if args.end.kernel.active() => stripecat::kernel::recv(&args.kernel_plan()),
+        Command::Send(args) if args.end.kernel.active() => args.kernel_plan().and_then(|p| stripecat::kernel::send(&p)),
+        Command::Recv(args) if args.end.kernel.active() => args.kernel_plan().and_then(|p| stripecat::kernel::recv(&p)),
         Command::Send(args) => args.dataplane_plan(cli.verbose).and_then(|p| stripecat::dataplane::send::run(&p)),
         Command::Recv(args) => args.dataplane_plan(cli.verbose).and_then(|p| stripecat::dataplane::recv::run(&p)),
         Command::Selftest(args) => stripecat::dataplane::selftest::run(&args.plan(cli.verbose)),
         Command::Bench(args) => stripecat::bench::run(&args.plan(), cli.verbose),
+        Command::Keygen(args) => stripecat::key::keygen(&args.plan()),
     };
     match result {
         Ok(()) => std::process::exit(ExitCode::Success as i32),

@@ -86,6 +86,8 @@ pub struct Summary {
     pub mtu: Option<u16>,
     /// Why the settled MTU is below this end's `--mtu` (the peer's is smaller).
     pub mtu_note: Option<String>,
+    /// Whether the session was keyed: authenticated and encrypted (`--key-file`).
+    pub authenticated: bool,
 }
 
 impl Summary {
@@ -176,6 +178,7 @@ impl Summary {
         if let Some(note) = &self.mtu_note {
             s.push_str(&format!("; frames of {} bytes ({note})", self.mtu.unwrap_or(0)));
         }
+        s.push_str(if self.authenticated { "; authenticated, encrypted" } else { "; unauthenticated" });
         if let Some(e) = &self.error {
             s.push_str(&format!("; failed: {e}"));
         }

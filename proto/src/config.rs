@@ -51,6 +51,12 @@ pub struct SenderConfig {
     pub settle_chunk: bool,
     /// The path-MTU check: `Some` makes every path carry a full-size probe before data.
     pub path_probe: Option<PathProbe>,
+    /// Pre-shared key: with one the session is authenticated and encrypted, and a
+    /// receiver without the same key is refused. `None`: unauthenticated.
+    pub key: Option<crate::crypto::Psk>,
+    /// Keyed: log2 of the packets per path sealed under one key before the next epoch's;
+    /// `None` picks [`crate::crypto::epoch_log2_for`] the number of paths.
+    pub key_epoch_log2: Option<u8>,
 }
 
 /// The path-MTU check ([`SenderConfig::path_probe`]): after the handshake, and again
@@ -109,6 +115,8 @@ impl Default for SenderConfig {
             rate_limit: None,
             settle_chunk: false,
             path_probe: None,
+            key: None,
+            key_epoch_log2: None,
         }
     }
 }
@@ -131,6 +139,12 @@ pub struct ReceiverConfig {
     pub idle_timeout: Duration,
     /// Capacity of the lcore-to-reassembler hand-off queue, in chunks.
     pub inbox_chunks: usize,
+    /// Pre-shared key: with one, only senders holding it are served (no unkeyed
+    /// session), and nothing is committed before the sender's first sealed packet.
+    pub key: Option<crate::crypto::Psk>,
+    /// Most HELLO handshakes (each a Diffie-Hellman) answered per second; more are
+    /// dropped as `RateLimited`.
+    pub hellos_per_second: u32,
 }
 
 impl Default for ReceiverConfig {
@@ -143,6 +157,8 @@ impl Default for ReceiverConfig {
             max_ack_delay: Duration::from_micros(250),
             idle_timeout: Duration::from_secs(5),
             inbox_chunks: 4096,
+            key: None,
+            hellos_per_second: 100,
         }
     }
 }

@@ -10,16 +10,20 @@
 
 use core::ops::Range;
 
+use crate::crypto::{Keyring, Space, TAG_LEN};
 use crate::stats::DropReason;
-use crate::wire::{Check, Frame, HeaderRepr, Packet, PacketType, Repr};
+use crate::wire::{Check, Frame, HeaderRepr, Packet, PacketType, Repr, HEADER_LEN};
 
-/// A datagram that passed every wire check (magic, version, type, CRC32C, body shape).
+/// A datagram that passed every wire check (magic, version, type, CRC32C or AEAD tag,
+/// body shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
     /// Its meaning.
     pub repr: Repr,
     /// Where its payload (DATA only; empty otherwise) lies in the datagram.
     pub payload: Range<usize>,
+    /// Opened under the session keys (its tag verified); only [`Incoming::open`] sets it.
+    authenticated: bool,
 }
 
 /// Which part of an endpoint handles an [`Incoming`].
@@ -43,7 +47,56 @@ impl Incoming {
     pub fn parse_with(datagram: &[u8], check: Check) -> Result<Incoming, DropReason> {
         let packet = Packet::new_checked(datagram)?;
         let repr = Repr::parse_with(&packet, check)?;
-        Ok(Incoming { repr, payload: packet.payload_range() })
+        if repr.header.flags.sealed() {
+            return Err(DropReason::Unauthenticated);
+        }
+        Ok(Incoming { repr, payload: packet.payload_range(), authenticated: false })
+    }
+
+    /// Checks and parses `datagram` at an endpoint whose keys are in `keyring`. Without a
+    /// key this is [`Incoming::parse_with`] (a sealed packet is refused as
+    /// `Unauthenticated`). With a key, HELLO and HELLO-ACK are checked as usual (their
+    /// handshake authenticates them) and every other packet must be sealed under the
+    /// session's keys (a CONFIRM: under an answered HELLO's): it is opened **in place**
+    /// (the payload range then holds plaintext) and refused as `Unauthenticated` if its
+    /// tag does not verify. Never panics on hostile input.
+    pub fn open(datagram: &mut [u8], check: Check, keyring: &Keyring) -> Result<Incoming, DropReason> {
+        if !keyring.keyed() {
+            return Self::parse_with(datagram, check);
+        }
+        let packet = Packet::new_checked(&*datagram)?;
+        let header = HeaderRepr::parse(&packet)?;
+        let kind = header.packet_type;
+        if matches!(kind, PacketType::Hello | PacketType::HelloAck) && !header.flags.sealed() {
+            return Self::parse_with(datagram, check);
+        }
+        if !header.flags.sealed() {
+            return Err(DropReason::Unauthenticated);
+        }
+        let pending;
+        let keys = match keyring.session(header.session_id) {
+            Some(k) => k,
+            None if kind == PacketType::Confirm => {
+                pending = keyring.pending(header.session_id).ok_or(DropReason::WrongSession)?;
+                &*pending
+            }
+            None => return Err(DropReason::WrongSession),
+        };
+        let len = header.length as usize;
+        if len < TAG_LEN {
+            return Err(DropReason::Unauthenticated);
+        }
+        let (h, rest) = datagram.split_at_mut(HEADER_LEN);
+        let nonce = (Space::of(kind), header.path_id, header.packet_number);
+        let plain = keys.rx.open(nonce, h, &mut rest[..len]).map_err(|_| DropReason::Unauthenticated)?;
+        let frame = Frame::parse(kind, &rest[..plain])?;
+        Ok(Incoming { repr: Repr { header, frame }, payload: HEADER_LEN..HEADER_LEN + plain, authenticated: true })
+    }
+
+    /// Whether it was sealed and its tag verified under the session keys.
+    #[inline]
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
     }
 
     /// Its header.

@@ -9,6 +9,7 @@
 //!
 //! Module map:
 //! * [`wire`]: header view, typed bodies, CRC32C;
+//! * [`crypto`]: pre-shared key, Noise handshake, AES-256-GCM sealing, replay window;
 //! * [`time`], [`timer`]: microsecond time, fixed timer tables;
 //! * [`rtt`], [`recovery`], [`congestion`], [`pacer`]: per-path transport machinery;
 //! * [`path_sender`], [`path_receiver`]: the per-lcore halves of a path;
@@ -23,6 +24,7 @@
 
 pub mod config;
 pub mod congestion;
+pub mod crypto;
 pub mod digest;
 pub mod incoming;
 pub mod pacer;
@@ -48,6 +50,7 @@ pub mod wire;
 
 pub use config::{PathProbe, ReceiverConfig, SenderConfig};
 pub use congestion::{CongestionConfig, CongestionControl, Controller};
+pub use crypto::{AuthError, Keyring, Psk};
 pub use digest::StreamDigest;
 pub use incoming::{Incoming, Route};
 pub use path_receiver::PathReceiver;

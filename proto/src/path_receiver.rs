@@ -106,6 +106,8 @@ pub struct PathReceiver {
     ack_every: u32,
     max_ack_delay: Duration,
     stats: PathReceiverStats,
+    /// The sender's DATA and PING numbers seen on this path (sealed sessions).
+    replay: crate::crypto::ReplayWindow,
 }
 
 impl PathReceiver {
@@ -126,7 +128,13 @@ impl PathReceiver {
             ack_every: ack_every.max(1),
             max_ack_delay,
             stats: PathReceiverStats::default(),
+            replay: crate::crypto::ReplayWindow::default(),
         }
+    }
+
+    /// Records the number of an authenticated DATA or PING; false if it is a replay.
+    pub(crate) fn accept_number(&mut self, pn: u64) -> bool {
+        self.replay.accept(pn)
     }
 
     /// Path id.
@@ -275,14 +283,17 @@ impl PathReceiver {
         self.pending = 0;
         self.first_pending_at = None;
         self.ack_now = false;
+        // ACKs are numbered per path (their own space): a sealed ACK's nonce is unique.
+        let packet_number = self.stats.acks_sent;
         self.stats.acks_sent += 1;
         let frame = Frame::Ack(Box::new(ack));
+        let sealed = if shared.keyring().keyed() { Flags::SEALED } else { 0 };
         let header = HeaderRepr {
             packet_type: PacketType::Ack,
-            flags: Flags::empty(),
+            flags: Flags(sealed),
             path_id: self.id,
             session_id,
-            packet_number: 0,
+            packet_number,
             offset: 0,
             length: frame.body_len() as u16,
             timestamp: now.wire_timestamp(),

@@ -161,6 +161,8 @@ pub struct PathSender<B> {
     /// Counted in the shared number of failed paths.
     mtu_counted: bool,
     event: Option<PathEvent>,
+    /// The receiver's ACK numbers seen on this path (sealed sessions).
+    replay: crate::crypto::ReplayWindow,
 }
 
 impl<B: Payload> PathSender<B> {
@@ -198,6 +200,7 @@ impl<B: Payload> PathSender<B> {
             mtu_probes: Vec::new(),
             mtu_counted: false,
             event: None,
+            replay: crate::crypto::ReplayWindow::default(),
         }
     }
 
@@ -211,9 +214,11 @@ impl<B: Payload> PathSender<B> {
         self.event.take()
     }
 
-    /// Datagram length of a full-size probe: a DATA packet of a whole chunk.
+    /// Datagram length of a full-size probe: a DATA packet of a whole chunk (sealed: and
+    /// its tag).
     fn full_len(shared: &SenderShared<B>) -> u16 {
-        (HEADER_LEN as u64 + shared.chunk_size()).min(u16::MAX as u64) as u16
+        let tag = if shared.keyring().keyed() { crate::crypto::TAG_LEN as u64 } else { 0 };
+        (HEADER_LEN as u64 + shared.chunk_size() + tag).min(u16::MAX as u64) as u16
     }
 
     /// Starts (again) the path-MTU check, if one is configured.
@@ -266,6 +271,9 @@ impl<B: Payload> PathSender<B> {
         }
         let mut header = self.header(now, PacketType::Ping, shared.session_id(), pn);
         header.flags = Flags(Flags::ACK_NOW);
+        if shared.keyring().keyed() {
+            header.flags.0 |= Flags::SEALED;
+        }
         self.stats.packets += 1;
         self.stats.bytes += len as u64;
         Some(Transmit { path: self.id, repr: Repr { header, frame: Frame::Ping }, payload: None, pad_to: len })
@@ -322,6 +330,11 @@ impl<B: Payload> PathSender<B> {
         }
         self.mtu_pending = 2;
         self.timers.set(PathTimer::Mtu, now + next);
+    }
+
+    /// Records the number of an authenticated ACK; false if it is a replay.
+    pub(crate) fn accept_number(&mut self, pn: u64) -> bool {
+        self.replay.accept(pn)
     }
 
     /// Path id.
@@ -470,10 +483,13 @@ impl<B: Payload> PathSender<B> {
         self.next_pn += 1;
         let len = chunk.payload.as_ref().len();
         let mut header = self.header(now, PacketType::Data, shared.session_id(), pn);
+        if shared.keyring().keyed() {
+            header.flags.0 |= Flags::SEALED;
+        }
         header.offset = chunk.offset;
         header.length = len as u16;
         if shared.end() == Some(chunk.end()) {
-            header.flags = Flags(Flags::ACK_NOW);
+            header.flags.0 |= Flags::ACK_NOW;
         }
         let size = (HEADER_LEN + len) as u32;
         self.sent.push(
@@ -502,7 +518,10 @@ impl<B: Payload> PathSender<B> {
         let pn = self.next_pn;
         self.next_pn += 1;
         let mut header = self.header(now, PacketType::Ping, shared.session_id(), pn);
-        header.flags = Flags(Flags::ACK_NOW);
+        if shared.keyring().keyed() {
+            header.flags.0 |= Flags::SEALED;
+        }
+        header.flags.0 |= Flags::ACK_NOW;
         if self.health == PathHealth::Down && self.sent.len() > 16 {
             // Old unanswered probes of a down path: forget them so the record stays small.
             self.sent.drain(|_| {});

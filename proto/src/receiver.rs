@@ -22,6 +22,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::config::ReceiverConfig;
+use crate::crypto::{self, AuthError, ReplayWindow};
 use crate::digest::StreamDigest;
 use crate::incoming::Incoming;
 use crate::path_receiver::{PathReceiver, PathReceiverStats};
@@ -68,6 +69,10 @@ pub enum ReceiverError {
         /// Bytes delivered.
         delivered: u64,
     },
+    /// A sender's HELLO could not be authenticated (keys differ, or one end has none);
+    /// nothing was committed (no output).
+    #[error("authentication failed: {0}")]
+    Auth(AuthError),
     /// The stream arrived but failed the FIN check.
     #[error("stream check failed: {verdict:?} (delivered {delivered}, announced {announced})")]
     Verdict {
@@ -146,12 +151,23 @@ pub struct Receiver<B> {
     written: Option<u64>,
     /// The sender confirmed it has our Ok verdict (RESET `Closed`).
     peer_closed: bool,
+    /// Keyed: answered HELLOs whose senders have not confirmed yet (session, HELLO,
+    /// the HELLO-ACK to repeat), at most [`crypto::MAX_PENDING`].
+    answered: Vec<(u64, HelloRepr, Frame)>,
+    /// Keyed, committed: the HELLO-ACK to repeat to a retransmitted HELLO.
+    hello_ack: Option<Frame>,
+    /// Our control packets' numbers (HELLO-ACK, FIN-ACK, RESET).
+    control_seq: u64,
+    /// The sender's control numbers seen (sealed CONFIRM, FIN, RESET).
+    control_replay: ReplayWindow,
+    /// HELLO rate limit: the current one-second window's start and handshakes in it.
+    hello_window: (Instant, u32),
 }
 
 impl<B: Payload> Receiver<B> {
     /// A receiver listening for one session.
     pub fn new(config: ReceiverConfig) -> Self {
-        let shared = Arc::new(ReceiverShared::new(config.inbox_chunks));
+        let shared = Arc::new(ReceiverShared::new(config.inbox_chunks).with_key(config.key.clone()));
         let paths = (0..config.paths.max(1))
             .map(|i| Some(PathReceiver::new(i, config.ack_every, config.max_ack_delay)))
             .collect();
@@ -174,7 +190,17 @@ impl<B: Payload> Receiver<B> {
             seen_activity: 0,
             datagrams: 0,
             drops: DropCounters::default(),
+            answered: Vec::new(),
+            hello_ack: None,
+            control_seq: 0,
+            control_replay: ReplayWindow::default(),
+            hello_window: (Instant::ZERO, 0),
         }
+    }
+
+    /// Whether this receiver has a key (serves only authenticated sessions).
+    pub fn keyed(&self) -> bool {
+        self.shared.keyring().keyed()
     }
 
     /// The shared part.
@@ -268,7 +294,10 @@ impl<B: Payload> Receiver<B> {
     }
 
     /// [`Receiver::handle_datagram`] under the receiving link's check policy
-    /// ([`crate::wire::Check::Off`] accepts packets without a CRC32C).
+    /// ([`crate::wire::Check::Off`] accepts packets without a CRC32C). A keyed receiver's
+    /// sealed packets must be opened in place first: use [`Incoming::open`] on the
+    /// datagram's bytes and [`Receiver::handle_incoming`] (here they are refused as
+    /// `Unauthenticated`).
     pub fn handle_datagram_with(
         &mut self,
         now: Instant,
@@ -306,6 +335,13 @@ impl<B: Payload> Receiver<B> {
         if let Frame::Hello(hello) = repr.frame {
             return self.on_hello(now, &h, hello);
         }
+        if self.keyed() && !incoming.authenticated() {
+            // A keyed session takes nothing in the clear but the handshake.
+            return Err(DropReason::Unauthenticated);
+        }
+        if let Frame::Confirm = repr.frame {
+            return self.on_confirm(now, &h);
+        }
         let Some((session, _)) = self.session else { return Err(DropReason::WrongSession) };
         if h.session_id != session {
             return Err(DropReason::WrongSession);
@@ -320,6 +356,12 @@ impl<B: Payload> Receiver<B> {
         if !self.lane.drives(h.path_id) && matches!(repr.frame, Frame::Data | Frame::Ping) {
             // The driver routes the DATA and PING of a path split off to its lane.
             return Err(DropReason::UnknownPath);
+        }
+        if incoming.authenticated()
+            && !matches!(repr.frame, Frame::Data | Frame::Ping)
+            && !self.control_replay.accept(h.packet_number)
+        {
+            return Err(DropReason::Replayed);
         }
         self.touch(now, h.path_id);
         match repr.frame {
@@ -355,7 +397,7 @@ impl<B: Payload> Receiver<B> {
                     ReceiverState::Failed(ReceiverError::PeerReset { reason: r.reason, offset: r.offset, delivered });
                 self.timers.stop(Timer::Idle);
             }
-            Frame::Hello(_) | Frame::HelloAck(_) | Frame::Ack(_) | Frame::FinAck(_) => {
+            Frame::Hello(_) | Frame::HelloAck(_) | Frame::Ack(_) | Frame::FinAck(_) | Frame::Confirm => {
                 return Err(DropReason::Unexpected)
             }
         }
@@ -367,13 +409,17 @@ impl<B: Payload> Receiver<B> {
         self.note_activity(now);
     }
 
-    fn header(&self, now: Instant, path: u16, session: u64, frame: &Frame, echo: u32) -> HeaderRepr {
+    fn header(&mut self, now: Instant, path: u16, session: u64, frame: &Frame, echo: u32) -> HeaderRepr {
+        // Numbered in our control space, so a sealed packet's nonce is unique; a keyed
+        // session seals everything but the HELLO-ACK (its handshake authenticates it).
+        self.control_seq += 1;
+        let sealed = self.keyed() && !matches!(frame, Frame::HelloAck(_));
         HeaderRepr {
             packet_type: frame.packet_type(),
-            flags: Flags::empty(),
+            flags: Flags(if sealed { Flags::SEALED } else { 0 }),
             path_id: path,
             session_id: session,
-            packet_number: 0,
+            packet_number: self.control_seq,
             offset: 0,
             length: frame.body_len() as u16,
             timestamp: now.wire_timestamp(),
@@ -392,14 +438,22 @@ impl<B: Payload> Receiver<B> {
     fn on_hello(&mut self, now: Instant, h: &HeaderRepr, hello: HelloRepr) -> Result<(), DropReason> {
         let path = h.path_id.min(self.config.paths.saturating_sub(1));
         let reject = |this: &mut Self, reason| {
-            let frame = Frame::HelloAck(HelloAckRepr { reject: Some(reason), options: 0, chunk_size: 0, window: 0 });
+            let frame = Frame::HelloAck(HelloAckRepr {
+                reject: Some(reason),
+                options: 0,
+                chunk_size: 0,
+                window: 0,
+                handshake: None,
+            });
             this.queue_control(now, path, h.session_id, frame, h.timestamp);
         };
         match self.session {
             Some((s, served)) if s == h.session_id => {
-                // Our HELLO-ACK was lost: answer again.
-                let window = self.reassembler.as_ref().map_or(0, |r| r.window());
-                let frame = Frame::HelloAck(settled_ack(&hello, served.chunk_size, window));
+                // Our HELLO-ACK was lost: answer again (keyed: the same message 2).
+                let frame = self.hello_ack.clone().unwrap_or_else(|| {
+                    let window = self.reassembler.as_ref().map_or(0, |r| r.window());
+                    Frame::HelloAck(settled_ack(&hello, served.chunk_size, window))
+                });
                 self.queue_control(now, path, s, frame, h.timestamp);
                 self.touch(now, path);
                 return Ok(());
@@ -409,6 +463,26 @@ impl<B: Payload> Receiver<B> {
                 return Err(DropReason::WrongSession);
             }
             None => {}
+        }
+        if let Some((_, _, frame)) = self.answered.iter().find(|(s, _, _)| *s == h.session_id) {
+            // A retransmitted (or replayed) HELLO we answered: the same answer, no new work.
+            let frame = frame.clone();
+            self.queue_control(now, path, h.session_id, frame, h.timestamp);
+            return Ok(());
+        }
+        if !self.hello_budget(now) {
+            return Err(DropReason::RateLimited);
+        }
+        let keyed = self.keyed();
+        if keyed != hello.keyed() {
+            let (reason, e) = if keyed {
+                (RejectReason::KeyRequired, AuthError::PeerHasNoKey)
+            } else {
+                (RejectReason::NoKey, AuthError::NoKeyHere)
+            };
+            reject(self, reason);
+            self.fail_auth(e);
+            return Ok(());
         }
         // The floor bounds the slot array (window / chunk) a hostile HELLO can make us allocate.
         // A chunk above ours is settled down to ours when the sender can take that (the
@@ -424,16 +498,96 @@ impl<B: Payload> Receiver<B> {
             reject(self, RejectReason::TooManyPaths);
             return Ok(());
         }
-        let reassembler = Reassembler::new(chunk as u64, self.config.window);
-        let window = reassembler.window();
-        self.shared.serve(h.session_id, chunk as u64, window, hello.total_len);
-        self.reassembler = Some(reassembler);
-        self.session = Some((h.session_id, served));
-        self.digest = Some(StreamDigest::new(hello.digest));
-        self.state = ReceiverState::Receiving;
-        self.touch(now, path);
+        // The window the reassembler will have (whole chunks), without allocating it yet.
+        let window = (self.config.window / chunk as u64).max(1) * chunk as u64;
+        if let (Some(psk), Some(message)) = (self.shared.keyring().psk(), hello.handshake) {
+            // Keyed: answer with Noise message 2 and keep the keys, but commit to nothing
+            // (no reassembler, no output) until the sender's CONFIRM opens under them.
+            let mut body = settled_ack(&hello, chunk, window);
+            body.options |= HelloRepr::KEYED;
+            if !crypto::EPOCH_LOG2_RANGE.contains(&hello.key_epoch) {
+                reject(self, RejectReason::Refused);
+                return Ok(());
+            }
+            let id = (h.session_id, hello.key_epoch);
+            match crypto::respond(psk, id, &hello.fixed_body(), &message, &body.fixed_body()) {
+                Err(_) => {
+                    reject(self, RejectReason::AuthFailed);
+                    self.fail_auth(AuthError::WrongKey);
+                }
+                Ok((keys, reply)) => {
+                    self.shared.keyring().add_pending(h.session_id, Arc::new(keys));
+                    let frame = Frame::HelloAck(HelloAckRepr { handshake: Some(reply), ..body });
+                    if self.answered.len() >= crypto::MAX_PENDING {
+                        self.answered.remove(0);
+                    }
+                    self.answered.push((h.session_id, served, frame.clone()));
+                    self.queue_control(now, path, h.session_id, frame, h.timestamp);
+                }
+            }
+            return Ok(());
+        }
+        self.commit(now, path, h.session_id, served);
         let frame = Frame::HelloAck(settled_ack(&hello, chunk, window));
         self.queue_control(now, path, h.session_id, frame, h.timestamp);
+        Ok(())
+    }
+
+    /// Whether another HELLO handshake fits this second's budget (and counts it).
+    fn hello_budget(&mut self, now: Instant) -> bool {
+        let (start, n) = self.hello_window;
+        if now.total_micros() >= start.total_micros() + 1_000_000 || n == 0 {
+            self.hello_window = (now, 1);
+            return true;
+        }
+        if n >= self.config.hellos_per_second.max(1) {
+            return false;
+        }
+        self.hello_window.1 += 1;
+        true
+    }
+
+    /// A HELLO could not be authenticated. An idle receiver (no session, no answered
+    /// HELLO in flight) fails with the reason, so a user with mismatched keys hears of it
+    /// on both ends; otherwise the HELLO is only refused.
+    fn fail_auth(&mut self, e: AuthError) {
+        if self.session.is_none() && self.answered.is_empty() && self.state == ReceiverState::Listening {
+            self.state = ReceiverState::Failed(ReceiverError::Auth(e));
+        }
+    }
+
+    /// Starts serving `session` (its HELLO with the settled chunk size): the reorder
+    /// window, the shared state, the digest.
+    fn commit(&mut self, now: Instant, path: u16, session: u64, served: HelloRepr) {
+        let reassembler = Reassembler::new(served.chunk_size as u64, self.config.window);
+        self.shared.serve(session, served.chunk_size as u64, reassembler.window(), served.total_len);
+        self.reassembler = Some(reassembler);
+        self.session = Some((session, served));
+        self.digest = Some(StreamDigest::new(served.digest));
+        self.state = ReceiverState::Receiving;
+        self.touch(now, path);
+    }
+
+    /// The sender's CONFIRM opened under an answered HELLO's keys: commit to that session.
+    fn on_confirm(&mut self, now: Instant, h: &HeaderRepr) -> Result<(), DropReason> {
+        if let Some((s, _)) = self.session {
+            return match (s == h.session_id, self.control_replay.accept(h.packet_number)) {
+                (false, _) => Err(DropReason::WrongSession),
+                (true, false) => Err(DropReason::Replayed),
+                (true, true) => Ok(()), // a CONFIRM resent before our first ACK arrived
+            };
+        }
+        let Some(i) = self.answered.iter().position(|(s, _, _)| *s == h.session_id) else {
+            return Err(DropReason::WrongSession);
+        };
+        let keys = self.shared.keyring().pending(h.session_id).ok_or(DropReason::WrongSession)?;
+        let (session, served, frame) = self.answered.swap_remove(i);
+        self.answered.clear();
+        self.shared.keyring().establish(session, keys);
+        self.hello_ack = Some(frame);
+        let _ = self.control_replay.accept(h.packet_number);
+        let path = h.path_id.min(self.config.paths.saturating_sub(1));
+        self.commit(now, path, session, served);
         Ok(())
     }
 
@@ -580,5 +734,5 @@ impl<B: Payload> Receiver<B> {
 fn settled_ack(hello: &HelloRepr, chunk: u16, window: u64) -> HelloAckRepr {
     let options = hello.options & HelloRepr::OPT_SETTLE_CHUNK;
     let chunk_size = if chunk < hello.chunk_size { chunk } else { 0 };
-    HelloAckRepr { reject: None, options, chunk_size, window }
+    HelloAckRepr { reject: None, options, chunk_size, window, handshake: None }
 }

@@ -152,6 +152,9 @@ impl<B: Payload> ReceiverLane<B> {
         let Some(path) = self.paths.get_mut(h.path_id) else {
             return Err(DropReason::UnknownPath);
         };
+        if shared.keyring().keyed() && !(incoming.authenticated() && path.accept_number(h.packet_number)) {
+            return Err(if incoming.authenticated() { DropReason::Replayed } else { DropReason::Unauthenticated });
+        }
         self.dirty = true;
         if path.stats().packets == 0 && !self.heard.contains(&h.path_id) {
             self.heard.push(h.path_id);

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::config::SenderConfig;
+use crate::crypto::{AuthError, Initiator, ReplayWindow};
 use crate::digest::StreamDigest;
 use crate::incoming::Incoming;
 use crate::path_sender::{PathEvent, PathHealth, PathMtu, PathSender, PathSenderStats};
@@ -32,7 +33,8 @@ use crate::time::{Duration, Instant};
 use crate::timer::TimerTable;
 use crate::transmit::Transmit;
 use crate::wire::{
-    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloRepr, RejectReason, Repr, ResetReason, ResetRepr, Verdict,
+    FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, RejectReason, Repr, ResetReason, ResetRepr,
+    Verdict,
 };
 use crate::Payload;
 
@@ -83,6 +85,9 @@ pub enum SenderError {
         /// Whether a base-size probe came back on some path.
         base_ok: bool,
     },
+    /// The session could not be authenticated (keys differ, or one end has none).
+    #[error("authentication failed: {0}")]
+    Auth(AuthError),
 }
 
 /// Where the sending session is.
@@ -150,6 +155,14 @@ pub struct Sender<B> {
     last_heard: Option<Instant>,
     control_sent: u64,
     drops: DropCounters,
+    /// The HELLO (the same in every retransmission).
+    hello: HelloRepr,
+    /// Keyed: the handshake until the HELLO-ACK completes it.
+    initiator: Option<Initiator>,
+    /// Keyed, established: CONFIRM goes out (again on the HELLO timer) until the first ACK.
+    send_confirm: bool,
+    /// The receiver's control numbers seen (sealed FIN-ACK, RESET).
+    control_replay: ReplayWindow,
 }
 
 impl<B: Payload> Sender<B> {
@@ -158,8 +171,24 @@ impl<B: Payload> Sender<B> {
     pub fn new(config: SenderConfig, session_id: u64, now: Instant) -> Self {
         let shared = Arc::new(
             SenderShared::new(session_id, config.chunk_size, config.fresh_queue_chunks)
-                .with_rate_limit(config.rate_limit),
+                .with_rate_limit(config.rate_limit)
+                .with_key(config.key.clone()),
         );
+        let keyed = config.key.is_some();
+        let epoch = config.key_epoch_log2.unwrap_or_else(|| crate::crypto::epoch_log2_for(config.paths.max(1)));
+        let mut hello = HelloRepr {
+            chunk_size: config.chunk_size,
+            paths: config.paths.max(1),
+            digest: config.digest,
+            options: if keyed { HelloRepr::KEYED } else { 0 }
+                | if config.settle_chunk { HelloRepr::OPT_SETTLE_CHUNK } else { 0 },
+            total_len: config.total_len,
+            key_epoch: if keyed { epoch } else { 0 },
+            handshake: None,
+        };
+        let initiator =
+            config.key.as_ref().and_then(|k| Initiator::new(k, session_id, &hello.fixed_body(), epoch).ok());
+        hello.handshake = initiator.as_ref().map(|i| *i.message());
         let paths = (0..config.paths.max(1)).map(|i| Some(PathSender::new(i, &config))).collect();
         let lane = SenderLane::new(shared.clone(), crate::path_set::PathSet::new(paths));
         let mut timers = TimerTable::default();
@@ -184,7 +213,16 @@ impl<B: Payload> Sender<B> {
             last_heard: None,
             control_sent: 0,
             drops: DropCounters::default(),
+            hello,
+            initiator,
+            send_confirm: false,
+            control_replay: ReplayWindow::default(),
         }
+    }
+
+    /// Whether the session is keyed (authenticated and encrypted once established).
+    pub fn keyed(&self) -> bool {
+        self.shared.keyring().keyed()
     }
 
     /// The shared part, for a multi-core driver's reader and path lcores.
@@ -326,7 +364,15 @@ impl<B: Payload> Sender<B> {
         datagram: &[u8],
         check: crate::wire::Check,
     ) -> Result<(), DropReason> {
-        let r = Incoming::parse_with(datagram, check).and_then(|inc| self.handle_inner(now, &inc));
+        let r = if self.keyed() {
+            // Sealed packets open in place; the caller's slice is borrowed, so open a copy
+            // (control-sized; a driver on the hot path uses `Incoming::open` itself).
+            let mut copy = datagram.to_vec();
+            Incoming::open(&mut copy, check, self.shared.keyring())
+        } else {
+            Incoming::parse_with(datagram, check)
+        };
+        let r = r.and_then(|inc| self.handle_inner(now, &inc));
         if let Err(reason) = r {
             self.drops.count(reason);
         }
@@ -360,8 +406,16 @@ impl<B: Payload> Sender<B> {
         if self.is_finished() {
             return Err(DropReason::Unexpected);
         }
+        if self.keyed()
+            && incoming.authenticated()
+            && !matches!(incoming.repr.frame, Frame::Ack(_))
+            && !self.control_replay.accept(h.packet_number)
+        {
+            return Err(DropReason::Replayed);
+        }
         match &incoming.repr.frame {
             Frame::Ack(_) => {
+                self.send_confirm = false;
                 if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
                     return Err(DropReason::Unexpected);
                 }
@@ -384,11 +438,42 @@ impl<B: Payload> Sender<B> {
                 if self.state != SenderState::Handshake {
                     return Ok(()); // a retransmitted answer
                 }
-                let ha = *ha;
+                let mut ha = *ha;
                 if let Some(reason) = ha.reject {
-                    self.fail(SenderError::Rejected(reason), ResetReason::Application);
+                    let e = match reason {
+                        RejectReason::KeyRequired => SenderError::Auth(AuthError::NoKeyHere),
+                        RejectReason::NoKey => SenderError::Auth(AuthError::PeerHasNoKey),
+                        RejectReason::AuthFailed => SenderError::Auth(AuthError::WrongKey),
+                        other => SenderError::Rejected(other),
+                    };
+                    self.fail(e, ResetReason::Application);
                     self.send_reset = None;
                     return Ok(());
+                }
+                if let Some(init) = self.initiator.as_mut() {
+                    // Keyed: the answer must complete the handshake; its body is the
+                    // authenticated copy inside Noise message 2.
+                    let Some(m) = ha.handshake else {
+                        self.fail(SenderError::Auth(AuthError::PeerHasNoKey), ResetReason::Application);
+                        self.send_reset = None;
+                        return Ok(());
+                    };
+                    let (keys, body) = match init.finish(&m) {
+                        Ok(k) => k,
+                        Err(_) => {
+                            self.fail(SenderError::Auth(AuthError::WrongKey), ResetReason::Application);
+                            self.send_reset = None;
+                            return Ok(());
+                        }
+                    };
+                    ha = HelloAckRepr::parse_fixed(&body).map_err(DropReason::from)?;
+                    self.initiator = None;
+                    self.shared.keyring().establish(self.shared.session_id(), Arc::new(keys));
+                    self.send_confirm = true;
+                    // CONFIRM goes again on the HELLO timer until the first ACK.
+                    self.timers.set(Timer::Hello, now + self.config.hello_interval);
+                } else if ha.handshake.is_some() {
+                    return Err(DropReason::Unexpected);
                 }
                 if ha.chunk_size != 0 && ha.chunk_size != self.config.chunk_size {
                     // The receiver settled a smaller chunk: only when we asked, and while no
@@ -403,7 +488,9 @@ impl<B: Payload> Sender<B> {
                     self.shared.settle_chunk_size(ha.chunk_size);
                 }
                 self.state = SenderState::Transfer;
-                self.timers.stop(Timer::Hello);
+                if !self.send_confirm {
+                    self.timers.stop(Timer::Hello);
+                }
                 self.shared.on_feedback(0, ha.window);
                 // RTT seed: our HELLO's timestamp comes back as the echo.
                 let echoed = h.timestamp_echo;
@@ -431,7 +518,9 @@ impl<B: Payload> Sender<B> {
                 self.fail(SenderError::PeerReset { reason: r.reason, offset: r.offset }, r.reason);
                 self.send_reset = None;
             }
-            Frame::Hello(_) | Frame::Data | Frame::Fin(_) | Frame::Ping => return Err(DropReason::Unexpected),
+            Frame::Hello(_) | Frame::Data | Frame::Fin(_) | Frame::Ping | Frame::Confirm => {
+                return Err(DropReason::Unexpected)
+            }
         }
         Ok(())
     }
@@ -490,9 +579,11 @@ impl<B: Payload> Sender<B> {
         self.control_seq += 1;
         self.control_sent += 1;
         let echo = 0;
+        // A keyed session seals everything but the handshake.
+        let sealed = self.keyed() && !matches!(frame, Frame::Hello(_));
         let header = HeaderRepr {
             packet_type: frame.packet_type(),
-            flags: Flags::empty(),
+            flags: Flags(if sealed { Flags::SEALED } else { 0 }),
             path_id: path,
             session_id: self.shared.session_id(),
             packet_number: self.control_seq,
@@ -520,14 +611,13 @@ impl<B: Payload> Sender<B> {
             self.hello_sent_at = now;
             let backoff = 1u64 << (self.hello_tries - 1).min(3);
             self.timers.set(Timer::Hello, now + self.config.hello_interval.saturating_mul(backoff));
-            let hello = HelloRepr {
-                chunk_size: self.config.chunk_size,
-                paths: self.lane.path_count() as u16,
-                digest: self.config.digest,
-                options: if self.config.settle_chunk { HelloRepr::OPT_SETTLE_CHUNK } else { 0 },
-                total_len: self.config.total_len,
-            };
+            let hello = self.hello;
             return Some(self.control(now, p, Frame::Hello(hello)));
+        }
+        if self.send_confirm && self.state == SenderState::Transfer && self.last_heard.is_none() {
+            self.send_confirm = false;
+            let p = self.control_path(self.hello_tries);
+            return Some(self.control(now, p, Frame::Confirm));
         }
         if self.send_fin {
             self.send_fin = false;
@@ -590,8 +680,15 @@ impl<B: Payload> Sender<B> {
         if self.is_finished() {
             return;
         }
-        if self.timers.take_expired(Timer::Hello, now) && self.state == SenderState::Handshake {
-            self.send_hello = true;
+        if self.timers.take_expired(Timer::Hello, now) {
+            if self.state == SenderState::Handshake {
+                self.send_hello = true;
+            } else if self.keyed() && self.last_heard.is_none() && self.state == SenderState::Transfer {
+                // No ACK yet: the receiver may not have our CONFIRM.
+                self.send_confirm = true;
+                self.hello_tries += 1;
+                self.timers.set(Timer::Hello, now + self.config.hello_interval);
+            }
         }
         if self.timers.take_expired(Timer::Fin, now) && self.state == SenderState::Closing {
             self.send_fin = true;

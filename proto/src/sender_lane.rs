@@ -127,6 +127,9 @@ impl<B: Payload> SenderLane<B> {
         let Some(path) = self.paths.get_mut(h.path_id) else {
             return Err(DropReason::UnknownPath);
         };
+        if shared.keyring().keyed() && !(incoming.authenticated() && path.accept_number(h.packet_number)) {
+            return Err(if incoming.authenticated() { DropReason::Replayed } else { DropReason::Unauthenticated });
+        }
         path.handle_ack(now, h, ack, shared);
         Ok(())
     }

@@ -104,6 +104,8 @@ pub struct SenderShared<B> {
     rate_limit: Option<RateLimit>,
     /// Paths that failed the path-MTU check (on any lane).
     mtu_failed: AtomicUsize,
+    /// The key and, once established, the session keys every lane seals and opens with.
+    keyring: crate::crypto::Keyring,
 }
 
 impl<B: Payload> SenderShared<B> {
@@ -125,6 +127,7 @@ impl<B: Payload> SenderShared<B> {
             handshake_rtt_us: AtomicU64::new(0),
             rate_limit: None,
             mtu_failed: AtomicUsize::new(0),
+            keyring: crate::crypto::Keyring::default(),
         }
     }
 
@@ -151,6 +154,17 @@ impl<B: Payload> SenderShared<B> {
     /// Paths (on every lane) that failed the path-MTU check and have not recovered.
     pub fn mtu_failed(&self) -> usize {
         self.mtu_failed.load(Ordering::Acquire)
+    }
+
+    /// The same with a pre-shared key (`None`: unauthenticated).
+    pub fn with_key(mut self, psk: Option<crate::crypto::Psk>) -> Self {
+        self.keyring = crate::crypto::Keyring::new(psk);
+        self
+    }
+
+    /// The keys the lanes seal and open with.
+    pub fn keyring(&self) -> &crate::crypto::Keyring {
+        &self.keyring
     }
 
     /// Records the handshake's round trip (control owner, before
@@ -329,6 +343,8 @@ pub struct ReceiverShared<B> {
     /// the control lane's idle timeout must see).
     activity: AtomicU64,
     inbox: ArrayQueue<Chunk<B>>,
+    /// The key, answered HELLOs' keys and, once committed, the session keys.
+    keyring: crate::crypto::Keyring,
 }
 
 impl<B: Payload> ReceiverShared<B> {
@@ -343,7 +359,19 @@ impl<B: Payload> ReceiverShared<B> {
             end: AtomicU64::new(UNKNOWN_END),
             activity: AtomicU64::new(0),
             inbox: ArrayQueue::new(inbox_capacity.max(1)),
+            keyring: crate::crypto::Keyring::default(),
         }
+    }
+
+    /// The same with a pre-shared key (`None`: unauthenticated).
+    pub fn with_key(mut self, psk: Option<crate::crypto::Psk>) -> Self {
+        self.keyring = crate::crypto::Keyring::new(psk);
+        self
+    }
+
+    /// The keys the lanes seal and open with.
+    pub fn keyring(&self) -> &crate::crypto::Keyring {
+        &self.keyring
     }
 
     /// Starts serving a session (control owner only, once).

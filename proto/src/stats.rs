@@ -35,6 +35,13 @@ pub enum DropReason {
     Backpressure,
     /// A valid packet this endpoint does not expect (e.g. DATA at a sender).
     Unexpected,
+    /// A keyed session's packet whose tag did not verify, or that was not sealed where it
+    /// must be; or a sealed packet at an endpoint without a key.
+    Unauthenticated,
+    /// A replayed sealed packet: its number was seen already, or is older than the window.
+    Replayed,
+    /// A HELLO beyond the handshake rate limit (each costs a Diffie-Hellman).
+    RateLimited,
 }
 
 impl DropReason {
@@ -51,7 +58,7 @@ impl DropReason {
     }
 
     /// Number of reasons; sizes counter arrays.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 17;
 
     /// All reasons, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -69,6 +76,9 @@ impl DropReason {
         DropReason::BadChunk,
         DropReason::Backpressure,
         DropReason::Unexpected,
+        DropReason::Unauthenticated,
+        DropReason::Replayed,
+        DropReason::RateLimited,
     ];
 }
 

@@ -1,5 +1,6 @@
 //! What `poll_transmit` hands the driver.
 
+use crate::crypto::{AeadError, Keyring};
 use crate::payload::Payload;
 use crate::wire::{HeaderRepr, LinkCheck, Repr, HEADER_LEN};
 
@@ -51,6 +52,37 @@ impl<B: Payload> Transmit<B> {
     pub fn emit_with(&self, buf: &mut [u8], link: LinkCheck) -> usize {
         let payload: &[u8] = self.payload.as_ref().map_or(&[], |p| p.as_ref());
         self.repr.emit_with(buf, payload, link)
+    }
+
+    /// Whether the protocol asks for this packet to be sealed (a keyed session's packets
+    /// after the handshake): send it with [`Transmit::seal`], never `emit`.
+    pub fn is_sealed(&self) -> bool {
+        self.repr.header.flags.sealed()
+    }
+
+    /// Bytes [`Transmit::seal`] writes: header, body, payload and tag.
+    pub fn sealed_len(&self) -> usize {
+        self.repr.sealed_len(self.payload.as_ref().map_or(0, |p| p.as_ref().len()))
+    }
+
+    /// Writes the whole datagram sealed under the session's keys in `keyring` (see
+    /// [`Repr::seal`]): header, encrypted body and payload, tag, in one pass over the
+    /// payload, which stays plaintext where it is held (for a resend).
+    pub fn seal(&self, buf: &mut [u8], keyring: &Keyring) -> Result<usize, AeadError> {
+        let keys = keyring.session(self.repr.header.session_id).ok_or(AeadError)?;
+        let payload: &[u8] = self.payload.as_ref().map_or(&[], |p| p.as_ref());
+        self.repr.seal(buf, payload, &keys.tx)
+    }
+
+    /// The whole datagram in one new vector, sealed if the protocol asks for it (the
+    /// kernel driver, the simulator); `None` if it cannot be sealed (no session keys).
+    pub fn to_vec_keyed(&self, keyring: &Keyring) -> Option<Vec<u8>> {
+        if !self.is_sealed() {
+            return Some(self.to_vec());
+        }
+        let mut v = vec![0u8; self.sealed_len().max(self.pad_to as usize)];
+        self.seal(&mut v, keyring).ok()?;
+        Some(v)
     }
 
     /// The whole datagram in one new vector, padded as asked (simulator, kernel sockets

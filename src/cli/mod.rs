@@ -7,11 +7,13 @@
 //! - `dpdk.rs` holds the member ports and EAL, the data plane options, `ports`, `selftest`;
 //! - `transfer.rs` holds `send` and `recv`, with the shared report, digest and fault options;
 //! - `kernel.rs` holds the `--tcp` / `--udp` options;
-//! - `bench.rs` holds `bench`.
+//! - `bench.rs` holds `bench`;
+//! - `key.rs` holds `keygen` and the key options of `send` and `recv`.
 
 mod bench;
 mod dpdk;
 mod kernel;
+mod key;
 mod transfer;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +21,7 @@ use clap::{Parser, Subcommand};
 pub use self::bench::BenchArgs;
 pub use self::dpdk::{DataPlaneArgs, DpdkArgs, PacketCheckArg, PortsArgs, SelftestArgs, DEFAULT_UDP_PORT};
 pub use self::kernel::KernelArgs;
+pub use self::key::{KeyArgs, KeygenArgs};
 pub use self::transfer::{DigestArg, EndArgs, FaultArgs, RecvArgs, ReportArgs, SendArgs};
 
 /// The version line a bug report needs: ours, the git revision, and the DPDK
@@ -60,6 +63,8 @@ pub enum Command {
     Ports(PortsArgs),
     /// Line-rate benchmarking: generate (tx), count (rx) or reflect frames.
     Bench(BenchArgs),
+    /// Make a pre-shared key for --key-file: 32 random bytes as hex, to FILE (mode 0600) or stdout.
+    Keygen(KeygenArgs),
 }
 
 /// Parses sizes like 4096, 64K, 256M, 2G (binary units).

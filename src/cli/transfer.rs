@@ -122,6 +122,8 @@ pub struct EndArgs {
     pub kernel: KernelArgs,
     #[command(flatten)]
     pub faults: FaultArgs,
+    #[command(flatten)]
+    pub key: super::key::KeyArgs,
 }
 
 impl EndArgs {
@@ -151,15 +153,16 @@ impl EndArgs {
         file: &Option<PathBuf>,
         digest: DigestAlgorithm,
         congestion: CongestionConfig,
-    ) -> kernel::Plan {
-        kernel::Plan {
+    ) -> Result<kernel::Plan, Failure> {
+        Ok(kernel::Plan {
             options: self.kernel.options(self.faults.impair),
             file: file.clone(),
             digest,
             congestion,
             rate_limit: None,
             report: self.report.plan(),
-        }
+            key: self.key.load()?,
+        })
     }
 }
 
@@ -227,14 +230,18 @@ impl SendArgs {
             congestion: self.cc,
             rate_limit: self.rate,
             input: file_arg(&self.file),
+            key: self.end.key.load()?,
             report: self.end.report.plan(),
             verbose,
         })
     }
 
-    /// The plain plan `kernel::send` takes.
-    pub fn kernel_plan(&self) -> kernel::Plan {
-        kernel::Plan { rate_limit: self.rate, ..self.end.kernel_plan(&self.file, self.digest.algorithm(), self.cc) }
+    /// The plain plan `kernel::send` takes; an unusable key is a usage error.
+    pub fn kernel_plan(&self) -> Result<kernel::Plan, Failure> {
+        Ok(kernel::Plan {
+            rate_limit: self.rate,
+            ..self.end.kernel_plan(&self.file, self.digest.algorithm(), self.cc)?
+        })
     }
 }
 
@@ -242,6 +249,7 @@ impl RecvArgs {
     /// The plain plan `dataplane::recv` takes; bad member addressing is a usage error.
     pub fn dataplane_plan(&self, verbose: u8) -> Result<RecvPlan, Failure> {
         Ok(RecvPlan {
+            key: self.end.key.load()?,
             ports: self.end.port_plan(),
             nets: self.end.member_nets(&[], DEFAULT_RECEIVER_IP, None)?,
             udp_port: self.end.plane.udp_port,
@@ -253,7 +261,7 @@ impl RecvArgs {
     }
 
     /// The plain plan `kernel::recv` takes (digest and congestion are the sender's choice).
-    pub fn kernel_plan(&self) -> kernel::Plan {
+    pub fn kernel_plan(&self) -> Result<kernel::Plan, Failure> {
         self.end.kernel_plan(&self.file, DigestAlgorithm::None, CongestionConfig::default())
     }
 }

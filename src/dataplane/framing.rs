@@ -11,6 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use stripecat_proto::wire::LinkCheck;
+use stripecat_proto::Keyring;
 use stripecat_proto::Transmit;
 
 use super::addr::{Endpoint, MemberNet};
@@ -320,13 +321,21 @@ pub enum BuildError {
     TooBig,
 }
 
+/// How a member sends: whether DATA payloads may be chained, its link check state, and
+/// the session keys (a sealed transmit is written whole, see [`build_transmit`]).
+#[derive(Clone, Copy)]
+pub struct TxWay<'a> {
+    pub chain: bool,
+    pub check: LinkCheck,
+    pub keyring: &'a Keyring,
+}
+
 /// Builds the frame for one protocol transmit on a member wrapped as `encap`. DATA
 /// payloads are chained as their own segment (zero copy) when `chain` is allowed;
 /// otherwise (drivers without multi-segment transmit) the payload is copied after the
-/// header. `check` is the member's link check state (`Member::tx_check`): when it
+/// header. `way` says how: `check` is the member's link check state (`Member::tx_check`): when it
 /// sends without the CRC, the CRC is not computed and the payload not read (over IPv6
 /// the UDP checksum reads it anyway).
-#[allow(clippy::too_many_arguments)]
 pub fn build_transmit(
     pool: &Mempool,
     t: &Transmit<MbufPayload>,
@@ -334,10 +343,26 @@ pub fn build_transmit(
     src: &Endpoint,
     dst: &Endpoint,
     ident: u16,
-    chain: bool,
-    check: LinkCheck,
+    way: TxWay<'_>,
 ) -> Result<Mbuf, BuildError> {
+    let TxWay { chain, check, keyring } = way;
     let mut m = pool.alloc().ok_or(BuildError::NoBuffer)?;
+    if t.is_sealed() {
+        // Sealed: header, ciphertext and tag are written in one pass into this buffer;
+        // the payload mbuf stays plaintext for a resend (no chaining, no extra copy).
+        let lead = encap.l2_l4_len();
+        let n = t.sealed_len();
+        let udp_payload = n.max(t.pad_to as usize);
+        let pad = MIN_FRAME.saturating_sub(lead + udp_payload);
+        let buf = m.append(lead + udp_payload + pad).ok_or(BuildError::TooBig)?;
+        write_l2_l4(buf, encap, src, dst, udp_payload, ident);
+        t.seal(&mut buf[lead..], keyring).map_err(|_| BuildError::TooBig)?;
+        buf[lead + n..].fill(0);
+        if encap.v6 {
+            fill_udp6_checksum(buf, encap, src, dst, None);
+        }
+        return Ok(m);
+    }
     let hdr = t.header_len();
     let lead = encap.l2_l4_len();
     let payload_len = t.payload.as_ref().map_or(0, |p| p.len());

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use stripecat_proto::{
-    DropReason, Incoming, Instant, Payload, Receiver, ReceiverLane, Route, Sender, SenderLane, Transmit,
+    DropReason, Incoming, Instant, Keyring, Payload, Receiver, ReceiverLane, Route, Sender, SenderLane, Transmit,
 };
 
 use super::addr::{Endpoint, MemberNet};
@@ -101,6 +101,8 @@ pub trait Role {
     fn hop(&self, io: &LaneIo, t: &Transmit<MbufPayload>) -> Option<Hop>;
     /// The earliest time the role has something to do without new input.
     fn next_wake(&self) -> Option<Instant>;
+    /// The session's keys (the protocol's: they say what is sealed and how).
+    fn keyring(&self) -> &Keyring;
 }
 
 /// The protocol part a lane drives: the whole session on lane 0 (`S`: a `Sender` or
@@ -253,9 +255,27 @@ impl LaneIo {
         match class {
             Classified::Stripe { from, range, .. } => {
                 let check = self.members[member].rx_check(m.data());
-                let incoming = match Incoming::parse_with(&m.data()[range.clone()], check) {
-                    Ok(i) => i,
-                    Err(reason) => return role.on_bad_datagram(reason),
+                let keyring = role.keyring();
+                let parsed = if keyring.keyed() {
+                    // Sealed packets open in place: the frame must be ours alone.
+                    let mut m2 = m;
+                    if m2.data_mut().is_none() {
+                        match framing::flat_copy(&m2, &self.hdr_pool) {
+                            Some(c) => m2 = c,
+                            None => return,
+                        }
+                    }
+                    let r = match m2.data_mut() {
+                        Some(d) => Incoming::open(&mut d[range.clone()], check, keyring),
+                        None => Err(DropReason::Unauthenticated),
+                    };
+                    (r, m2)
+                } else {
+                    (Incoming::parse_with(&m.data()[range.clone()], check), m)
+                };
+                let (incoming, m) = match parsed {
+                    (Ok(i), m) => (i, m),
+                    (Err(reason), _) => return role.on_bad_datagram(reason),
                 };
                 let owner = match role.route(&incoming) {
                     Route::Path(p) if p < self.layout.paths => self.layout.owner_of_path(p),
@@ -297,13 +317,13 @@ impl LaneIo {
             self.ident = self.ident.wrapping_add(1);
             let Some(member) = self.members.get_mut(hop.member) else { continue };
             // A frame we cannot build is a lost packet to the protocol.
-            let (chain, check) = (member.chain, member.tx_check());
+            let way = framing::TxWay { chain: member.chain, check: member.tx_check(), keyring: role.keyring() };
             let pool = match &self.probe_pool {
                 Some(p) if t.pad_to > 0 => p,
                 _ => &self.hdr_pool,
             };
             let encap = self.nets.get(hop.member).map(Encap::of).unwrap_or_default();
-            if let Ok(f) = framing::build_transmit(pool, &t, encap, &hop.src, &hop.dst, self.ident, chain, check) {
+            if let Ok(f) = framing::build_transmit(pool, &t, encap, &hop.src, &hop.dst, self.ident, way) {
                 member.send(hop.queue, f);
             }
         }

@@ -99,6 +99,20 @@ pub fn base_probe_mtu(mtu: u16) -> u16 {
     }
 }
 
+/// The chunk of a session (keyed: a sealed DATA packet carries the 16-byte tag too).
+pub fn sealed_chunk_for(mtu: u16, v6: bool, keyed: bool) -> u16 {
+    chunk_for(mtu, v6) - tag_len(keyed)
+}
+
+/// The AEAD tag a keyed session's DATA packets carry after the chunk (0 without a key).
+pub fn tag_len(keyed: bool) -> u16 {
+    if keyed {
+        stripecat_proto::crypto::TAG_LEN as u16
+    } else {
+        0
+    }
+}
+
 /// A session id: 64 random bits from the kernel (the protocol core owns no randomness).
 pub fn random_u64() -> u64 {
     use std::io::Read;

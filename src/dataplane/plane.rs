@@ -74,6 +74,9 @@ pub struct PoolPlan {
     pub mtu: u16,
     /// Whether the process sends a stream (it then needs data buffers).
     pub sends: bool,
+    /// Keyed session: sealed frames are written whole (ciphertext and tag) into header
+    /// buffers, which then hold a whole frame.
+    pub keyed: bool,
 }
 
 impl PoolPlan {
@@ -86,6 +89,7 @@ impl PoolPlan {
             writer_queue: 0,
             mtu,
             sends: true,
+            keyed: false,
         }
     }
 
@@ -98,6 +102,7 @@ impl PoolPlan {
             writer_queue: WRITER_QUEUE as u32,
             mtu,
             sends: false,
+            keyed: false,
         }
     }
 
@@ -124,6 +129,11 @@ impl PoolPlan {
         let Some(len) = len else { return self };
         let chunks = u32::try_from(len.div_ceil(chunk.max(1) as u64)).unwrap_or(u32::MAX);
         PoolPlan { window_chunks: self.window_chunks.min(chunks), read_ahead: self.read_ahead.min(chunks), ..self }
+    }
+
+    /// The same for a keyed session (or not).
+    pub fn with_key(self, keyed: bool) -> PoolPlan {
+        PoolPlan { keyed, ..self }
     }
 
     /// The data room of a receive buffer: a whole frame.
@@ -252,7 +262,7 @@ impl Plane {
         // (the payload follows as its own segment). A driver without multi-segment
         // transmit (net_pcap) gets each DATA frame copied whole into a header
         // buffer, so then they must hold a whole frame.
-        let hdr_room = if members.iter().all(|m| m.chain) { HEADROOM + 256 } else { room };
+        let hdr_room = if !plan.keyed && members.iter().all(|m| m.chain) { HEADROOM + 256 } else { room };
         let hdr = Arc::new(
             Mempool::new(&eal, &format!("sc_hdr{tag}"), plan.header_buffers(), 256, hdr_room, None).map_err(env)?,
         );

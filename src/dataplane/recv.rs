@@ -16,7 +16,7 @@ use super::plane::{Plane, PoolPlan, PortPlan, WINDOW_BYTES, WRITER_QUEUE};
 use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
 use super::signals::Signals;
 use super::summary::{finish_report, receiver_failure, recv_summary};
-use super::{any_v6, chunk_for, ends};
+use super::{any_v6, ends, sealed_chunk_for};
 use crate::exit::{ExitCode, Failure};
 use crate::report::{Progress, ReportPlan};
 
@@ -32,6 +32,8 @@ pub struct RecvPlan {
     pub busy_poll: bool,
     /// FILE, or stdout when `None`.
     pub output: Option<PathBuf>,
+    /// Pre-shared key: serve only senders that hold it, encrypted.
+    pub key: Option<stripecat_proto::Psk>,
     pub report: ReportPlan,
     pub verbose: u8,
 }
@@ -39,12 +41,20 @@ pub struct RecvPlan {
 /// Receives one stream into the output; `Ok` once it is written and verified.
 pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     let signals = Signals::install();
-    let output = ends::output(plan.output.as_deref())?;
+    let keyed = plan.key.is_some();
+    // Keyed: the output is created only once a sender authenticated (the writer opens
+    // it when the session is served); otherwise at once, so a bad path fails early.
+    let output = if keyed {
+        let path = plan.output.clone();
+        io::Output::Deferred(Box::new(move || ends::output(path.as_deref()).map_err(|f| f.message)))
+    } else {
+        io::Output::Open(ends::output(plan.output.as_deref())?)
+    };
     let p = &plan.ports;
     let v6 = any_v6(&plan.nets);
-    let chunk = chunk_for(p.mtu, v6);
+    let chunk = sealed_chunk_for(p.mtu, v6, keyed);
     let queues = p.ports.len() as u32 * p.queues as u32;
-    let pool_plan = PoolPlan::receiver(queues, p.mtu, chunk);
+    let pool_plan = PoolPlan::receiver(queues, p.mtu, chunk).with_key(keyed);
     let mut plane = Plane::open(p, pool_plan, plan.verbose, &signals)?;
 
     let mut receiver = stripecat_proto::Receiver::new(ReceiverConfig {
@@ -56,6 +66,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
         // may be descheduled: room for the whole window, which bounds what can be in
         // flight anyway (so no extra memory is promised).
         inbox_chunks: pool_plan.window_chunks as usize,
+        key: plan.key.clone(),
         ..Default::default()
     });
     let writer_queue = Arc::new(ArrayQueue::new(WRITER_QUEUE));
@@ -97,7 +108,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     let written = writer.written.load(Ordering::Acquire);
     let mut summary = recv_summary(&receiver, &plane.members, &frames, written, "dpdk", elapsed);
     if let Some(c) = receiver.chunk_size() {
-        summary.set_mtu(super::mtu_for_chunk(c, v6), p.mtu);
+        summary.set_mtu(super::mtu_for_chunk(c + super::tag_len(keyed), v6), p.mtu);
     }
     let write_error = writer.error.lock().unwrap().clone();
     let result = match end {

@@ -142,6 +142,11 @@ impl RecvRole {
         let mut work = 0;
         let now_us = now.total_micros();
         let accepted = std::mem::take(&mut self.accepted);
+        if receiver.session_id().is_some() && !c.writer.open_now.load(Ordering::Relaxed) {
+            // A session is served (keyed: its sender's first sealed packet verified):
+            // the writer may open the output now.
+            c.writer.open_now.store(true, Ordering::Release);
+        }
         if receiver.poll_timeout().is_some_and(|t| t <= now) {
             receiver.handle_timeout(now);
             work += 1;
@@ -208,6 +213,13 @@ impl Role for RecvRole {
 
     fn join(&mut self, other: RecvRole) {
         self.unit.join(other.unit);
+    }
+
+    fn keyring(&self) -> &stripecat_proto::Keyring {
+        match &self.unit {
+            RecvUnit::Session(r) => r.shared().keyring(),
+            RecvUnit::Paths(l) => l.shared().keyring(),
+        }
     }
 
     fn ports(&self) -> core::ops::Range<u16> {

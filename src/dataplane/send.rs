@@ -19,7 +19,7 @@ use super::plane::{Plane, PoolPlan, PortPlan, FRESH_CHUNKS, INTAKE_CHUNKS, MIN_P
 use super::send_role::{SendControl, SendEnd, SendRole, SendUnit};
 use super::signals::Signals;
 use super::summary::{finish_report, send_summary, sender_failure};
-use super::{any_v6, base_probe_mtu, chunk_for, ends, mtu_for_chunk, random_u64};
+use super::{any_v6, base_probe_mtu, chunk_for, ends, mtu_for_chunk, random_u64, sealed_chunk_for, tag_len};
 use crate::exit::{ExitCode, Failure};
 use crate::report::{Progress, ReportPlan};
 use crate::wire::Mac;
@@ -48,6 +48,8 @@ pub struct SendPlan {
     pub rate_limit: Option<u64>,
     /// FILE, or stdin when `None`.
     pub input: Option<PathBuf>,
+    /// Pre-shared key: authenticate and encrypt the session.
+    pub key: Option<stripecat_proto::Psk>,
     pub report: ReportPlan,
     pub verbose: u8,
 }
@@ -57,10 +59,11 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     let signals = Signals::install();
     let (input, total) = ends::input(plan.input.as_deref())?;
     let p = &plan.ports;
+    let keyed = plan.key.is_some();
     let v6 = any_v6(&plan.nets);
-    let chunk = chunk_for(p.mtu, v6);
+    let chunk = sealed_chunk_for(p.mtu, v6, keyed);
     let queues = p.ports.len() as u32 * p.queues as u32;
-    let pools = PoolPlan::sender(queues, p.mtu, chunk).for_stream(total, chunk);
+    let pools = PoolPlan::sender(queues, p.mtu, chunk).for_stream(total, chunk).with_key(keyed);
     let mut plane = Plane::open(p, pools, plan.verbose, &signals)?;
     let data_pool = plane.pools.data.clone().expect("a sender's plane has data buffers");
 
@@ -83,6 +86,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
             timeout: PATH_PROBE_TIMEOUT,
             interval: PATH_PROBE_INTERVAL,
         }),
+        key: plan.key.clone(),
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());
@@ -144,7 +148,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     // The chunk size the handshake settled (the reader was given it then).
     let settled = reader.chunk.load(Ordering::Acquire);
     if settled > 0 {
-        summary.set_mtu(mtu_for_chunk(settled as u16, v6), p.mtu);
+        summary.set_mtu(mtu_for_chunk(settled as u16 + tag_len(keyed), v6), p.mtu);
     }
     let result = match end {
         SendEnd::Interrupted | SendEnd::Quit => Err(signals.failure()),

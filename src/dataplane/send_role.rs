@@ -266,6 +266,13 @@ impl Role for SendRole {
         self.unit.join(other.unit);
     }
 
+    fn keyring(&self) -> &stripecat_proto::Keyring {
+        match &self.unit {
+            SendUnit::Session(s) => s.shared().keyring(),
+            SendUnit::Paths(l) => l.shared().keyring(),
+        }
+    }
+
     fn ports(&self) -> core::ops::Range<u16> {
         let first = path_udp_port(self.udp_port, 0);
         first..first.saturating_add(self.paths)

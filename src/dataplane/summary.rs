@@ -89,6 +89,7 @@ pub fn send_summary(
     let st = sender.stats();
     let mut summary = base_summary("send", transport, sender.shared().acked(), members, frames, &st.drops, elapsed);
     summary.resends = st.paths.resends;
+    summary.authenticated = sender.keyed();
     summary.digest = Some(sender.digest_algorithm().name().into());
     summary.paths = (0..sender.path_count())
         .map(|i| {
@@ -123,7 +124,9 @@ pub fn recv_summary(
     transport: &str,
     elapsed: Duration,
 ) -> Summary {
-    base_summary("recv", transport, written, members, frames, &receiver.stats().drops, elapsed)
+    let mut s = base_summary("recv", transport, written, members, frames, &receiver.stats().drops, elapsed);
+    s.authenticated = receiver.keyed();
+    s
 }
 
 /// What both ends report: bytes, time, ports, impairment and drops by reason.
@@ -161,6 +164,7 @@ pub fn sender_failure(e: SenderError) -> Failure {
             Failure::new(ExitCode::Transfer, e.to_string())
                 .hint("the receiver takes smaller frames than this sender sends: give both ends the same --mtu")
         }
+        SenderError::Auth(_) => Failure::new(ExitCode::Auth, e.to_string()).hint(crate::kernel::error::AUTH_HINT),
         SenderError::Rejected(_) => {
             Failure::new(ExitCode::Transfer, e.to_string()).hint("the receiver is busy with another transfer")
         }
@@ -178,6 +182,8 @@ pub fn receiver_failure(e: ReceiverError, written: u64) -> Failure {
             Failure::new(ExitCode::Integrity, format!("integrity failure: {e}; {written} bytes were written"))
                 .hint("the output does not match what was sent; do not trust it")
         }
+        ReceiverError::Auth(_) => Failure::new(ExitCode::Auth, format!("{e}; the output was not touched"))
+            .hint(crate::kernel::error::AUTH_HINT),
         _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}; {written} bytes were written in order"))
             .hint("the sender stopped or became unreachable"),
     }

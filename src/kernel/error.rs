@@ -57,6 +57,9 @@ pub enum KernelError {
     /// The end-to-end digest differs: the bytes written are not the bytes sent.
     #[error("digest mismatch: sent {sent}, received {received}")]
     DigestMismatch { sent: String, received: String },
+    /// The session could not be authenticated.
+    #[error("authentication failed: {0}")]
+    Auth(stripecat_proto::AuthError),
 }
 
 impl KernelError {
@@ -86,6 +89,7 @@ impl KernelError {
             | Input { .. }
             | Output { .. } => ExitCode::Transfer,
             DigestMismatch { .. } => ExitCode::Integrity,
+            Auth(_) => ExitCode::Auth,
         }
     }
 
@@ -104,12 +108,17 @@ impl KernelError {
             Output { .. } => "the reader of the output went away or the disk is full",
             PeerClosed { .. } => "the other side exited or was interrupted; see its error",
             DigestMismatch { .. } => "the data was altered in transit or on disk; send it again",
+            Auth(_) => AUTH_HINT,
             Timeout(_) => "is the other side still running and reachable?",
             Protocol(_) => "both ends must be stripecat with the same --streams/--udp mode",
             Socket(_) | Input { .. } => return None,
         })
     }
 }
+
+/// What to do when the keys do not match (both transports say the same).
+pub const AUTH_HINT: &str =
+    "both ends need the same key: give each the same --key-file (made once with stripecat keygen), or neither";
 
 impl From<KernelError> for Failure {
     fn from(e: KernelError) -> Failure {

@@ -207,3 +207,60 @@ pub fn recv_all<S: AsFd + Read>(sock: &mut S, output: &mut End, block: usize, pr
         progress.update(total, "");
     }
 }
+
+/// The output of a receiver that opens it only once a session is worth it: a keyed
+/// receiver must not create or truncate FILE for a sender that did not authenticate.
+#[derive(Debug)]
+pub struct LazyOutput<'a> {
+    path: Option<&'a Path>,
+    end: Option<End>,
+    borrowed: Option<&'a mut End>,
+}
+
+impl<'a> LazyOutput<'a> {
+    /// FILE (or stdout), opened by the first [`LazyOutput::get`].
+    pub fn new(path: Option<&'a Path>) -> LazyOutput<'a> {
+        LazyOutput { path, end: None, borrowed: None }
+    }
+
+    /// An output already open.
+    pub fn ready(end: &'a mut End) -> LazyOutput<'a> {
+        LazyOutput { path: None, end: None, borrowed: Some(end) }
+    }
+
+    /// The output, opening (creating or truncating) it now if it is not open yet.
+    pub fn get(&mut self) -> Result<&mut End> {
+        if let Some(b) = self.borrowed.as_deref_mut() {
+            return Ok(b);
+        }
+        if self.end.is_none() {
+            self.end = Some(End::output(self.path)?);
+        }
+        Ok(self.end.as_mut().expect("opened above"))
+    }
+
+    /// Whether it is open.
+    pub fn is_open(&self) -> bool {
+        self.borrowed.is_some() || self.end.is_some()
+    }
+
+    /// Flushes it if it is open (never opens it).
+    pub fn flush(&mut self) {
+        if let Some(b) = self.borrowed.as_deref_mut() {
+            let _ = b.file.flush();
+        } else if let Some(e) = self.end.as_mut() {
+            let _ = e.file.flush();
+        }
+    }
+
+    /// Its name for messages, open or not.
+    pub fn name(&self) -> String {
+        match (&self.borrowed, &self.end) {
+            (Some(b), _) => b.name.clone(),
+            (None, Some(e)) => e.name.clone(),
+            (None, None) => {
+                self.path.filter(|p| p.as_os_str() != "-").map_or("stdout".into(), |p| p.display().to_string())
+            }
+        }
+    }
+}

@@ -28,7 +28,7 @@ pub use options::{Options, Plan};
 use self::addr::{Endpoint, SocketOptions};
 use self::io::End;
 use self::striped::Role;
-use crate::exit::Failure;
+use crate::exit::{ExitCode, Failure};
 use crate::report::{Progress, ReportPlan, Summary};
 
 /// Which kernel transport the options select.
@@ -93,6 +93,8 @@ pub struct Report {
     pub resends: u64,
     pub drops: std::collections::BTreeMap<String, u64>,
     pub paths: Vec<crate::report::PathReport>,
+    /// The session was keyed (authenticated and encrypted).
+    pub authenticated: bool,
     /// The transfer's own duration when it differs from "since the peer
     /// arrived until now" (a UDP receiver lingers after the end).
     pub elapsed: Option<std::time::Duration>,
@@ -107,6 +109,7 @@ pub type Attempt = Result<Report, Box<(KernelError, Report)>>;
 fn conclude(
     role: &str,
     mode: Mode,
+    keyed: bool,
     report_args: &ReportPlan,
     progress: &mut Progress,
     started: Instant,
@@ -134,6 +137,7 @@ fn conclude(
         verified: rep.verified,
         paths: rep.paths,
         error: err.as_ref().map(|e| e.to_string()),
+        authenticated: keyed,
         ..Default::default()
     }
     .timed(elapsed);
@@ -172,6 +176,8 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
     if mode == Mode::Striped && alg.is_some_and(|a| a != DigestAlgorithm::Xxh3_128) {
         return Err(KernelError::Usage("--streams carries --digest xxh3 or none".into()).into());
     }
+    let key = keyed_mode(mode, a.key.clone())?;
+    let keyed = key.is_some();
     let opts = socket_options(k);
     let block = k.block();
     // Open the local end first: a missing file should not cost the peer a connection.
@@ -205,7 +211,7 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
             &ep,
             &opts,
             input,
-            udp::SessionChoice { digest: alg, congestion: a.congestion, rate_limit: a.rate_limit },
+            udp::SessionChoice { digest: alg, congestion: a.congestion, rate_limit: a.rate_limit, key },
             &mut progress,
             &mut started,
         ),
@@ -214,16 +220,20 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
             .map_err(bare),
         (_, None) => Err(bare(KernelError::Usage("no input".into()))),
     };
-    conclude("send", mode, &a.report, &mut progress, started, result)
+    conclude("send", mode, keyed, &a.report, &mut progress, started, result)
 }
 
 /// `stripecat recv --tcp|--udp ...`.
 pub fn recv(a: &Plan) -> Result<(), Failure> {
     let k = &a.options;
     let (mode, ep) = choose_mode(k, a.file.as_deref())?;
+    let key = keyed_mode(mode, a.key.clone())?;
+    let keyed = key.is_some();
     let opts = socket_options(k);
     let block = k.block();
-    let mut output = if mode == Mode::Chat { None } else { Some(End::output(a.file.as_deref())?) };
+    // A keyed receiver opens (creates, truncates) its output only for a session that
+    // authenticated: `udp::recv` does it then.
+    let mut output = if mode == Mode::Chat || keyed { None } else { Some(End::output(a.file.as_deref())?) };
     let mut progress = Progress::new(None, a.report.quiet);
     let mut started = Instant::now();
     let result: Attempt = match (mode, output.as_mut()) {
@@ -248,13 +258,33 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
             striped::recv(&socks, output, window, &mut progress).map(striped_report)
         })()
         .map_err(bare),
-        (Mode::Udp, Some(output)) => udp::recv(k, &ep, &opts, output, &mut progress, &mut started),
+        (Mode::Udp, _) if keyed => {
+            let mut lazy = io::LazyOutput::new(a.file.as_deref());
+            udp::recv(k, &ep, &opts, &mut lazy, key, &mut progress, &mut started)
+        }
+        (Mode::Udp, Some(output)) => {
+            let mut ready = io::LazyOutput::ready(output);
+            udp::recv(k, &ep, &opts, &mut ready, None, &mut progress, &mut started)
+        }
         (Mode::Raw, Some(output)) => raw::recv(&ep, &opts, output, &mut progress, &mut started)
             .map(|bytes| Report { bytes, ..Default::default() })
             .map_err(bare),
         (_, None) => Err(bare(KernelError::Usage("no output".into()))),
     };
-    conclude("recv", mode, &a.report, &mut progress, started, result)
+    conclude("recv", mode, keyed, &a.report, &mut progress, started, result)
+}
+
+/// A key works with the striping protocol (`--udp`); the TCP modes would carry it in the
+/// clear, so a key there is refused rather than silently unused.
+fn keyed_mode(mode: Mode, key: Option<stripecat_proto::Psk>) -> Result<Option<stripecat_proto::Psk>, Failure> {
+    if key.is_some() && !matches!(mode, Mode::Udp) {
+        return Err(Failure::new(
+            ExitCode::Usage,
+            "a key (--key-file, --key-fd, STRIPECAT_KEY) works over --udp and DPDK; --tcp, --raw and --chat are unencrypted",
+        )
+        .hint("use --udp, or leave the key out for netcat-compatible bytes"));
+    }
+    Ok(key)
 }
 
 fn striped_report(o: striped::Outcome) -> Report {

@@ -55,4 +55,7 @@ pub struct Plan {
     /// (send, `--udp`) `--rate`: the session's payload cap, bytes per second.
     pub rate_limit: Option<u64>,
     pub report: ReportPlan,
+    /// The pre-shared key (`--key-file`, `--key-fd`, `STRIPECAT_KEY`): `--udp` sessions
+    /// are then authenticated and encrypted; the TCP modes refuse it.
+    pub key: Option<stripecat_proto::Psk>,
 }

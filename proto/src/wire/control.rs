@@ -5,6 +5,7 @@
 //! answer (HELLO by HELLO-ACK, FIN by FIN-ACK) and retransmitted on a timer until then.
 
 use super::{be_u16, be_u64, PacketType, WireError};
+use crate::crypto::{HELLO_ACK_HANDSHAKE_LEN, HELLO_HANDSHAKE_LEN};
 
 /// Which end-to-end digest covers the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -57,11 +58,16 @@ pub struct HelloRepr {
     pub paths: u16,
     /// Digest the FIN will carry.
     pub digest: DigestAlgorithm,
-    /// Option bits requested (see [`HelloRepr::OPT_SETTLE_CHUNK`]); the receiver
-    /// answers the ones it accepts.
+    /// Option bits requested ([`HelloRepr::OPT_SETTLE_CHUNK`], [`HelloRepr::KEYED`]); the
+    /// receiver answers the ones it accepts.
     pub options: u16,
     /// Stream length if known in advance, `None` for a pipe.
     pub total_len: Option<u64>,
+    /// Keyed: the session's keys change every 2^`key_epoch` packets of a path (and of
+    /// each number space); zero without a key.
+    pub key_epoch: u8,
+    /// Noise message 1, after the 16-byte body, when [`HelloRepr::KEYED`] is set.
+    pub handshake: Option<[u8; HELLO_HANDSHAKE_LEN]>,
 }
 
 /// A control body has exactly its type's length: anything else is malformed.
@@ -73,38 +79,78 @@ fn exact_len(kind: PacketType, b: &[u8], len: usize) -> Result<(), WireError> {
 }
 
 mod hello {
-    crate::layout! { CHUNK: 2, PATHS: 2, DIGEST: byte, _: 1, OPTIONS: 2, TOTAL: 8 }
+    crate::layout! { CHUNK: 2, PATHS: 2, DIGEST: byte, KEY_EPOCH: byte, OPTIONS: 2, TOTAL: 8 }
 }
 
 impl HelloRepr {
-    /// Body length on the wire.
+    /// Length of the fixed part of the body (all of it without a key).
     pub const BODY_LEN: usize = hello::END;
     /// Option: the sender can take a smaller chunk size from the HELLO-ACK (the
     /// session then runs at the smaller end's frame size).
     pub const OPT_SETTLE_CHUNK: u16 = 1;
 
+    /// Option bit: the sender has a key; Noise message 1 follows the fixed body, and
+    /// everything after the handshake is sealed.
+    pub const KEYED: u16 = 0x0002;
+
+    /// Body length on the wire.
+    pub fn body_len(&self) -> usize {
+        Self::BODY_LEN + self.handshake.map_or(0, |h| h.len())
+    }
+
+    /// Whether the sender has a key.
+    pub fn keyed(&self) -> bool {
+        self.options & Self::KEYED != 0
+    }
+
     /// Parses a HELLO body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::Hello;
-        exact_len(kind, b, Self::BODY_LEN)?;
+        if b.len() != Self::BODY_LEN && b.len() != Self::BODY_LEN + HELLO_HANDSHAKE_LEN {
+            return Err(WireError::Malformed { kind, why: "wrong body length" });
+        }
         let total = be_u64(b, hello::TOTAL);
+        let options = be_u16(b, hello::OPTIONS);
+        let handshake = match b.get(Self::BODY_LEN..) {
+            Some(h) if !h.is_empty() => {
+                let mut m = [0u8; HELLO_HANDSHAKE_LEN];
+                m.copy_from_slice(h);
+                Some(m)
+            }
+            _ => None,
+        };
+        if (options & Self::KEYED != 0) != handshake.is_some() {
+            return Err(WireError::Malformed { kind, why: "keyed option and handshake disagree" });
+        }
         Ok(HelloRepr {
             chunk_size: be_u16(b, hello::CHUNK),
             paths: be_u16(b, hello::PATHS),
             digest: DigestAlgorithm::from_u8(kind, b[hello::DIGEST])?,
-            options: be_u16(b, hello::OPTIONS),
+            options,
             total_len: if total == u64::MAX { None } else { Some(total) },
+            key_epoch: b[hello::KEY_EPOCH],
+            handshake,
         })
     }
 
-    /// Emits into a body of [`Self::BODY_LEN`] bytes.
-    pub fn emit(&self, b: &mut [u8]) {
-        b.fill(0);
+    /// The fixed 16-byte part of the body (what the handshake's prologue binds).
+    pub fn fixed_body(&self) -> [u8; Self::BODY_LEN] {
+        let mut b = [0u8; Self::BODY_LEN];
         b[hello::CHUNK].copy_from_slice(&self.chunk_size.to_be_bytes());
         b[hello::PATHS].copy_from_slice(&self.paths.to_be_bytes());
         b[hello::DIGEST] = self.digest as u8;
+        b[hello::KEY_EPOCH] = self.key_epoch;
         b[hello::OPTIONS].copy_from_slice(&self.options.to_be_bytes());
         b[hello::TOTAL].copy_from_slice(&self.total_len.unwrap_or(u64::MAX).to_be_bytes());
+        b
+    }
+
+    /// Emits into a body of [`Self::body_len`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b[..Self::BODY_LEN].copy_from_slice(&self.fixed_body());
+        if let Some(h) = &self.handshake {
+            b[Self::BODY_LEN..Self::BODY_LEN + h.len()].copy_from_slice(h);
+        }
     }
 }
 
@@ -120,6 +166,12 @@ pub enum RejectReason {
     TooManyPaths = 3,
     /// Something else the receiver's policy refuses.
     Refused = 4,
+    /// The receiver has a key and the HELLO had none: it takes no unauthenticated session.
+    KeyRequired = 5,
+    /// The HELLO had a key and the receiver has none.
+    NoKey = 6,
+    /// The HELLO's handshake did not verify: the ends hold different keys.
+    AuthFailed = 7,
 }
 
 /// HELLO-ACK: acceptance (with the receiver's window) or rejection with a reason.
@@ -134,6 +186,9 @@ pub struct HelloAckRepr {
     pub chunk_size: u16,
     /// Reorder window in bytes: the initial flow-control credit is `[0, window)`.
     pub window: u64,
+    /// Noise message 2 (whose payload is this body again, authenticated), after the
+    /// 16-byte body, when a keyed HELLO is accepted.
+    pub handshake: Option<[u8; HELLO_ACK_HANDSHAKE_LEN]>,
 }
 
 mod hello_ack {
@@ -141,11 +196,31 @@ mod hello_ack {
 }
 
 impl HelloAckRepr {
-    /// Body length on the wire.
+    /// Length of the fixed part of the body (all of it without a handshake).
     pub const BODY_LEN: usize = hello_ack::END;
+
+    /// Body length on the wire.
+    pub fn body_len(&self) -> usize {
+        Self::BODY_LEN + self.handshake.map_or(0, |h| h.len())
+    }
 
     /// Parses a HELLO-ACK body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
+        let kind = PacketType::HelloAck;
+        if b.len() != Self::BODY_LEN && b.len() != Self::BODY_LEN + HELLO_ACK_HANDSHAKE_LEN {
+            return Err(WireError::Malformed { kind, why: "wrong body length" });
+        }
+        let mut r = Self::parse_fixed(&b[..Self::BODY_LEN])?;
+        if b.len() > Self::BODY_LEN {
+            let mut m = [0u8; HELLO_ACK_HANDSHAKE_LEN];
+            m.copy_from_slice(&b[Self::BODY_LEN..]);
+            r.handshake = Some(m);
+        }
+        Ok(r)
+    }
+
+    /// Parses the fixed 16 bytes (also the authenticated payload of Noise message 2).
+    pub fn parse_fixed(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::HelloAck;
         exact_len(kind, b, Self::BODY_LEN)?;
         let reject = match b[hello_ack::STATUS] {
@@ -154,6 +229,9 @@ impl HelloAckRepr {
             2 => Some(RejectReason::BadChunkSize),
             3 => Some(RejectReason::TooManyPaths),
             4 => Some(RejectReason::Refused),
+            5 => Some(RejectReason::KeyRequired),
+            6 => Some(RejectReason::NoKey),
+            7 => Some(RejectReason::AuthFailed),
             _ => return Err(WireError::Malformed { kind, why: "unknown reject reason" }),
         };
         Ok(HelloAckRepr {
@@ -161,16 +239,26 @@ impl HelloAckRepr {
             options: be_u16(b, hello_ack::OPTIONS),
             chunk_size: be_u16(b, hello_ack::CHUNK),
             window: be_u64(b, hello_ack::WINDOW),
+            handshake: None,
         })
     }
 
-    /// Emits into a body of [`Self::BODY_LEN`] bytes.
-    pub fn emit(&self, b: &mut [u8]) {
-        b.fill(0);
+    /// The fixed 16-byte part of the body.
+    pub fn fixed_body(&self) -> [u8; Self::BODY_LEN] {
+        let mut b = [0u8; Self::BODY_LEN];
         b[hello_ack::STATUS] = self.reject.map_or(0, |r| r as u8);
         b[hello_ack::OPTIONS].copy_from_slice(&self.options.to_be_bytes());
         b[hello_ack::CHUNK].copy_from_slice(&self.chunk_size.to_be_bytes());
         b[hello_ack::WINDOW].copy_from_slice(&self.window.to_be_bytes());
+        b
+    }
+
+    /// Emits into a body of [`Self::body_len`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b[..Self::BODY_LEN].copy_from_slice(&self.fixed_body());
+        if let Some(h) = &self.handshake {
+            b[Self::BODY_LEN..Self::BODY_LEN + h.len()].copy_from_slice(h);
+        }
     }
 }
 
@@ -363,7 +451,15 @@ mod tests {
         let r = HelloRepr::parse(&HELLO).unwrap();
         assert_eq!(
             r,
-            HelloRepr { chunk_size: 8192, paths: 4, digest: DigestAlgorithm::Xxh3_128, options: 0, total_len: None }
+            HelloRepr {
+                chunk_size: 8192,
+                paths: 4,
+                digest: DigestAlgorithm::Xxh3_128,
+                options: 0,
+                total_len: None,
+                key_epoch: 0,
+                handshake: None
+            }
         );
         let mut b = [0xaau8; 16];
         r.emit(&mut b);
@@ -380,9 +476,12 @@ mod tests {
     #[test]
     fn hello_ack_parse_emit() {
         let rej = HelloAckRepr::parse(&HELLO_ACK_REJECT).unwrap();
-        assert_eq!(rej, HelloAckRepr { reject: Some(RejectReason::Busy), options: 0, chunk_size: 0, window: 0 });
+        assert_eq!(
+            rej,
+            HelloAckRepr { reject: Some(RejectReason::Busy), options: 0, chunk_size: 0, window: 0, handshake: None }
+        );
         let ok = HelloAckRepr::parse(&HELLO_ACK_OK).unwrap();
-        assert_eq!(ok, HelloAckRepr { reject: None, options: 0, chunk_size: 0, window: 64 << 20 });
+        assert_eq!(ok, HelloAckRepr { reject: None, options: 0, chunk_size: 0, window: 64 << 20, handshake: None });
         let mut b = [0x55u8; 16];
         ok.emit(&mut b);
         assert_eq!(b, HELLO_ACK_OK);

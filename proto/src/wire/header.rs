@@ -21,6 +21,11 @@ impl Flags {
     /// ([`super::LinkCheck`]), so two ends whose policies differ, or a version-1 peer that
     /// never sets it, keep the CRC both ways.
     pub const ACCEPTS_UNCHECKED: u8 = 0x04;
+    /// The packet is sealed under the session keys (AES-256-GCM): the header is the
+    /// associated data, the body or payload is ciphertext, the 16-byte tag follows it
+    /// (counted in `length`), and the CRC32C field is zero. Every packet of a keyed
+    /// session but HELLO and HELLO-ACK is sealed.
+    pub const SEALED: u8 = 0x08;
 
     /// No flag set.
     pub const fn empty() -> Flags {
@@ -35,6 +40,11 @@ impl Flags {
     /// Whether [`Flags::ACCEPTS_UNCHECKED`] is set.
     pub const fn accepts_unchecked(self) -> bool {
         self.0 & Self::ACCEPTS_UNCHECKED != 0
+    }
+
+    /// Whether [`Flags::SEALED`] is set.
+    pub const fn sealed(self) -> bool {
+        self.0 & Self::SEALED != 0
     }
 
     /// Whether [`Flags::NO_CHECK`] is set.
@@ -129,7 +139,7 @@ mod tests {
     // A DATA header, hand-assembled field by field from the diagram in `wire/mod.rs`.
     static DATA_BYTES: [u8; 48 + 4] = [
         0x53, 0x54, // magic "ST"
-        0x01, // version 1
+        0x02, // version 2
         0x03, // DATA
         0x01, // flags: ACK_NOW
         0x00, // reserved
@@ -141,7 +151,7 @@ mod tests {
         0x00, 0x00, // reserved
         0x00, 0x00, 0x30, 0x39, // timestamp 12345
         0x00, 0x00, 0x00, 0x07, // echo 7
-        0x77, 0xac, 0x20, 0x77, // CRC32C (computed independently with a bitwise reference CRC32C)
+        0x50, 0x45, 0x4c, 0x5d, // CRC32C (computed independently with a bitwise reference CRC32C)
         0xde, 0xad, 0xbe, 0xef, // payload
     ];
 
@@ -168,7 +178,7 @@ mod tests {
         let b = data_bytes();
         let p = Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.magic(), 0x5354);
-        assert_eq!(p.version(), 1);
+        assert_eq!(p.version(), 2);
         assert_eq!(p.packet_type_raw(), 3);
         assert_eq!(p.flags_raw(), 1);
         assert_eq!(p.path_id(), 2);
@@ -187,7 +197,7 @@ mod tests {
         let mut b = vec![0xffu8; 52];
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_magic(0x5354);
-        p.set_version(1);
+        p.set_version(2);
         p.set_packet_type(PacketType::Data);
         p.set_flags_raw(1);
         p.clear_reserved();

@@ -98,8 +98,9 @@ pub mod field {
 pub const HEADER_LEN: usize = field::END;
 /// Magic number, "ST" for STripe.
 pub const MAGIC: u16 = 0x5354;
-/// The only protocol version this crate speaks.
-pub const VERSION: u8 = 1;
+/// The only protocol version this crate speaks (2: authenticated sessions, sealed
+/// packets, numbered ACKs and receiver control packets).
+pub const VERSION: u8 = 2;
 /// Largest DATA payload the length field can describe.
 pub const MAX_PAYLOAD_LEN: usize = u16::MAX as usize;
 
@@ -123,6 +124,9 @@ pub enum PacketType {
     Reset = 7,
     /// Ack-eliciting probe without data (path probing, PTO probes).
     Ping = 8,
+    /// Sealed, empty: the sender's first packet under the session keys, which makes a
+    /// keyed receiver commit to the session (resent until the first ACK).
+    Confirm = 9,
 }
 
 impl PacketType {
@@ -137,6 +141,7 @@ impl PacketType {
             6 => PacketType::FinAck,
             7 => PacketType::Reset,
             8 => PacketType::Ping,
+            9 => PacketType::Confirm,
             other => return Err(WireError::UnknownType(other)),
         })
     }

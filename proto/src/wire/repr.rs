@@ -2,6 +2,7 @@
 //! body), and emitted back.
 
 use super::*;
+use crate::crypto::{AeadError, DirectionKeys, Space, TAG_LEN};
 
 /// The body of a packet, by type. DATA has none here: its payload is a separate handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub enum Frame {
     Reset(ResetRepr),
     /// Empty body; elicits an ACK.
     Ping,
+    /// Empty body, sealed: the sender has the session keys.
+    Confirm,
 }
 
 impl Frame {
@@ -37,15 +40,16 @@ impl Frame {
             Frame::FinAck(_) => PacketType::FinAck,
             Frame::Reset(_) => PacketType::Reset,
             Frame::Ping => PacketType::Ping,
+            Frame::Confirm => PacketType::Confirm,
         }
     }
 
     /// Bytes the body occupies after the header (zero for DATA, whose payload is separate).
     pub fn body_len(&self) -> usize {
         match self {
-            Frame::Hello(_) => HelloRepr::BODY_LEN,
-            Frame::HelloAck(_) => HelloAckRepr::BODY_LEN,
-            Frame::Data | Frame::Ping => 0,
+            Frame::Hello(h) => h.body_len(),
+            Frame::HelloAck(h) => h.body_len(),
+            Frame::Data | Frame::Ping | Frame::Confirm => 0,
             Frame::Ack(a) => a.body_len(),
             Frame::Fin(_) => FinRepr::BODY_LEN,
             Frame::FinAck(_) => FinAckRepr::BODY_LEN,
@@ -69,6 +73,12 @@ impl Frame {
                 }
                 Frame::Ping
             }
+            PacketType::Confirm => {
+                if !body.is_empty() {
+                    return Err(WireError::Malformed { kind, why: "CONFIRM carries a body" });
+                }
+                Frame::Confirm
+            }
         })
     }
 
@@ -77,7 +87,7 @@ impl Frame {
         match self {
             Frame::Hello(r) => r.emit(body),
             Frame::HelloAck(r) => r.emit(body),
-            Frame::Data | Frame::Ping => {}
+            Frame::Data | Frame::Ping | Frame::Confirm => {}
             Frame::Ack(r) => r.emit(body),
             Frame::Fin(r) => r.emit(body),
             Frame::FinAck(r) => r.emit(body),
@@ -137,6 +147,7 @@ impl Repr {
     /// # Panics
     /// If `buf` is shorter than [`Repr::buffer_len`] (the driver sizes it).
     pub fn emit_with(&self, buf: &mut [u8], payload: &[u8], link: LinkCheck) -> usize {
+        debug_assert!(!self.header.flags.sealed(), "a packet to seal emitted in the clear");
         let n = self.buffer_len();
         let (h, rest) = buf[..n].split_at_mut(HEADER_LEN);
         let mut packet = Packet::new_unchecked(&mut *h);
@@ -160,5 +171,40 @@ impl Repr {
         };
         h[field::CHECKSUM].copy_from_slice(&crc.to_be_bytes());
         n
+    }
+}
+
+impl Repr {
+    /// Bytes [`Repr::seal`] writes for a payload of `payload_len` bytes: header, body,
+    /// payload and tag.
+    pub fn sealed_len(&self, payload_len: usize) -> usize {
+        self.buffer_len() + payload_len + TAG_LEN
+    }
+
+    /// Emits the packet sealed under `key` in one pass: the header (with
+    /// [`Flags::SEALED`], the check flags cleared, the CRC field zero, `length` counting
+    /// body, payload and tag) is the associated data; the body is encrypted in place and
+    /// `payload` (held elsewhere, e.g. the mbuf kept for a resend) is encrypted into
+    /// `buf` after it, then the tag. Returns [`Repr::sealed_len`].
+    ///
+    /// # Errors
+    /// [`AeadError`] if `buf` is too short or the packet too long (a driver bug).
+    pub fn seal(&self, buf: &mut [u8], payload: &[u8], key: &DirectionKeys) -> Result<usize, AeadError> {
+        let body = self.frame.body_len();
+        let n = self.sealed_len(payload.len());
+        let length = u16::try_from(n - HEADER_LEN).map_err(|_| AeadError)?;
+        let buf = buf.get_mut(..n).ok_or(AeadError)?;
+        let (h, rest) = buf.split_at_mut(HEADER_LEN);
+        let mut header = self.header;
+        header.length = length;
+        header.flags = Flags((header.flags.0 & !(Flags::NO_CHECK | Flags::ACCEPTS_UNCHECKED)) | Flags::SEALED);
+        let mut packet = Packet::new_unchecked(&mut *h);
+        header.emit(&mut packet);
+        packet.set_checksum(0);
+        let (b, extra) = rest.split_at_mut(body);
+        self.frame.emit(b);
+        let nonce = (Space::of(header.packet_type), header.path_id, header.packet_number);
+        key.seal(nonce, h, b, payload, extra)?;
+        Ok(n)
     }
 }

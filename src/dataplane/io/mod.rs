@@ -8,7 +8,7 @@ mod reader;
 mod writer;
 
 pub use reader::{spawn_reader, ReaderShared};
-pub use writer::{spawn_writer, WriterShared};
+pub use writer::{spawn_writer, Output, WriterShared};
 
 /// How long an I/O thread sleeps when it has nothing to do or no room.
 pub(crate) const IDLE: std::time::Duration = std::time::Duration::from_micros(50);

@@ -27,6 +27,17 @@ pub struct WriterShared {
     pub failed: AtomicBool,
     /// The writer has finished (flushed or failed).
     pub finished: AtomicBool,
+    /// A session is served: a deferred output is opened now (see [`Output::Deferred`]).
+    pub open_now: AtomicBool,
+}
+
+/// The writer's output: open already, or opened (created, truncated) only once a
+/// session is served, so a keyed receiver never touches FILE for a sender that did
+/// not authenticate.
+pub enum Output {
+    Open(File),
+    /// FILE (stdout when `None`), opened through this when `open_now` is set.
+    Deferred(Box<dyn FnOnce() -> Result<File, String> + Send>),
 }
 
 /// Most payloads one `writev` carries (IOV_MAX is 1024 on Linux).
@@ -35,18 +46,33 @@ const MAX_IOV: usize = 512;
 /// Writes queued payloads in order with `writev`, then drops (frees) them.
 pub fn spawn_writer(
     eal: &Eal,
-    mut output: File,
+    output: Output,
     queue: Arc<ArrayQueue<MbufPayload>>,
     shared: Arc<WriterShared>,
 ) -> std::io::Result<JoinHandle<()>> {
     spawn_registered(eal, "stripecat-writer", move || {
         let mut batch: Vec<MbufPayload> = Vec::with_capacity(MAX_IOV);
         let mut written_bufs: Vec<crate::dpdk::SharedMbuf> = Vec::with_capacity(MAX_IOV);
+        let (mut opener, mut out) = match output {
+            Output::Open(f) => (None, Some(f)),
+            Output::Deferred(open) => (Some(open), None),
+        };
         loop {
             while batch.len() < MAX_IOV {
                 match queue.pop() {
                     Some(p) => batch.push(p),
                     None => break,
+                }
+            }
+            if out.is_none() && (!batch.is_empty() || shared.open_now.load(Ordering::Acquire)) {
+                if let Some(open) = opener.take() {
+                    match open() {
+                        Ok(f) => out = Some(f),
+                        Err(e) => {
+                            *shared.error.lock().unwrap() = Some(e);
+                            shared.failed.store(true, Ordering::Release);
+                        }
+                    }
                 }
             }
             if batch.is_empty() {
@@ -56,8 +82,8 @@ pub fn spawn_writer(
                 std::thread::sleep(IDLE);
                 continue;
             }
-            if !shared.failed.load(Ordering::Relaxed) {
-                match write_all_vectored(&mut output, &batch) {
+            if let (false, Some(output)) = (shared.failed.load(Ordering::Relaxed), out.as_mut()) {
+                match write_all_vectored(output, &batch) {
                     Ok(n) => {
                         shared.written.fetch_add(n, Ordering::Release);
                     }
@@ -77,7 +103,7 @@ pub fn spawn_writer(
             written_bufs.extend(batch.drain(..).map(MbufPayload::into_mbuf));
             crate::dpdk::SharedMbuf::free_bulk(&mut written_bufs);
         }
-        if !shared.failed.load(Ordering::Relaxed) {
+        if let (false, Some(output)) = (shared.failed.load(Ordering::Relaxed), out.as_mut()) {
             if let Err(e) = output.flush() {
                 *shared.error.lock().unwrap() = Some(describe_write_error(&e));
                 shared.failed.store(true, Ordering::Release);

@@ -5,7 +5,7 @@ use std::net::UdpSocket;
 
 use rustix::io::IoSlice;
 use rustix::net::{sendmmsg, MMsgHdr, SendAncillaryBuffer, SendFlags};
-use stripecat_proto::{SharedBytes, Transmit};
+use stripecat_proto::{Keyring, SharedBytes, Transmit};
 
 /// Most datagrams glued into one GSO send (the kernel allows 64; the
 /// total must also stay under the 64 KiB UDP limit).
@@ -21,6 +21,7 @@ pub(super) fn send_gso(
     batch: &[Transmit<SharedBytes>],
     segment: usize,
     gbuf: &mut Vec<u8>,
+    keyring: &Keyring,
 ) -> bool {
     let max = GSO_SEGMENTS.min(65_000 / segment).max(1);
     for (p, sock) in socks.iter().enumerate() {
@@ -38,15 +39,23 @@ pub(super) fn send_gso(
             ok
         };
         for t in batch.iter().filter(|t| t.path as usize % socks.len() == p) {
-            let len = t.wire_len();
+            let len = if t.is_sealed() { t.sealed_len() } else { t.wire_len() };
             if len > segment && !flush(gbuf, &mut n) {
                 return false;
             }
             let at = gbuf.len();
             gbuf.resize(at + len, 0);
-            let h = t.emit(&mut gbuf[at..]);
-            if let Some(payload) = &t.payload {
-                gbuf[at + h..at + len].copy_from_slice(payload.as_ref());
+            if t.is_sealed() {
+                // Sealing writes header, ciphertext and tag in one pass over the payload.
+                if t.seal(&mut gbuf[at..], keyring).is_err() {
+                    gbuf.truncate(at);
+                    continue;
+                }
+            } else {
+                let h = t.emit(&mut gbuf[at..]);
+                if let Some(payload) = &t.payload {
+                    gbuf[at + h..at + len].copy_from_slice(payload.as_ref());
+                }
             }
             n += 1;
             // A short datagram can only end a GSO run; so can a full buffer.
@@ -65,17 +74,23 @@ pub(super) fn send_gso(
 /// `headers` (reused between bursts), payloads gathered straight from their
 /// handles, so no chunk is copied in user space. What the kernel does not
 /// take (a full socket buffer) is loss to the protocol, which repairs it.
-pub(super) fn send_batch(socks: &[UdpSocket], batch: &[Transmit<SharedBytes>], headers: &mut Vec<Vec<u8>>) {
+pub(super) fn send_batch(
+    socks: &[UdpSocket],
+    batch: &[Transmit<SharedBytes>],
+    headers: &mut Vec<Vec<u8>>,
+    keyring: &Keyring,
+) {
     let mut lens = Vec::with_capacity(batch.len());
     for (i, t) in batch.iter().enumerate() {
         if headers.len() <= i {
             headers.push(Vec::new());
         }
-        let need = t.header_len();
+        // A sealed datagram is written whole (ciphertext and tag) into its buffer.
+        let need = if t.is_sealed() { t.sealed_len() } else { t.header_len() };
         if headers[i].len() < need {
             headers[i].resize(need, 0);
         }
-        lens.push(t.emit(&mut headers[i]));
+        lens.push(if t.is_sealed() { t.seal(&mut headers[i], keyring).unwrap_or(0) } else { t.emit(&mut headers[i]) });
     }
     for (p, sock) in socks.iter().enumerate() {
         let mine: Vec<usize> = (0..batch.len()).filter(|&i| batch[i].path as usize % socks.len() == p).collect();
@@ -85,7 +100,10 @@ pub(super) fn send_batch(socks: &[UdpSocket], batch: &[Transmit<SharedBytes>], h
         let iovs: Vec<[IoSlice; 2]> = mine
             .iter()
             .map(|&i| {
-                let payload: &[u8] = batch[i].payload.as_ref().map_or(&[], |b| b.as_ref());
+                let payload: &[u8] = match &batch[i].payload {
+                    Some(b) if !batch[i].is_sealed() => b.as_ref(),
+                    _ => &[],
+                };
                 [IoSlice::new(&headers[i][..lens[i]]), IoSlice::new(payload)]
             })
             .collect();

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
-use stripecat_proto::wire::{DigestAlgorithm, Frame, Packet, PacketType, Repr, ResetReason, Verdict, HEADER_LEN};
-use stripecat_proto::{DropReason, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes};
+use stripecat_proto::wire::{
+    Check, DigestAlgorithm, Frame, Packet, PacketType, Repr, ResetReason, Verdict, HEADER_LEN,
+};
+use stripecat_proto::{DropReason, Incoming, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes};
 
 use super::{
     digest_report, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK, MAX_DATAGRAM,
@@ -14,7 +16,7 @@ use super::{
 use crate::impair::Impairer;
 use crate::kernel::addr::{self, Endpoint, SocketOptions};
 use crate::kernel::error::KernelError;
-use crate::kernel::io::End;
+use crate::kernel::io::LazyOutput;
 use crate::kernel::options::Options;
 use crate::kernel::{sys, Attempt, Report};
 use crate::report::{PathReport, Progress};
@@ -22,10 +24,6 @@ use crate::report::{PathReport, Progress};
 /// How long a finished receiver keeps answering a retransmitted FIN (its
 /// FIN-ACK may have been lost) before it exits.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(300);
-
-/// Datagrams shorter than this may be control packets worth a full parse
-/// (the receiver looks for the FIN's digest); DATA is longer.
-const CONTROL_MAX: usize = 256;
 
 /// Most delivered chunks gathered into one write (the kernel's IOV_MAX is 1024).
 const DELIVER_BATCH: usize = 256;
@@ -52,6 +50,7 @@ fn receiver_error(e: ReceiverError) -> KernelError {
         }
         ReceiverError::IdleTimeout { .. } => KernelError::Timeout(e.to_string()),
         ReceiverError::PeerReset { .. } => KernelError::PeerClosed { detail: format!(": {e}") },
+        ReceiverError::Auth(a) => KernelError::Auth(a),
         _ => KernelError::Protocol(e.to_string()),
     }
 }
@@ -61,7 +60,8 @@ pub fn recv(
     k: &Options,
     ep: &Endpoint,
     opts: &SocketOptions,
-    output: &mut End,
+    output: &mut LazyOutput<'_>,
+    key: Option<stripecat_proto::Psk>,
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
@@ -82,7 +82,7 @@ pub fn recv(
     sock.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
     let socks = [sock];
     let paths = k.paths.unwrap_or(16);
-    let config = ReceiverConfig { paths, max_chunk_size: MAX_CHUNK, ..ReceiverConfig::default() };
+    let config = ReceiverConfig { paths, max_chunk_size: MAX_CHUNK, key, ..ReceiverConfig::default() };
     let clock = Clock(StdInstant::now());
     let mut receiver: Receiver<SharedBytes> = Receiver::new(config);
     let mut impairer: Option<Impairer<Outgoing>> = k.impair.filter(|i| i.is_active()).map(Impairer::new);
@@ -97,6 +97,7 @@ pub fn recv(
     let mut finish_elapsed = None;
     let mut delivered_now: Vec<SharedBytes> = Vec::with_capacity(DELIVER_BATCH);
     let mut last_rx = StdInstant::now();
+    let mut parsed: Vec<(usize, usize, Result<Incoming, DropReason>)> = Vec::with_capacity(64);
 
     let result: Result<(), KernelError> = 'run: loop {
         let now = clock.now();
@@ -112,7 +113,9 @@ pub fn recv(
                     last_from = Some(from);
                     // With GRO one receive may hold several datagrams back to
                     // back; each header's length field says where the next starts.
-                    let whole = SharedBytes::new(Arc::from(&rbuf[..n]));
+                    // Each is checked (sealed ones opened in place) before the
+                    // buffer becomes the shared handle the payloads point into.
+                    parsed.clear();
                     let mut off = 0;
                     while off < n {
                         // A path-MTU probe (PING) is padded with zeros to a full datagram:
@@ -133,15 +136,21 @@ pub fn recv(
                         while padded && next < n && rbuf[next] == 0 {
                             next += 1;
                         }
-                        if end - off < CONTROL_MAX {
-                            if let Ok(Repr { frame: Frame::Fin(f), .. }) =
-                                Packet::new_checked(&rbuf[off..end]).and_then(|p| Repr::parse(&p))
-                            {
-                                fin_digest = Some((f.algorithm, f.digest));
-                            }
+                        let inc = Incoming::open(&mut rbuf[off..end], Check::Crc32c, receiver.shared().keyring());
+                        if let Ok(Incoming { repr: Repr { frame: Frame::Fin(f), .. }, .. }) = &inc {
+                            fin_digest = Some((f.algorithm, f.digest));
                         }
-                        let _ = receiver.handle_datagram(now, whole.slice(off..end));
+                        parsed.push((off, end, inc));
                         off = next;
+                    }
+                    let whole = SharedBytes::new(Arc::from(&rbuf[..n]));
+                    for (off, end, inc) in parsed.drain(..) {
+                        match inc {
+                            Ok(inc) => {
+                                let _ = receiver.handle_incoming(now, &inc, whole.slice(off..end));
+                            }
+                            Err(reason) => receiver.count_drop(reason),
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -151,6 +160,22 @@ pub fn recv(
         }
         if receiver.poll_timeout().is_some_and(|t| t <= now) {
             receiver.handle_timeout(now);
+        }
+        // The output is opened once a session is served (for a keyed receiver: once
+        // the sender's first sealed packet verified), never for one that did not.
+        if receiver.session_id().is_some() && !output.is_open() {
+            if let Err(e) = output.get() {
+                receiver.abort(ResetReason::OutputError);
+                while let Some(t) = receiver.poll_transmit(now) {
+                    if let (Some(to), Some(v)) = (
+                        path_addr.get(t.path as usize).copied().flatten().or(last_from),
+                        t.to_vec_keyed(receiver.shared().keyring()),
+                    ) {
+                        let _ = socks[0].send_to(&v, to);
+                    }
+                }
+                break 'run Err(e);
+            }
         }
         // Delivered chunks go out in one gathered write per iteration: a
         // write per 8 KiB chunk would be most of the receiver's system calls.
@@ -162,15 +187,21 @@ pub fn recv(
         if !delivered_now.is_empty() {
             busy = true;
             let bytes: u64 = delivered_now.iter().map(|c| c.len() as u64).sum();
-            if let Err(e) = write_all_vectored(&mut output.file, &delivered_now) {
+            let written = match output.get() {
+                Ok(out) => write_all_vectored(&mut out.file, &delivered_now),
+                Err(e) => Err(io::Error::other(e.to_string())),
+            };
+            if let Err(e) = written {
                 // Tell the sender at once (a RESET), rather than leave it to give up.
                 receiver.abort(ResetReason::OutputError);
                 while let Some(t) = receiver.poll_transmit(now) {
                     if let Some(to) = path_addr.get(t.path as usize).copied().flatten().or(last_from) {
-                        let _ = socks[0].send_to(&t.to_vec(), to);
+                        if let Some(v) = t.to_vec_keyed(receiver.shared().keyring()) {
+                            let _ = socks[0].send_to(&v, to);
+                        }
                     }
                 }
-                break 'run Err(KernelError::Output { what: output.name.clone(), source: e });
+                break 'run Err(KernelError::Output { what: output.name(), source: e });
             }
             delivered += bytes;
             // The FIN verdict then means "written", not merely "delivered".
@@ -180,7 +211,8 @@ pub fn recv(
         while let Some(t) = receiver.poll_transmit(now) {
             let to = path_addr.get(t.path as usize).copied().flatten().or(last_from);
             if let Some(to) = to {
-                let out = Outgoing { path: 0, bytes: t.to_vec() };
+                let Some(bytes) = t.to_vec_keyed(receiver.shared().keyring()) else { continue };
+                let out = Outgoing { path: 0, bytes };
                 match impairer.as_mut() {
                     Some(imp) => imp.push(out, |o| {
                         let _ = socks[0].send_to(&o.bytes, to);
@@ -220,13 +252,14 @@ pub fn recv(
             wait(&socks, &clock, receiver.poll_timeout(), 2_000);
         }
     };
-    let _ = output.file.flush();
+    output.flush();
     let stats = receiver.stats();
     let mut rep = Report {
         bytes: delivered,
         digest: fin_digest.filter(|_| result.is_ok()).and_then(|(a, d)| digest_report(a, &d)),
         verified: Some(result.is_ok()),
         elapsed: finish_elapsed,
+        authenticated: receiver.keyed(),
         ..Default::default()
     };
     for r in DropReason::ALL {

@@ -5,6 +5,7 @@ use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Instant as StdInstant;
 
+use stripecat_proto::crypto::TAG_LEN;
 use stripecat_proto::wire::{DigestAlgorithm, Frame, Verdict, HEADER_LEN};
 use stripecat_proto::{DropReason, Sender, SenderConfig, SenderError, SenderState, SharedBytes, Transmit};
 
@@ -47,12 +48,14 @@ fn local_addr(k: &Options, i: usize, peer: &SocketAddr) -> Result<SocketAddr, Ke
 
 /// What the session is asked to use: the FIN's digest (`None`: lengths only) and
 /// every path's congestion controller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SessionChoice {
     pub digest: Option<DigestAlgorithm>,
     pub congestion: stripecat_proto::CongestionConfig,
     /// `--rate`: the session's payload cap, bytes per second.
     pub rate_limit: Option<u64>,
+    /// The pre-shared key: the session is authenticated and encrypted.
+    pub key: Option<stripecat_proto::Psk>,
 }
 
 /// `send --udp HOST:PORT`.
@@ -65,7 +68,9 @@ pub fn send(
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
-    let SessionChoice { digest: alg, congestion, rate_limit } = choice;
+    let SessionChoice { digest: alg, congestion, rate_limit, key } = choice;
+    // A sealed datagram carries the 16-byte tag after its payload.
+    let tag = if key.is_some() { TAG_LEN as u16 } else { 0 };
     let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Connect { addrs, .. } = ep else {
         return Err(bare(KernelError::Usage(
@@ -84,11 +89,11 @@ pub fn send(
     let chunk = match k.block_size {
         Some(b) => b.min(MAX_CHUNK as u64) as u16,
         None if peer.ip().is_loopback() => LOOPBACK_CHUNK,
-        // A 1500-byte IP packet: IPv6's header is 20 bytes longer.
-        None => ethernet_chunk(peer.is_ipv6()),
+        // A 1500-byte IP packet: IPv6's header is 20 bytes longer; sealed: room for the tag.
+        None => ethernet_chunk(peer.is_ipv6()) - tag,
     };
     // GSO: one send carries up to GSO_SEGMENTS same-size datagrams of a path.
-    let segment = HEADER_LEN as u16 + chunk;
+    let segment = HEADER_LEN as u16 + chunk + tag;
     let mut gso = offload_wanted() && socks.iter().all(|s| sys::set_udp_segment(s, segment).is_ok());
     let mut gbuf: Vec<u8> = Vec::with_capacity(65_536);
     // `--digest none`: the FIN check compares lengths only.
@@ -102,6 +107,7 @@ pub fn send(
         // Kernel sockets share CPUs with everything else on the host.
         min_pto: SenderConfig::SHARED_MACHINE_MIN_PTO,
         rate_limit,
+        key,
         ..SenderConfig::default()
     };
     let clock = Clock(StdInstant::now());
@@ -208,7 +214,8 @@ pub fn send(
                 fin_digest = Some((f.algorithm, f.digest));
             }
             if impairer.is_some() {
-                transmit(&socks, &mut impairer, Outgoing { path: t.path, bytes: t.to_vec() });
+                let Some(bytes) = t.to_vec_keyed(sender.shared().keyring()) else { continue };
+                transmit(&socks, &mut impairer, Outgoing { path: t.path, bytes });
             } else {
                 batch.push(t);
             }
@@ -216,9 +223,9 @@ pub fn send(
         }
         if !batch.is_empty() {
             if gso {
-                gso = send_gso(&socks, &batch, segment as usize, &mut gbuf);
+                gso = send_gso(&socks, &batch, segment as usize, &mut gbuf, sender.shared().keyring());
             } else {
-                send_batch(&socks, &batch, &mut headers);
+                send_batch(&socks, &batch, &mut headers, sender.shared().keyring());
             }
         }
         busy |= sent > 0;
@@ -249,6 +256,7 @@ pub fn send(
         resends: stats.paths.resends,
         digest: fin_digest.and_then(|(a, d)| digest_report(a, &d)),
         verified: Some(result.is_ok()),
+        authenticated: sender.keyed(),
         ..Default::default()
     };
     for r in DropReason::ALL {
@@ -325,6 +333,7 @@ fn sender_error(e: SenderError, peer: SocketAddr) -> KernelError {
         }
         SenderError::GaveUp { .. } => KernelError::Timeout(format!("{e} (peer {peer})")),
         SenderError::PeerReset { .. } => KernelError::PeerClosed { detail: format!(": {e}") },
+        SenderError::Auth(a) => KernelError::Auth(a),
         _ => KernelError::Protocol(e.to_string()),
     }
 }

@@ -1,0 +1,226 @@
+//! Authenticated, encrypted sessions end to end: over memif between two DPDK processes
+//! and over kernel `--udp`. Matching keys deliver the bytes and both summaries say
+//! `authenticated`; a wrong key, or a key on one end only, fails both ends with exit
+//! code 6 and the receiver's output file is never created; a key file others can read
+//! is refused.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::data::assert_same_file;
+use common::dpdk::DpdkTest;
+use common::kernel::{free_udp_port, random_file, scratch, wait_udp_bound};
+use common::read_json;
+use common::transfer::{assert_both_ok, finish, input_output, memif_pair, start, stderr, stripecat_args};
+
+const LIMIT: Duration = Duration::from_secs(120);
+const AUTH_EXIT: i32 = 6;
+
+fn keygen(path: &Path) {
+    let st = Command::new(common::bin()).arg("keygen").arg(path).status().unwrap();
+    assert!(st.success());
+    assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+/// A memif transfer; `recv_key`/`send_key` are key files or none.
+fn memif(name: &str, len: usize, recv_key: Option<&str>, send_key: Option<&str>) -> Option<(Output, Output, DpdkTest)> {
+    memif_with(name, len, recv_key, send_key, &[], &[])
+}
+
+fn memif_with(
+    name: &str,
+    len: usize,
+    recv_key: Option<&str>,
+    send_key: Option<&str>,
+    recv_extra: &[&str],
+    send_extra: &[&str],
+) -> Option<(Output, Output, DpdkTest)> {
+    let t = DpdkTest::start(name, LIMIT + Duration::from_secs(30))?;
+    let (server, client) = memif_pair(&t, 2, None);
+    let (input, output) = input_output(&t, len, 0x6b65);
+    let (sj, rj) = (t.path("send.json").display().to_string(), t.path("recv.json").display().to_string());
+    let (k1, k2) = (t.path("k1"), t.path("k2"));
+    keygen(&k1);
+    keygen(&k2);
+    let key = |k: Option<&str>| -> Vec<String> {
+        match k {
+            Some("k1") => vec!["--key-file".into(), k1.display().to_string()],
+            Some(_) => vec!["--key-file".into(), k2.display().to_string()],
+            None => vec![],
+        }
+    };
+    let rk = key(recv_key);
+    let sk = key(send_key);
+    let mut rx: Vec<&str> = vec!["--stats-json", rj.as_str()];
+    rx.extend(rk.iter().map(String::as_str));
+    rx.extend(recv_extra);
+    let mut tx: Vec<&str> = vec!["--stats-json", sj.as_str()];
+    tx.extend(sk.iter().map(String::as_str));
+    tx.extend(send_extra);
+    let r = stripecat_args("recv", &server, &rx, Some(&output));
+    let s = stripecat_args("send", &client, &tx, Some(&input));
+    let rp = start(&t, "recv", &r, Stdio::null(), Stdio::null());
+    let sp = start(&t, "send", &s, Stdio::null(), Stdio::null());
+    let so = finish(sp, LIMIT);
+    let ro = finish(rp, LIMIT);
+    Some((so, ro, t))
+}
+
+#[test]
+fn memif_keyed_transfer_is_byte_for_byte_and_says_authenticated() {
+    let Some((so, ro, t)) = memif("key-memif", 24 << 20, Some("k1"), Some("k1")) else { return };
+    assert_both_ok(&so, &ro);
+    assert_same_file(&t.path("in.bin"), &t.path("out.bin"));
+    for j in ["send.json", "recv.json"] {
+        let v = read_json(&t.path(j));
+        assert_eq!(v["authenticated"], true, "{v}");
+        assert_eq!(v["verified"], true, "{v}");
+    }
+}
+
+#[test]
+fn memif_keyed_frames_flipped_dropped_duplicated_or_reordered_are_dropped_and_counted() {
+    // Both ends' impairers corrupt, drop, duplicate and reorder frames: every corrupted
+    // frame fails its tag (counted as `unauthenticated`), duplicates are replays, and the
+    // stream still arrives whole.
+    let rspec = ["--impair", "corrupt=1%,loss=1%,dup=1%,reorder=2%,seed=11"];
+    let sspec = ["--impair", "corrupt=1%,loss=1%,dup=1%,reorder=2%,seed=12"];
+    let Some((so, ro, t)) = memif_with("key-memif-imp", 8 << 20, Some("k1"), Some("k1"), &rspec, &sspec) else {
+        return;
+    };
+    assert_both_ok(&so, &ro);
+    assert_same_file(&t.path("in.bin"), &t.path("out.bin"));
+    let (s, r) = (read_json(&t.path("send.json")), read_json(&t.path("recv.json")));
+    let n = |v: &serde_json::Value, k: &str| v["drops"][k].as_u64().unwrap_or(0);
+    assert!(n(&r, "unauthenticated") > 0, "corrupted DATA not counted: {r}");
+    assert!(n(&s, "unauthenticated") > 0, "corrupted ACKs not counted: {s}");
+    assert!(n(&r, "replayed") + n(&r, "duplicate") > 0, "duplicates not counted: {r}");
+    assert_eq!(r["authenticated"], true);
+}
+
+#[test]
+fn memif_unkeyed_transfer_says_unauthenticated() {
+    let Some((so, ro, t)) = memif("key-memif-none", 1 << 20, None, None) else { return };
+    assert_both_ok(&so, &ro);
+    assert_eq!(read_json(&t.path("recv.json"))["authenticated"], false);
+}
+
+fn assert_auth_failure(so: &Output, ro: &Output, output: &Path) {
+    assert_eq!(so.status.code(), Some(AUTH_EXIT), "sender: {}", stderr(so));
+    assert_eq!(ro.status.code(), Some(AUTH_EXIT), "receiver: {}", stderr(ro));
+    for o in [so, ro] {
+        let e = stderr(o);
+        assert_eq!(e.lines().filter(|l| l.starts_with("stripecat: error:")).count(), 1, "{e}");
+        assert!(e.contains("authentication failed"), "{e}");
+    }
+    assert!(!output.exists(), "the receiver created its output for an unauthenticated sender");
+}
+
+#[test]
+fn memif_wrong_key_fails_both_ends_without_touching_the_output() {
+    let Some((so, ro, t)) = memif("key-memif-wrong", 1 << 20, Some("k1"), Some("k2")) else { return };
+    assert_auth_failure(&so, &ro, &t.path("out.bin"));
+}
+
+#[test]
+fn memif_no_downgrade_either_way() {
+    let Some((so, ro, t)) = memif("key-memif-down1", 1 << 20, Some("k1"), None) else { return };
+    assert_auth_failure(&so, &ro, &t.path("out.bin"));
+    drop(t);
+    let Some((so, ro, t)) = memif("key-memif-down2", 1 << 20, None, Some("k1")) else { return };
+    assert_eq!(so.status.code(), Some(AUTH_EXIT), "sender: {}", stderr(&so));
+    assert_eq!(ro.status.code(), Some(AUTH_EXIT), "receiver: {}", stderr(&ro));
+    drop(t);
+}
+
+/// A kernel `--udp` transfer on loopback with the given key arguments.
+/// `env_key`: the receiver's key in `STRIPECAT_KEY` instead.
+fn udp(dir: &Path, recv_key: &[&str], send_key: &[&str], len: usize, env_key: Option<&str>) -> (Output, Output) {
+    let (input, output) = (dir.join("in.bin"), dir.join("out.bin"));
+    random_file(&input, len, 0x75);
+    let port = free_udp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let rj = dir.join("recv.json");
+    let mut recv = Command::new(common::bin());
+    if let Some(k) = env_key {
+        recv.env("STRIPECAT_KEY", k);
+    }
+    let recv = recv
+        .args(["recv", "--quiet", "--udp", "--listen", &listen, "--stats-json"])
+        .arg(&rj)
+        .args(recv_key)
+        .arg(&output)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_udp_bound(port);
+    let stdin = match dir.join("k1") {
+        k if send_key.contains(&"--key-fd") => Stdio::from(std::fs::File::open(k).unwrap()),
+        _ => Stdio::null(),
+    };
+    let so = Command::new(common::bin())
+        .args(["send", "--quiet", "--udp", &listen])
+        .args(send_key)
+        .arg(&input)
+        .stdin(stdin)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let ro = recv.wait_with_output().unwrap();
+    (so, ro)
+}
+
+#[test]
+fn udp_keyed_transfer_and_its_failures() {
+    let dir = scratch();
+    let (k1, k2) = (dir.path().join("k1"), dir.path().join("k2"));
+    keygen(&k1);
+    keygen(&k2);
+    let (a1, a2) = (k1.display().to_string(), k2.display().to_string());
+    let (so, ro) = udp(dir.path(), &["--key-file", &a1], &["--key-file", &a1], 8 << 20, None);
+    assert_both_ok(&so, &ro);
+    assert_same_file(&dir.path().join("in.bin"), &dir.path().join("out.bin"));
+    assert_eq!(read_json(&dir.path().join("recv.json"))["authenticated"], true);
+    // The same key from the environment (receiver) and an inherited descriptor (sender).
+    std::fs::remove_file(dir.path().join("out.bin")).unwrap();
+    let key = std::fs::read_to_string(&k1).unwrap();
+    let (so, ro) = udp(dir.path(), &[], &["--key-fd", "0"], 2 << 20, Some(key.trim()));
+    assert_both_ok(&so, &ro);
+    assert_same_file(&dir.path().join("in.bin"), &dir.path().join("out.bin"));
+
+    for (rk, sk) in [
+        (vec!["--key-file", &a1], vec!["--key-file", &a2]),
+        (vec!["--key-file", &a1], vec![]),
+        (vec![], vec!["--key-file", &a1]),
+    ] {
+        let _ = std::fs::remove_file(dir.path().join("out.bin"));
+        let (so, ro) = udp(dir.path(), &rk, &sk, 1 << 20, None);
+        assert_eq!(so.status.code(), Some(AUTH_EXIT), "{rk:?} {sk:?} sender: {}", stderr(&so));
+        assert_eq!(ro.status.code(), Some(AUTH_EXIT), "{rk:?} {sk:?} receiver: {}", stderr(&ro));
+        if !rk.is_empty() {
+            assert!(!dir.path().join("out.bin").exists(), "a keyed receiver created its output");
+        }
+    }
+}
+
+#[test]
+fn a_key_file_others_can_read_is_refused() {
+    let dir = scratch();
+    let k = dir.path().join("k");
+    keygen(&k);
+    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = Command::new(common::bin())
+        .args(["send", "--udp", "127.0.0.1:9", "--key-file"])
+        .arg(&k)
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("can be read by others (mode 0644)") && e.contains("chmod 600"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
