@@ -59,7 +59,7 @@ def udp(p, length=None):
 def stripe(session, body, length=None, good_crc=True, ptype=3):
     # magic, version (proto/src/wire/mod.rs), type, flags, reserved, path,
     # session, packet number, offset, length, reserved, timestamp, echo
-    h = struct.pack('!HBBBBHQQQHHII', 0x5354, 1, ptype, 0, 0, 0, session, rng.getrandbits(32), 0,
+    h = struct.pack('!HBBBBHQQQHHII', 0x5354, 2, ptype, 0, 0, 0, session, rng.getrandbits(32), 0,
                     len(body) if length is None else length, 0, 0, 0)
     crc = crc32c(h + b'\0\0\0\0' + body)
     if not good_crc: crc ^= 0x5A5A5A5A
@@ -235,6 +235,10 @@ for i, f in enumerate(frames):
 print(len(frames), flush=True)
 "#;
 
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 fn drops(report: &serde_json::Value, key: &str) -> u64 {
     report["drops"][key].as_u64().unwrap_or(0)
 }
@@ -338,4 +342,126 @@ fn replayed_packets_of_an_earlier_transfer_are_dropped_and_counted() {
         "sender: {} of {sent_to_send} old frames counted: {ss}",
         drops(&ss, "wrong_session")
     );
+}
+
+#[test]
+fn a_captured_keyed_session_replayed_never_serves_and_never_writes() {
+    // The frames of a keyed transfer (its HELLO, CONFIRM, sealed DATA and FIN; the
+    // receiver's sealed ACKs), captured with a raw socket, played back at an idle keyed
+    // receiver and then during a new keyed transfer: the idle one answers the HELLO with
+    // keys the replayer cannot use, never commits and never creates its output; the busy
+    // one drops them all, and both transfers are exact.
+    let Some(t) = DpdkTest::start("rel-replay-key", Duration::from_secs(200)) else { return };
+    let l = Links::new("rlk", 2);
+    let key = t.path("k");
+    let st = Command::new(common::bin()).arg("keygen").arg(&key).status().unwrap();
+    assert!(st.success());
+    let key_arg = key.display().to_string();
+    let keyed = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--key-file".into(), key_arg.clone()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let (capture, replay) = (t.path("capture.py"), t.path("replay.py"));
+    std::fs::write(&capture, CAPTURE).unwrap();
+    std::fs::write(&replay, REPLAY).unwrap();
+    let (to_recv, to_send) = (t.path("to-recv.frames"), t.path("to-send.frames"));
+    let (input, first_out) = (t.path("in1.bin"), t.path("out1.bin"));
+    random_file(&input, 8 << 20, 0x4e93);
+    let mut cap = spawn(
+        Command::new("python3")
+            .arg(&capture)
+            .args([
+                l.send_if[0].as_str(),
+                &to_recv.display().to_string(),
+                &to_send.display().to_string(),
+                "47100",
+                "40",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut cap_out = std::io::BufReader::new(cap.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut cap_out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "the capture did not start");
+    let k0 = keyed(&[]);
+    let r = l.start_recv(&t, Some(&first_out), &args(&k0), Stdio::null());
+    let s = l.start_send(&t, Some(&input), &args(&k0));
+    let so = finish(s, LIMIT);
+    let ro = finish(r, LIMIT);
+    assert_both_ok(&so, &ro);
+    assert_same_file(&input, &first_out);
+    let ok = wait_for(Duration::from_secs(45), || cap.try_wait().ok().flatten().is_some());
+    assert!(ok, "the capture did not end");
+    line.clear();
+    std::io::BufRead::read_line(&mut cap_out, &mut line).unwrap();
+    let counts: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    assert!(counts.len() == 2 && counts[0] >= 500 && counts[1] >= 20, "captured too little: {line:?}");
+    let play = |cmd: &mut Command| -> u64 {
+        let (code, out, err) = run_with_timeout(cmd, Duration::from_secs(30));
+        assert_eq!(code, 0, "replay failed: {err}");
+        out.trim().parse().unwrap_or_else(|_| panic!("replay said {out:?}"))
+    };
+
+    // An idle keyed receiver: the whole capture played at it, twice.
+    let (idle_out, ij) = (t.path("idle.bin"), t.path("idle.json"));
+    let ij_arg = ij.display().to_string();
+    let ki = keyed(&["--stats-json", &ij_arg]);
+    let mut idle = l.start_recv(&t, Some(&idle_out), &args(&ki), Stdio::null());
+    std::thread::sleep(Duration::from_secs(2));
+    let mut sent = 0;
+    for _ in 0..2 {
+        sent +=
+            play(Command::new("python3").arg(&replay).args([l.send_if[0].as_str(), &to_recv.display().to_string()]));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(idle.child.try_wait().unwrap().is_none(), "the idle receiver left: {sent} frames replayed");
+    assert!(!idle_out.exists(), "a replayed keyed session made the receiver create its output");
+    idle.signal("TERM");
+    let io = finish(idle, LIMIT);
+    assert_eq!(io.status.code(), Some(143), "{}", stderr(&io));
+    assert!(!idle_out.exists(), "the output appeared at exit");
+    {
+        // Its report says what it refused: the replayed frames, by reason.
+        let v = read_json(&ij);
+        let n = drops(&v, "unauthenticated") + drops(&v, "wrong_session") + drops(&v, "replayed");
+        assert!(n >= sent / 2, "idle receiver counted {n} of {sent}: {v}");
+        assert_eq!(v["bytes"], 0, "{v}");
+    }
+
+    // A busy keyed transfer, the old frames played in both directions while it runs.
+    let (output, sj, rj) = (t.path("out2.bin"), t.path("send.json"), t.path("recv.json"));
+    let seed = 0x4e94;
+    let (rj_arg, sj_arg) = (rj.display().to_string(), sj.display().to_string());
+    let (kr, ks) = (keyed(&["--stats-json", &rj_arg]), keyed(&["--stats-json", &sj_arg]));
+    let mut r = l.start_recv(&t, Some(&output), &args(&kr), Stdio::null());
+    let mut s = l.start_send(&t, None, &args(&ks));
+    let feeder = Feeder::start(s.child.stdin.take().unwrap(), seed, Duration::from_millis(40));
+    wait_output(&output, 4 << 20, &mut [&mut r, &mut s]);
+    let sent_to_recv =
+        play(Command::new("python3").arg(&replay).args([l.send_if[0].as_str(), &to_recv.display().to_string()]));
+    let sent_to_send = play(
+        Command::new("ip")
+            .args(["netns", "exec", &l.ns, "python3"])
+            .arg(&replay)
+            .args([l.recv_if[0].as_str(), &to_send.display().to_string()]),
+    );
+    assert!(
+        r.child.try_wait().unwrap().is_none() && s.child.try_wait().unwrap().is_none(),
+        "an end left during the replay"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let fed = feeder.stop();
+    let so = finish(s, LIMIT);
+    let ro = finish(r, LIMIT);
+    assert_both_ok(&so, &ro);
+    assert_eq!(file_len(&output), fed, "every fed byte arrived");
+    assert_stream_prefix(&output, seed);
+    let (rs, ss) = (read_json(&rj), read_json(&sj));
+    assert_eq!(rs["authenticated"], true);
+    let refused =
+        |v: &serde_json::Value| drops(v, "wrong_session") + drops(v, "unauthenticated") + drops(v, "replayed");
+    assert!(refused(&rs) >= sent_to_recv / 2, "receiver: {} of {sent_to_recv}: {rs}", refused(&rs));
+    assert!(refused(&ss) >= sent_to_send / 2, "sender: {} of {sent_to_send}: {ss}", refused(&ss));
 }
