@@ -15,7 +15,7 @@ case_help() {
     assert_out_contains "Usage:"
     assert_out_contains "Exit codes:"
     local o
-    for o in --shaped-mtu --shaped-rates --shaped-cases memif2-1500 memif2-loss memif2-loss-1500 udp4 onebyte \
+    for o in --shaped-mtu --shaped-rates --shaped-cases memif2-1500 memif2-loss memif2-loss-1500 memif2-key udp4-key udp4 onebyte \
         "CPU s/GiB" "packets/CPU-s" Targets; do
         assert_out_contains "$o"
     done
