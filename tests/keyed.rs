@@ -15,7 +15,9 @@ use common::data::assert_same_file;
 use common::dpdk::DpdkTest;
 use common::kernel::{free_udp_port, random_file, scratch, wait_udp_bound};
 use common::read_json;
-use common::transfer::{assert_both_ok, finish, input_output, memif_pair, start, stderr, stripecat_args};
+use common::transfer::{
+    assert_both_ok, assert_file_transfer, finish, input_output, memif_pair, start, stderr, stripecat_args, Links,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const AUTH_EXIT: i32 = 6;
@@ -100,6 +102,23 @@ fn memif_keyed_frames_flipped_dropped_duplicated_or_reordered_are_dropped_and_co
     assert!(n(&s, "unauthenticated") > 0, "corrupted ACKs not counted: {s}");
     assert!(n(&r, "replayed") + n(&r, "duplicate") > 0, "duplicates not counted: {r}");
     assert_eq!(r["authenticated"], true);
+}
+
+#[test]
+fn af_packet_keyed_transfer_over_two_lanes() {
+    // Two veth links with kernel fanout over two queues each, two poll lanes per end:
+    // a path's sealed frames can land on the other lane, which opens them with the
+    // shared session keys and hands them over; the CONFIRM reaches lane 0 wherever it lands.
+    let Some(t) = DpdkTest::start("key-afp", LIMIT + Duration::from_secs(30)) else { return };
+    let l = Links::new("kyl", 2);
+    let (input, output) = input_output(&t, 16 << 20, 0x6b66);
+    let k = t.path("k");
+    keygen(&k);
+    let k_arg = k.display().to_string();
+    let ports = |ps: Vec<String>| -> Vec<String> { ps.into_iter().map(|p| p + ",qpairs=2").collect() };
+    let extra = ["--queues", "2", "--lcores", "0-1", "--key-file", k_arg.as_str()];
+    let (recv_ports, send_ports) = (ports(l.recv_ports()), ports(l.send_ports()));
+    assert_file_transfer(&t, Some(&l.ns), &recv_ports, &send_ports, &extra, &[], &input, &output, LIMIT);
 }
 
 #[test]
