@@ -220,6 +220,12 @@ impl<B: Payload> Sender<B> {
         }
     }
 
+    /// Whether the receiver has shown it committed to the session: an ACK reached this
+    /// lane, or one on another lane moved the delivered offset.
+    fn receiver_confirmed(&self) -> bool {
+        self.last_heard.is_some() || self.shared.acked() > 0
+    }
+
     /// Whether the session is keyed (authenticated and encrypted once established).
     pub fn keyed(&self) -> bool {
         self.shared.keyring().keyed()
@@ -614,7 +620,7 @@ impl<B: Payload> Sender<B> {
             let hello = self.hello;
             return Some(self.control(now, p, Frame::Hello(hello)));
         }
-        if self.send_confirm && self.state == SenderState::Transfer && self.last_heard.is_none() {
+        if self.send_confirm && self.state == SenderState::Transfer && !self.receiver_confirmed() {
             self.send_confirm = false;
             let p = self.control_path(self.hello_tries);
             return Some(self.control(now, p, Frame::Confirm));
@@ -683,7 +689,7 @@ impl<B: Payload> Sender<B> {
         if self.timers.take_expired(Timer::Hello, now) {
             if self.state == SenderState::Handshake {
                 self.send_hello = true;
-            } else if self.keyed() && self.last_heard.is_none() && self.state == SenderState::Transfer {
+            } else if self.keyed() && !self.receiver_confirmed() && self.state == SenderState::Transfer {
                 // No ACK yet: the receiver may not have our CONFIRM.
                 self.send_confirm = true;
                 self.hello_tries += 1;
