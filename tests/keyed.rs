@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::data::assert_same_file;
 use common::dpdk::DpdkTest;
-use common::kernel::{free_udp_port, random_file, scratch, wait_udp_bound};
+use common::kernel::{free_tcp_port, free_udp_port, random_file, scratch, wait_tcp_listen, wait_udp_bound};
 use common::read_json;
 use common::transfer::{
     assert_both_ok, assert_file_transfer, finish, input_output, memif_pair, start, stderr, stripecat_args, Links,
@@ -224,6 +224,63 @@ fn udp_keyed_transfer_and_its_failures() {
             assert!(!dir.path().join("out.bin").exists(), "a keyed receiver created its output");
         }
     }
+}
+
+/// A `--tcp --streams 4` transfer on loopback with the given key arguments.
+fn tcp_streams(dir: &Path, recv_key: &[&str], send_key: &[&str], len: usize) -> (Output, Output) {
+    let (input, output) = (dir.join("in.bin"), dir.join("out.bin"));
+    random_file(&input, len, 0x74);
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let recv = Command::new(common::bin())
+        .args(["recv", "--quiet", "--tcp", "--listen", &listen, "--streams", "4"])
+        .args(recv_key)
+        .arg(&output)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_tcp_listen(port);
+    let so = Command::new(common::bin())
+        .args(["send", "--quiet", "--tcp", &listen, "--streams", "4"])
+        .args(send_key)
+        .arg(&input)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (so, recv.wait_with_output().unwrap())
+}
+
+#[test]
+fn tcp_streams_keyed_transfer_and_its_failures() {
+    let dir = scratch();
+    let (k1, k2) = (dir.path().join("k1"), dir.path().join("k2"));
+    keygen(&k1);
+    keygen(&k2);
+    let (a1, a2) = (k1.display().to_string(), k2.display().to_string());
+    let (so, ro) = tcp_streams(dir.path(), &["--key-file", &a1], &["--key-file", &a1], 24 << 20);
+    assert_both_ok(&so, &ro);
+    assert_same_file(&dir.path().join("in.bin"), &dir.path().join("out.bin"));
+    for (rk, sk, send_code) in [
+        (vec!["--key-file", &a1], vec!["--key-file", &a2], AUTH_EXIT),
+        (vec![], vec!["--key-file", &a1], AUTH_EXIT),
+        // An unkeyed sender streams at once; the keyed receiver refuses and closes, which
+        // the sender sees as the peer leaving (exit 4).
+        (vec!["--key-file", &a1], vec![], 4),
+    ] {
+        let _ = std::fs::remove_file(dir.path().join("out.bin"));
+        let (so, ro) = tcp_streams(dir.path(), &rk, &sk, 4 << 20);
+        assert_eq!(so.status.code(), Some(send_code), "{rk:?} {sk:?} sender: {}", stderr(&so));
+        assert_eq!(ro.status.code(), Some(AUTH_EXIT), "{rk:?} {sk:?} receiver: {}", stderr(&ro));
+        if !rk.is_empty() {
+            assert!(!dir.path().join("out.bin").exists(), "a keyed receiver created its output");
+        }
+    }
+    // One plain stream stays netcat bytes: a key there is refused at once.
+    let o = Command::new(common::bin())
+        .args(["send", "--tcp", "127.0.0.1:9", "--key-file", &a1, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]

@@ -202,8 +202,9 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
         .map_err(bare),
         (Mode::Striped, Some(input)) => (|| {
             let socks = striped::establish(&ep, &opts, k.streams, Role::Send)?;
+            let keys = striped::key_handshake(&socks, Role::Send, key.as_ref())?;
             started = Instant::now();
-            striped::send(&socks, input, block, alg, &mut progress).map(striped_report)
+            striped::send(&socks, input, block, alg, keys.as_ref(), &mut progress).map(striped_report)
         })()
         .map_err(bare),
         (Mode::Udp, Some(input)) => udp::send(
@@ -251,11 +252,21 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
             Ok(Report { bytes, ..Default::default() })
         })()
         .map_err(bare),
-        (Mode::Striped, Some(output)) => (|| {
+        (Mode::Striped, output) => (|| {
             let socks = striped::establish(&ep, &opts, k.streams, Role::Recv)?;
+            let keys = striped::key_handshake(&socks, Role::Recv, key.as_ref())?;
+            // Keyed: the output is created only now, after the sender authenticated.
+            let mut opened;
+            let output = match output {
+                Some(o) => o,
+                None => {
+                    opened = End::output(a.file.as_deref())?;
+                    &mut opened
+                }
+            };
             started = Instant::now();
             let window = striped::reorder_window(socks.len(), block);
-            striped::recv(&socks, output, window, &mut progress).map(striped_report)
+            striped::recv(&socks, output, window, keys.as_ref(), &mut progress).map(striped_report)
         })()
         .map_err(bare),
         (Mode::Udp, _) if keyed => {
@@ -274,15 +285,15 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
     conclude("recv", mode, keyed, &a.report, &mut progress, started, result)
 }
 
-/// A key works with the striping protocol (`--udp`); the TCP modes would carry it in the
-/// clear, so a key there is refused rather than silently unused.
+/// A key works with the striping protocol (`--udp`) and striped TCP (`--streams N`); the
+/// other TCP modes would carry the bytes in the clear, so a key there is refused.
 fn keyed_mode(mode: Mode, key: Option<stripecat_proto::Psk>) -> Result<Option<stripecat_proto::Psk>, Failure> {
-    if key.is_some() && !matches!(mode, Mode::Udp) {
+    if key.is_some() && !matches!(mode, Mode::Udp | Mode::Striped) {
         return Err(Failure::new(
             ExitCode::Usage,
-            "a key (--key-file, --key-fd, STRIPECAT_KEY) works over --udp and DPDK; --tcp, --raw and --chat are unencrypted",
+            "a key (--key-file, --key-fd, STRIPECAT_KEY) works over --udp, --tcp --streams N and DPDK; one --tcp stream, --raw and --chat are unencrypted",
         )
-        .hint("use --udp, or leave the key out for netcat-compatible bytes"));
+        .hint("use --udp or --streams 2 or more, or leave the key out for netcat-compatible bytes"));
     }
     Ok(key)
 }

@@ -33,6 +33,15 @@
 //! 33-byte **verdict**: 1 (digest matched) or 0, then its own 32-byte digest.
 //! A connection that ends or resets before its END fails the transfer.
 //!
+//! # With a key (`--key-file`)
+//! After the hellos, the sending end writes on connection 0 `"SCK1"` and Noise message 1
+//! (48 bytes, `NNpsk0` as in docs/PROTOCOL.md); the receiving end answers `"SCK1"`, a status
+//! (0 ok, 1 the keys differ, 2 it has no key, 3 it wants one) and Noise message 2 (64
+//! bytes). Then every frame's body is AES-256-GCM sealed, its 16-byte header the associated
+//! data, the 16-byte tag after the body (not counted in `len`), nonce (path space,
+//! connection index, the connection's frame number); the verdict is sealed too (control
+//! space, 0, 0). A keyed receiver opens its output only after the handshake.
+//!
 //! Files: [`session`] opens the connections, [`send`] and [`recv`] move the
 //! stream; this module holds the wire format and what both ends share.
 
@@ -44,16 +53,27 @@ pub use self::recv::recv;
 pub use self::send::send;
 pub use self::session::establish;
 
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use stripecat_proto::crypto::{
+    respond, Initiator, SessionKeys, Space, HELLO_ACK_HANDSHAKE_LEN, HELLO_HANDSHAKE_LEN, TAG_LEN,
+};
 use stripecat_proto::wire::DigestAlgorithm;
+use stripecat_proto::{AuthError, Psk};
 
 use super::error::{KernelError, Result};
 
 const MAGIC: &[u8; 4] = b"SCT1";
+/// Opens the key handshake (and its answer) on connection 0.
+const KEY_MAGIC: &[u8; 4] = b"SCK1";
+const KEY_HELLO_LEN: usize = 4 + HELLO_HANDSHAKE_LEN;
+const KEY_REPLY_LEN: usize = 4 + 1 + HELLO_ACK_HANDSHAKE_LEN;
+/// Frames per connection sealed under one key (each up to `--block-size`, 1 MiB).
+const KEY_EPOCH_LOG2: u8 = 12;
 const HELLO_LEN: usize = 24;
 const HEADER_LEN: usize = 16;
 const KIND_DATA: u32 = 0;
@@ -159,6 +179,105 @@ pub fn digest_text(alg: DigestAlgorithm, d: &[u8; 32]) -> (String, String) {
         ("none", 0)
     };
     (name.to_string(), d[..len].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The Noise prologue body both ends bind: the connection count.
+fn key_body(count: usize) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(b"streams\0");
+    b[8..10].copy_from_slice(&(count as u16).to_le_bytes());
+    b
+}
+
+/// The key handshake on connection 0 (see the module doc); `None` without a key.
+pub fn key_handshake(socks: &[TcpStream], role: Role, key: Option<&Psk>) -> Result<Option<SessionKeys>> {
+    let Some(psk) = key else { return Ok(None) };
+    let mut s: &TcpStream = &socks[0];
+    s.set_read_timeout(Some(GATHER_TIMEOUT)).map_err(KernelError::Socket)?;
+    let body = key_body(socks.len());
+    let keys = match role {
+        Role::Send => {
+            let mut init =
+                Initiator::new(psk, 0, &body, KEY_EPOCH_LOG2).map_err(|e| KernelError::Protocol(e.to_string()))?;
+            let mut hello = [0u8; KEY_HELLO_LEN];
+            hello[..4].copy_from_slice(KEY_MAGIC);
+            hello[4..].copy_from_slice(init.message());
+            s.write_all(&hello).map_err(KernelError::socket)?;
+            let mut reply = [0u8; KEY_REPLY_LEN];
+            s.read_exact(&mut reply).map_err(|e| match e.kind() {
+                // A receiver without a key reads the handshake as a frame and closes.
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
+                    KernelError::Auth(AuthError::PeerHasNoKey)
+                }
+                _ => KernelError::socket(e),
+            })?;
+            match (&reply[..4] == KEY_MAGIC, reply[4]) {
+                (true, 0) => {
+                    init.finish(&reply[5..]).map(|(k, _)| k).map_err(|_| KernelError::Auth(AuthError::WrongKey))?
+                }
+                (true, 1) => return Err(KernelError::Auth(AuthError::WrongKey)),
+                (true, 2) => return Err(KernelError::Auth(AuthError::PeerHasNoKey)),
+                _ => return Err(KernelError::Protocol("the receiver's key answer is malformed".into())),
+            }
+        }
+        Role::Recv => {
+            let mut hello = [0u8; KEY_HELLO_LEN];
+            s.read_exact(&mut hello).map_err(KernelError::socket)?;
+            let mut reply = [0u8; KEY_REPLY_LEN];
+            reply[..4].copy_from_slice(KEY_MAGIC);
+            if &hello[..4] != KEY_MAGIC {
+                reply[4] = 3;
+                let _ = s.write_all(&reply);
+                return Err(KernelError::Auth(AuthError::PeerHasNoKey));
+            }
+            match respond(psk, (0, KEY_EPOCH_LOG2), &body, &hello[4..], &[0u8; 16]) {
+                Ok((k, m)) => {
+                    reply[5..].copy_from_slice(&m);
+                    s.write_all(&reply).map_err(KernelError::socket)?;
+                    k
+                }
+                Err(_) => {
+                    reply[4] = 1;
+                    let _ = s.write_all(&reply);
+                    return Err(KernelError::Auth(AuthError::WrongKey));
+                }
+            }
+        }
+    };
+    s.set_read_timeout(None).map_err(KernelError::Socket)?;
+    Ok(Some(keys))
+}
+
+/// What an unkeyed receiver answers a keyed sender's handshake with, if the first
+/// header on connection 0 starts it.
+fn refuse_key(sock: &TcpStream, header: &[u8]) -> Option<KernelError> {
+    if header.get(..4) != Some(&KEY_MAGIC[..]) {
+        return None;
+    }
+    let mut reply = [0u8; KEY_REPLY_LEN];
+    reply[..4].copy_from_slice(KEY_MAGIC);
+    reply[4] = 2;
+    let mut w: &TcpStream = sock;
+    let _ = w.write_all(&reply);
+    Some(KernelError::Auth(AuthError::NoKeyHere))
+}
+
+/// Seals frame `seq` of connection `index` in place: `body` becomes ciphertext, the tag
+/// is returned (it follows the body on the wire).
+fn seal_frame(keys: &SessionKeys, (index, seq): (usize, u64), header: &[u8], body: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+    let mut tag = [0u8; TAG_LEN];
+    keys.tx
+        .seal((Space::Path, index as u16, seq), header, body, &[], &mut tag)
+        .map_err(|_| KernelError::Protocol("cannot seal a frame (key epochs used up)".into()))?;
+    Ok(tag)
+}
+
+/// Opens frame `seq` of connection `index` in place (`body_and_tag`: ciphertext, tag).
+fn open_frame(keys: &SessionKeys, (index, seq): (usize, u64), header: &[u8], body_and_tag: &mut [u8]) -> Result<()> {
+    keys.rx
+        .open((Space::Path, index as u16, seq), header, body_and_tag)
+        .map(|_| ())
+        .map_err(|_| KernelError::Protocol(format!("connection {index}: a frame failed authentication")))
 }
 
 /// The outcome of a striped transfer, for the summary.

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use stripecat_proto::wire::DigestAlgorithm;
 use stripecat_proto::StreamDigest;
 
+use stripecat_proto::crypto::{SessionKeys, Space, TAG_LEN};
+
 use super::{
-    digest_algorithm, digest_text, Abort, Outcome, END_BODY, HEADER_LEN, IDLE_TIMEOUT, KIND_DATA, KIND_END, MAX_CHUNK,
-    VERDICT_LEN,
+    digest_algorithm, digest_text, open_frame, refuse_key, Abort, Outcome, END_BODY, HEADER_LEN, IDLE_TIMEOUT,
+    KIND_DATA, KIND_END, MAX_CHUNK, VERDICT_LEN,
 };
 use crate::kernel::error::{KernelError, Result};
 use crate::kernel::io::End;
@@ -54,7 +56,13 @@ fn take_buffer(state: &Mutex<Reorder>, len: usize) -> Vec<u8> {
 
 /// Receives a striped stream from `socks` into `output`; returns what was
 /// delivered and whether the digest matched.
-pub fn recv(socks: &[TcpStream], output: &mut End, window: u64, progress: &mut Progress) -> Result<Outcome> {
+pub fn recv(
+    socks: &[TcpStream],
+    output: &mut End,
+    window: u64,
+    keys: Option<&SessionKeys>,
+    progress: &mut Progress,
+) -> Result<Outcome> {
     let abort = Abort { stop: AtomicBool::new(false), error: Mutex::new(None), socks };
     let state = Mutex::new(Reorder {
         delivered: 0,
@@ -71,7 +79,7 @@ pub fn recv(socks: &[TcpStream], output: &mut End, window: u64, progress: &mut P
         for (i, sock) in socks.iter().enumerate() {
             let (abort, state, moved) = (&abort, &state, &moved);
             scope.spawn(move || {
-                if let Err(e) = read_stream(i, n_socks, sock, window, abort, state, moved) {
+                if let Err(e) = read_stream((i, n_socks), sock, window, keys, abort, state, moved) {
                     abort.fail(e);
                 }
                 moved.notify_all();
@@ -101,7 +109,17 @@ pub fn recv(socks: &[TcpStream], output: &mut End, window: u64, progress: &mut P
     verdict[1..].copy_from_slice(&ours);
     let mut w: &TcpStream = &socks[0];
     // The sender may already have given up; the local verdict still stands.
-    let _ = w.write_all(&verdict);
+    match keys {
+        Some(keys) => {
+            let mut tag = [0u8; TAG_LEN];
+            if keys.tx.seal((Space::Control, 0, 0), &[], &mut verdict, &[], &mut tag).is_ok() {
+                let _ = w.write_all(&verdict).and_then(|_| w.write_all(&tag));
+            }
+        }
+        None => {
+            let _ = w.write_all(&verdict);
+        }
+    }
     for s in socks {
         let _ = s.shutdown(Shutdown::Both);
     }
@@ -112,10 +130,10 @@ pub fn recv(socks: &[TcpStream], output: &mut End, window: u64, progress: &mut P
 }
 
 fn read_stream(
-    i: usize,
-    count: usize,
+    (i, count): (usize, usize),
     sock: &TcpStream,
     window: u64,
+    keys: Option<&SessionKeys>,
     abort: &Abort,
     state: &Mutex<Reorder>,
     moved: &Condvar,
@@ -136,9 +154,19 @@ fn read_stream(
         }
     };
     let mut last_end = 0u64;
+    // Frames read on this connection: a sealed frame's nonce.
+    let mut seq = 0u64;
+    let tag = if keys.is_some() { TAG_LEN } else { 0 };
     loop {
         let mut h = [0u8; HEADER_LEN];
         r.read_exact(&mut h).map_err(early)?;
+        if i == 0 && seq == 0 && keys.is_none() {
+            if let Some(e) = refuse_key(sock, &h) {
+                return Err(e);
+            }
+        }
+        let frame = seq;
+        seq += 1;
         let offset = u64::from_le_bytes(h[0..8].try_into().unwrap_or_default());
         let len = u32::from_le_bytes(h[8..12].try_into().unwrap_or_default());
         let kind = u32::from_le_bytes(h[12..16].try_into().unwrap_or_default());
@@ -159,8 +187,12 @@ fn read_stream(
                 if abort.stopped() {
                     return Ok(());
                 }
-                let mut data = take_buffer(state, len as usize);
+                let mut data = take_buffer(state, len as usize + tag);
                 r.read_exact(&mut data).map_err(early)?;
+                if let Some(keys) = keys {
+                    open_frame(keys, (i, frame), &h, &mut data)?;
+                    data.truncate(len as usize);
+                }
                 last_end = offset + len as u64;
                 let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
                 let overlaps_next = st.pending.range(offset..).next().is_some_and(|(&o, _)| o < last_end);
@@ -180,8 +212,13 @@ fn read_stream(
                 if len as usize != END_BODY {
                     return Err(KernelError::Protocol(format!("connection {i}: END of {len} bytes")));
                 }
+                let mut sealed = [0u8; END_BODY + TAG_LEN];
+                r.read_exact(&mut sealed[..END_BODY + tag]).map_err(early)?;
+                if let Some(keys) = keys {
+                    open_frame(keys, (i, frame), &h, &mut sealed)?;
+                }
                 let mut body = [0u8; END_BODY];
-                r.read_exact(&mut body).map_err(early)?;
+                body.copy_from_slice(&sealed[..END_BODY]);
                 let digest: [u8; 32] = body[1..].try_into().unwrap_or([0; 32]);
                 let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
                 match st.end {

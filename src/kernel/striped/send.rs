@@ -11,9 +11,11 @@ use rustix::io::Errno;
 use stripecat_proto::wire::DigestAlgorithm;
 use stripecat_proto::StreamDigest;
 
+use stripecat_proto::crypto::{SessionKeys, Space, TAG_LEN};
+
 use super::{
-    digest_code, digest_text, header, Abort, Outcome, END_BODY, HEADER_LEN, IDLE_TIMEOUT, KIND_DATA, KIND_END,
-    VERDICT_LEN,
+    digest_code, digest_text, header, seal_frame, Abort, Outcome, END_BODY, HEADER_LEN, IDLE_TIMEOUT, KEY_MAGIC,
+    KIND_DATA, KIND_END, VERDICT_LEN,
 };
 use crate::kernel::error::{KernelError, Result};
 use crate::kernel::io::{End, Kind};
@@ -50,8 +52,11 @@ pub fn send(
     input: &mut End,
     block: usize,
     alg: Option<DigestAlgorithm>,
+    keys: Option<&SessionKeys>,
     progress: &mut Progress,
 ) -> Result<Outcome> {
+    // Frames sent per connection: a sealed frame's nonce.
+    let seqs: Vec<AtomicU64> = socks.iter().map(|_| AtomicU64::new(0)).collect();
     let abort = Abort { stop: AtomicBool::new(false), error: Mutex::new(None), socks };
     let sent = AtomicU64::new(0);
     let next = AtomicU64::new(0);
@@ -69,12 +74,36 @@ pub fn send(
 
     let (total, digest) = std::thread::scope(|scope| -> Result<(u64, Option<[u8; 32]>)> {
         let mut workers = Vec::new();
-        for sock in socks {
-            let (abort, sent, next, rx) = (&abort, &sent, &next, rx.clone());
+        for (index, sock) in socks.iter().enumerate() {
+            let (abort, sent, next, rx, seq) = (&abort, &sent, &next, rx.clone(), &seqs[index]);
             workers.push(scope.spawn(move || {
                 let mut w: &TcpStream = sock;
                 let result: io::Result<()> = (|| {
-                    if let Kind::Regular { len } = kind {
+                    let sealed = |w: &mut &TcpStream, h: [u8; HEADER_LEN], body: &mut [u8]| -> io::Result<()> {
+                        let Some(keys) = keys else { return Err(io::Error::other("no session keys")) };
+                        let tag = seal_frame(keys, (index, seq.fetch_add(1, Ordering::Relaxed)), &h, body)
+                            .map_err(|e| io::Error::other(e.to_string()))?;
+                        w.write_all(&h)?;
+                        w.write_all(body)?;
+                        w.write_all(&tag)
+                    };
+                    if let (Kind::Regular { len }, Some(_)) = (kind, keys) {
+                        // Sealed: read, encrypt in place, write (no sendfile: the bytes change).
+                        let mut buf = vec![0u8; block];
+                        loop {
+                            if abort.stopped() {
+                                return Ok(());
+                            }
+                            let off = next.fetch_add(block as u64, Ordering::Relaxed);
+                            if off >= len {
+                                return Ok(());
+                            }
+                            let n = (len - off).min(block as u64) as usize;
+                            file.read_exact_at(&mut buf[..n], base + off)?;
+                            sealed(&mut w, header(off, n as u32, KIND_DATA), &mut buf[..n])?;
+                            sent.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    } else if let Kind::Regular { len } = kind {
                         loop {
                             if abort.stopped() {
                                 return Ok(());
@@ -89,12 +118,17 @@ pub fn send(
                             sent.fetch_add(n as u64, Ordering::Relaxed);
                         }
                     } else {
-                        for c in rx.iter() {
+                        for mut c in rx.iter() {
                             if abort.stopped() {
                                 return Ok(());
                             }
-                            w.write_all(&header(c.offset, c.data.len() as u32, KIND_DATA))?;
-                            w.write_all(&c.data)?;
+                            let h = header(c.offset, c.data.len() as u32, KIND_DATA);
+                            if keys.is_some() {
+                                sealed(&mut w, h, &mut c.data)?;
+                            } else {
+                                w.write_all(&h)?;
+                                w.write_all(&c.data)?;
+                            }
                             sent.fetch_add(c.data.len() as u64, Ordering::Relaxed);
                         }
                         Ok(())
@@ -181,19 +215,27 @@ pub fn send(
     progress.update(sent.load(Ordering::Relaxed), "");
 
     // END on every connection, then wait for the verdict on connection 0.
-    let mut end = Vec::with_capacity(HEADER_LEN + END_BODY);
-    end.extend_from_slice(&header(total, END_BODY as u32, KIND_END));
-    end.push(digest_code(alg));
-    end.extend_from_slice(&digest.unwrap_or([0; 32]));
-    for s in socks {
+    let h = header(total, END_BODY as u32, KIND_END);
+    let mut body = Vec::with_capacity(END_BODY);
+    body.push(digest_code(alg));
+    body.extend_from_slice(&digest.unwrap_or([0; 32]));
+    for (index, s) in socks.iter().enumerate() {
+        let mut end = h.to_vec();
+        let mut b = body.clone();
+        if let Some(keys) = keys {
+            let tag = seal_frame(keys, (index, seqs[index].fetch_add(1, Ordering::Relaxed)), &h, &mut b)?;
+            b.extend_from_slice(&tag);
+        }
+        end.extend_from_slice(&b);
         let mut w: &TcpStream = s;
         w.write_all(&end).map_err(KernelError::socket)?;
         w.shutdown(Shutdown::Write).map_err(KernelError::socket)?;
     }
     let mut r: &TcpStream = &socks[0];
     r.set_read_timeout(Some(IDLE_TIMEOUT)).map_err(KernelError::Socket)?;
-    let mut verdict = [0u8; VERDICT_LEN];
-    r.read_exact(&mut verdict).map_err(|e| match e.kind() {
+    let mut verdict = [0u8; VERDICT_LEN + TAG_LEN];
+    let want = if keys.is_some() { VERDICT_LEN + TAG_LEN } else { VERDICT_LEN };
+    r.read_exact(&mut verdict[..want]).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => {
             KernelError::PeerClosed { detail: " before confirming the transfer (see the receiver's error)".into() }
         }
@@ -202,6 +244,15 @@ pub fn send(
         }
         _ => KernelError::socket(e),
     })?;
+    if keys.is_none() && verdict[..4] == KEY_MAGIC[..] {
+        // A keyed receiver refused our unkeyed handshake-less stream.
+        return Err(KernelError::Auth(stripecat_proto::AuthError::NoKeyHere));
+    }
+    if let Some(keys) = keys {
+        keys.rx
+            .open((Space::Control, 0, 0), &[], &mut verdict)
+            .map_err(|_| KernelError::Protocol("the receiver's verdict failed authentication".into()))?;
+    }
     let outcome = Outcome { bytes: total, digest: alg.zip(digest), verified: alg.map(|_| verdict[0] == 1) };
     if let (Some(a), Some(d), 0) = (alg, digest, verdict[0]) {
         let theirs: [u8; 32] = verdict[1..].try_into().unwrap_or([0; 32]);
