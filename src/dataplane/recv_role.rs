@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 use stripecat_proto::wire::{PacketType, ResetReason};
-use stripecat_proto::{DropReason, Incoming, Instant, Payload, Receiver, ReceiverLane, ReceiverState, Route, Transmit};
+use stripecat_proto::{
+    DropReason, Incoming, Instant, Payload, Receiver, ReceiverError, ReceiverLane, ReceiverState, Route, Transmit,
+};
 
 use super::addr::Endpoint;
 use super::io::WriterShared;
@@ -64,6 +66,9 @@ pub struct RecvControl {
     pub progress: Progress,
     /// When the verdict was reached (the summary's end of transfer).
     pub completed_at: Option<std::time::Instant>,
+    /// When a sender's HELLO failed authentication (µs): the end lingers answering its
+    /// retransmitted HELLOs, so a lost reject still reaches it.
+    auth_failed_us: Option<u64>,
     last_accepted_us: u64,
     iterations: u64,
     interrupted: Box<dyn Fn() -> bool + Send>,
@@ -81,6 +86,7 @@ impl RecvControl {
             writer,
             progress,
             completed_at: None,
+            auth_failed_us: None,
             last_accepted_us: 0,
             iterations: 0,
             interrupted,
@@ -190,6 +196,18 @@ impl RecvRole {
                 let memif = io.members.iter().any(|m| m.guard_link);
                 let quiet = if memif { LINGER_QUIET_MEMIF_US } else { LINGER_QUIET_US };
                 if now_us.saturating_sub(c.last_accepted_us) >= quiet {
+                    return Err(RecvEnd::Protocol);
+                }
+            }
+            // The reject may be lost (a memif peer that disconnects as we exit never
+            // reads it): answer retransmitted HELLOs until the sender has been quiet.
+            ReceiverState::Failed(ReceiverError::Auth(_)) => {
+                if c.auth_failed_us.is_none() || accepted > 0 {
+                    c.auth_failed_us = Some(now_us);
+                }
+                let memif = io.members.iter().any(|m| m.guard_link);
+                let quiet = if memif { LINGER_QUIET_MEMIF_US } else { LINGER_QUIET_US };
+                if now_us.saturating_sub(c.auth_failed_us.unwrap_or(now_us)) >= quiet {
                     return Err(RecvEnd::Protocol);
                 }
             }

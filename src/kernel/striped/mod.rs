@@ -221,15 +221,18 @@ pub fn key_handshake(socks: &[TcpStream], role: Role, key: Option<&Psk>) -> Resu
             }
         }
         Role::Recv => {
+            // The magic first: an unkeyed sender's connection 0 may carry only its END
+            // frame, shorter than a handshake.
             let mut hello = [0u8; KEY_HELLO_LEN];
-            s.read_exact(&mut hello).map_err(KernelError::socket)?;
             let mut reply = [0u8; KEY_REPLY_LEN];
             reply[..4].copy_from_slice(KEY_MAGIC);
-            if &hello[..4] != KEY_MAGIC {
+            let got = s.read_exact(&mut hello[..4]).map_err(KernelError::socket);
+            if got.is_err() || &hello[..4] != KEY_MAGIC {
                 reply[4] = 3;
                 let _ = s.write_all(&reply);
                 return Err(KernelError::Auth(AuthError::PeerHasNoKey));
             }
+            s.read_exact(&mut hello[4..]).map_err(KernelError::socket)?;
             match respond(psk, (0, KEY_EPOCH_LOG2), &body, &hello[4..], &[0u8; 16]) {
                 Ok((k, m)) => {
                     reply[5..].copy_from_slice(&m);
