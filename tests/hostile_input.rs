@@ -386,8 +386,11 @@ fn a_captured_keyed_session_replayed_never_serves_and_never_writes() {
     std::io::BufRead::read_line(&mut cap_out, &mut line).unwrap();
     assert_eq!(line.trim(), "ready", "the capture did not start");
     let k0 = keyed(&[]);
+    let s0 = t.path("send0.json");
+    let s0_arg = s0.display().to_string();
+    let ks0 = keyed(&["--stats-json", &s0_arg]);
     let r = l.start_recv(&t, Some(&first_out), &args(&k0), Stdio::null());
-    let s = l.start_send(&t, Some(&input), &args(&k0));
+    let s = l.start_send(&t, Some(&input), &args(&ks0));
     let so = finish(s, LIMIT);
     let ro = finish(r, LIMIT);
     assert_both_ok(&so, &ro);
@@ -397,7 +400,11 @@ fn a_captured_keyed_session_replayed_never_serves_and_never_writes() {
     line.clear();
     std::io::BufRead::read_line(&mut cap_out, &mut line).unwrap();
     let counts: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-    assert!(counts.len() == 2 && counts[0] >= 500 && counts[1] >= 20, "captured too little: {line:?}");
+    assert!(
+        counts.len() == 2 && counts[0] >= 500 && counts[1] >= 20,
+        "captured too little: {line:?}; sender paths: {}",
+        read_json(&s0)["paths"]
+    );
     let play = |cmd: &mut Command| -> u64 {
         let (code, out, err) = run_with_timeout(cmd, Duration::from_secs(30));
         assert_eq!(code, 0, "replay failed: {err}");

@@ -332,8 +332,8 @@ impl<B: Payload> Receiver<B> {
     fn handle_inner(&mut self, now: Instant, incoming: &Incoming, datagram: B) -> Result<(), DropReason> {
         let repr = &incoming.repr;
         let h = repr.header;
-        if let Frame::Hello(hello) = repr.frame {
-            return self.on_hello(now, &h, hello);
+        if let Frame::Hello(hello) = &repr.frame {
+            return self.on_hello(now, &h, **hello);
         }
         if self.keyed() && !incoming.authenticated() {
             // A keyed session takes nothing in the clear but the handshake.
@@ -438,13 +438,13 @@ impl<B: Payload> Receiver<B> {
     fn on_hello(&mut self, now: Instant, h: &HeaderRepr, hello: HelloRepr) -> Result<(), DropReason> {
         let path = h.path_id.min(self.config.paths.saturating_sub(1));
         let reject = |this: &mut Self, reason| {
-            let frame = Frame::HelloAck(HelloAckRepr {
+            let frame = Frame::HelloAck(Box::new(HelloAckRepr {
                 reject: Some(reason),
                 options: 0,
                 chunk_size: 0,
                 window: 0,
                 handshake: None,
-            });
+            }));
             this.queue_control(now, path, h.session_id, frame, h.timestamp);
         };
         match self.session {
@@ -452,7 +452,7 @@ impl<B: Payload> Receiver<B> {
                 // Our HELLO-ACK was lost: answer again (keyed: the same message 2).
                 let frame = self.hello_ack.clone().unwrap_or_else(|| {
                     let window = self.reassembler.as_ref().map_or(0, |r| r.window());
-                    Frame::HelloAck(settled_ack(&hello, served.chunk_size, window))
+                    Frame::HelloAck(Box::new(settled_ack(&hello, served.chunk_size, window)))
                 });
                 self.queue_control(now, path, s, frame, h.timestamp);
                 self.touch(now, path);
@@ -517,7 +517,7 @@ impl<B: Payload> Receiver<B> {
                 }
                 Ok((keys, reply)) => {
                     self.shared.keyring().add_pending(h.session_id, Arc::new(keys));
-                    let frame = Frame::HelloAck(HelloAckRepr { handshake: Some(reply), ..body });
+                    let frame = Frame::HelloAck(Box::new(HelloAckRepr { handshake: Some(reply), ..body }));
                     if self.answered.len() >= crypto::MAX_PENDING {
                         self.answered.remove(0);
                     }
@@ -528,7 +528,7 @@ impl<B: Payload> Receiver<B> {
             return Ok(());
         }
         self.commit(now, path, h.session_id, served);
-        let frame = Frame::HelloAck(settled_ack(&hello, chunk, window));
+        let frame = Frame::HelloAck(Box::new(settled_ack(&hello, chunk, window)));
         self.queue_control(now, path, h.session_id, frame, h.timestamp);
         Ok(())
     }

@@ -444,7 +444,7 @@ impl<B: Payload> Sender<B> {
                 if self.state != SenderState::Handshake {
                     return Ok(()); // a retransmitted answer
                 }
-                let mut ha = *ha;
+                let mut ha = **ha;
                 if let Some(reason) = ha.reject {
                     let e = match reason {
                         RejectReason::KeyRequired => SenderError::Auth(AuthError::NoKeyHere),
@@ -618,7 +618,7 @@ impl<B: Payload> Sender<B> {
             let backoff = 1u64 << (self.hello_tries - 1).min(3);
             self.timers.set(Timer::Hello, now + self.config.hello_interval.saturating_mul(backoff));
             let hello = self.hello;
-            return Some(self.control(now, p, Frame::Hello(hello)));
+            return Some(self.control(now, p, Frame::Hello(Box::new(hello))));
         }
         if self.send_confirm && self.state == SenderState::Transfer && !self.receiver_confirmed() {
             self.send_confirm = false;

@@ -498,8 +498,13 @@ mod tests {
     #[test]
     fn hello_ack_carries_a_settled_chunk_size() {
         let r = HelloAckRepr::parse(&HELLO_ACK_SETTLED).unwrap();
-        let want =
-            HelloAckRepr { reject: None, options: HelloRepr::OPT_SETTLE_CHUNK, chunk_size: 1458, window: 64 << 20 };
+        let want = HelloAckRepr {
+            reject: None,
+            options: HelloRepr::OPT_SETTLE_CHUNK,
+            chunk_size: 1458,
+            window: 64 << 20,
+            handshake: None,
+        };
         assert_eq!(r, want);
         let mut b = [0x55u8; 16];
         want.emit(&mut b);

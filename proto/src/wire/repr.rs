@@ -7,10 +7,11 @@ use crate::crypto::{AeadError, DirectionKeys, Space, TAG_LEN};
 /// The body of a packet, by type. DATA has none here: its payload is a separate handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// See [`HelloRepr`].
-    Hello(HelloRepr),
+    /// See [`HelloRepr`]. Boxed, as the HELLO-ACK: a keyed handshake message makes them
+    /// large, and every parsed datagram (one per DATA packet) carries a `Frame`.
+    Hello(Box<HelloRepr>),
     /// See [`HelloAckRepr`].
-    HelloAck(HelloAckRepr),
+    HelloAck(Box<HelloAckRepr>),
     /// Payload carried separately (`length` bytes after the header).
     Data,
     /// See [`AckRepr`]. Boxed: the ranges make it the largest frame by far, and a
@@ -60,8 +61,8 @@ impl Frame {
     /// Parses the body of a packet whose header was already parsed.
     pub fn parse(kind: PacketType, body: &[u8]) -> Result<Frame, WireError> {
         Ok(match kind {
-            PacketType::Hello => Frame::Hello(HelloRepr::parse(body)?),
-            PacketType::HelloAck => Frame::HelloAck(HelloAckRepr::parse(body)?),
+            PacketType::Hello => Frame::Hello(Box::new(HelloRepr::parse(body)?)),
+            PacketType::HelloAck => Frame::HelloAck(Box::new(HelloAckRepr::parse(body)?)),
             PacketType::Data => Frame::Data,
             PacketType::Ack => Frame::Ack(Box::new(AckRepr::parse(body)?)),
             PacketType::Fin => Frame::Fin(FinRepr::parse(body)?),

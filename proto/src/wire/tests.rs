@@ -67,7 +67,7 @@ fn hello_repr() -> Repr {
             timestamp: 1000,
             timestamp_echo: 0,
         },
-        frame: Frame::Hello(HelloRepr {
+        frame: Frame::Hello(Box::new(HelloRepr {
             chunk_size: 1400,
             paths: 3,
             digest: DigestAlgorithm::Blake3,
@@ -75,7 +75,7 @@ fn hello_repr() -> Repr {
             total_len: Some(10_000_000),
             key_epoch: 0,
             handshake: None,
-        }),
+        })),
     }
 }
 
