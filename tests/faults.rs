@@ -10,12 +10,10 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::data::{assert_same_file, assert_stream_prefix};
+use common::data::assert_stream_prefix;
 use common::dpdk::{sh, DpdkTest};
-use common::transfer::{
-    assert_both_ok, finish, input_output, memif_pair, start, stripecat_args, wait_output, Feeder, Links,
-};
-use common::{file_len, read_json, run_stripecat};
+use common::transfer::{assert_both_ok, finish, memif_transfer, wait_output, Feeder, Links};
+use common::{file_len, run_stripecat};
 
 /// Hard limit for one impaired two-process run.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -29,19 +27,8 @@ fn impaired(
     recv_spec: &str,
 ) -> Option<(serde_json::Value, serde_json::Value)> {
     let t = DpdkTest::start(name, LIMIT + Duration::from_secs(30))?;
-    let (server, client) = memif_pair(&t, 2, None);
-    let (input, output) = input_output(&t, len, 4242);
-    let (sj, rj) = (t.path("send.json"), t.path("recv.json"));
-    let (sj_arg, rj_arg) = (sj.display().to_string(), rj.display().to_string());
-    let r = stripecat_args("recv", &server, &["--impair", recv_spec, "--stats-json", &rj_arg], Some(&output));
-    let s = stripecat_args("send", &client, &["--impair", send_spec, "--stats-json", &sj_arg], Some(&input));
-    let rp = start(&t, "recv", &r, Stdio::null(), Stdio::null());
-    let sp = start(&t, "send", &s, Stdio::null(), Stdio::null());
-    let so = finish(sp, LIMIT);
-    let ro = finish(rp, LIMIT);
-    assert_both_ok(&so, &ro);
-    assert_same_file(&input, &output);
-    Some((read_json(&sj), read_json(&rj)))
+    let [s, r] = memif_transfer(&t, len, 4242, &["--impair", recv_spec], &["--impair", send_spec], LIMIT);
+    Some((s, r))
 }
 
 fn count(v: &serde_json::Value, path: &[&str]) -> u64 {

@@ -5,32 +5,17 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::data::assert_same_file;
 use common::dpdk::DpdkTest;
-use common::read_json;
-use common::transfer::{assert_both_ok, finish, input_output, memif_pair, start, stripecat_args};
+use common::transfer::memif_transfer;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// A 2-link memif transfer of `len` bytes; returns both ends' `--stats-json`.
 fn transfer(name: &str, len: usize, recv_extra: &[&str], send_extra: &[&str]) -> Option<[serde_json::Value; 2]> {
     let t = DpdkTest::start(name, LIMIT + Duration::from_secs(30))?;
-    let (server, client) = memif_pair(&t, 2, None);
-    let (input, output) = input_output(&t, len, 0xc4ec);
-    let (sj, rj) = (t.path("send.json"), t.path("recv.json"));
-    let (sj_arg, rj_arg) = (sj.display().to_string(), rj.display().to_string());
-    let r = stripecat_args("recv", &server, &[&["--stats-json", rj_arg.as_str()], recv_extra].concat(), Some(&output));
-    let s = stripecat_args("send", &client, &[&["--stats-json", sj_arg.as_str()], send_extra].concat(), Some(&input));
-    let rp = start(&t, "recv", &r, Stdio::null(), Stdio::null());
-    let sp = start(&t, "send", &s, Stdio::null(), Stdio::null());
-    let so = finish(sp, LIMIT);
-    let ro = finish(rp, LIMIT);
-    assert_both_ok(&so, &ro);
-    assert_same_file(&input, &output);
-    Some([read_json(&sj), read_json(&rj)])
+    Some(memif_transfer(&t, len, 0xc4ec, recv_extra, send_extra, LIMIT))
 }
 
 /// Every port of a report has this mode, for this reason.

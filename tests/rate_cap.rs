@@ -5,33 +5,18 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::data::assert_same_file;
 use common::dpdk::DpdkTest;
-use common::read_json;
-use common::transfer::{assert_both_ok, finish, input_output, memif_pair, start, stripecat_args};
+use common::transfer::memif_transfer;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn a_capped_transfer_over_two_memif_links_keeps_to_the_cap() {
     let Some(t) = DpdkTest::start("rate-cap", LIMIT + Duration::from_secs(30)) else { return };
-    let (server, client) = memif_pair(&t, 2, None);
     // 400 Mbit/s = 50 MB/s of payload: 64 MiB take about 1.3 s.
-    let (input, output) = input_output(&t, 64 << 20, 0x7a7e);
-    let (sj, rj) = (t.path("send.json"), t.path("recv.json"));
-    let (sj_arg, rj_arg) = (sj.display().to_string(), rj.display().to_string());
-    let r = stripecat_args("recv", &server, &["--stats-json", rj_arg.as_str()], Some(&output));
-    let s = stripecat_args("send", &client, &["--stats-json", sj_arg.as_str(), "--rate", "400M"], Some(&input));
-    let rp = start(&t, "recv", &r, Stdio::null(), Stdio::null());
-    let sp = start(&t, "send", &s, Stdio::null(), Stdio::null());
-    let so = finish(sp, LIMIT);
-    let ro = finish(rp, LIMIT);
-    assert_both_ok(&so, &ro);
-    assert_same_file(&input, &output);
-    let v = read_json(&sj);
+    let [v, _] = memif_transfer(&t, 64 << 20, 0x7a7e, &[], &["--rate", "400M"], LIMIT);
     assert_eq!(v["rate_cap_bps"], 400e6, "{v}");
     let goodput = v["goodput_bps"].as_f64().expect("goodput in the stats");
     assert!(goodput <= 400e6 * 1.10, "{goodput:.0} bit/s over a 400 Mbit/s cap: {v}");

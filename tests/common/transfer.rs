@@ -307,3 +307,29 @@ pub fn wait_output(out: &Path, bytes: u64, procs: &mut [&mut Proc]) {
     }
     assert!(ok, "the output never reached {bytes} bytes (has {})", file_len(out));
 }
+
+/// A whole transfer of `len` seeded bytes over two memif links, each end with its
+/// extra options and `--stats-json`: both ends must exit 0 and the output must equal
+/// the input. Returns the sender's and the receiver's reports.
+pub fn memif_transfer(
+    t: &DpdkTest,
+    len: usize,
+    seed: u64,
+    recv_extra: &[&str],
+    send_extra: &[&str],
+    limit: Duration,
+) -> [serde_json::Value; 2] {
+    let (server, client) = memif_pair(t, 2, None);
+    let (input, output) = input_output(t, len, seed);
+    let (sj, rj) = (t.path("send.json"), t.path("recv.json"));
+    let (sj_arg, rj_arg) = (sj.display().to_string(), rj.display().to_string());
+    let r = stripecat_args("recv", &server, &[recv_extra, &["--stats-json", rj_arg.as_str()]].concat(), Some(&output));
+    let s = stripecat_args("send", &client, &[send_extra, &["--stats-json", sj_arg.as_str()]].concat(), Some(&input));
+    let rp = start(t, "recv", &r, Stdio::null(), Stdio::null());
+    let sp = start(t, "send", &s, Stdio::null(), Stdio::null());
+    let so = finish(sp, limit);
+    let ro = finish(rp, limit);
+    assert_both_ok(&so, &ro);
+    assert_same_file(&input, &output);
+    [read_json(&sj), read_json(&rj)]
+}
