@@ -87,36 +87,29 @@ pub fn send(
                         w.write_all(body)?;
                         w.write_all(&tag)
                     };
-                    if let (Kind::Regular { len }, Some(_)) = (kind, keys) {
-                        // Sealed: read, encrypt in place, write (no sendfile: the bytes change).
-                        let mut buf = vec![0u8; block];
-                        loop {
-                            if abort.stopped() {
-                                return Ok(());
-                            }
+                    if let Kind::Regular { len } = kind {
+                        // Streams claim blocks of the file in turn: (offset, length), until
+                        // the end or an abort.
+                        let claim = || {
                             let off = next.fetch_add(block as u64, Ordering::Relaxed);
-                            if off >= len {
-                                return Ok(());
+                            (!abort.stopped() && off < len).then(|| (off, (len - off).min(block as u64) as usize))
+                        };
+                        if keys.is_some() {
+                            // Sealed: read, encrypt in place, write (no sendfile: the bytes change).
+                            let mut buf = vec![0u8; block];
+                            while let Some((off, n)) = claim() {
+                                file.read_exact_at(&mut buf[..n], base + off)?;
+                                sealed(&mut w, header(off, n as u32, KIND_DATA), &mut buf[..n])?;
+                                sent.fetch_add(n as u64, Ordering::Relaxed);
                             }
-                            let n = (len - off).min(block as u64) as usize;
-                            file.read_exact_at(&mut buf[..n], base + off)?;
-                            sealed(&mut w, header(off, n as u32, KIND_DATA), &mut buf[..n])?;
-                            sent.fetch_add(n as u64, Ordering::Relaxed);
+                        } else {
+                            while let Some((off, n)) = claim() {
+                                w.write_all(&header(off, n as u32, KIND_DATA))?;
+                                sendfile_exact(sock, file, base + off, n)?;
+                                sent.fetch_add(n as u64, Ordering::Relaxed);
+                            }
                         }
-                    } else if let Kind::Regular { len } = kind {
-                        loop {
-                            if abort.stopped() {
-                                return Ok(());
-                            }
-                            let off = next.fetch_add(block as u64, Ordering::Relaxed);
-                            if off >= len {
-                                return Ok(());
-                            }
-                            let n = (len - off).min(block as u64) as usize;
-                            w.write_all(&header(off, n as u32, KIND_DATA))?;
-                            sendfile_exact(sock, file, base + off, n)?;
-                            sent.fetch_add(n as u64, Ordering::Relaxed);
-                        }
+                        Ok(())
                     } else {
                         for mut c in rx.iter() {
                             if abort.stopped() {
