@@ -10,9 +10,10 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::data::assert_same_file;
 use common::data::assert_stream_prefix;
 use common::dpdk::{sh, DpdkTest};
-use common::transfer::{assert_both_ok, finish, memif_transfer, wait_output, Feeder, Links};
+use common::transfer::{assert_both_ok, finish, input_output, memif_transfer, wait_output, Feeder, Links};
 use common::{file_len, run_stripecat};
 
 /// Hard limit for one impaired two-process run.
@@ -155,4 +156,28 @@ fn member_link_down_mid_transfer_then_back_up_is_used_again() {
         assert!(path_stat(&report, p, "downs") >= 1, "path {p} was never marked down: {report}");
         assert!(path_stat(&report, p, "ups") >= 1, "path {p} never came back: {report}");
     }
+}
+
+/// A member downed while the sender runs flat out from a file: its driver queue
+/// stops taking frames (the af_packet ring fills with frames the kernel will not
+/// send), and the frames waiting for it must not hold back the other member's.
+/// Before the stall rule, the lane-wide back-pressure stopped every path here and
+/// the receiver gave up after its idle timeout.
+#[test]
+fn member_down_at_full_speed_does_not_stop_the_other() {
+    let Some(t) = DpdkTest::start("rel-fulldown", Duration::from_secs(150)) else { return };
+    let l = Links::new("rfd", 2);
+    let (input, output) = input_output(&t, 384 << 20, 0xfd);
+    let sj = t.path("send.json");
+    let sj_arg = sj.display().to_string();
+    let mut r = l.start_recv(&t, Some(&output), &[], Stdio::null());
+    let mut s = l.start_send(&t, Some(&input), &["--stats-json", &sj_arg]);
+    wait_output(&output, 16 << 20, &mut [&mut r, &mut s]);
+    set_link(&l.send_if[1], false);
+    let so = finish(s, LINK_LIMIT);
+    let ro = finish(r, LINK_LIMIT);
+    assert_both_ok(&so, &ro);
+    assert_same_file(&input, &output);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sj).unwrap()).unwrap();
+    assert!(path_stat(&report, 1, "downs") >= 1, "path 1 was never marked down: {report}");
 }

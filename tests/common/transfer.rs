@@ -291,21 +291,32 @@ impl Feeder {
 }
 
 /// Waits until `out` holds at least `bytes`, panicking with the processes'
-/// state otherwise.
+/// state otherwise: which one left and how, and what every one of them printed
+/// (the others are stopped first, so reading their stderr cannot block).
 pub fn wait_output(out: &Path, bytes: u64, procs: &mut [&mut Proc]) {
     let ok = wait_for(Duration::from_secs(30), || {
         file_len(out) >= bytes || procs.iter_mut().any(|p| p.child.try_wait().ok().flatten().is_some())
     });
-    for p in procs.iter_mut() {
-        if let Some(st) = p.child.try_wait().unwrap() {
-            let mut e = String::new();
-            if let Some(mut s) = p.child.stderr.take() {
-                let _ = s.read_to_string(&mut e);
-            }
-            panic!("{} left early ({st}) with {} bytes written: {e}", p.name, file_len(out));
-        }
+    let left: Vec<String> = procs
+        .iter_mut()
+        .filter_map(|p| p.child.try_wait().unwrap().map(|st| format!("{} left early ({st})", p.name)))
+        .collect();
+    if ok && left.is_empty() {
+        return;
     }
-    assert!(ok, "the output never reached {bytes} bytes (has {})", file_len(out));
+    let len = file_len(out);
+    let mut printed = String::new();
+    for p in procs.iter_mut() {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+        let mut e = String::new();
+        if let Some(mut s) = p.child.stderr.take() {
+            let _ = s.read_to_string(&mut e);
+        }
+        printed.push_str(&format!("\n--- {} stderr:\n{}", p.name, e.trim_end()));
+    }
+    let what = if left.is_empty() { format!("the output never reached {bytes} bytes") } else { left.join(", ") };
+    panic!("{what}, with {len} bytes written{printed}");
 }
 
 /// A whole transfer of `len` seeded bytes over two memif links, each end with its

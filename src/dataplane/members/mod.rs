@@ -166,7 +166,17 @@ impl Member {
         }
         // Read only when there is something to send: a call into the driver.
         let link_ok = self.burst_ok();
-        self.queues[q].flush(link_ok)
+        let n = self.queues[q].flush(link_ok);
+        if n == 0 {
+            // A driver that takes nothing: drop its frames once its link is down
+            // (or it stayed stuck), so it cannot hold back the other members.
+            match self.queues[q].stall() {
+                (_, true) => self.queues[q].drop_pending(),
+                (true, _) if !self.port.link().map(|l| l.up).unwrap_or(false) => self.queues[q].drop_pending(),
+                _ => {}
+            }
+        }
+        n
     }
 
     pub fn flush_all(&mut self) -> usize {
