@@ -13,6 +13,8 @@ use serde::Serialize;
 pub struct ReportPlan {
     /// `--stats-json FILE`.
     pub stats_json: Option<std::path::PathBuf>,
+    /// `--stats-interval SECS`: interval lines in that file, the final report last.
+    pub stats_interval: Option<Duration>,
     /// `--quiet`: no progress line or summary.
     pub quiet: bool,
 }
@@ -88,6 +90,8 @@ pub struct Summary {
     pub mtu_note: Option<String>,
     /// Whether the session was keyed: authenticated and encrypted (`--key-file`).
     pub authenticated: bool,
+    /// What held the transfer back, and for how much of its time.
+    pub limited_by: Option<crate::limits::LimitReport>,
 }
 
 impl Summary {
@@ -179,6 +183,9 @@ impl Summary {
             s.push_str(&format!("; frames of {} bytes ({note})", self.mtu.unwrap_or(0)));
         }
         s.push_str(if self.authenticated { "; authenticated, encrypted" } else { "; unauthenticated" });
+        if let (Some(l), None) = (&self.limited_by, &self.error) {
+            s.push_str(&format!("; {}", l.sentence()));
+        }
         if let Some(e) = &self.error {
             s.push_str(&format!("; failed: {e}"));
         }
@@ -190,6 +197,20 @@ impl Summary {
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(path, text + "\n")
+    }
+
+    /// Writes `--stats-json` as the plan says: the pretty object, or with
+    /// `--stats-interval` one line after the interval lines.
+    pub fn write_report(&self, plan: &ReportPlan) -> Result<(), crate::exit::Failure> {
+        let Some(path) = &plan.stats_json else { return Ok(()) };
+        if plan.stats_interval.is_some() {
+            let text = serde_json::to_string(self).unwrap_or_default();
+            return crate::stats_lines::append_final(path, &text);
+        }
+        self.write_json(path).map_err(|e| {
+            crate::exit::Failure::env(format!("cannot write {}: {e}", path.display()))
+                .hint("check the directory exists and is writable")
+        })
     }
 }
 
@@ -204,6 +225,8 @@ pub struct Progress {
     drawn: bool,
     /// Shown at the end of every line (e.g. the rate cap).
     note: String,
+    /// `--stats-interval`: the same live figures, as JSON lines in a file.
+    lines: Option<crate::stats_lines::StatsLines>,
 }
 
 impl Progress {
@@ -217,7 +240,19 @@ impl Progress {
             enabled: !quiet && std::io::stderr().is_terminal(),
             drawn: false,
             note: String::new(),
+            lines: None,
         }
+    }
+
+    /// Also writes `--stats-interval` lines (see [`Progress::lines_due`]).
+    pub fn with_lines(mut self, lines: Option<crate::stats_lines::StatsLines>) -> Progress {
+        self.lines = lines;
+        self
+    }
+
+    /// The interval writer, when a line is due (reads the clock: ask every so often).
+    pub fn lines_due(&mut self) -> Option<&mut crate::stats_lines::StatsLines> {
+        self.lines.as_mut().filter(|l| l.due())
     }
 
     /// Shows the session's payload rate cap (bytes per second) on every line.

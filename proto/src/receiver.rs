@@ -261,6 +261,11 @@ impl<B: Payload> Receiver<B> {
         self.lane.path(i as u16).unwrap_or_else(|| panic!("path {i} is driven by another lane"))
     }
 
+    /// The paths driven here (not split off to another lane).
+    pub fn local_paths(&self) -> impl Iterator<Item = &PathReceiver> {
+        self.lane.paths()
+    }
+
     /// Counters.
     pub fn stats(&self) -> ReceiverStats {
         let mut s = ReceiverStats {

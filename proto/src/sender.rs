@@ -650,8 +650,9 @@ impl<B: Payload> Sender<B> {
     }
 
     /// The paths driven here (not detached to another lcore). With detached paths
-    /// the keep-alive judges by these alone: the others' flight is not known here.
-    fn local_paths(&self) -> impl Iterator<Item = &PathSender<B>> {
+    /// the keep-alive judges by these alone: the others' flight is not known here;
+    /// `--stats-interval` reports these.
+    pub fn local_paths(&self) -> impl Iterator<Item = &PathSender<B>> {
         self.lane.paths()
     }
 

@@ -3,6 +3,7 @@
 //! of them a kernel transport ([`SendArgs::kernel_plan`]).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -44,6 +45,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
 
+    /// While the transfer runs, add a JSON line of live figures to the --stats-json file
+    /// every SECS seconds (e.g. 1 or 0.5); the final report is then the file's last line.
+    #[arg(long, value_name = "SECS", requires = "stats_json", value_parser = parse_interval)]
+    pub stats_interval: Option<Duration>,
+
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
@@ -52,7 +58,7 @@ pub struct ReportArgs {
 impl ReportArgs {
     /// The plain plan the library takes.
     pub fn plan(&self) -> ReportPlan {
-        ReportPlan { stats_json: self.stats_json.clone(), quiet: self.quiet }
+        ReportPlan { stats_json: self.stats_json.clone(), stats_interval: self.stats_interval, quiet: self.quiet }
     }
 }
 
@@ -64,6 +70,13 @@ pub struct FaultArgs {
     /// docs/KERNEL.md). With --udp: on outgoing datagrams; over DPDK: at every member port, both directions.
     #[arg(long, value_name = "SPEC", value_parser = parse_impair)]
     pub impair: Option<Impairment>,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.01..=86_400.0).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("'{s}' is not an interval in seconds from 0.01 to 86400 (e.g. 1 or 0.5)")),
+    }
 }
 
 fn parse_impair(s: &str) -> Result<Impairment, String> {

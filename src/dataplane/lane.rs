@@ -169,6 +169,9 @@ pub struct LaneIo {
     /// IPv4 identification of the next frame (differs per lane: it only needs to
     /// differ between fragments' datagrams, and we never fragment).
     ident: u16,
+    /// The previous iteration found no work (it went idle): what a role's
+    /// bottleneck meter reads to tell waiting from working.
+    pub idled: bool,
 }
 
 impl LaneIo {
@@ -198,6 +201,7 @@ impl LaneIo {
             counters: FrameCounters::default(),
             probe_pool: None,
             ident: lane.wrapping_mul(0x1000),
+            idled: false,
         }
     }
 
@@ -349,6 +353,7 @@ pub fn run_lane<R: Role>(io: &mut LaneIo, role: &mut R) -> R::End {
         }
         work += io.transmit(now, role);
         io.flush();
+        io.idled = work == 0;
         if work > 0 {
             backoff.reset();
         } else {

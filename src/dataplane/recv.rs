@@ -1,6 +1,8 @@
 //! `stripecat recv` over DPDK, top to bottom: open the output, open the plane, make
 //! the session and split it into lanes, start the writer, run the lanes, report.
 
+use crate::limits::LimitReport;
+use crate::stats_lines::StatsLines;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,6 +44,7 @@ pub struct RecvPlan {
 pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     let signals = Signals::install();
     let keyed = plan.key.is_some();
+    let lines = StatsLines::open(&plan.report, "recv")?;
     // Keyed: the output is created only once a sender authenticated (the writer opens
     // it when the session is served); otherwise at once, so a bad path fails early.
     let output = if keyed {
@@ -88,7 +91,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
             (io, RecvRole::new(RecvUnit::Paths(lane), None, plan.udp_port))
         })
         .collect();
-    let progress = Progress::new(None, plan.report.quiet);
+    let progress = Progress::new(None, plan.report.quiet).with_lines(lines);
     let control = RecvControl::new(writer_queue, writer.clone(), progress, Box::new(signals.checker()));
     let lane0 = RecvRole::new(RecvUnit::Session(receiver), Some(control), plan.udp_port);
     let mut lanes = vec![(io0, lane0)];
@@ -107,6 +110,8 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
 
     let written = writer.written.load(Ordering::Acquire);
     let mut summary = recv_summary(&receiver, &plane.members, &frames, written, "dpdk", elapsed);
+    let out_name = plan.output.as_ref().map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    summary.limited_by = LimitReport::of(&control.limits.times(), "recv", &out_name);
     if let Some(c) = receiver.chunk_size() {
         summary.set_mtu(super::mtu_for_chunk(c + super::tag_len(keyed), v6), p.mtu);
     }

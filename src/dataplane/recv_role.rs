@@ -21,7 +21,9 @@ use super::io::WriterShared;
 use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
 use super::neighbor::Heard;
 use super::payload::MbufPayload;
+use crate::limits::{Limit, LimitMeter};
 use crate::report::Progress;
+use crate::stats_lines::receiver_counters;
 
 /// The protocol part a receiver lane drives (lane 0's session holds the reassembler).
 pub type RecvUnit = Unit<Receiver<MbufPayload>, ReceiverLane<MbufPayload>>;
@@ -72,6 +74,8 @@ pub struct RecvControl {
     last_accepted_us: u64,
     iterations: u64,
     interrupted: Box<dyn Fn() -> bool + Send>,
+    /// What the transfer waited on, over its time (the summary's verdict).
+    pub limits: LimitMeter,
 }
 
 impl RecvControl {
@@ -90,6 +94,7 @@ impl RecvControl {
             last_accepted_us: 0,
             iterations: 0,
             interrupted,
+            limits: LimitMeter::default(),
         }
     }
 }
@@ -168,6 +173,20 @@ impl RecvRole {
             }
             work += 1;
         }
+        // What the transfer waits on: a full writer queue is the output; a loop
+        // with nothing to do waits on the sender (its input, CPU or the network).
+        if receiver.state() == ReceiverState::Receiving {
+            let state = if c.writer_queue.len() >= c.writer_queue.capacity() {
+                Limit::Output
+            } else if io.idled {
+                Limit::Peer
+            } else {
+                Limit::Cpu
+            };
+            c.limits.observe(now_us, state);
+        } else {
+            c.limits.pause(now_us);
+        }
         // The FIN-ACK verdict waits for the writer: OK means the data is in the
         // output, not just in our queue.
         receiver.set_written(c.writer.written.load(Ordering::Acquire));
@@ -221,6 +240,15 @@ impl RecvRole {
                 return Err(RecvEnd::Interrupted);
             }
             c.progress.update(c.writer.written.load(Ordering::Relaxed), "");
+            let live = receiver.state() == ReceiverState::Receiving;
+            if let Some(lines) = c.progress.lines_due().filter(|_| live) {
+                let routes = &self.routes;
+                let name = |id: u16| {
+                    let route = routes.get(id as usize).copied().flatten()?;
+                    io.members.get(route.member).map(|m| m.name.clone())
+                };
+                lines.write(receiver_counters(receiver, |id| name(id).unwrap_or_default(), c.limits.times()));
+            }
         }
         Ok(work)
     }

@@ -1,6 +1,8 @@
 //! `stripecat send` over DPDK, top to bottom: open the input, open the plane, make
 //! the session and split it into lanes, run them, report.
 
+use crate::limits::LimitReport;
+use crate::stats_lines::StatsLines;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -58,6 +60,7 @@ pub struct SendPlan {
 pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     let signals = Signals::install();
     let (input, total) = ends::input(plan.input.as_deref())?;
+    let lines = StatsLines::open(&plan.report, "send")?;
     let p = &plan.ports;
     let keyed = plan.key.is_some();
     let v6 = any_v6(&plan.nets);
@@ -117,7 +120,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         })
         .collect();
     let neighbors = Neighbors::for_members(&plan.nets, plan.peer_mac);
-    let progress = Progress::new(total, plan.report.quiet).with_rate_cap(plan.rate_limit);
+    let progress = Progress::new(total, plan.report.quiet).with_rate_cap(plan.rate_limit).with_lines(lines);
     let checker = Box::new(signals.checker());
     let control = SendControl::new(neighbors, intake, reader.clone(), ARP_TIMEOUT_US, progress, checker);
     let mut lanes = vec![(io0, role(SendUnit::Session(sender), Some(control)))];
@@ -147,6 +150,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
 
     let mut summary = send_summary(&sender, p.queues, &plane.members, &frames, "dpdk", elapsed);
     summary.rate_cap_bps = plan.rate_limit.map(|b| b as f64 * 8.0);
+    summary.limited_by = LimitReport::of(&control.limits.times(), "send", &input_name(plan.input.as_deref()));
     // The chunk size the handshake settled (the reader was given it then).
     let settled = reader.chunk.load(Ordering::Acquire);
     if settled > 0 {
@@ -181,6 +185,11 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     drop(sender);
     drop(plane);
     result
+}
+
+/// The input as the verdict names it: the file, or stdin.
+pub fn input_name(input: Option<&std::path::Path>) -> String {
+    input.map_or_else(|| "stdin".to_string(), |p| p.display().to_string())
 }
 
 /// The failure of neighbour resolution: which member asked for which address, and

@@ -11,14 +11,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
-use stripecat_proto::{DropReason, Incoming, Instant, PathEvent, PushError, Route, Sender, SenderLane, Transmit};
+use stripecat_proto::{
+    DropReason, Incoming, Instant, PathEvent, PushError, Route, Sender, SenderLane, SenderState, Transmit,
+};
 
 use super::addr::{path_udp_port, Endpoint};
 use super::io::ReaderShared;
 use super::lane::{Datagram, Hop, LaneIo, Role, Unit};
 use super::neighbor::{self, Heard, Neighbors};
 use super::payload::MbufPayload;
+use crate::limits::{Limit, LimitMeter};
 use crate::report::Progress;
+use crate::stats_lines::sender_counters;
 use crate::wire::Mac;
 
 /// Where path `p` goes out: member and queue.
@@ -95,6 +99,10 @@ pub struct SendControl {
     pub reader: Arc<ReaderShared>,
     /// A chunk the protocol refused for now (no credit or room).
     pending: Option<MbufPayload>,
+    /// It was refused for want of the receiver's credit (not room in the queue).
+    pending_credit: bool,
+    /// What the transfer waited on, over its time (the summary's verdict).
+    pub limits: LimitMeter,
     finished_input: bool,
     /// Give up ARP after this long (µs) with members unresolved.
     pub arp_timeout_us: u64,
@@ -118,6 +126,8 @@ impl SendControl {
             intake,
             reader,
             pending: None,
+            pending_credit: false,
+            limits: LimitMeter::default(),
             finished_input: false,
             arp_timeout_us,
             started_us: None,
@@ -125,6 +135,26 @@ impl SendControl {
             progress,
             interrupted,
         }
+    }
+
+    /// Tells the meter what the transfer waits on now: data the protocol refused
+    /// for want of credit (the receiver), data waiting while the loop idles (the
+    /// windows), no data at all (the input; once the input has ended, the
+    /// receiver's acknowledgements and verdict), or work every time (the CPU).
+    fn observe_limit(&mut self, sender: &Sender<MbufPayload>, idled: bool, now: Instant) {
+        let now_us = now.total_micros();
+        if !matches!(sender.state(), SenderState::Transfer | SenderState::Closing) {
+            self.limits.pause(now_us);
+            return;
+        }
+        let state = match (self.pending.is_some(), sender.shared().has_data(), self.intake.is_empty()) {
+            (true, _, _) if self.pending_credit => Limit::Peer,
+            (true, _, _) | (false, true, _) if idled => Limit::Network,
+            (false, false, true) if self.finished_input => Limit::Peer,
+            (false, false, true) => Limit::Input,
+            _ => Limit::Cpu,
+        };
+        self.limits.observe(now_us, state);
     }
 
     /// Frees the chunks still queued (before the pools go).
@@ -215,6 +245,11 @@ impl SendRole {
             }
             let extra = format!("{} resends", sender.stats().paths.resends);
             c.progress.update(sender.shared().acked(), &extra);
+            let live = matches!(sender.state(), SenderState::Transfer | SenderState::Closing);
+            if let Some(lines) = c.progress.lines_due().filter(|_| live) {
+                let name = |id: u16| io.members.get(path_slot(id, self.queues).0).map(|m| m.name.clone());
+                lines.write(sender_counters(sender, |id| name(id).unwrap_or_default(), c.limits.times()));
+            }
         }
         if !self.resolved {
             return Ok(work);
@@ -234,8 +269,14 @@ impl SendRole {
         while let Some(item) = c.pending.take().or_else(|| c.intake.pop()) {
             match sender.write(item) {
                 Ok(_) => work += 1,
-                Err(PushError::NoCredit(item) | PushError::QueueFull(item)) => {
+                Err(PushError::NoCredit(item)) => {
                     c.pending = Some(item);
+                    c.pending_credit = true;
+                    break;
+                }
+                Err(PushError::QueueFull(item)) => {
+                    c.pending = Some(item);
+                    c.pending_credit = false;
                     break;
                 }
                 Err(e) => {
@@ -244,6 +285,7 @@ impl SendRole {
                 }
             }
         }
+        c.observe_limit(sender, io.idled, now);
         if !c.finished_input && c.pending.is_none() && c.reader.done.load(Ordering::Acquire) && c.intake.is_empty() {
             if let Some(err) = c.reader.error.lock().unwrap().clone() {
                 sender.abort();

@@ -69,12 +69,7 @@ pub fn finish_report(summary: &Summary, report: &ReportPlan) -> Result<(), Failu
     if !report.quiet {
         eprintln!("{}", summary.paragraph());
     }
-    if let Some(p) = &report.stats_json {
-        summary
-            .write_json(p)
-            .map_err(|e| Failure::new(ExitCode::Other, format!("cannot write {}: {e}", p.display())))?;
-    }
-    Ok(())
+    summary.write_report(report)
 }
 
 /// The sender's final report.

@@ -17,6 +17,7 @@ pub mod sys;
 pub mod tcp;
 pub mod udp;
 
+use crate::stats_lines::StatsLines;
 use std::path::Path;
 use std::time::Instant;
 
@@ -98,6 +99,8 @@ pub struct Report {
     /// The transfer's own duration when it differs from "since the peer
     /// arrived until now" (a UDP receiver lingers after the end).
     pub elapsed: Option<std::time::Duration>,
+    /// What held the transfer back (the striping protocol's transports).
+    pub limited_by: Option<crate::limits::LimitReport>,
 }
 
 /// A transport's result: its report, or the error with whatever report it
@@ -138,6 +141,7 @@ fn conclude(
         paths: rep.paths,
         error: err.as_ref().map(|e| e.to_string()),
         authenticated: keyed,
+        limited_by: rep.limited_by,
         ..Default::default()
     }
     .timed(elapsed);
@@ -148,12 +152,7 @@ fn conclude(
     if !report_args.quiet && err.is_none() {
         eprintln!("{}", summary.paragraph());
     }
-    if let Some(path) = &report_args.stats_json {
-        summary.write_json(path).map_err(|e| {
-            Failure::env(format!("cannot write {}: {e}", path.display()))
-                .hint("check the directory exists and is writable")
-        })?;
-    }
+    summary.write_report(report_args)?;
     match err {
         Some(e) => Err(e.into()),
         None => Ok(()),
@@ -178,11 +177,13 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
     }
     let key = keyed_mode(mode, a.key.clone())?;
     let keyed = key.is_some();
+    let lines = live_lines(mode, &a.report, "send")?;
     let opts = socket_options(k);
     let block = k.block();
     // Open the local end first: a missing file should not cost the peer a connection.
     let mut input = if mode == Mode::Chat { None } else { Some(End::input(a.file.as_deref())?) };
-    let mut progress = Progress::new(input.as_ref().and_then(End::size), a.report.quiet).with_rate_cap(a.rate_limit);
+    let mut progress =
+        Progress::new(input.as_ref().and_then(End::size), a.report.quiet).with_rate_cap(a.rate_limit).with_lines(lines);
     // The clock starts when the peer is there, not while we wait for it.
     let mut started = Instant::now();
     let result: Attempt = match (mode, input.as_mut()) {
@@ -230,12 +231,13 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
     let (mode, ep) = choose_mode(k, a.file.as_deref())?;
     let key = keyed_mode(mode, a.key.clone())?;
     let keyed = key.is_some();
+    let lines = live_lines(mode, &a.report, "recv")?;
     let opts = socket_options(k);
     let block = k.block();
     // A keyed receiver opens (creates, truncates) its output only for a session that
     // authenticated: `udp::recv` does it then.
     let mut output = if mode == Mode::Chat || keyed { None } else { Some(End::output(a.file.as_deref())?) };
-    let mut progress = Progress::new(None, a.report.quiet);
+    let mut progress = Progress::new(None, a.report.quiet).with_lines(lines);
     let mut started = Instant::now();
     let result: Attempt = match (mode, output.as_mut()) {
         (Mode::Chat, _) => (|| {
@@ -283,6 +285,16 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
         (_, None) => Err(bare(KernelError::Usage("no output".into()))),
     };
     conclude("recv", mode, keyed, &a.report, &mut progress, started, result)
+}
+
+/// `--stats-interval` lines come from the striping protocol's loop: `--udp` here
+/// (and DPDK); the TCP modes and `--raw` have no such figures to give.
+fn live_lines(mode: Mode, plan: &ReportPlan, role: &'static str) -> Result<Option<StatsLines>, Failure> {
+    if plan.stats_interval.is_some() && mode != Mode::Udp {
+        return Err(Failure::new(ExitCode::Usage, "--stats-interval works over --udp and DPDK, not over TCP or --raw")
+            .hint("use --udp, or leave --stats-interval out for the final --stats-json report"));
+    }
+    StatsLines::open(plan, role)
 }
 
 /// A key works with the striping protocol (`--udp`) and striped TCP (`--streams N`); the

@@ -1,5 +1,7 @@
 //! The `--udp` receiver: feeds datagrams to the core, writes what it delivers, answers each path.
 
+use crate::limits::{Limit, LimitMeter, LimitReport};
+use crate::stats_lines::receiver_counters;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -99,8 +101,18 @@ pub fn recv(
     let mut last_rx = StdInstant::now();
     let mut parsed: Vec<(usize, usize, Result<Incoming, DropReason>)> = Vec::with_capacity(64);
 
+    // What the transfer waits on (the summary's verdict): writing the output,
+    // nothing arriving (the sender), or nothing (the CPU).
+    let mut limits = LimitMeter::default();
+
     let result: Result<(), KernelError> = 'run: loop {
         let now = clock.now();
+        let receiving = receiver.state() == ReceiverState::Receiving;
+        if receiving {
+            limits.observe(now.total_micros(), Limit::Cpu);
+        } else {
+            limits.pause(now.total_micros());
+        }
         let mut busy = false;
         for _ in 0..BURST {
             match socks[0].recv_from(&mut rbuf) {
@@ -187,10 +199,12 @@ pub fn recv(
         if !delivered_now.is_empty() {
             busy = true;
             let bytes: u64 = delivered_now.iter().map(|c| c.len() as u64).sum();
+            limits.note(receiving, clock.now().total_micros(), Limit::Output);
             let written = match output.get() {
                 Ok(out) => write_all_vectored(&mut out.file, &delivered_now),
                 Err(e) => Err(io::Error::other(e.to_string())),
             };
+            limits.note(receiving, clock.now().total_micros(), Limit::Cpu);
             if let Err(e) = written {
                 // Tell the sender at once (a RESET), rather than leave it to give up.
                 receiver.abort(ResetReason::OutputError);
@@ -233,6 +247,11 @@ pub fn recv(
             }
         }
         progress.update(delivered, "");
+        let live = receiver.state() == ReceiverState::Receiving;
+        if let Some(l) = progress.lines_due().filter(|_| live) {
+            let port = |id: u16| path_addr.get(id as usize).copied().flatten().map(|a| a.to_string());
+            l.write(receiver_counters(&receiver, |id| port(id).unwrap_or_default(), limits.times()));
+        }
         match receiver.state() {
             ReceiverState::Complete => {
                 let t = *done_at.get_or_insert_with(|| {
@@ -249,6 +268,7 @@ pub fn recv(
             _ => {}
         }
         if !busy {
+            limits.note(receiving, clock.now().total_micros(), Limit::Peer);
             wait(&socks, &clock, receiver.poll_timeout(), 2_000);
         }
     };
@@ -260,6 +280,7 @@ pub fn recv(
         verified: Some(result.is_ok()),
         elapsed: finish_elapsed,
         authenticated: receiver.keyed(),
+        limited_by: LimitReport::of(&limits.times(), "recv", &output.name()),
         ..Default::default()
     };
     for r in DropReason::ALL {

@@ -1,5 +1,7 @@
 //! The `--udp` sender: reads the input into chunks, feeds the core, sends its bursts.
 
+use crate::limits::{Limit, LimitMeter, LimitReport};
+use crate::stats_lines::sender_counters;
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -126,9 +128,20 @@ pub fn send(
     let slab_chunks = 128usize;
     let mut refused = 0u32;
     let mut input_error: Option<KernelError> = None;
+    // What the transfer waits on (the summary's verdict): reading the input,
+    // the receiver's credit, the windows, or nothing (the CPU).
+    let mut limits = LimitMeter::default();
+    let mut credit_blocked = false;
 
     let result: Result<(), KernelError> = loop {
         let now = clock.now();
+        // Counted from the handshake to the verdict; see `Limit` for the states.
+        let active = matches!(sender.state(), SenderState::Transfer | SenderState::Closing);
+        if active {
+            limits.observe(now.total_micros(), Limit::Cpu);
+        } else {
+            limits.pause(now.total_micros());
+        }
         let mut busy = false;
         for s in &socks {
             for _ in 0..BURST {
@@ -155,10 +168,20 @@ pub fn send(
         if sender.poll_timeout().is_some_and(|t| t <= now) {
             sender.handle_timeout(now);
         }
-        // Hand input to the core until it pushes back.
+        // Hand input to the core until it pushes back, reading at most one slab per
+        // iteration: a slow pipe must not keep ACKs waiting behind its reads.
+        let transferring = sender.state() == SenderState::Transfer;
+        let mut read_once = false;
         while !finished {
             if pending.is_empty() && !eof {
-                match read_slab(&mut input.file, chunk as usize * slab_chunks) {
+                if read_once {
+                    break;
+                }
+                read_once = true;
+                limits.note(transferring, clock.now().total_micros(), Limit::Input);
+                let read = read_slab(&mut input.file, chunk as usize * slab_chunks);
+                limits.note(transferring, clock.now().total_micros(), Limit::Cpu);
+                match read {
                     Ok(slab) if slab.is_empty() => eof = true,
                     Ok(slab) => {
                         let shared = SharedBytes::from(slab);
@@ -190,8 +213,14 @@ pub fn send(
                             written += len;
                             busy = true;
                         }
-                        Err(stripecat_proto::PushError::NoCredit(c) | stripecat_proto::PushError::QueueFull(c)) => {
+                        Err(stripecat_proto::PushError::NoCredit(c)) => {
                             pending.push_front(c);
+                            credit_blocked = true;
+                            break;
+                        }
+                        Err(stripecat_proto::PushError::QueueFull(c)) => {
+                            pending.push_front(c);
+                            credit_blocked = false;
                             break;
                         }
                         Err(_) => break,
@@ -235,6 +264,11 @@ pub fn send(
             }
         }
         progress.update(sender.shared().acked(), "");
+        let live = matches!(sender.state(), SenderState::Transfer | SenderState::Closing);
+        if let Some(l) = progress.lines_due().filter(|_| live) {
+            let port = |id: u16| socks.get(id as usize).and_then(|s| s.local_addr().ok()).map(|a| a.to_string());
+            l.write(sender_counters(&sender, |id| port(id).unwrap_or_default(), limits.times()));
+        }
         if sender.is_finished() {
             break match sender.state() {
                 SenderState::Done => Ok(()),
@@ -243,6 +277,12 @@ pub fn send(
             };
         }
         if !busy {
+            let transferring = sender.state() == SenderState::Transfer && !finished;
+            limits.note(
+                transferring,
+                clock.now().total_micros(),
+                if credit_blocked && !pending.is_empty() { Limit::Peer } else { Limit::Network },
+            );
             wait(&socks, &clock, sender.poll_timeout(), 2_000);
         }
     };
@@ -257,6 +297,7 @@ pub fn send(
         digest: fin_digest.and_then(|(a, d)| digest_report(a, &d)),
         verified: Some(result.is_ok()),
         authenticated: sender.keyed(),
+        limited_by: LimitReport::of(&limits.times(), "send", &input.name),
         ..Default::default()
     };
     for r in DropReason::ALL {
