@@ -2,6 +2,7 @@
 # install.sh -- install stripecat, its manual pages and its bash/zsh/fish completions.
 #
 # Usage: scripts/install.sh [--prefix DIR] [--destdir DIR] [--bin FILE] [--uninstall] [--help]
+#                           [--bash-dir DIR] [--zsh-dir DIR] [--fish-dir DIR]
 #
 #   --prefix DIR   where to install (default: $PREFIX, else /usr/local)
 #   --destdir DIR  stage under DIR instead of / (default: $DESTDIR, else none), for packagers:
@@ -9,6 +10,9 @@
 #   --bin FILE     the binary to install (default: target/release/stripecat; build it first
 #                  with `cargo build --release`, or `cargo install --path .` and --bin that)
 #   --uninstall    remove exactly the files an install puts in place, nothing else
+#   --bash-dir DIR, --zsh-dir DIR, --fish-dir DIR
+#                  put that shell's completion file in DIR (absolute, also under DESTDIR)
+#                  instead of the default below, e.g. --zsh-dir /usr/share/zsh/vendor-completions
 #   -h, --help     show this help
 #
 # What goes where (PREFIX=/usr/local):
@@ -17,6 +21,10 @@
 #   bash         PREFIX/share/bash-completion/completions/stripecat
 #   zsh          PREFIX/share/zsh/site-functions/_stripecat
 #   fish         PREFIX/share/fish/vendor_completions.d/stripecat.fish
+# Where the shells look: bash-completion reads PREFIX/share for /usr/local, /usr and ~/.local;
+# Debian's zsh has /usr/local/share/zsh/site-functions on its fpath (for /usr, packagers give
+# --zsh-dir /usr/share/zsh/vendor-completions); fish reads /usr and ~/.local, and /usr/local
+# where XDG_DATA_DIRS names /usr/local/share.
 # The pages and scripts come from the binary itself (`stripecat man DIR`,
 # `stripecat completions SHELL`), so they match it. Nothing outside these paths is touched;
 # directories are created as needed and never removed.
@@ -35,25 +43,35 @@ prefix=${PREFIX:-/usr/local}
 destdir=${DESTDIR:-}
 bin="$SCRIPT_DIR/../target/release/stripecat"
 uninstall=0
+bash_dir='' zsh_dir='' fish_dir=''
 while [[ $# -gt 0 ]]; do
     case $1 in
         --prefix) sc_need_value "$1" "$#"; prefix=$2; shift ;;
         --destdir) sc_need_value "$1" "$#"; destdir=$2; shift ;;
         --bin) sc_need_value "$1" "$#"; bin=$2; shift ;;
         --uninstall) uninstall=1 ;;
+        --bash-dir) sc_need_value "$1" "$#"; bash_dir=$2; shift ;;
+        --zsh-dir) sc_need_value "$1" "$#"; zsh_dir=$2; shift ;;
+        --fish-dir) sc_need_value "$1" "$#"; fish_dir=$2; shift ;;
         -h | --help) sc_print_help "$0"; exit 0 ;;
         *) sc_usage_error "unknown argument '$1'" ;;
     esac
     shift
 done
-[[ $prefix == /* ]] || sc_usage_error "--prefix must be an absolute path, got '$prefix'"
+for dir in "$prefix" "$bash_dir" "$zsh_dir" "$fish_dir"; do
+    [[ -z $dir || $dir == /* ]] || sc_usage_error "directories must be absolute paths, got '$dir'"
+done
+[[ -n $prefix ]] || sc_usage_error "--prefix must not be empty"
 
 root="${destdir%/}${prefix%/}"
 bin_dir="$root/bin"
 man_dir="$root/share/man/man1"
-bash_file="$root/share/bash-completion/completions/stripecat"
-zsh_file="$root/share/zsh/site-functions/_stripecat"
-fish_file="$root/share/fish/vendor_completions.d/stripecat.fish"
+bash_file="${bash_dir:+${destdir%/}$bash_dir}"
+bash_file="${bash_file:-$root/share/bash-completion/completions}/stripecat"
+zsh_file="${zsh_dir:+${destdir%/}$zsh_dir}"
+zsh_file="${zsh_file:-$root/share/zsh/site-functions}/_stripecat"
+fish_file="${fish_dir:+${destdir%/}$fish_dir}"
+fish_file="${fish_file:-$root/share/fish/vendor_completions.d}/stripecat.fish"
 
 [[ -f $bin && -x $bin ]] ||
     sc_die 3 "no stripecat binary at $bin" "build it first (cargo build --release), or give --bin FILE"
