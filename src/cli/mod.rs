@@ -23,11 +23,11 @@ mod transfer;
 use clap::{Parser, Subcommand};
 
 pub use self::bench::BenchArgs;
-pub use self::completions::{CompletionsArgs, SHELLS};
+pub use self::completions::CompletionsArgs;
 pub use self::dpdk::{DataPlaneArgs, DpdkArgs, PacketCheckArg, PortsArgs, SelftestArgs, DEFAULT_UDP_PORT};
 pub use self::kernel::KernelArgs;
 pub use self::key::{KeyArgs, KeygenArgs};
-pub use self::man::{pages as man_pages, ManArgs};
+pub use self::man::ManArgs;
 pub use self::transfer::{DigestArg, EndArgs, FaultArgs, RecvArgs, ReportArgs, SendArgs};
 
 /// The version line a bug report needs: ours, the git revision, and the DPDK
