@@ -18,6 +18,8 @@
 #   test peers   netcat-openbsd ncat socat iperf3 iputils-ping
 #   bench tools  time jq (scripts/bench), fonts-dejavu-core (its PNG plots); dpdk-testpmd comes with dpdk
 #   lint         shellcheck (tests/scripts/test_shellcheck.sh)
+#   packaging    man-db zsh fish (tests/packaging.rs renders the man pages and loads the
+#                completions in each shell)
 #
 # Exit codes:
 #   0  everything is installed (or was just installed)
@@ -39,6 +41,7 @@ PACKAGES=(
     time jq
     shellcheck
     fonts-dejavu-core
+    man-db zsh fish
 )
 # PMD runtime packages: stem -> package name is "<stem><ABI>" (librte-net-ring23, ...).
 PMD_STEMS=(librte-net-ring librte-net-null librte-net-pcap librte-net-af-packet librte-net-memif)

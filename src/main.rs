@@ -27,6 +27,8 @@ fn main() {
         Command::Selftest(args) => stripecat::dataplane::selftest::run(&args.plan(cli.verbose)),
         Command::Bench(args) => stripecat::bench::run(&args.plan(), cli.verbose),
         Command::Keygen(args) => stripecat::key::keygen(&args.plan()),
+        Command::Completions(args) => args.run(),
+        Command::Man(args) => args.run(),
     };
     match result {
         Ok(()) => std::process::exit(ExitCode::Success as i32),

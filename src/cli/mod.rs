@@ -8,20 +8,26 @@
 //! - `transfer.rs` holds `send` and `recv`, with the shared report, digest and fault options;
 //! - `kernel.rs` holds the `--tcp` / `--udp` options;
 //! - `bench.rs` holds `bench`;
-//! - `key.rs` holds `keygen` and the key options of `send` and `recv`.
+//! - `key.rs` holds `keygen` and the key options of `send` and `recv`;
+//! - `completions.rs` and `man.rs` hold `completions` and `man`, which turn these very
+//!   definitions into shell completion scripts and manual pages for installing.
 
 mod bench;
+mod completions;
 mod dpdk;
 mod kernel;
 mod key;
+mod man;
 mod transfer;
 
 use clap::{Parser, Subcommand};
 
 pub use self::bench::BenchArgs;
+pub use self::completions::CompletionsArgs;
 pub use self::dpdk::{DataPlaneArgs, DpdkArgs, PacketCheckArg, PortsArgs, SelftestArgs, DEFAULT_UDP_PORT};
 pub use self::kernel::KernelArgs;
 pub use self::key::{KeyArgs, KeygenArgs};
+pub use self::man::ManArgs;
 pub use self::transfer::{DigestArg, EndArgs, FaultArgs, RecvArgs, ReportArgs, SendArgs};
 
 /// The version line a bug report needs: ours, the git revision, and the DPDK
@@ -40,6 +46,12 @@ pub const LONG_VERSION: &str = concat!(
     name = "stripecat",
     version = LONG_VERSION,
     about = "A kernel-bypass (DPDK) netcat: one byte stream striped across every member NIC",
+    long_about = "A kernel-bypass (DPDK) netcat: it moves one byte stream (a disk image, a database \
+                  dump, `tar c .`) from one host to another by striping packets across every member \
+                  NIC, with per-path loss detection and congestion control, reordering across paths, \
+                  flow control and an end-to-end digest checked before it says done. Without DPDK it \
+                  speaks TCP (netcat-compatible, or striped over several connections) and runs its \
+                  protocol over kernel UDP.",
     propagate_version = true
 )]
 pub struct Cli {
@@ -65,6 +77,24 @@ pub enum Command {
     Bench(BenchArgs),
     /// Make a pre-shared key for --key-file: 32 random bytes as hex, to FILE (mode 0600) or stdout.
     Keygen(KeygenArgs),
+    /// Print the shell completion script for bash, zsh or fish to stdout.
+    Completions(CompletionsArgs),
+    /// Write the manual pages: stripecat(1) to stdout, or one page per command into DIR.
+    Man(ManArgs),
+}
+
+/// Writes generated text to stdout: a reader that stopped early (`| head`) is no
+/// error, any other failure is one line with exit 1.
+fn write_stdout(bytes: &[u8], what: &str) -> Result<(), crate::exit::Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(crate::exit::Failure::new(crate::exit::ExitCode::Other, format!("cannot write {what}: {e}"))
+                .hint("check where stdout goes (a full disk?)"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parses sizes like 4096, 64K, 256M, 2G (binary units).

@@ -18,9 +18,9 @@ case_tests() {
 }
 
 case_every_script_has_help_and_strict_mode() {
-    # only the set-up scripts: others in scripts/ (run.sh, ...) do real work when run
+    # only the set-up and install scripts: others in scripts/ (run.sh, ...) do real work when run
     local f
-    for f in "$SCRIPTS"/{install-deps,setup-hugepages,bind-nics,veth-lab}.sh; do
+    for f in "$SCRIPTS"/{install-deps,install,setup-hugepages,bind-nics,veth-lab}.sh; do
         grep -qx 'set -euo pipefail' "$f" || t_fail "$f lacks 'set -euo pipefail'"
         grep -q '^# Exit codes:' "$f" || t_fail "$f does not document its exit codes"
         [[ -x $f ]] || t_fail "$f is not executable"
