@@ -300,9 +300,13 @@ struct Abort<'a> {
 }
 
 impl Abort<'_> {
+    /// Records the transfer's error (the first, except that a refused key explains
+    /// a connection the peer closed meanwhile: it left because of the refusal) and
+    /// stops every connection.
     fn fail(&self, e: KernelError) {
         let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
+        let explains = matches!((&*slot, &e), (Some(KernelError::PeerClosed { .. }), KernelError::Auth(_)));
+        if slot.is_none() || explains {
             *slot = Some(e);
         }
         drop(slot);
