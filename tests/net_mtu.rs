@@ -179,11 +179,31 @@ fn a_member_without_jumbo_frames_is_named_within_5_s_and_the_other_carries_the_s
 
 #[test]
 fn every_member_too_small_exits_4_naming_the_member_and_sizes() {
-    let Some(t) = DpdkTest::start("mtu-all-narrow", LIMIT + Duration::from_secs(30)) else { return };
-    let net = Net::new("sma", 9000, &[true]);
+    every_member_too_small("mtu-all-narrow", "sma", false);
+}
+
+/// Keyed sessions check the path MTU the same way: their probes are sealed, and
+/// those that reach the receiver before the CONFIRM commits it are answered by the
+/// next pair.
+#[test]
+fn a_keyed_session_checks_the_path_mtu_too() {
+    every_member_too_small("mtu-keyed-narrow", "smk", true);
+}
+
+fn every_member_too_small(name: &str, tag: &str, keyed: bool) {
+    let Some(t) = DpdkTest::start(name, LIMIT + Duration::from_secs(30)) else { return };
+    let net = Net::new(tag, 9000, &[true]);
     let (input, output) = input_output(&t, 4 << 20, 0x3717);
-    let rargs = stripecat_args("recv", &af_packet_ports(&net.recv_if), &["--mtu", "9000"], Some(&output));
-    let sargs = stripecat_args("send", &af_packet_ports(&net.send_if), &["--mtu", "9000"], Some(&input));
+    let key = t.path("key");
+    let key_arg = key.display().to_string();
+    let mut extra = vec!["--mtu", "9000"];
+    if keyed {
+        let k = std::process::Command::new(common::bin()).arg("keygen").arg(&key).status().expect("keygen");
+        assert!(k.success(), "keygen: {k:?}");
+        extra.extend(["--key-file", &key_arg]);
+    }
+    let rargs = stripecat_args("recv", &af_packet_ports(&net.recv_if), &extra, Some(&output));
+    let sargs = stripecat_args("send", &af_packet_ports(&net.send_if), &extra, Some(&input));
     let r = start_in(&t, Some(&net.ns), "recv", &rargs, Stdio::null(), Stdio::null());
     register(Cleanup::Kill(r.child.id()));
     let s = start_watched(&t, &sargs, Stdio::null());

@@ -83,10 +83,11 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         // The receiver may run smaller frames: it settles the chunk size, and the reader
         // cuts chunks only then.
         settle_chunk: true,
-        // Every path proves it carries full frames before it carries data. Not yet in a
-        // keyed session: its first probes race the CONFIRM, a receiver that has not
-        // committed drops them, and the path stays out of the transfer.
-        path_probe: (!keyed).then_some(PathProbe {
+        // Every path proves it carries full frames before it carries data. In a keyed
+        // session the first probes may reach the receiver before the CONFIRM commits
+        // it (they travel on other members): it drops them, and the next pair, one
+        // interval later, is answered.
+        path_probe: Some(PathProbe {
             base_len: chunk_for(base_probe_mtu(p.mtu), v6) + stripecat_proto::wire::HEADER_LEN as u16,
             timeout: PATH_PROBE_TIMEOUT,
             interval: PATH_PROBE_INTERVAL,
