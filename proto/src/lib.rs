@@ -55,7 +55,7 @@ pub use digest::StreamDigest;
 pub use incoming::{Incoming, Route};
 pub use path_receiver::PathReceiver;
 pub use path_sender::{PathEvent, PathHealth, PathMtu, PathSender, PathSnapshot};
-pub use payload::{Payload, SharedBytes};
+pub use payload::{is_zero, Payload, Piece, SharedBytes};
 pub use rate_limit::RateLimit;
 pub use reassembly::Reassembler;
 pub use receiver::{Receiver, ReceiverError, ReceiverState, ReceiverStats};

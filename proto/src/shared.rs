@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use thiserror::Error;
 
-use crate::payload::Payload;
+use crate::payload::{Payload, Piece};
 use crate::rate_limit::RateLimit;
 use crate::time::Instant;
 
@@ -85,6 +85,8 @@ pub struct SenderShared<B> {
     chunk_size: AtomicU64,
     established: AtomicBool,
     stopped: AtomicBool,
+    /// All-zero chunks go as ZEROS records (the receiver accepted them).
+    zeros: AtomicBool,
     fresh: ArrayQueue<Chunk<B>>,
     resend: SegQueue<Chunk<B>>,
     /// Chunks in `resend`; lets the hot path skip the queue with one relaxed load
@@ -116,6 +118,7 @@ impl<B: Payload> SenderShared<B> {
             chunk_size: AtomicU64::new(chunk_size.max(1) as u64),
             established: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            zeros: AtomicBool::new(false),
             fresh: ArrayQueue::new(fresh_capacity.max(1)),
             resend: SegQueue::new(),
             resend_pending: AtomicUsize::new(0),
@@ -281,6 +284,18 @@ impl<B: Payload> SenderShared<B> {
         delivered > self.acked.load(Ordering::Relaxed) && self.acked.fetch_max(delivered, Ordering::AcqRel) < delivered
     }
 
+    /// Lets paths carry all-zero chunks as ZEROS records (control owner, at the
+    /// HELLO-ACK that accepted [`crate::wire::HelloRepr::OPT_ZEROS`]).
+    pub fn set_zeros(&self, on: bool) {
+        self.zeros.store(on, Ordering::Release);
+    }
+
+    /// Whether all-zero chunks go as ZEROS records.
+    #[inline]
+    pub fn zeros(&self) -> bool {
+        self.zeros.load(Ordering::Relaxed)
+    }
+
     /// Lets paths send data (after HELLO-ACK).
     pub fn set_established(&self) {
         self.established.store(true, Ordering::Release);
@@ -342,7 +357,9 @@ pub struct ReceiverShared<B> {
     /// Packets the lanes other than the control lane accepted (a sign of life that
     /// the control lane's idle timeout must see).
     activity: AtomicU64,
-    inbox: ArrayQueue<Chunk<B>>,
+    inbox: ArrayQueue<Chunk<Piece<B>>>,
+    /// The session takes ZEROS records (its HELLO asked, this receiver accepted).
+    zeros: AtomicBool,
     /// The key, answered HELLOs' keys and, once committed, the session keys.
     keyring: crate::crypto::Keyring,
 }
@@ -359,6 +376,7 @@ impl<B: Payload> ReceiverShared<B> {
             end: AtomicU64::new(UNKNOWN_END),
             activity: AtomicU64::new(0),
             inbox: ArrayQueue::new(inbox_capacity.max(1)),
+            zeros: AtomicBool::new(false),
             keyring: crate::crypto::Keyring::default(),
         }
     }
@@ -383,6 +401,16 @@ impl<B: Payload> ReceiverShared<B> {
             self.end.store(e, Ordering::Relaxed);
         }
         self.serving.store(true, Ordering::Release);
+    }
+
+    /// Lets the lanes take ZEROS records (control owner, before [`ReceiverShared::serve`]).
+    pub fn set_zeros(&self, on: bool) {
+        self.zeros.store(on, Ordering::Release);
+    }
+
+    /// Whether the session takes ZEROS records; a lane drops them otherwise.
+    pub fn zeros(&self) -> bool {
+        self.zeros.load(Ordering::Acquire)
     }
 
     /// The session being served, if any.
@@ -439,11 +467,11 @@ impl<B: Payload> ReceiverShared<B> {
     }
 
     /// Hands an accepted chunk to the reassembler; gives it back if the queue is full.
-    pub fn push_inbox(&self, c: Chunk<B>) -> Result<(), Chunk<B>> {
+    pub fn push_inbox(&self, c: Chunk<Piece<B>>) -> Result<(), Chunk<Piece<B>>> {
         self.inbox.push(c)
     }
 
-    pub(crate) fn pop_inbox(&self) -> Option<Chunk<B>> {
+    pub(crate) fn pop_inbox(&self) -> Option<Chunk<Piece<B>>> {
         self.inbox.pop()
     }
 }
