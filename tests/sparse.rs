@@ -71,7 +71,12 @@ fn wire_bytes(stats: &serde_json::Value) -> u64 {
 
 /// One memif transfer of the image: the receiver writes FILE (or a pipe, read here, when
 /// `output` is `None`). Returns the sender's stats and the bytes read from the pipe.
-fn memif(t: &DpdkTest, output: Option<&Path>, recv_extra: &[&str], send_extra: &[&str]) -> (serde_json::Value, Vec<u8>) {
+fn memif(
+    t: &DpdkTest,
+    output: Option<&Path>,
+    recv_extra: &[&str],
+    send_extra: &[&str],
+) -> (serde_json::Value, Vec<u8>) {
     let (server, client) = memif_pair(t, 2, None);
     let input = t.path("in.img");
     sparse_image(&input, 13);
@@ -138,7 +143,13 @@ mod udp {
 
     /// One `--udp` transfer of the image to `out` (`Io::File` for a redirected stdout, or
     /// FILE); returns the sender's stats.
-    fn transfer(dir: &Path, out: &Path, to_stdout: bool, recv_extra: &[&str], send_extra: &[&str]) -> serde_json::Value {
+    fn transfer(
+        dir: &Path,
+        out: &Path,
+        to_stdout: bool,
+        recv_extra: &[&str],
+        send_extra: &[&str],
+    ) -> serde_json::Value {
         let p = free_udp_port();
         let input = dir.join("in.img");
         sparse_image(&input, 14);
@@ -202,7 +213,8 @@ mod udp {
             v
         });
         wait_udp_bound(p);
-        let s = spawn(dir.path(), &[bin(), "send", "--udp", &a, "-q", input.to_str().unwrap()], Io::Null, Io::Null, 120);
+        let s =
+            spawn(dir.path(), &[bin(), "send", "--udp", &a, "-q", input.to_str().unwrap()], Io::Null, Io::Null, 120);
         let _ = (s.ok(), r.ok());
         let got = reader.join().unwrap();
         let mut want = Vec::new();

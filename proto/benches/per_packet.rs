@@ -61,7 +61,9 @@ fn per_packet(packets: u64, zeros: bool) -> (Cost, Cost) {
     let mut rx_path = PathReceiver::new(0, 16, Duration::from_micros(250));
     let mut reasm: Reassembler<SharedBytes> = Reassembler::new(CHUNK as u64, window);
 
-    let data = SharedBytes::from((0..CHUNK).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] | 1).collect::<Vec<u8>>());
+    let data = SharedBytes::from(
+        (0..CHUNK).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] | 1).collect::<Vec<u8>>(),
+    );
     // Received datagrams are contiguous (header + payload) in the driver's mbuf.
     let mut wire = vec![vec![0u8; HEADER_LEN + CHUNK]; BATCH];
     let mut payloads: Vec<Option<SharedBytes>> = vec![None; BATCH];

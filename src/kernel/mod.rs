@@ -278,11 +278,19 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
         .map_err(bare),
         (Mode::Udp, _) if keyed => {
             let mut lazy = io::LazyOutput::new(a.file.as_deref());
-            udp::recv(k, &ep, &opts, &mut lazy, key, a.sparse, &mut progress, &mut started)
+            udp::recv(k, &ep, &opts, &mut lazy, udp::RecvChoice { key, sparse: a.sparse }, &mut progress, &mut started)
         }
         (Mode::Udp, Some(output)) => {
             let mut ready = io::LazyOutput::ready(output);
-            udp::recv(k, &ep, &opts, &mut ready, None, a.sparse, &mut progress, &mut started)
+            udp::recv(
+                k,
+                &ep,
+                &opts,
+                &mut ready,
+                udp::RecvChoice { key: None, sparse: a.sparse },
+                &mut progress,
+                &mut started,
+            )
         }
         (Mode::Raw, Some(output)) => raw::recv(&ep, &opts, output, &mut progress, &mut started)
             .map(|bytes| Report { bytes, ..Default::default() })

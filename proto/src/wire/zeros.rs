@@ -2,7 +2,7 @@
 
 use super::{be_u32, PacketType, WireError};
 
-mod zeros {
+mod body {
     crate::layout! { LEN: 4, _: 4 }
 }
 
@@ -18,14 +18,14 @@ pub struct ZerosRepr {
 
 impl ZerosRepr {
     /// Body length on the wire: the length and 4 reserved bytes.
-    pub const BODY_LEN: usize = zeros::END;
+    pub const BODY_LEN: usize = body::END;
 
     /// Parses a ZEROS body (its length only; the receiver checks it against the chunk).
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         if b.len() != Self::BODY_LEN {
             return Err(WireError::Malformed { kind: PacketType::Zeros, why: "wrong body length" });
         }
-        let len = be_u32(b, zeros::LEN);
+        let len = be_u32(b, body::LEN);
         if len == 0 {
             return Err(WireError::Malformed { kind: PacketType::Zeros, why: "empty zero run" });
         }
@@ -34,8 +34,8 @@ impl ZerosRepr {
 
     /// Writes the body into `b` ([`ZerosRepr::BODY_LEN`] bytes).
     pub fn emit(&self, b: &mut [u8]) {
-        b[zeros::LEN].copy_from_slice(&self.len.to_be_bytes());
-        b[zeros::LEN.end..Self::BODY_LEN].fill(0);
+        b[body::LEN].copy_from_slice(&self.len.to_be_bytes());
+        b[body::LEN.end..Self::BODY_LEN].fill(0);
     }
 }
 

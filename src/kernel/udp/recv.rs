@@ -19,8 +19,8 @@ use crate::impair::Impairer;
 use crate::kernel::addr::{self, Endpoint, SocketOptions};
 use crate::kernel::error::KernelError;
 use crate::kernel::io::LazyOutput;
-use crate::kernel::sparse::PieceWriter;
 use crate::kernel::options::Options;
+use crate::kernel::sparse::PieceWriter;
 use crate::kernel::{sys, Attempt, Report};
 use crate::report::{PathReport, Progress};
 
@@ -30,6 +30,15 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Most delivered chunks gathered into one write (the kernel's IOV_MAX is 1024).
 const DELIVER_BATCH: usize = 256;
+
+/// What the receiving end chooses for itself: its key and how zero runs reach the output.
+#[derive(Debug, Clone)]
+pub struct RecvChoice {
+    /// The pre-shared key: serve only senders that hold it.
+    pub key: Option<stripecat_proto::Psk>,
+    /// Zero runs as holes in a regular output file (`--no-sparse`: zeros written).
+    pub sparse: bool,
+}
 
 fn receiver_error(e: ReceiverError) -> KernelError {
     match e {
@@ -49,11 +58,11 @@ pub fn recv(
     ep: &Endpoint,
     opts: &SocketOptions,
     output: &mut LazyOutput<'_>,
-    key: Option<stripecat_proto::Psk>,
-    sparse: bool,
+    choice: RecvChoice,
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
+    let RecvChoice { key, sparse } = choice;
     let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Listen(listen) = ep else {
         return Err(bare(KernelError::Usage(
