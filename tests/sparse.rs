@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::data::random_bytes;
 use common::dpdk::DpdkTest;
 use common::read_json;
-use common::transfer::{assert_both_ok, finish, memif_pair, start, stripecat_args};
+use common::transfer::{assert_both_ok, finish, memif_pair, start, stripecat_args, Links};
 
 const MIB: u64 = 1 << 20;
 const LIMIT: Duration = Duration::from_secs(90);
@@ -137,6 +137,22 @@ fn memif_sender_no_sparse_sends_zeros_as_data() {
     assert_full(&output);
 }
 
+#[test]
+fn af_packet_zero_runs_become_holes() {
+    let Some(t) = DpdkTest::start("sparse-afp", LIMIT) else { return };
+    let l = Links::new("spa", 2);
+    let input = t.path("in.img");
+    sparse_image(&input, 16);
+    let output = t.path("out.img");
+    let r = l.start_recv(&t, Some(&output), &[], Stdio::null());
+    let s = l.start_send(&t, Some(&input), &[]);
+    let so = finish(s, LIMIT);
+    let ro = finish(r, LIMIT);
+    assert_both_ok(&so, &ro);
+    same_bytes(&input, &output);
+    assert_sparse(&output);
+}
+
 mod udp {
     use super::*;
     use common::kernel::{addr, bin, free_udp_port, scratch, spawn, wait_udp_bound, Io};
@@ -195,6 +211,20 @@ mod udp {
         let stats = transfer(dir.path(), &out2, false, &[], &["--no-sparse"]);
         assert!(wire_bytes(&stats) >= LEN, "{} wire bytes for {LEN}: {stats}", wire_bytes(&stats));
         assert_full(&out2);
+    }
+
+    #[test]
+    fn udp_zero_records_are_sealed_in_a_keyed_session() {
+        let dir = scratch();
+        let key = dir.path().join("k");
+        let k = key.to_str().unwrap();
+        let d = common::kernel::run(dir.path(), &[bin(), "keygen", k], 10);
+        assert_eq!(d.code(), Some(0), "{}", d.stderr);
+        let out = dir.path().join("out.img");
+        let stats = transfer(dir.path(), &out, false, &["--key-file", k], &["--key-file", k]);
+        assert_eq!(stats["authenticated"], true, "{stats}");
+        assert_sparse(&out);
+        assert!(wire_bytes(&stats) < LEN / 3, "{} wire bytes for {LEN}: {stats}", wire_bytes(&stats));
     }
 
     #[test]
