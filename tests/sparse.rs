@@ -69,6 +69,14 @@ fn wire_bytes(stats: &serde_json::Value) -> u64 {
     stats["paths"].as_array().expect("paths").iter().map(|p| p["bytes"].as_u64().unwrap_or(0)).sum()
 }
 
+/// Chunks the sender's paths sent as ZEROS records (`--stats-json`).
+fn zero_records(stats: &serde_json::Value) -> u64 {
+    stats["paths"].as_array().expect("paths").iter().map(|p| p["zero_records"].as_u64().unwrap_or(0)).sum()
+}
+
+/// Whole zero chunks of the image at least (8 KiB chunks or smaller: 28 MiB of zero runs).
+const MIN_RECORDS: u64 = 28 * MIB / 8192;
+
 /// One memif transfer of the image: the receiver writes FILE (or a pipe, read here, when
 /// `output` is `None`). Returns the sender's stats and the bytes read from the pipe.
 fn memif(
@@ -111,6 +119,7 @@ fn memif_zero_runs_become_holes_and_a_pipe_gets_every_byte() {
     assert_sparse(&output);
     // Zero chunks went as records: far fewer bytes on the wire than the stream.
     assert!(wire_bytes(&stats) < LEN / 3, "{} wire bytes for {LEN}: {stats}", wire_bytes(&stats));
+    assert!(zero_records(&stats) >= MIN_RECORDS, "{stats}");
 
     // To a pipe: the zeros are written out.
     let (_, piped) = memif(&t, None, &[], &[]);
@@ -133,6 +142,7 @@ fn memif_sender_no_sparse_sends_zeros_as_data() {
     let output = t.path("out.img");
     let (stats, _) = memif(&t, Some(&output), &[], &["--no-sparse"]);
     same_bytes(&input, &output);
+    assert_eq!(zero_records(&stats), 0, "{stats}");
     assert!(wire_bytes(&stats) >= LEN, "{} wire bytes for {LEN}: {stats}", wire_bytes(&stats));
     assert_full(&output);
 }
@@ -193,6 +203,7 @@ mod udp {
         let dir = scratch();
         let out = dir.path().join("out.img");
         let stats = transfer(dir.path(), &out, false, &[], &[]);
+        assert!(zero_records(&stats) >= MIN_RECORDS, "{stats}");
         assert_sparse(&out);
         assert!(wire_bytes(&stats) < LEN / 3, "{} wire bytes for {LEN}: {stats}", wire_bytes(&stats));
         let redirected = dir.path().join("stdout.img");
@@ -209,6 +220,7 @@ mod udp {
         assert_full(&out);
         let out2 = dir.path().join("out2.img");
         let stats = transfer(dir.path(), &out2, false, &[], &["--no-sparse"]);
+        assert_eq!(zero_records(&stats), 0, "{stats}");
         assert!(wire_bytes(&stats) >= LEN, "{} wire bytes for {LEN}: {stats}", wire_bytes(&stats));
         assert_full(&out2);
     }

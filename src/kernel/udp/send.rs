@@ -282,6 +282,7 @@ pub fn send(
             packets: st.packets,
             bytes: st.bytes,
             resends: st.resends,
+            zero_records: st.zero_records,
             lost: st.lost,
             ptos: st.ptos,
             downs: st.downs,
