@@ -62,7 +62,7 @@ pub use receiver::{Receiver, ReceiverError, ReceiverState, ReceiverStats};
 pub use receiver_lane::ReceiverLane;
 pub use sender::{Sender, SenderError, SenderState, SenderStats};
 pub use sender_lane::SenderLane;
-pub use shared::{Chunk, PushError, ReceiverShared, SenderShared};
+pub use shared::{Chunk, NextChunk, PushError, ReceiverShared, SenderShared};
 pub use stats::{DropCounters, DropReason};
 pub use time::{Duration, Instant};
 pub use transmit::Transmit;

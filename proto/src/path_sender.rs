@@ -480,13 +480,14 @@ impl<B: Payload> PathSender<B> {
             return None;
         }
         self.timers.stop(PathTimer::Pacing);
-        let (chunk, resend) = shared.next_chunk()?;
+        let next = shared.next_chunk()?;
+        let (chunk, resend) = (next.chunk, next.resend);
         let pn = self.next_pn;
         self.next_pn += 1;
         let len = chunk.payload.as_ref().len();
         // An all-zero chunk goes as its length (a ZEROS record) once the receiver took
-        // them; `is_zero` gives up on the first bytes of ordinary data.
-        let zeros = shared.zeros() && crate::payload::is_zero(chunk.payload.as_ref());
+        // them: checked when pushed, or here for a resend.
+        let zeros = next.zeros.unwrap_or_else(|| shared.zeros() && crate::payload::is_zero(chunk.payload.as_ref()));
         let kind = if zeros { PacketType::Zeros } else { PacketType::Data };
         let mut header = self.header(now, kind, shared.session_id(), pn);
         if shared.keyring().keyed() {

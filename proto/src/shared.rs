@@ -42,6 +42,18 @@ impl<B: AsRef<[u8]>> Chunk<B> {
     }
 }
 
+/// A chunk a path takes to send ([`SenderShared::next_chunk`]).
+#[derive(Debug)]
+pub struct NextChunk<B> {
+    /// The chunk.
+    pub chunk: Chunk<B>,
+    /// Whether it is sent again (lost, or re-injected).
+    pub resend: bool,
+    /// Whether it goes as a ZEROS record, when known (checked as it was pushed); `None`
+    /// for a resend, which the path checks itself.
+    pub zeros: Option<bool>,
+}
+
 /// Why [`SenderShared::push`] refused a chunk. The chunk is handed back.
 #[derive(Debug, Error)]
 pub enum PushError<B> {
@@ -87,7 +99,9 @@ pub struct SenderShared<B> {
     stopped: AtomicBool,
     /// All-zero chunks go as ZEROS records (the receiver accepted them).
     zeros: AtomicBool,
-    fresh: ArrayQueue<Chunk<B>>,
+    /// Fresh chunks, each with whether it goes as a ZEROS record (checked when pushed,
+    /// where the reader's data is freshest).
+    fresh: ArrayQueue<(Chunk<B>, bool)>,
     resend: SegQueue<Chunk<B>>,
     /// Chunks in `resend`; lets the hot path skip the queue with one relaxed load
     /// (popping an empty `SegQueue` costs several times more).
@@ -234,7 +248,9 @@ impl<B: Payload> SenderShared<B> {
         if offset + len > self.credit.load(Ordering::Acquire) {
             return Err(PushError::NoCredit(payload));
         }
-        if let Err(c) = self.fresh.push(Chunk { offset, payload }) {
+        // `is_zero` gives up on the first bytes of ordinary data.
+        let zeros = self.zeros() && crate::payload::is_zero(payload.as_ref());
+        if let Err((c, _)) = self.fresh.push((Chunk { offset, payload }, zeros)) {
             return Err(PushError::QueueFull(c.payload));
         }
         self.next_offset.store(offset + len, Ordering::Release);
@@ -332,16 +348,17 @@ impl<B: Payload> SenderShared<B> {
     }
 
     /// The next chunk to send: resends first (skipping what the receiver already
-    /// delivered), then fresh data. The flag says whether it is a resend.
-    pub fn next_chunk(&self) -> Option<(Chunk<B>, bool)> {
+    /// delivered), then fresh data.
+    pub fn next_chunk(&self) -> Option<NextChunk<B>> {
         while self.resend_pending.load(Ordering::Acquire) > 0 {
-            let Some(c) = self.resend.pop() else { break };
+            let Some(chunk) = self.resend.pop() else { break };
             self.resend_pending.fetch_sub(1, Ordering::Relaxed);
-            if c.end() > self.acked() {
-                return Some((c, true));
+            if chunk.end() > self.acked() {
+                // A resend was not checked: the path checks it (resends are few).
+                return Some(NextChunk { chunk, resend: true, zeros: None });
             }
         }
-        self.fresh.pop().map(|c| (c, false))
+        self.fresh.pop().map(|(chunk, zeros)| NextChunk { chunk, resend: false, zeros: Some(zeros) })
     }
 }
 
