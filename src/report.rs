@@ -43,6 +43,8 @@ pub struct PathReport {
     pub packets: u64,
     pub bytes: u64,
     pub resends: u64,
+    /// Chunks sent as ZEROS records (all zeros: their length, no payload).
+    pub zero_records: u64,
     /// Packets declared lost on this path.
     pub lost: u64,
     /// Probe timeouts on this path.

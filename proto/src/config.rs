@@ -57,6 +57,9 @@ pub struct SenderConfig {
     /// Keyed: log2 of the packets per path sealed under one key before the next epoch's;
     /// `None` picks [`crate::crypto::epoch_log2_for`] the number of paths.
     pub key_epoch_log2: Option<u8>,
+    /// Offer ZEROS records ([`crate::wire::HelloRepr::OPT_ZEROS`]): once the receiver
+    /// accepts, a chunk that is all zeros goes as its length instead of its bytes.
+    pub zeros: bool,
 }
 
 /// The path-MTU check ([`SenderConfig::path_probe`]): after the handshake, and again
@@ -117,6 +120,7 @@ impl Default for SenderConfig {
             path_probe: None,
             key: None,
             key_epoch_log2: None,
+            zeros: true,
         }
     }
 }
@@ -145,6 +149,9 @@ pub struct ReceiverConfig {
     /// Most HELLO handshakes (each a Diffie-Hellman) answered per second; more are
     /// dropped as `RateLimited`.
     pub hellos_per_second: u32,
+    /// Take all-zero chunks as ZEROS records when the sender offers them
+    /// ([`crate::wire::HelloRepr::OPT_ZEROS`]); delivered as [`crate::Piece::Zeros`].
+    pub zeros: bool,
 }
 
 impl Default for ReceiverConfig {
@@ -159,6 +166,7 @@ impl Default for ReceiverConfig {
             inbox_chunks: 4096,
             key: None,
             hellos_per_second: 100,
+            zeros: true,
         }
     }
 }

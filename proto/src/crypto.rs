@@ -152,7 +152,7 @@ impl Space {
     /// The space a packet type's number belongs to.
     pub fn of(kind: PacketType) -> Space {
         match kind {
-            PacketType::Data | PacketType::Ping | PacketType::Ack => Space::Path,
+            PacketType::Data | PacketType::Ping | PacketType::Zeros | PacketType::Ack => Space::Path,
             _ => Space::Control,
         }
     }

@@ -123,7 +123,7 @@ impl Incoming {
     /// control.
     pub fn receiver_route(&self) -> Route {
         match self.repr.frame {
-            Frame::Data | Frame::Ping => Route::Path(self.repr.header.path_id),
+            Frame::Data | Frame::Ping | Frame::Zeros(_) => Route::Path(self.repr.header.path_id),
             _ => Route::Control,
         }
     }

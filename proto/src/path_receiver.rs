@@ -4,7 +4,7 @@
 //! Lives on the lcore that polls the path. It never touches the reorder window: accepted
 //! chunks go to the reassembler through [`ReceiverShared`]'s MPSC queue.
 
-use crate::payload::Payload;
+use crate::payload::{Payload, Piece};
 use crate::shared::{Chunk, ReceiverShared};
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
@@ -202,10 +202,41 @@ impl PathReceiver {
         payload: B,
         shared: &ReceiverShared<B>,
     ) -> Result<(), DropReason> {
+        self.handle_piece(now, header, Piece::Bytes(payload), shared)
+    }
+
+    /// A ZEROS record arrived on this path: `len` zero bytes at the header's offset.
+    /// Checked exactly like the DATA packet it stands for (chunk shape, stream end,
+    /// window); refused as `Unexpected` in a session that did not accept zero records,
+    /// and as `BadChunk` when longer than a chunk.
+    pub fn handle_zeros<B: Payload>(
+        &mut self,
+        now: Instant,
+        header: &HeaderRepr,
+        len: u32,
+        shared: &ReceiverShared<B>,
+    ) -> Result<(), DropReason> {
         if header.path_id != self.id {
             return Err(DropReason::UnknownPath);
         }
-        let len = payload.as_ref().len() as u64;
+        if !shared.zeros() {
+            return Err(DropReason::Unexpected);
+        }
+        let len = u16::try_from(len).map_err(|_| DropReason::BadChunk)?;
+        self.handle_piece(now, header, Piece::Zeros(len), shared)
+    }
+
+    fn handle_piece<B: Payload>(
+        &mut self,
+        now: Instant,
+        header: &HeaderRepr,
+        payload: Piece<B>,
+        shared: &ReceiverShared<B>,
+    ) -> Result<(), DropReason> {
+        if header.path_id != self.id {
+            return Err(DropReason::UnknownPath);
+        }
+        let len = payload.len() as u64;
         let chunk = shared.chunk_size();
         let offset = header.offset;
         let end = offset.checked_add(len).ok_or(DropReason::BadChunk)?;

@@ -15,7 +15,7 @@ use crate::shared::{Chunk, SenderShared};
 use crate::time::{Duration, Instant};
 use crate::timer::TimerTable;
 use crate::transmit::Transmit;
-use crate::wire::{AckRepr, Flags, Frame, HeaderRepr, PacketType, Repr, HEADER_LEN};
+use crate::wire::{AckRepr, Flags, Frame, HeaderRepr, PacketType, Repr, ZerosRepr, HEADER_LEN};
 use crate::Payload;
 
 /// Health of a path as the sender sees it.
@@ -92,6 +92,8 @@ pub struct PathSenderStats {
     pub bytes: u64,
     /// DATA packets that carried a resent chunk.
     pub resends: u64,
+    /// Chunks sent as ZEROS records (all zeros: their length, no payload).
+    pub zero_records: u64,
     /// Packets declared lost.
     pub lost: u64,
     /// Probe timeouts.
@@ -478,20 +480,25 @@ impl<B: Payload> PathSender<B> {
             return None;
         }
         self.timers.stop(PathTimer::Pacing);
-        let (chunk, resend) = shared.next_chunk()?;
+        let next = shared.next_chunk()?;
+        let (chunk, resend) = (next.chunk, next.resend);
         let pn = self.next_pn;
         self.next_pn += 1;
         let len = chunk.payload.as_ref().len();
-        let mut header = self.header(now, PacketType::Data, shared.session_id(), pn);
+        // An all-zero chunk goes as its length (a ZEROS record) once the receiver took
+        // them: checked when pushed, or here for a resend.
+        let zeros = next.zeros.unwrap_or_else(|| shared.zeros() && crate::payload::is_zero(chunk.payload.as_ref()));
+        let kind = if zeros { PacketType::Zeros } else { PacketType::Data };
+        let mut header = self.header(now, kind, shared.session_id(), pn);
         if shared.keyring().keyed() {
             header.flags.0 |= Flags::SEALED;
         }
         header.offset = chunk.offset;
-        header.length = len as u16;
+        header.length = if zeros { ZerosRepr::BODY_LEN as u16 } else { len as u16 };
         if shared.end() == Some(chunk.end()) {
             header.flags.0 |= Flags::ACK_NOW;
         }
-        let size = (HEADER_LEN + len) as u32;
+        let size = (HEADER_LEN + header.length as usize) as u32;
         self.sent.push(
             pn,
             SentPacket { time_sent: now, size, data: Some((chunk.offset, chunk.payload.clone())), reinjected: false },
@@ -505,6 +512,11 @@ impl<B: Payload> PathSender<B> {
         }
         if self.timers.get(PathTimer::Loss).is_none() {
             self.arm_loss_timer();
+        }
+        if zeros {
+            self.stats.zero_records += 1;
+            let frame = Frame::Zeros(ZerosRepr { len: len as u32 });
+            return Some(Transmit { path: self.id, repr: Repr { header, frame }, payload: None, pad_to: 0 });
         }
         Some(Transmit {
             path: self.id,

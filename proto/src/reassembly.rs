@@ -6,14 +6,14 @@
 //! `offset / chunk_size`: O(1) placement and delivery, no tree, no allocation after
 //! start-up. Memory is bounded by the slot count, whatever arrives.
 
-use crate::payload::Payload;
+use crate::payload::{Payload, Piece};
 use crate::shared::{Chunk, ReceiverShared};
 use crate::stats::{DropCounters, DropReason};
 
 /// The reorder window of one session.
 #[derive(Debug)]
 pub struct Reassembler<B> {
-    slots: Vec<Option<B>>,
+    slots: Vec<Option<Piece<B>>>,
     chunk: u64,
     delivered: u64,
     held: usize,
@@ -61,7 +61,7 @@ impl<B: Payload> Reassembler<B> {
 
     /// Places one chunk. Re-validates everything (lcores checked against a possibly
     /// stale delivered offset).
-    pub fn insert(&mut self, c: Chunk<B>, shared: &ReceiverShared<B>) -> Result<(), DropReason> {
+    pub fn insert(&mut self, c: Chunk<Piece<B>>, shared: &ReceiverShared<B>) -> Result<(), DropReason> {
         let len = c.payload.as_ref().len() as u64;
         let end = c.offset.checked_add(len).ok_or(DropReason::BadChunk)?;
         if len == 0 || len > self.chunk || !c.offset.is_multiple_of(self.chunk) {
@@ -102,7 +102,7 @@ impl<B: Payload> Reassembler<B> {
 
     /// The next in-order chunk, if present. Advances the delivered offset (and with it
     /// the flow-control credit the paths advertise).
-    pub fn poll_deliver(&mut self, shared: &ReceiverShared<B>) -> Option<B> {
+    pub fn poll_deliver(&mut self, shared: &ReceiverShared<B>) -> Option<Piece<B>> {
         let i = self.slot(self.delivered);
         let b = self.slots[i].take()?;
         self.held -= 1;
@@ -117,8 +117,8 @@ mod tests {
     use super::*;
     use crate::SharedBytes;
 
-    fn chunk(off: u64, len: usize) -> Chunk<SharedBytes> {
-        Chunk { offset: off, payload: SharedBytes::from(vec![off as u8; len]) }
+    fn chunk(off: u64, len: usize) -> Chunk<Piece<SharedBytes>> {
+        Chunk { offset: off, payload: Piece::Bytes(SharedBytes::from(vec![off as u8; len])) }
     }
 
     #[test]
@@ -146,5 +146,28 @@ mod tests {
         assert_eq!(r.poll_deliver(&shared).unwrap().as_ref().len(), 2);
         assert_eq!(shared.delivered(), 18);
         assert_eq!(r.held(), 0);
+    }
+
+    #[test]
+    fn zero_runs_take_slots_like_data() {
+        let shared = ReceiverShared::new(16);
+        shared.serve(1, 4, 16, None);
+        let mut r = Reassembler::<SharedBytes>::new(4, 16);
+        let zeros = |off, n| Chunk { offset: off, payload: Piece::Zeros(n) };
+        assert_eq!(r.insert(zeros(4, 4), &shared), Ok(()));
+        assert_eq!(r.insert(zeros(4, 4), &shared), Err(DropReason::Duplicate));
+        assert_eq!(r.insert(chunk(4, 4), &shared), Err(DropReason::Duplicate));
+        assert_eq!(r.insert(zeros(6, 4), &shared), Err(DropReason::BadChunk));
+        assert_eq!(r.insert(zeros(8, 5), &shared), Err(DropReason::BadChunk));
+        assert_eq!(r.insert(zeros(8, 0), &shared), Err(DropReason::BadChunk));
+        assert_eq!(r.insert(zeros(16, 4), &shared), Err(DropReason::OutOfWindow));
+        r.insert(chunk(0, 4), &shared).unwrap();
+        // A short zero run ends the stream like a short chunk.
+        r.insert(zeros(8, 3), &shared).unwrap();
+        assert_eq!(shared.end(), Some(11));
+        let got: Vec<(Option<usize>, usize)> =
+            std::iter::from_fn(|| r.poll_deliver(&shared)).map(|p| (p.zeros(), p.len())).collect();
+        assert_eq!(got, vec![(None, 4), (Some(4), 4), (Some(3), 3)]);
+        assert_eq!(shared.delivered(), 11);
     }
 }

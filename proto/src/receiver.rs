@@ -37,7 +37,7 @@ use crate::wire::{
     FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, RejectReason, Repr, ResetReason, ResetRepr,
     Verdict,
 };
-use crate::Payload;
+use crate::{Payload, Piece};
 
 /// Why a receiving session failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -358,19 +358,19 @@ impl<B: Payload> Receiver<B> {
         if matches!(self.state, ReceiverState::Failed(_)) {
             return Err(DropReason::Unexpected);
         }
-        if !self.lane.drives(h.path_id) && matches!(repr.frame, Frame::Data | Frame::Ping) {
+        if !self.lane.drives(h.path_id) && matches!(repr.frame, Frame::Data | Frame::Ping | Frame::Zeros(_)) {
             // The driver routes the DATA and PING of a path split off to its lane.
             return Err(DropReason::UnknownPath);
         }
         if incoming.authenticated()
-            && !matches!(repr.frame, Frame::Data | Frame::Ping)
+            && !matches!(repr.frame, Frame::Data | Frame::Ping | Frame::Zeros(_))
             && !self.control_replay.accept(h.packet_number)
         {
             return Err(DropReason::Replayed);
         }
         self.touch(now, h.path_id);
         match repr.frame {
-            Frame::Data => {
+            Frame::Data | Frame::Zeros(_) => {
                 self.lane.handle_path_packet(now, incoming, datagram)?;
                 if let Some(r) = &mut self.reassembler {
                     r.drain_inbox(&self.shared);
@@ -457,7 +457,7 @@ impl<B: Payload> Receiver<B> {
                 // Our HELLO-ACK was lost: answer again (keyed: the same message 2).
                 let frame = self.hello_ack.clone().unwrap_or_else(|| {
                     let window = self.reassembler.as_ref().map_or(0, |r| r.window());
-                    Frame::HelloAck(Box::new(settled_ack(&hello, served.chunk_size, window)))
+                    Frame::HelloAck(Box::new(settled_ack(&hello, served.chunk_size, window, self.config.zeros)))
                 });
                 self.queue_control(now, path, s, frame, h.timestamp);
                 self.touch(now, path);
@@ -508,7 +508,7 @@ impl<B: Payload> Receiver<B> {
         if let (Some(psk), Some(message)) = (self.shared.keyring().psk(), hello.handshake) {
             // Keyed: answer with Noise message 2 and keep the keys, but commit to nothing
             // (no reassembler, no output) until the sender's CONFIRM opens under them.
-            let mut body = settled_ack(&hello, chunk, window);
+            let mut body = settled_ack(&hello, chunk, window, self.config.zeros);
             body.options |= HelloRepr::KEYED;
             if !crypto::EPOCH_LOG2_RANGE.contains(&hello.key_epoch) {
                 reject(self, RejectReason::Refused);
@@ -533,7 +533,7 @@ impl<B: Payload> Receiver<B> {
             return Ok(());
         }
         self.commit(now, path, h.session_id, served);
-        let frame = Frame::HelloAck(Box::new(settled_ack(&hello, chunk, window)));
+        let frame = Frame::HelloAck(Box::new(settled_ack(&hello, chunk, window, self.config.zeros)));
         self.queue_control(now, path, h.session_id, frame, h.timestamp);
         Ok(())
     }
@@ -565,6 +565,7 @@ impl<B: Payload> Receiver<B> {
     /// window, the shared state, the digest.
     fn commit(&mut self, now: Instant, path: u16, session: u64, served: HelloRepr) {
         let reassembler = Reassembler::new(served.chunk_size as u64, self.config.window);
+        self.shared.set_zeros(self.config.zeros && served.options & HelloRepr::OPT_ZEROS != 0);
         self.shared.serve(session, served.chunk_size as u64, reassembler.window(), served.total_len);
         self.reassembler = Some(reassembler);
         self.session = Some((session, served));
@@ -670,8 +671,10 @@ impl<B: Payload> Receiver<B> {
             || self.reassembler.as_ref().is_some_and(|r| r.can_deliver())
     }
 
-    /// The next in-order chunk for the application. Delivering advances the credit.
-    pub fn poll_deliver(&mut self) -> Option<B> {
+    /// The next in-order piece for the application: a chunk by handle, or (in a
+    /// session that took ZEROS records) a run of zeros, whose bytes read as zeros.
+    /// Delivering advances the credit.
+    pub fn poll_deliver(&mut self) -> Option<Piece<B>> {
         let r = self.reassembler.as_mut()?;
         r.drain_inbox(&self.shared);
         let b = r.poll_deliver(&self.shared)?;
@@ -735,9 +738,10 @@ impl<B: Payload> Receiver<B> {
 }
 
 /// The acceptance of `hello` at chunk size `chunk` (smaller than asked only when the
-/// HELLO allowed it).
-fn settled_ack(hello: &HelloRepr, chunk: u16, window: u64) -> HelloAckRepr {
-    let options = hello.options & HelloRepr::OPT_SETTLE_CHUNK;
+/// HELLO allowed it), taking ZEROS records when it offers them and `zeros` allows.
+fn settled_ack(hello: &HelloRepr, chunk: u16, window: u64, zeros: bool) -> HelloAckRepr {
+    let zeros = if zeros { HelloRepr::OPT_ZEROS } else { 0 };
+    let options = hello.options & (HelloRepr::OPT_SETTLE_CHUNK | zeros);
     let chunk_size = if chunk < hello.chunk_size { chunk } else { 0 };
     HelloAckRepr { reject: None, options, chunk_size, window, handshake: None }
 }

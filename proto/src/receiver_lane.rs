@@ -162,6 +162,7 @@ impl<B: Payload> ReceiverLane<B> {
         match incoming.repr.frame {
             Frame::Data => path.handle_data(now, h, datagram.narrow(incoming.payload.clone()), shared),
             Frame::Ping => path.handle_ping(now, h),
+            Frame::Zeros(z) => path.handle_zeros(now, h, z.len, shared),
             _ => Err(DropReason::Unexpected),
         }
     }

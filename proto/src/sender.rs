@@ -181,7 +181,8 @@ impl<B: Payload> Sender<B> {
             paths: config.paths.max(1),
             digest: config.digest,
             options: if keyed { HelloRepr::KEYED } else { 0 }
-                | if config.settle_chunk { HelloRepr::OPT_SETTLE_CHUNK } else { 0 },
+                | if config.settle_chunk { HelloRepr::OPT_SETTLE_CHUNK } else { 0 }
+                | if config.zeros { HelloRepr::OPT_ZEROS } else { 0 },
             total_len: config.total_len,
             key_epoch: if keyed { epoch } else { 0 },
             handshake: None,
@@ -305,6 +306,7 @@ impl<B: Payload> Sender<B> {
             s.paths.packets += ps.packets;
             s.paths.bytes += ps.bytes;
             s.paths.resends += ps.resends;
+            s.paths.zero_records += ps.zero_records;
             s.paths.lost += ps.lost;
             s.paths.ptos += ps.ptos;
             s.paths.acks += ps.acks;
@@ -493,6 +495,7 @@ impl<B: Payload> Sender<B> {
                     }
                     self.shared.settle_chunk_size(ha.chunk_size);
                 }
+                self.shared.set_zeros(self.config.zeros && ha.options & HelloRepr::OPT_ZEROS != 0);
                 self.state = SenderState::Transfer;
                 if !self.send_confirm {
                     self.timers.stop(Timer::Hello);
@@ -524,7 +527,7 @@ impl<B: Payload> Sender<B> {
                 self.fail(SenderError::PeerReset { reason: r.reason, offset: r.offset }, r.reason);
                 self.send_reset = None;
             }
-            Frame::Hello(_) | Frame::Data | Frame::Fin(_) | Frame::Ping | Frame::Confirm => {
+            Frame::Hello(_) | Frame::Data | Frame::Fin(_) | Frame::Ping | Frame::Confirm | Frame::Zeros(_) => {
                 return Err(DropReason::Unexpected)
             }
         }

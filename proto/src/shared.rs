@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use thiserror::Error;
 
-use crate::payload::Payload;
+use crate::payload::{Payload, Piece};
 use crate::rate_limit::RateLimit;
 use crate::time::Instant;
 
@@ -40,6 +40,18 @@ impl<B: AsRef<[u8]>> Chunk<B> {
     pub fn end(&self) -> u64 {
         self.offset + self.payload.as_ref().len() as u64
     }
+}
+
+/// A chunk a path takes to send ([`SenderShared::next_chunk`]).
+#[derive(Debug)]
+pub struct NextChunk<B> {
+    /// The chunk.
+    pub chunk: Chunk<B>,
+    /// Whether it is sent again (lost, or re-injected).
+    pub resend: bool,
+    /// Whether it goes as a ZEROS record, when known (checked as it was pushed); `None`
+    /// for a resend, which the path checks itself.
+    pub zeros: Option<bool>,
 }
 
 /// Why [`SenderShared::push`] refused a chunk. The chunk is handed back.
@@ -85,7 +97,11 @@ pub struct SenderShared<B> {
     chunk_size: AtomicU64,
     established: AtomicBool,
     stopped: AtomicBool,
-    fresh: ArrayQueue<Chunk<B>>,
+    /// All-zero chunks go as ZEROS records (the receiver accepted them).
+    zeros: AtomicBool,
+    /// Fresh chunks, each with whether it goes as a ZEROS record (checked when pushed,
+    /// where the reader's data is freshest).
+    fresh: ArrayQueue<(Chunk<B>, bool)>,
     resend: SegQueue<Chunk<B>>,
     /// Chunks in `resend`; lets the hot path skip the queue with one relaxed load
     /// (popping an empty `SegQueue` costs several times more).
@@ -116,6 +132,7 @@ impl<B: Payload> SenderShared<B> {
             chunk_size: AtomicU64::new(chunk_size.max(1) as u64),
             established: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            zeros: AtomicBool::new(false),
             fresh: ArrayQueue::new(fresh_capacity.max(1)),
             resend: SegQueue::new(),
             resend_pending: AtomicUsize::new(0),
@@ -231,7 +248,9 @@ impl<B: Payload> SenderShared<B> {
         if offset + len > self.credit.load(Ordering::Acquire) {
             return Err(PushError::NoCredit(payload));
         }
-        if let Err(c) = self.fresh.push(Chunk { offset, payload }) {
+        // `is_zero` gives up on the first bytes of ordinary data.
+        let zeros = self.zeros() && crate::payload::is_zero(payload.as_ref());
+        if let Err((c, _)) = self.fresh.push((Chunk { offset, payload }, zeros)) {
             return Err(PushError::QueueFull(c.payload));
         }
         self.next_offset.store(offset + len, Ordering::Release);
@@ -281,6 +300,18 @@ impl<B: Payload> SenderShared<B> {
         delivered > self.acked.load(Ordering::Relaxed) && self.acked.fetch_max(delivered, Ordering::AcqRel) < delivered
     }
 
+    /// Lets paths carry all-zero chunks as ZEROS records (control owner, at the
+    /// HELLO-ACK that accepted [`crate::wire::HelloRepr::OPT_ZEROS`]).
+    pub fn set_zeros(&self, on: bool) {
+        self.zeros.store(on, Ordering::Release);
+    }
+
+    /// Whether all-zero chunks go as ZEROS records.
+    #[inline]
+    pub fn zeros(&self) -> bool {
+        self.zeros.load(Ordering::Relaxed)
+    }
+
     /// Lets paths send data (after HELLO-ACK).
     pub fn set_established(&self) {
         self.established.store(true, Ordering::Release);
@@ -317,16 +348,17 @@ impl<B: Payload> SenderShared<B> {
     }
 
     /// The next chunk to send: resends first (skipping what the receiver already
-    /// delivered), then fresh data. The flag says whether it is a resend.
-    pub fn next_chunk(&self) -> Option<(Chunk<B>, bool)> {
+    /// delivered), then fresh data.
+    pub fn next_chunk(&self) -> Option<NextChunk<B>> {
         while self.resend_pending.load(Ordering::Acquire) > 0 {
-            let Some(c) = self.resend.pop() else { break };
+            let Some(chunk) = self.resend.pop() else { break };
             self.resend_pending.fetch_sub(1, Ordering::Relaxed);
-            if c.end() > self.acked() {
-                return Some((c, true));
+            if chunk.end() > self.acked() {
+                // A resend was not checked: the path checks it (resends are few).
+                return Some(NextChunk { chunk, resend: true, zeros: None });
             }
         }
-        self.fresh.pop().map(|c| (c, false))
+        self.fresh.pop().map(|(chunk, zeros)| NextChunk { chunk, resend: false, zeros: Some(zeros) })
     }
 }
 
@@ -342,7 +374,9 @@ pub struct ReceiverShared<B> {
     /// Packets the lanes other than the control lane accepted (a sign of life that
     /// the control lane's idle timeout must see).
     activity: AtomicU64,
-    inbox: ArrayQueue<Chunk<B>>,
+    inbox: ArrayQueue<Chunk<Piece<B>>>,
+    /// The session takes ZEROS records (its HELLO asked, this receiver accepted).
+    zeros: AtomicBool,
     /// The key, answered HELLOs' keys and, once committed, the session keys.
     keyring: crate::crypto::Keyring,
 }
@@ -359,6 +393,7 @@ impl<B: Payload> ReceiverShared<B> {
             end: AtomicU64::new(UNKNOWN_END),
             activity: AtomicU64::new(0),
             inbox: ArrayQueue::new(inbox_capacity.max(1)),
+            zeros: AtomicBool::new(false),
             keyring: crate::crypto::Keyring::default(),
         }
     }
@@ -383,6 +418,16 @@ impl<B: Payload> ReceiverShared<B> {
             self.end.store(e, Ordering::Relaxed);
         }
         self.serving.store(true, Ordering::Release);
+    }
+
+    /// Lets the lanes take ZEROS records (control owner, before [`ReceiverShared::serve`]).
+    pub fn set_zeros(&self, on: bool) {
+        self.zeros.store(on, Ordering::Release);
+    }
+
+    /// Whether the session takes ZEROS records; a lane drops them otherwise.
+    pub fn zeros(&self) -> bool {
+        self.zeros.load(Ordering::Acquire)
     }
 
     /// The session being served, if any.
@@ -439,11 +484,11 @@ impl<B: Payload> ReceiverShared<B> {
     }
 
     /// Hands an accepted chunk to the reassembler; gives it back if the queue is full.
-    pub fn push_inbox(&self, c: Chunk<B>) -> Result<(), Chunk<B>> {
+    pub fn push_inbox(&self, c: Chunk<Piece<B>>) -> Result<(), Chunk<Piece<B>>> {
         self.inbox.push(c)
     }
 
-    pub(crate) fn pop_inbox(&self) -> Option<Chunk<B>> {
+    pub(crate) fn pop_inbox(&self) -> Option<Chunk<Piece<B>>> {
         self.inbox.pop()
     }
 }

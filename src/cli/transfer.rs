@@ -173,6 +173,7 @@ impl EndArgs {
             digest,
             congestion,
             rate_limit: None,
+            sparse: true,
             report: self.report.plan(),
             key: self.key.load()?,
         })
@@ -207,6 +208,11 @@ pub struct SendArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub rate: Option<u64>,
 
+    /// Send all-zero chunks as data: by default (DPDK and --udp) a chunk of zeros goes
+    /// as a short ZEROS record (its length, no payload).
+    #[arg(long)]
+    pub no_sparse: bool,
+
     /// FILE to send; stdin when absent or '-'.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -216,6 +222,12 @@ pub struct SendArgs {
 pub struct RecvArgs {
     #[command(flatten)]
     pub end: EndArgs,
+
+    /// Write zero runs out as zeros: by default (DPDK and --udp) a run the sender carried
+    /// as a ZEROS record becomes a hole in a regular output file (a pipe or device gets
+    /// the zeros either way).
+    #[arg(long)]
+    pub no_sparse: bool,
 
     /// FILE to write; stdout when absent or '-'.
     #[arg(value_name = "FILE")]
@@ -242,6 +254,7 @@ impl SendArgs {
             digest: self.digest.algorithm(),
             congestion: self.cc,
             rate_limit: self.rate,
+            sparse: !self.no_sparse,
             input: file_arg(&self.file),
             key: self.end.key.load()?,
             report: self.end.report.plan(),
@@ -253,6 +266,7 @@ impl SendArgs {
     pub fn kernel_plan(&self) -> Result<kernel::Plan, Failure> {
         Ok(kernel::Plan {
             rate_limit: self.rate,
+            sparse: !self.no_sparse,
             ..self.end.kernel_plan(&self.file, self.digest.algorithm(), self.cc)?
         })
     }
@@ -268,6 +282,7 @@ impl RecvArgs {
             udp_port: self.end.plane.udp_port,
             busy_poll: self.end.plane.busy_poll,
             output: file_arg(&self.file),
+            sparse: !self.no_sparse,
             report: self.end.report.plan(),
             verbose,
         })
@@ -275,7 +290,10 @@ impl RecvArgs {
 
     /// The plain plan `kernel::recv` takes (digest and congestion are the sender's choice).
     pub fn kernel_plan(&self) -> Result<kernel::Plan, Failure> {
-        self.end.kernel_plan(&self.file, DigestAlgorithm::None, CongestionConfig::default())
+        Ok(kernel::Plan {
+            sparse: !self.no_sparse,
+            ..self.end.kernel_plan(&self.file, DigestAlgorithm::None, CongestionConfig::default())?
+        })
     }
 }
 

@@ -14,7 +14,8 @@
 //! 4. Every lane runs the one loop, `lane.rs::run_lane`: it asks its paths for
 //!    transmits and `framing.rs` builds each frame: a fresh header mbuf with the
 //!    payload mbuf chained behind it, so data waiting for its ACK is resent by
-//!    reference, never copied. Frames wait in the queue's transmit buffer
+//!    reference, never copied (a chunk of zeros goes as a short ZEROS record
+//!    instead, the mbuf kept for a resend). Frames wait in the queue's transmit buffer
 //!    (`members/queue.rs`) and leave in bursts.
 //! 5. At the receiver the same loop bursts frames in, classifies and parses each
 //!    once (`framing.rs`, `Incoming`), and moves a frame polled by the wrong lane to
@@ -23,7 +24,8 @@
 //!    reassembler's **chunk inbox** (`ReceiverShared`) and ACKs along the route it
 //!    came; lane 0 runs the reassembler and pushes in-order payloads onto the
 //!    **writer queue**.
-//! 7. The writer thread (`io/writer.rs`) writes them with `writev` and frees them in bulk;
+//! 7. The writer thread (`io/writer.rs`) writes them with `writev` and frees them in bulk
+//!    (a zero run, a ZEROS record with no mbuf, becomes a hole: `kernel/sparse.rs`);
 //!    `recv.rs` reports once the FIN's digest matched what was written.
 //!
 //! `selftest.rs` runs both ends in one process over ring ports, through the same

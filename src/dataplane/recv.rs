@@ -34,6 +34,8 @@ pub struct RecvPlan {
     pub busy_poll: bool,
     /// FILE, or stdout when `None`.
     pub output: Option<PathBuf>,
+    /// Zero runs as holes in a regular output file (off with `--no-sparse`).
+    pub sparse: bool,
     /// Pre-shared key: serve only senders that hold it, encrypted.
     pub key: Option<stripecat_proto::Psk>,
     pub report: ReportPlan,
@@ -74,7 +76,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     });
     let writer_queue = Arc::new(ArrayQueue::new(WRITER_QUEUE));
     let writer = Arc::new(WriterShared::default());
-    let writer_thread = io::spawn_writer(&plane.eal, output, writer_queue.clone(), writer.clone())
+    let writer_thread = io::spawn_writer(&plane.eal, output, writer_queue.clone(), writer.clone(), plan.sparse)
         .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the writer thread: {e}")))?;
 
     let clock = TscClock::new(plane.eal.tsc_hz());

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 use stripecat_proto::wire::{PacketType, ResetReason};
+use stripecat_proto::Piece;
 use stripecat_proto::{
     DropReason, Incoming, Instant, Payload, Receiver, ReceiverError, ReceiverLane, ReceiverState, Route, Transmit,
 };
@@ -63,7 +64,7 @@ const LINGER_QUIET_MEMIF_US: u64 = 500_000;
 /// Lane 0's control role.
 pub struct RecvControl {
     /// In-order payloads for the writer thread.
-    pub writer_queue: Arc<ArrayQueue<MbufPayload>>,
+    pub writer_queue: Arc<ArrayQueue<Piece<MbufPayload>>>,
     pub writer: Arc<WriterShared>,
     pub progress: Progress,
     /// When the verdict was reached (the summary's end of transfer).
@@ -80,7 +81,7 @@ pub struct RecvControl {
 
 impl RecvControl {
     pub fn new(
-        writer_queue: Arc<ArrayQueue<MbufPayload>>,
+        writer_queue: Arc<ArrayQueue<Piece<MbufPayload>>>,
         writer: Arc<WriterShared>,
         progress: Progress,
         interrupted: Box<dyn Fn() -> bool + Send>,

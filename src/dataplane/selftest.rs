@@ -178,7 +178,7 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     });
     let writer_queue = Arc::new(ArrayQueue::new(WRITER_QUEUE));
     let writer = Arc::new(WriterShared::default());
-    let writer_thread = io::spawn_writer(&rx.eal, io::Output::Open(output), writer_queue.clone(), writer.clone())
+    let writer_thread = io::spawn_writer(&rx.eal, io::Output::Open(output), writer_queue.clone(), writer.clone(), true)
         .map_err(|e| Failure::new(ExitCode::Other, format!("writer thread: {e}")))?;
     let r_layout = Layout { lanes: 1, queues: 1, paths: links, side: Side::Recv };
     // Every ring link on one flat subnet: the sender at .1, the receiver at .2.

@@ -48,6 +48,8 @@ pub struct SendPlan {
     pub congestion: stripecat_proto::CongestionConfig,
     /// `--rate`: the session's payload cap, bytes per second.
     pub rate_limit: Option<u64>,
+    /// All-zero chunks as ZEROS records (off with `--no-sparse`).
+    pub sparse: bool,
     /// FILE, or stdin when `None`.
     pub input: Option<PathBuf>,
     /// Pre-shared key: authenticate and encrypt the session.
@@ -93,6 +95,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
             interval: PATH_PROBE_INTERVAL,
         }),
         key: plan.key.clone(),
+        zeros: plan.sparse,
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());

@@ -97,6 +97,7 @@ pub fn send_summary(
                 packets: ps.packets,
                 bytes: ps.bytes,
                 resends: ps.resends,
+                zero_records: ps.zero_records,
                 lost: ps.lost,
                 ptos: ps.ptos,
                 downs: ps.downs,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod io;
 pub mod options;
 pub mod raw;
+pub mod sparse;
 pub mod striped;
 pub mod sys;
 pub mod tcp;
@@ -213,7 +214,13 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
             &ep,
             &opts,
             input,
-            udp::SessionChoice { digest: alg, congestion: a.congestion, rate_limit: a.rate_limit, key },
+            udp::SessionChoice {
+                digest: alg,
+                congestion: a.congestion,
+                rate_limit: a.rate_limit,
+                key,
+                sparse: a.sparse,
+            },
             &mut progress,
             &mut started,
         ),
@@ -273,11 +280,19 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
         .map_err(bare),
         (Mode::Udp, _) if keyed => {
             let mut lazy = io::LazyOutput::new(a.file.as_deref());
-            udp::recv(k, &ep, &opts, &mut lazy, key, &mut progress, &mut started)
+            udp::recv(k, &ep, &opts, &mut lazy, udp::RecvChoice { key, sparse: a.sparse }, &mut progress, &mut started)
         }
         (Mode::Udp, Some(output)) => {
             let mut ready = io::LazyOutput::ready(output);
-            udp::recv(k, &ep, &opts, &mut ready, None, &mut progress, &mut started)
+            udp::recv(
+                k,
+                &ep,
+                &opts,
+                &mut ready,
+                udp::RecvChoice { key: None, sparse: a.sparse },
+                &mut progress,
+                &mut started,
+            )
         }
         (Mode::Raw, Some(output)) => raw::recv(&ep, &opts, output, &mut progress, &mut started)
             .map(|bytes| Report { bytes, ..Default::default() })

@@ -54,6 +54,8 @@ pub struct Plan {
     pub congestion: CongestionConfig,
     /// (send, `--udp`) `--rate`: the session's payload cap, bytes per second.
     pub rate_limit: Option<u64>,
+    /// (`--udp`) Zero runs as ZEROS records (send) and holes (recv); off with `--no-sparse`.
+    pub sparse: bool,
     pub report: ReportPlan,
     /// The pre-shared key (`--key-file`, `--key-fd`, `STRIPECAT_KEY`): `--udp` sessions
     /// are then authenticated and encrypted; the TCP modes refuse it.

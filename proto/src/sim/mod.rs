@@ -62,6 +62,8 @@ pub struct Scenario {
     pub time_limit: Duration,
     /// Sender-side application start delay (the receiver listens from time zero).
     pub start_at: Instant,
+    /// Byte ranges `(start, end)` of the input set to zero (the rest is random).
+    pub zero_runs: Vec<(u64, u64)>,
 }
 
 impl Scenario {
@@ -79,6 +81,7 @@ impl Scenario {
             stream_len,
             time_limit: Duration::from_secs(120),
             start_at: Instant::ZERO,
+            zero_runs: Vec::new(),
         }
     }
 
@@ -225,6 +228,10 @@ impl Sim {
         let mut rng = Rng::new(sc.seed);
         let mut data = vec![0u8; sc.stream_len as usize];
         rng.fill(&mut data);
+        for &(start, end) in &sc.zero_runs {
+            let end = (end as usize).min(data.len());
+            data[(start as usize).min(end)..end].fill(0);
+        }
         let paths = sc.forward.len() as u16;
         sc.sender.paths = paths;
         sc.receiver.paths = paths;

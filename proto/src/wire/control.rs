@@ -93,6 +93,12 @@ impl HelloRepr {
     /// everything after the handshake is sealed.
     pub const KEYED: u16 = 0x0002;
 
+    /// Option bit: the sender may carry all-zero chunks as ZEROS records (length, no
+    /// payload). A receiver that takes them echoes the bit in its HELLO-ACK; only then
+    /// does the sender send any, so an older receiver (which echoes no unknown bit)
+    /// gets every byte as DATA.
+    pub const OPT_ZEROS: u16 = 0x0004;
+
     /// Body length on the wire.
     pub fn body_len(&self) -> usize {
         Self::BODY_LEN + self.handshake.map_or(0, |h| h.len())

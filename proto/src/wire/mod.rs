@@ -43,6 +43,7 @@ mod header;
 pub mod layout;
 mod packet;
 mod repr;
+mod zeros;
 
 pub use ack::{AckRanges, AckRepr, MAX_ACK_RANGES};
 pub use check::{compute_checksum, fill_checksum, verify_check, verify_checksum, Check, LinkCheck};
@@ -52,6 +53,7 @@ pub use control::{
 pub use header::{Flags, HeaderRepr};
 pub use packet::Packet;
 pub use repr::{Frame, Repr};
+pub use zeros::ZerosRepr;
 
 use thiserror::Error;
 
@@ -127,6 +129,10 @@ pub enum PacketType {
     /// Sealed, empty: the sender's first packet under the session keys, which makes a
     /// keyed receiver commit to the session (resent until the first ACK).
     Confirm = 9,
+    /// A chunk that is all zeros, carried as its length instead of its bytes
+    /// ([`ZerosRepr`]); sent only to a receiver that accepted
+    /// [`HelloRepr::OPT_ZEROS`]. Per path, acknowledged like DATA.
+    Zeros = 10,
 }
 
 impl PacketType {
@@ -142,6 +148,7 @@ impl PacketType {
             7 => PacketType::Reset,
             8 => PacketType::Ping,
             9 => PacketType::Confirm,
+            10 => PacketType::Zeros,
             other => return Err(WireError::UnknownType(other)),
         })
     }
@@ -149,7 +156,7 @@ impl PacketType {
     /// Whether packets of this type use the per-path packet number space and are
     /// acknowledged by ACK frames. Control frames are acknowledged by their answer.
     pub fn is_path_packet(self) -> bool {
-        matches!(self, PacketType::Data | PacketType::Ping)
+        matches!(self, PacketType::Data | PacketType::Ping | PacketType::Zeros)
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Frame {
     Ping,
     /// Empty body, sealed: the sender has the session keys.
     Confirm,
+    /// See [`ZerosRepr`]: a chunk of zeros at the header's offset, no payload.
+    Zeros(ZerosRepr),
 }
 
 impl Frame {
@@ -42,6 +44,7 @@ impl Frame {
             Frame::Reset(_) => PacketType::Reset,
             Frame::Ping => PacketType::Ping,
             Frame::Confirm => PacketType::Confirm,
+            Frame::Zeros(_) => PacketType::Zeros,
         }
     }
 
@@ -55,6 +58,7 @@ impl Frame {
             Frame::Fin(_) => FinRepr::BODY_LEN,
             Frame::FinAck(_) => FinAckRepr::BODY_LEN,
             Frame::Reset(_) => ResetRepr::BODY_LEN,
+            Frame::Zeros(_) => ZerosRepr::BODY_LEN,
         }
     }
 
@@ -68,6 +72,7 @@ impl Frame {
             PacketType::Fin => Frame::Fin(FinRepr::parse(body)?),
             PacketType::FinAck => Frame::FinAck(FinAckRepr::parse(body)?),
             PacketType::Reset => Frame::Reset(ResetRepr::parse(body)?),
+            PacketType::Zeros => Frame::Zeros(ZerosRepr::parse(body)?),
             PacketType::Ping => {
                 if !body.is_empty() {
                     return Err(WireError::Malformed { kind, why: "PING carries a body" });
@@ -93,6 +98,7 @@ impl Frame {
             Frame::Fin(r) => r.emit(body),
             Frame::FinAck(r) => r.emit(body),
             Frame::Reset(r) => r.emit(body),
+            Frame::Zeros(r) => r.emit(body),
         }
     }
 }

@@ -1,17 +1,20 @@
 //! The writer thread: in-order payloads written with `writev` straight from the
-//! mbufs, then freed in bulk.
+//! mbufs, then freed in bulk; zero runs (ZEROS records) as holes or zeros
+//! ([`crate::kernel::sparse::PieceWriter`]).
 
 use std::fs::File;
-use std::io::{ErrorKind, IoSlice, Write};
+use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam::queue::ArrayQueue;
+use stripecat_proto::Piece;
 
 use super::super::payload::MbufPayload;
 use super::IDLE;
 use crate::dpdk::{spawn_registered, Eal};
+use crate::kernel::sparse::PieceWriter;
 
 /// What the writer thread shares with the poll loop.
 #[derive(Default)]
@@ -43,15 +46,18 @@ pub enum Output {
 /// Most payloads one `writev` carries (IOV_MAX is 1024 on Linux).
 const MAX_IOV: usize = 512;
 
-/// Writes queued payloads in order with `writev`, then drops (frees) them.
+/// Writes queued payloads in order with `writev`, then drops (frees) them. Zero runs
+/// become holes in a regular output file when `sparse`, zeros written out otherwise.
 pub fn spawn_writer(
     eal: &Eal,
     output: Output,
-    queue: Arc<ArrayQueue<MbufPayload>>,
+    queue: Arc<ArrayQueue<Piece<MbufPayload>>>,
     shared: Arc<WriterShared>,
+    sparse: bool,
 ) -> std::io::Result<JoinHandle<()>> {
     spawn_registered(eal, "stripecat-writer", move || {
-        let mut batch: Vec<MbufPayload> = Vec::with_capacity(MAX_IOV);
+        let mut batch: Vec<Piece<MbufPayload>> = Vec::with_capacity(MAX_IOV);
+        let mut pieces: Option<PieceWriter> = None;
         let mut written_bufs: Vec<crate::dpdk::SharedMbuf> = Vec::with_capacity(MAX_IOV);
         let (mut opener, mut out) = match output {
             Output::Open(f) => (None, Some(f)),
@@ -83,7 +89,8 @@ pub fn spawn_writer(
                 continue;
             }
             if let (false, Some(output)) = (shared.failed.load(Ordering::Relaxed), out.as_mut()) {
-                match write_all_vectored(output, &batch) {
+                let w = *pieces.get_or_insert_with(|| PieceWriter::new(output, sparse));
+                match w.write(output, &batch) {
                     Ok(n) => {
                         shared.written.fetch_add(n, Ordering::Release);
                     }
@@ -100,7 +107,10 @@ pub fn spawn_writer(
             }
             // Free the written mbufs in one bulk call (this thread is
             // EAL-registered, so the pool's per-lcore cache is used).
-            written_bufs.extend(batch.drain(..).map(MbufPayload::into_mbuf));
+            written_bufs.extend(batch.drain(..).filter_map(|p| match p {
+                Piece::Bytes(b) => Some(b.into_mbuf()),
+                Piece::Zeros(_) => None,
+            }));
             crate::dpdk::SharedMbuf::free_bulk(&mut written_bufs);
         }
         if let (false, Some(output)) = (shared.failed.load(Ordering::Relaxed), out.as_mut()) {
@@ -119,44 +129,4 @@ fn describe_write_error(e: &std::io::Error) -> String {
         _ if e.raw_os_error() == Some(libc::ENOSPC) => "writing output: no space left on the device".into(),
         _ => format!("writing output: {e}"),
     }
-}
-
-/// Writes every payload, in order, coping with partial writes. On error,
-/// also returns how many bytes were written before it.
-fn write_all_vectored(out: &mut File, payloads: &[MbufPayload]) -> Result<u64, (std::io::Error, u64)> {
-    let total: usize = payloads.iter().map(|p| p.len()).sum();
-    let mut idx = 0; // first payload not fully written
-    let mut off = 0; // bytes of it already written
-    let mut done = 0usize;
-    while done < total {
-        let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(payloads.len() - idx);
-        iov.push(IoSlice::new(&payloads[idx].as_ref()[off..]));
-        for p in &payloads[idx + 1..] {
-            iov.push(IoSlice::new(p.as_ref()));
-        }
-        let n = match out.write_vectored(&iov) {
-            Ok(0) => return Err((std::io::Error::new(ErrorKind::WriteZero, "output accepted no bytes"), done as u64)),
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err((e, done as u64)),
-        };
-        done += n;
-        let mut left = n;
-        while left > 0 {
-            let rem = payloads[idx].len() - off;
-            if left >= rem {
-                left -= rem;
-                idx += 1;
-                off = 0;
-            } else {
-                off += left;
-                left = 0;
-            }
-        }
-        while idx < payloads.len() && payloads[idx].len() == off {
-            idx += 1;
-            off = 0;
-        }
-    }
-    Ok(total as u64)
 }

@@ -25,7 +25,7 @@ mod batch;
 mod recv;
 mod send;
 
-pub use self::recv::recv;
+pub use self::recv::{recv, RecvChoice};
 pub use self::send::{send, SessionChoice};
 
 use std::io;

@@ -2,7 +2,7 @@
 
 use crate::limits::{Limit, LimitMeter, LimitReport};
 use crate::stats_lines::receiver_counters;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
@@ -10,7 +10,9 @@ use std::time::Instant as StdInstant;
 use stripecat_proto::wire::{
     Check, DigestAlgorithm, Frame, Packet, PacketType, Repr, ResetReason, Verdict, HEADER_LEN,
 };
-use stripecat_proto::{DropReason, Incoming, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes};
+use stripecat_proto::{
+    DropReason, Incoming, Piece, Receiver, ReceiverConfig, ReceiverError, ReceiverState, SharedBytes,
+};
 
 use super::{
     digest_report, offload_wanted, sock_err, udp_options, wait, Clock, Outgoing, BURST, MAX_CHUNK, MAX_DATAGRAM,
@@ -20,6 +22,7 @@ use crate::kernel::addr::{self, Endpoint, SocketOptions};
 use crate::kernel::error::KernelError;
 use crate::kernel::io::LazyOutput;
 use crate::kernel::options::Options;
+use crate::kernel::sparse::PieceWriter;
 use crate::kernel::{sys, Attempt, Report};
 use crate::report::{PathReport, Progress};
 
@@ -30,19 +33,13 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(300);
 /// Most delivered chunks gathered into one write (the kernel's IOV_MAX is 1024).
 const DELIVER_BATCH: usize = 256;
 
-/// Writes every chunk, in order, with as few `writev` calls as the kernel allows.
-fn write_all_vectored(out: &mut std::fs::File, chunks: &[SharedBytes]) -> io::Result<()> {
-    let mut slices: Vec<io::IoSlice> = chunks.iter().map(|c| io::IoSlice::new(c.as_ref())).collect();
-    let mut bufs: &mut [io::IoSlice] = &mut slices;
-    while !bufs.is_empty() {
-        match out.write_vectored(bufs) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the output took no bytes")),
-            Ok(n) => io::IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+/// What the receiving end chooses for itself: its key and how zero runs reach the output.
+#[derive(Debug, Clone)]
+pub struct RecvChoice {
+    /// The pre-shared key: serve only senders that hold it.
+    pub key: Option<stripecat_proto::Psk>,
+    /// Zero runs as holes in a regular output file (`--no-sparse`: zeros written).
+    pub sparse: bool,
 }
 
 fn receiver_error(e: ReceiverError) -> KernelError {
@@ -63,10 +60,11 @@ pub fn recv(
     ep: &Endpoint,
     opts: &SocketOptions,
     output: &mut LazyOutput<'_>,
-    key: Option<stripecat_proto::Psk>,
+    choice: RecvChoice,
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
+    let RecvChoice { key, sparse } = choice;
     let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Listen(listen) = ep else {
         return Err(bare(KernelError::Usage(
@@ -85,6 +83,7 @@ pub fn recv(
     let socks = [sock];
     let paths = k.paths.unwrap_or(16);
     let config = ReceiverConfig { paths, max_chunk_size: MAX_CHUNK, key, ..ReceiverConfig::default() };
+    // ZEROS records are taken either way: `--no-sparse` writes them out as zeros.
     let clock = Clock(StdInstant::now());
     let mut receiver: Receiver<SharedBytes> = Receiver::new(config);
     let mut impairer: Option<Impairer<Outgoing>> = k.impair.filter(|i| i.is_active()).map(Impairer::new);
@@ -97,7 +96,9 @@ pub fn recv(
     let mut rbuf = vec![0u8; MAX_DATAGRAM];
     let mut done_at: Option<StdInstant> = None;
     let mut finish_elapsed = None;
-    let mut delivered_now: Vec<SharedBytes> = Vec::with_capacity(DELIVER_BATCH);
+    let mut delivered_now: Vec<Piece<SharedBytes>> = Vec::with_capacity(DELIVER_BATCH);
+    // How zero runs reach the output, decided once it is open.
+    let mut pieces: Option<PieceWriter> = None;
     let mut last_rx = StdInstant::now();
     let mut parsed: Vec<(usize, usize, Result<Incoming, DropReason>)> = Vec::with_capacity(64);
 
@@ -201,7 +202,10 @@ pub fn recv(
             let bytes: u64 = delivered_now.iter().map(|c| c.len() as u64).sum();
             limits.note(receiving, clock.now().total_micros(), Limit::Output);
             let written = match output.get() {
-                Ok(out) => write_all_vectored(&mut out.file, &delivered_now),
+                Ok(out) => {
+                    let w = *pieces.get_or_insert_with(|| PieceWriter::new(&mut out.file, sparse));
+                    w.write(&mut out.file, &delivered_now).map(|_| ()).map_err(|(e, _)| e)
+                }
                 Err(e) => Err(io::Error::other(e.to_string())),
             };
             limits.note(receiving, clock.now().total_micros(), Limit::Cpu);

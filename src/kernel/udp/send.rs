@@ -58,6 +58,8 @@ pub struct SessionChoice {
     pub rate_limit: Option<u64>,
     /// The pre-shared key: the session is authenticated and encrypted.
     pub key: Option<stripecat_proto::Psk>,
+    /// All-zero chunks as ZEROS records (`--no-sparse` turns it off).
+    pub sparse: bool,
 }
 
 /// `send --udp HOST:PORT`.
@@ -70,7 +72,7 @@ pub fn send(
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
-    let SessionChoice { digest: alg, congestion, rate_limit, key } = choice;
+    let SessionChoice { digest: alg, congestion, rate_limit, key, sparse } = choice;
     // A sealed datagram carries the 16-byte tag after its payload.
     let tag = if key.is_some() { TAG_LEN as u16 } else { 0 };
     let bare = |e| Box::new((e, Report::default()));
@@ -110,6 +112,7 @@ pub fn send(
         min_pto: SenderConfig::SHARED_MACHINE_MIN_PTO,
         rate_limit,
         key,
+        zeros: sparse,
         ..SenderConfig::default()
     };
     let clock = Clock(StdInstant::now());
@@ -320,6 +323,7 @@ pub fn send(
             packets: st.packets,
             bytes: st.bytes,
             resends: st.resends,
+            zero_records: st.zero_records,
             lost: st.lost,
             ptos: st.ptos,
             downs: st.downs,
