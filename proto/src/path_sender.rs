@@ -281,6 +281,14 @@ impl<B: Payload> PathSender<B> {
         Some(Transmit { path: self.id, repr: Repr { header, frame: Frame::Ping }, payload: None, pad_to: len })
     }
 
+    /// Sends the next path-MTU probe pair at once (the deadline stays): the receiver
+    /// has just shown that it now answers them.
+    pub(crate) fn probe_mtu_now(&mut self) {
+        if self.probe.is_some() && self.mtu == PathMtu::Probing && self.mtu_since.is_some() {
+            self.mtu_pending = 2;
+        }
+    }
+
     /// Notes the path-MTU probes an ACK acknowledges.
     fn mtu_acked(&mut self, ack: &AckRepr, shared: &SenderShared<B>) {
         if self.mtu == PathMtu::Ok || self.mtu_probes.is_empty() {

@@ -430,6 +430,14 @@ impl<B: Payload> Sender<B> {
                 // A path split off to another lane is refused here (UnknownPath):
                 // the driver routes its ACKs to that lane.
                 self.lane.handle_ack(now, incoming)?;
+                if self.last_heard.is_none() && self.keyed() {
+                    // The receiver committed: path-MTU probes sent before that (racing the
+                    // CONFIRM on other members) were dropped. Probe those paths again now
+                    // rather than one interval later, so a short transfer uses them too.
+                    for p in self.lane.paths_mut() {
+                        p.probe_mtu_now();
+                    }
+                }
                 self.last_heard = Some(now);
                 if self.shared.acked() <= self.progress_mark
                     && (self.keepalive_at.is_some() || self.state == SenderState::Closing)
