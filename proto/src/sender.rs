@@ -227,6 +227,12 @@ impl<B: Payload> Sender<B> {
         self.last_heard.is_some() || self.shared.acked() > 0
     }
 
+    /// Between the handshake and the verdict: data moves, or waits for its
+    /// acknowledgements and the FIN-ACK (`Transfer` or `Closing`).
+    pub fn in_session(&self) -> bool {
+        matches!(self.state, SenderState::Transfer | SenderState::Closing)
+    }
+
     /// Whether the session is keyed (authenticated and encrypted once established).
     pub fn keyed(&self) -> bool {
         self.shared.keyring().keyed()
@@ -424,7 +430,7 @@ impl<B: Payload> Sender<B> {
         match &incoming.repr.frame {
             Frame::Ack(_) => {
                 self.send_confirm = false;
-                if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+                if !self.in_session() {
                     return Err(DropReason::Unexpected);
                 }
                 // A path split off to another lane is refused here (UnknownPath):
@@ -648,7 +654,7 @@ impl<B: Payload> Sender<B> {
             };
             return Some(self.control(now, p, Frame::Fin(fin)));
         }
-        if !matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+        if !self.in_session() {
             return None;
         }
         if self.state == SenderState::Transfer {
@@ -684,7 +690,7 @@ impl<B: Payload> Sender<B> {
             return None;
         }
         let mut t = self.timers.next();
-        if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+        if self.in_session() {
             t = match (t, self.lane.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -711,7 +717,7 @@ impl<B: Payload> Sender<B> {
         if self.timers.take_expired(Timer::Fin, now) && self.state == SenderState::Closing {
             self.send_fin = true;
         }
-        if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+        if self.in_session() {
             self.observe_progress(now);
         }
         if self.timers.take_expired(Timer::GiveUp, now) {
@@ -746,7 +752,7 @@ impl<B: Payload> Sender<B> {
                 return;
             }
         }
-        if matches!(self.state, SenderState::Transfer | SenderState::Closing) {
+        if self.in_session() {
             self.lane.handle_timeout(now);
             self.check_path_mtu();
         }

@@ -11,9 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
-use stripecat_proto::{
-    DropReason, Incoming, Instant, PathEvent, PushError, Route, Sender, SenderLane, SenderState, Transmit,
-};
+use stripecat_proto::{DropReason, Incoming, Instant, PathEvent, PushError, Route, Sender, SenderLane, Transmit};
 
 use super::addr::{path_udp_port, Endpoint};
 use super::io::ReaderShared;
@@ -143,7 +141,7 @@ impl SendControl {
     /// receiver's acknowledgements and verdict), or work every time (the CPU).
     fn observe_limit(&mut self, sender: &Sender<MbufPayload>, idled: bool, now: Instant) {
         let now_us = now.total_micros();
-        if !matches!(sender.state(), SenderState::Transfer | SenderState::Closing) {
+        if !sender.in_session() {
             self.limits.pause(now_us);
             return;
         }
@@ -245,7 +243,7 @@ impl SendRole {
             }
             let extra = format!("{} resends", sender.stats().paths.resends);
             c.progress.update(sender.shared().acked(), &extra);
-            let live = matches!(sender.state(), SenderState::Transfer | SenderState::Closing);
+            let live = sender.in_session();
             if let Some(lines) = c.progress.lines_due().filter(|_| live) {
                 let name = |id: u16| io.members.get(path_slot(id, self.queues).0).map(|m| m.name.clone());
                 lines.write(sender_counters(sender, |id| name(id).unwrap_or_default(), c.limits.times()));

@@ -139,8 +139,7 @@ pub fn send(
     let result: Result<(), KernelError> = loop {
         let now = clock.now();
         // Counted from the handshake to the verdict; see `Limit` for the states.
-        let active = matches!(sender.state(), SenderState::Transfer | SenderState::Closing);
-        if active {
+        if sender.in_session() {
             limits.observe(now.total_micros(), Limit::Cpu);
         } else {
             limits.pause(now.total_micros());
@@ -173,7 +172,7 @@ pub fn send(
         }
         // Hand input to the core until it pushes back, reading at most one slab per
         // iteration: a slow pipe must not keep ACKs waiting behind its reads.
-        let transferring = sender.state() == SenderState::Transfer;
+        let transferring = sender.in_session();
         let mut read_once = false;
         while !finished {
             if pending.is_empty() && !eof {
@@ -267,7 +266,7 @@ pub fn send(
             }
         }
         progress.update(sender.shared().acked(), "");
-        let live = matches!(sender.state(), SenderState::Transfer | SenderState::Closing);
+        let live = sender.in_session();
         if let Some(l) = progress.lines_due().filter(|_| live) {
             let port = |id: u16| socks.get(id as usize).and_then(|s| s.local_addr().ok()).map(|a| a.to_string());
             l.write(sender_counters(&sender, |id| port(id).unwrap_or_default(), limits.times()));
@@ -280,12 +279,9 @@ pub fn send(
             };
         }
         if !busy {
-            let transferring = sender.state() == SenderState::Transfer && !finished;
-            limits.note(
-                transferring,
-                clock.now().total_micros(),
-                if credit_blocked && !pending.is_empty() { Limit::Peer } else { Limit::Network },
-            );
+            // Idle with the input ended: waiting on the receiver's acknowledgements and verdict.
+            let on = if finished || (credit_blocked && !pending.is_empty()) { Limit::Peer } else { Limit::Network };
+            limits.note(sender.in_session(), clock.now().total_micros(), on);
             wait(&socks, &clock, sender.poll_timeout(), 2_000);
         }
     };
