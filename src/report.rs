@@ -209,10 +209,7 @@ impl Summary {
             let text = serde_json::to_string(self).unwrap_or_default();
             return crate::stats_lines::append_final(path, &text);
         }
-        self.write_json(path).map_err(|e| {
-            crate::exit::Failure::env(format!("cannot write {}: {e}", path.display()))
-                .hint("check the directory exists and is writable")
-        })
+        self.write_json(path).map_err(|e| crate::stats_lines::cannot_write(path, e))
     }
 }
 

@@ -149,7 +149,8 @@ pub fn append_final(path: &Path, json: &str) -> Result<(), Failure> {
     f.write_all(format!("{json}\n").as_bytes()).map_err(|e| cannot_write(path, e))
 }
 
-fn cannot_write(path: &Path, e: std::io::Error) -> Failure {
+/// The `--stats-json` file could not be written: one error line with a hint (exit 3).
+pub fn cannot_write(path: &Path, e: std::io::Error) -> Failure {
     Failure::env(format!("cannot write {}: {e}", path.display())).hint("check the directory exists and is writable")
 }
 
