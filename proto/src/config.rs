@@ -60,6 +60,11 @@ pub struct SenderConfig {
     /// Offer ZEROS records ([`crate::wire::HelloRepr::OPT_ZEROS`]): once the receiver
     /// accepts, a chunk that is all zeros goes as its length instead of its bytes.
     pub zeros: bool,
+    /// Offer to resume ([`crate::wire::HelloRepr::OPT_RESUME`]): a receiver that resumes
+    /// answers with its output's length and digest ([`crate::Sender::resume_point`]), and
+    /// the session carries the stream from there once the driver checked its input's
+    /// prefix ([`crate::Sender::resume_with`]).
+    pub resume: bool,
 }
 
 /// The path-MTU check ([`SenderConfig::path_probe`]): after the handshake, and again
@@ -121,6 +126,7 @@ impl Default for SenderConfig {
             key: None,
             key_epoch_log2: None,
             zeros: true,
+            resume: false,
         }
     }
 }
@@ -152,6 +158,11 @@ pub struct ReceiverConfig {
     /// Take all-zero chunks as ZEROS records when the sender offers them
     /// ([`crate::wire::HelloRepr::OPT_ZEROS`]); delivered as [`crate::Piece::Zeros`].
     pub zeros: bool,
+    /// Resume: the output already holds these bytes (hashed before listening). A sender
+    /// that resumes gets their length and digest and sends what follows; one that does
+    /// not is refused when the prefix is not empty ([`crate::ReceiverError::ResumeRequired`]).
+    /// `None`: every session starts the stream at 0.
+    pub resume: Option<crate::digest::PrefixDigest>,
 }
 
 impl Default for ReceiverConfig {
@@ -167,6 +178,7 @@ impl Default for ReceiverConfig {
             key: None,
             hellos_per_second: 100,
             zeros: true,
+            resume: None,
         }
     }
 }

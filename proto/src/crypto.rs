@@ -41,7 +41,54 @@ pub const HELLO_HANDSHAKE_LEN: usize = 32 + TAG_LEN;
 /// Payload of Noise message 2: the HELLO-ACK body.
 pub const HELLO_ACK_PAYLOAD_LEN: usize = 16;
 /// Length of Noise message 2 (`e, ee`, the HELLO-ACK body encrypted).
-pub const HELLO_ACK_HANDSHAKE_LEN: usize = 32 + HELLO_ACK_PAYLOAD_LEN + TAG_LEN;
+pub const HELLO_ACK_HANDSHAKE_LEN: usize = hello_ack_handshake_len(HELLO_ACK_PAYLOAD_LEN);
+/// Longest payload of Noise message 2: the HELLO-ACK body and its resume point (48 bytes,
+/// only when the session resumes), so the prefix's length and digest are authenticated
+/// and hidden like the rest of the answer.
+pub const HELLO_ACK_PAYLOAD_MAX: usize = HELLO_ACK_PAYLOAD_LEN + 48;
+
+/// Length of Noise message 2 carrying a `payload`-byte HELLO-ACK body.
+pub const fn hello_ack_handshake_len(payload: usize) -> usize {
+    32 + payload + TAG_LEN
+}
+
+/// Noise message 2 as it travels in the HELLO-ACK: [`HELLO_ACK_HANDSHAKE_LEN`] bytes, or
+/// longer when its payload carries a resume point.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Message2 {
+    len: usize,
+    bytes: [u8; hello_ack_handshake_len(HELLO_ACK_PAYLOAD_MAX)],
+}
+
+impl core::fmt::Debug for Message2 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Message2({} bytes)", self.len)
+    }
+}
+
+impl Message2 {
+    /// The message in `b`, if `b` has the length of a message 2 whose payload is
+    /// `payload` bytes long.
+    pub fn from_slice(b: &[u8], payload: usize) -> Option<Message2> {
+        if b.len() != hello_ack_handshake_len(payload) || payload > HELLO_ACK_PAYLOAD_MAX {
+            return None;
+        }
+        let mut bytes = [0u8; hello_ack_handshake_len(HELLO_ACK_PAYLOAD_MAX)];
+        bytes[..b.len()].copy_from_slice(b);
+        Some(Message2 { len: b.len(), bytes })
+    }
+
+    /// The message's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// Its length on the wire.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
 
 const NOISE_PATTERN: &str = "Noise_NNpsk0_25519_ChaChaPoly_SHA256";
 const PROLOGUE_LABEL: &[u8] = b"stripecat session";
@@ -409,43 +456,60 @@ impl Initiator {
     }
 
     /// Reads message 2 from the HELLO-ACK: the session's keys and the authenticated
-    /// HELLO-ACK body. After a failure the handshake cannot complete (the session fails).
-    pub fn finish(&mut self, message: &[u8]) -> Result<(SessionKeys, [u8; HELLO_ACK_PAYLOAD_LEN]), HandshakeError> {
-        if message.len() != HELLO_ACK_HANDSHAKE_LEN {
+    /// HELLO-ACK body (its first 16 bytes; 64 with a resume point). After a failure the
+    /// handshake cannot complete (the session fails).
+    pub fn finish(&mut self, message: &[u8]) -> Result<(SessionKeys, AckPayload), HandshakeError> {
+        if message.len() < HELLO_ACK_HANDSHAKE_LEN || message.len() > hello_ack_handshake_len(HELLO_ACK_PAYLOAD_MAX) {
             return Err(HandshakeError::Malformed);
         }
-        let mut payload = [0u8; HELLO_ACK_HANDSHAKE_LEN];
+        let mut payload = [0u8; hello_ack_handshake_len(HELLO_ACK_PAYLOAD_MAX)];
         let n = self.hs.read_message(message, &mut payload).map_err(|_| HandshakeError::WrongKey)?;
-        if n != HELLO_ACK_PAYLOAD_LEN || !self.hs.is_handshake_finished() {
+        if n < HELLO_ACK_PAYLOAD_LEN || n > HELLO_ACK_PAYLOAD_MAX || !self.hs.is_handshake_finished() {
             return Err(HandshakeError::Malformed);
         }
-        let mut body = [0u8; HELLO_ACK_PAYLOAD_LEN];
-        body.copy_from_slice(&payload[..n]);
+        let mut body = AckPayload { len: n, bytes: [0u8; HELLO_ACK_PAYLOAD_MAX] };
+        body.bytes[..n].copy_from_slice(&payload[..n]);
         Ok((split(&mut self.hs, true, self.epoch_log2), body))
     }
 }
 
+/// The authenticated HELLO-ACK body read from message 2.
+#[derive(Debug, Clone, Copy)]
+pub struct AckPayload {
+    len: usize,
+    bytes: [u8; HELLO_ACK_PAYLOAD_MAX],
+}
+
+impl AckPayload {
+    /// The body's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// The receiver's answer to a HELLO that verified: the keys (epochs of 2^`epoch_log2`
-/// packets, as the HELLO announced), and message 2 for the HELLO-ACK.
+/// packets, as the HELLO announced), and message 2 for the HELLO-ACK, whose payload is
+/// `hello_ack_body` (16 bytes, or up to [`HELLO_ACK_PAYLOAD_MAX`]).
 pub fn respond(
     psk: &Psk,
     (session_id, epoch_log2): (u64, u8),
     hello_body: &[u8],
     message: &[u8],
-    hello_ack_body: &[u8; HELLO_ACK_PAYLOAD_LEN],
-) -> Result<(SessionKeys, [u8; HELLO_ACK_HANDSHAKE_LEN]), HandshakeError> {
-    if message.len() != HELLO_HANDSHAKE_LEN {
+    hello_ack_body: &[u8],
+) -> Result<(SessionKeys, Message2), HandshakeError> {
+    if message.len() != HELLO_HANDSHAKE_LEN || hello_ack_body.len() > HELLO_ACK_PAYLOAD_MAX {
         return Err(HandshakeError::Malformed);
     }
     let p = prologue(session_id, hello_body);
     let mut hs = builder(psk, &p)?.build_responder().map_err(|_| HandshakeError::State)?;
     let mut scratch = [0u8; HELLO_HANDSHAKE_LEN];
     hs.read_message(message, &mut scratch).map_err(|_| HandshakeError::WrongKey)?;
-    let mut reply = [0u8; HELLO_ACK_HANDSHAKE_LEN];
+    let mut reply = [0u8; hello_ack_handshake_len(HELLO_ACK_PAYLOAD_MAX)];
     let n = hs.write_message(hello_ack_body, &mut reply).map_err(|_| HandshakeError::State)?;
-    if n != HELLO_ACK_HANDSHAKE_LEN || !hs.is_handshake_finished() {
+    if n != hello_ack_handshake_len(hello_ack_body.len()) || !hs.is_handshake_finished() {
         return Err(HandshakeError::State);
     }
+    let reply = Message2::from_slice(&reply[..n], hello_ack_body.len()).ok_or(HandshakeError::State)?;
     Ok((split(&mut hs, false, epoch_log2), reply))
 }
 
@@ -606,8 +670,8 @@ mod tests {
         let body = [1u8; 16];
         let mut i = Initiator::new(&psk, 42, &body, 20).unwrap();
         let (rk, msg2) = respond(&psk, (42, 20), &body, i.message(), &[9; 16]).unwrap();
-        let (ik, ack) = i.finish(&msg2).unwrap();
-        assert_eq!(ack, [9; 16]);
+        let (ik, ack) = i.finish(msg2.as_bytes()).unwrap();
+        assert_eq!(ack.as_bytes(), [9; 16]);
         (ik, rk)
     }
 
@@ -677,7 +741,7 @@ mod tests {
         // An answer to another HELLO (a replay from an earlier session) does not verify.
         let other = Initiator::new(&psk, 7, &body, 20).unwrap();
         let (_, stale) = respond(&psk, (7, 20), &body, other.message(), &[0; 16]).unwrap();
-        assert_eq!(i.finish(&stale).err(), Some(HandshakeError::WrongKey));
+        assert_eq!(i.finish(stale.as_bytes()).err(), Some(HandshakeError::WrongKey));
         let mut junk = [0u8; HELLO_ACK_HANDSHAKE_LEN];
         junk[0] = 9;
         assert!(i.finish(&junk).is_err());
@@ -689,7 +753,7 @@ mod tests {
         let body = [1u8; 16];
         let mut i = Initiator::new(&psk, 9, &body, 4).unwrap();
         let (r, msg2) = respond(&psk, (9, 4), &body, i.message(), &[0; 16]).unwrap();
-        let (i, _) = i.finish(&msg2).unwrap();
+        let (i, _) = i.finish(msg2.as_bytes()).unwrap();
         let header = [0u8; 48];
         let payload = [0x33u8; 64];
         // The same plaintext under numbers 15 (epoch 0) and 16 (epoch 1): different keys.

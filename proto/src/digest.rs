@@ -3,9 +3,10 @@
 //! Computed where the bytes are: the sender's reader as it fills chunks, the receiver's
 //! writer as it delivers them. The protocol core only compares the final values.
 
-use crate::wire::DigestAlgorithm;
+use crate::wire::{DigestAlgorithm, ResumeRepr};
 
 /// An incremental digest over the stream bytes in order.
+#[derive(Clone)]
 pub enum StreamDigest {
     /// XXH3-128 streaming state (boxed: the state is ~600 bytes).
     Xxh3(Box<xxhash_rust::xxh3::Xxh3>),
@@ -65,6 +66,70 @@ impl StreamDigest {
             StreamDigest::None => {}
         }
         out
+    }
+}
+
+/// The digests of the bytes a resuming receiver's output already holds, in each
+/// algorithm a sender may ask for: the receiver hashes its output once, before it
+/// listens, since the HELLO that names the algorithm must be answered at once.
+#[derive(Clone, Debug)]
+pub struct PrefixDigest {
+    len: u64,
+    xxh3: StreamDigest,
+    blake3: StreamDigest,
+}
+
+impl Default for PrefixDigest {
+    fn default() -> Self {
+        PrefixDigest {
+            len: 0,
+            xxh3: StreamDigest::new(DigestAlgorithm::Xxh3_128),
+            blake3: StreamDigest::new(DigestAlgorithm::Blake3),
+        }
+    }
+}
+
+impl PrefixDigest {
+    /// Feeds the next bytes of the prefix.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        self.xxh3.update(bytes);
+        self.blake3.update(bytes);
+    }
+
+    /// Bytes hashed.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was hashed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The algorithm that checks the prefix of a session whose stream digest is `alg`:
+    /// the same one, or XXH3-128 when the session has none.
+    pub fn check_algorithm(alg: DigestAlgorithm) -> DigestAlgorithm {
+        match alg {
+            DigestAlgorithm::None => DigestAlgorithm::Xxh3_128,
+            a => a,
+        }
+    }
+
+    /// The stream digest of a session in `alg`, seeded with the prefix, so the FIN's
+    /// digest covers the whole stream.
+    pub fn stream_state(&self, alg: DigestAlgorithm) -> StreamDigest {
+        match alg {
+            DigestAlgorithm::Xxh3_128 => self.xxh3.clone(),
+            DigestAlgorithm::Blake3 => self.blake3.clone(),
+            DigestAlgorithm::None => StreamDigest::None,
+        }
+    }
+
+    /// The resume point the HELLO-ACK carries to a sender whose stream digest is `alg`.
+    pub fn point(&self, alg: DigestAlgorithm) -> ResumeRepr {
+        let check = Self::check_algorithm(alg);
+        ResumeRepr { len: self.len, algorithm: check, digest: self.stream_state(check).finish() }
     }
 }
 

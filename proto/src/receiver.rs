@@ -73,6 +73,13 @@ pub enum ReceiverError {
     /// nothing was committed (no output).
     #[error("authentication failed: {0}")]
     Auth(AuthError),
+    /// This receiver resumes (its output holds `held` bytes) and the sender's HELLO did
+    /// not ask to: nothing was committed, the output is untouched.
+    #[error("the sender does not resume and the output already holds {held} bytes")]
+    ResumeRequired {
+        /// Bytes the output holds.
+        held: u64,
+    },
     /// The stream arrived but failed the FIN check.
     #[error("stream check failed: {verdict:?} (delivered {delivered}, announced {announced})")]
     Verdict {
@@ -162,6 +169,8 @@ pub struct Receiver<B> {
     control_replay: ReplayWindow,
     /// HELLO rate limit: the current one-second window's start and handshakes in it.
     hello_window: (Instant, u32),
+    /// The stream offset the session started at, when it resumed.
+    resumed_from: Option<u64>,
 }
 
 impl<B: Payload> Receiver<B> {
@@ -195,7 +204,15 @@ impl<B: Payload> Receiver<B> {
             control_seq: 0,
             control_replay: ReplayWindow::default(),
             hello_window: (Instant::ZERO, 0),
+            resumed_from: None,
         }
+    }
+
+    /// Where the session's stream starts when it resumed ([`ReceiverConfig::resume`]): the
+    /// output's length before it, to which every delivered offset is relative. `None`
+    /// for a session that did not resume (it starts at 0, the output starts over).
+    pub fn resumed_from(&self) -> Option<u64> {
+        self.resumed_from
     }
 
     /// Whether this receiver has a key (serves only authenticated sessions).
@@ -448,6 +465,7 @@ impl<B: Payload> Receiver<B> {
                 options: 0,
                 chunk_size: 0,
                 window: 0,
+                resume: None,
                 handshake: None,
             }));
             this.queue_control(now, path, h.session_id, frame, h.timestamp);
@@ -457,7 +475,7 @@ impl<B: Payload> Receiver<B> {
                 // Our HELLO-ACK was lost: answer again (keyed: the same message 2).
                 let frame = self.hello_ack.clone().unwrap_or_else(|| {
                     let window = self.reassembler.as_ref().map_or(0, |r| r.window());
-                    Frame::HelloAck(Box::new(settled_ack(&hello, served.chunk_size, window, self.config.zeros)))
+                    Frame::HelloAck(Box::new(settled_ack(&hello, served.chunk_size, window, &self.config)))
                 });
                 self.queue_control(now, path, s, frame, h.timestamp);
                 self.touch(now, path);
@@ -505,20 +523,30 @@ impl<B: Payload> Receiver<B> {
         }
         // The window the reassembler will have (whole chunks), without allocating it yet.
         let window = (self.config.window / chunk as u64).max(1) * chunk as u64;
+        // A resuming receiver whose output holds bytes serves only a sender that resumes
+        // (never overwrites); keyed, only once the HELLO verified, so a forged one cannot
+        // end it.
+        let held = self.config.resume.as_ref().map_or(0, |p| p.len());
+        let refuse_unresumed = held > 0 && hello.options & HelloRepr::OPT_RESUME == 0;
         if let (Some(psk), Some(message)) = (self.shared.keyring().psk(), hello.handshake) {
             // Keyed: answer with Noise message 2 and keep the keys, but commit to nothing
             // (no reassembler, no output) until the sender's CONFIRM opens under them.
-            let mut body = settled_ack(&hello, chunk, window, self.config.zeros);
+            let mut body = settled_ack(&hello, chunk, window, &self.config);
             body.options |= HelloRepr::KEYED;
             if !crypto::EPOCH_LOG2_RANGE.contains(&hello.key_epoch) {
                 reject(self, RejectReason::Refused);
                 return Ok(());
             }
             let id = (h.session_id, hello.key_epoch);
-            match crypto::respond(psk, id, &hello.fixed_body(), &message, &body.fixed_body()) {
+            let (auth, n) = body.authenticated_body();
+            match crypto::respond(psk, id, &hello.fixed_body(), &message, &auth[..n]) {
                 Err(_) => {
                     reject(self, RejectReason::AuthFailed);
                     self.fail_auth(AuthError::WrongKey);
+                }
+                Ok(_) if refuse_unresumed => {
+                    reject(self, RejectReason::ResumeRequired);
+                    self.fail_unresumed(held);
                 }
                 Ok((keys, reply)) => {
                     self.shared.keyring().add_pending(h.session_id, Arc::new(keys));
@@ -532,8 +560,13 @@ impl<B: Payload> Receiver<B> {
             }
             return Ok(());
         }
+        if refuse_unresumed {
+            reject(self, RejectReason::ResumeRequired);
+            self.fail_unresumed(held);
+            return Ok(());
+        }
         self.commit(now, path, h.session_id, served);
-        let frame = Frame::HelloAck(Box::new(settled_ack(&hello, chunk, window, self.config.zeros)));
+        let frame = Frame::HelloAck(Box::new(settled_ack(&hello, chunk, window, &self.config)));
         self.queue_control(now, path, h.session_id, frame, h.timestamp);
         Ok(())
     }
@@ -561,15 +594,34 @@ impl<B: Payload> Receiver<B> {
         }
     }
 
+    /// A sender that does not resume asked to be served by a receiver whose output holds
+    /// `held` bytes: an idle receiver fails, so both ends say why (the sender hears the
+    /// rejection).
+    fn fail_unresumed(&mut self, held: u64) {
+        if self.session.is_none() && self.answered.is_empty() && self.state == ReceiverState::Listening {
+            self.state = ReceiverState::Failed(ReceiverError::ResumeRequired { held });
+        }
+    }
+
     /// Starts serving `session` (its HELLO with the settled chunk size): the reorder
-    /// window, the shared state, the digest.
+    /// window, the shared state, the digest (seeded with the output's prefix when the
+    /// session resumes, so the FIN's digest covers the whole stream).
     fn commit(&mut self, now: Instant, path: u16, session: u64, served: HelloRepr) {
         let reassembler = Reassembler::new(served.chunk_size as u64, self.config.window);
         self.shared.set_zeros(self.config.zeros && served.options & HelloRepr::OPT_ZEROS != 0);
-        self.shared.serve(session, served.chunk_size as u64, reassembler.window(), served.total_len);
+        let prefix = self.config.resume.as_ref().filter(|_| served.options & HelloRepr::OPT_RESUME != 0);
+        self.resumed_from = prefix.map(|p| p.len());
+        // The HELLO announces the whole stream's length; the session carries what follows
+        // the prefix (a stream shorter than the prefix fails the sender's check).
+        let held = self.resumed_from.unwrap_or(0);
+        let total = served.total_len.map(|t| t.saturating_sub(held));
+        self.shared.serve(session, served.chunk_size as u64, reassembler.window(), total);
         self.reassembler = Some(reassembler);
         self.session = Some((session, served));
-        self.digest = Some(StreamDigest::new(served.digest));
+        self.digest = Some(match prefix {
+            Some(p) => p.stream_state(served.digest),
+            None => StreamDigest::new(served.digest),
+        });
         self.state = ReceiverState::Receiving;
         self.touch(now, path);
     }
@@ -738,10 +790,14 @@ impl<B: Payload> Receiver<B> {
 }
 
 /// The acceptance of `hello` at chunk size `chunk` (smaller than asked only when the
-/// HELLO allowed it), taking ZEROS records when it offers them and `zeros` allows.
-fn settled_ack(hello: &HelloRepr, chunk: u16, window: u64, zeros: bool) -> HelloAckRepr {
-    let zeros = if zeros { HelloRepr::OPT_ZEROS } else { 0 };
-    let options = hello.options & (HelloRepr::OPT_SETTLE_CHUNK | zeros);
+/// HELLO allowed it), taking ZEROS records when it offers them and the configuration
+/// allows, and resuming (with the prefix's length and digest) when both ends do.
+fn settled_ack(hello: &HelloRepr, chunk: u16, window: u64, config: &ReceiverConfig) -> HelloAckRepr {
+    let zeros = if config.zeros { HelloRepr::OPT_ZEROS } else { 0 };
+    let resume = config.resume.as_ref().filter(|_| hello.options & HelloRepr::OPT_RESUME != 0);
+    let options = hello.options & (HelloRepr::OPT_SETTLE_CHUNK | zeros)
+        | if resume.is_some() { HelloRepr::OPT_RESUME } else { 0 };
     let chunk_size = if chunk < hello.chunk_size { chunk } else { 0 };
-    HelloAckRepr { reject: None, options, chunk_size, window, handshake: None }
+    let resume = resume.map(|p| p.point(hello.digest));
+    HelloAckRepr { reject: None, options, chunk_size, window, resume, handshake: None }
 }

@@ -34,7 +34,7 @@ use crate::timer::TimerTable;
 use crate::transmit::Transmit;
 use crate::wire::{
     FinAckRepr, FinRepr, Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, RejectReason, Repr, ResetReason, ResetRepr,
-    Verdict,
+    ResumeRepr, Verdict,
 };
 use crate::Payload;
 
@@ -88,6 +88,29 @@ pub enum SenderError {
     /// The session could not be authenticated (keys differ, or one end has none).
     #[error("authentication failed: {0}")]
     Auth(AuthError),
+    /// Resuming: the input does not start with the `held` bytes the receiver's output
+    /// holds (`input`: the input's whole length, when it is shorter than that).
+    #[error("the input does not start with the {held} bytes the receiver holds")]
+    ResumeMismatch {
+        /// Bytes the receiver's output holds.
+        held: u64,
+        /// The input's length when it ended before `held` bytes.
+        input: Option<u64>,
+    },
+    /// Not resuming, the receiver refused: its output holds bytes it will not overwrite.
+    #[error("the receiver resumes and this sender does not")]
+    ResumeRequired,
+}
+
+/// Where a resumed session stands ([`SenderConfig::resume`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// Not resumed: the stream starts at 0.
+    No,
+    /// The receiver holds a prefix; the driver checks its input against it.
+    Pending(ResumeRepr),
+    /// The prefix matched: the session carries the stream from this offset.
+    From(u64),
 }
 
 /// Where the sending session is.
@@ -110,8 +133,14 @@ crate::timer_kinds! {
         Hello,
         Fin,
         GiveUp,
+        Keepalive,
     }
 }
+
+/// While the input's prefix is being checked against a resume point (which reads as
+/// much as the receiver holds), a PING this often keeps the receiver's idle timeout
+/// from running out.
+const RESUME_KEEPALIVE: Duration = Duration::from_secs(1);
 
 /// How long a receiver that holds all our data (its reader stopped) has to answer the
 /// keep-alive PINGs sent when the give-up bound passes.
@@ -163,6 +192,8 @@ pub struct Sender<B> {
     send_confirm: bool,
     /// The receiver's control numbers seen (sealed FIN-ACK, RESET).
     control_replay: ReplayWindow,
+    /// Resume: the receiver's prefix, checked or not.
+    resume: Resume,
 }
 
 impl<B: Payload> Sender<B> {
@@ -182,7 +213,8 @@ impl<B: Payload> Sender<B> {
             digest: config.digest,
             options: if keyed { HelloRepr::KEYED } else { 0 }
                 | if config.settle_chunk { HelloRepr::OPT_SETTLE_CHUNK } else { 0 }
-                | if config.zeros { HelloRepr::OPT_ZEROS } else { 0 },
+                | if config.zeros { HelloRepr::OPT_ZEROS } else { 0 }
+                | if config.resume { HelloRepr::OPT_RESUME } else { 0 },
             total_len: config.total_len,
             key_epoch: if keyed { epoch } else { 0 },
             handshake: None,
@@ -218,6 +250,48 @@ impl<B: Payload> Sender<B> {
             initiator,
             send_confirm: false,
             control_replay: ReplayWindow::default(),
+            resume: Resume::No,
+        }
+    }
+
+    /// Resuming, once the handshake is done: the receiver's prefix (its length and
+    /// digest), which the driver checks by reading its input's first `len` bytes into a
+    /// [`StreamDigest`] of the point's algorithm and handing it to
+    /// [`Sender::resume_with`]. Until then `write` takes nothing. `None` otherwise.
+    pub fn resume_point(&self) -> Option<ResumeRepr> {
+        match self.resume {
+            Resume::Pending(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The check of [`Sender::resume_point`]: `prefix` is the digest of the input's first
+    /// `read` bytes (all of the point's length, or the whole input when that is
+    /// shorter). A match seeds the stream digest with it, so the FIN covers the whole
+    /// stream, and the session's offset 0 is the prefix's end; a mismatch fails the
+    /// session ([`SenderError::ResumeMismatch`]) and tells the receiver, which has
+    /// written nothing.
+    pub fn resume_with(&mut self, prefix: StreamDigest, read: u64) {
+        let Resume::Pending(point) = self.resume else { return };
+        self.timers.stop(Timer::Keepalive);
+        let same = read == point.len && prefix.algorithm() == point.algorithm && prefix.finish() == point.digest;
+        if !same {
+            let input = (read < point.len).then_some(read);
+            self.fail(SenderError::ResumeMismatch { held: point.len, input }, ResetReason::ResumeMismatch);
+            return;
+        }
+        if prefix.algorithm() == self.config.digest {
+            self.digest = prefix;
+        }
+        self.resume = Resume::From(point.len);
+    }
+
+    /// Where the session's stream started: the receiver's prefix length once it matched
+    /// (offsets of `write` count from there), `None` when the session did not resume.
+    pub fn resumed_from(&self) -> Option<u64> {
+        match self.resume {
+            Resume::From(at) => Some(at),
+            _ => None,
         }
     }
 
@@ -327,6 +401,10 @@ impl<B: Payload> Sender<B> {
     pub fn write(&mut self, chunk: B) -> Result<u64, PushError<B>> {
         if self.is_finished() {
             return Err(PushError::Ended(chunk));
+        }
+        if matches!(self.resume, Resume::Pending(_)) {
+            // Nothing of the stream goes before the prefix check places it.
+            return Err(PushError::QueueFull(chunk));
         }
         let bytes_digest = chunk.clone();
         let off = self.shared.push(chunk)?;
@@ -466,6 +544,7 @@ impl<B: Payload> Sender<B> {
                         RejectReason::KeyRequired => SenderError::Auth(AuthError::NoKeyHere),
                         RejectReason::NoKey => SenderError::Auth(AuthError::PeerHasNoKey),
                         RejectReason::AuthFailed => SenderError::Auth(AuthError::WrongKey),
+                        RejectReason::ResumeRequired => SenderError::ResumeRequired,
                         other => SenderError::Rejected(other),
                     };
                     self.fail(e, ResetReason::Application);
@@ -480,7 +559,7 @@ impl<B: Payload> Sender<B> {
                         self.send_reset = None;
                         return Ok(());
                     };
-                    let (keys, body) = match init.finish(&m) {
+                    let (keys, body) = match init.finish(m.as_bytes()) {
                         Ok(k) => k,
                         Err(_) => {
                             self.fail(SenderError::Auth(AuthError::WrongKey), ResetReason::Application);
@@ -488,7 +567,7 @@ impl<B: Payload> Sender<B> {
                             return Ok(());
                         }
                     };
-                    ha = HelloAckRepr::parse_fixed(&body).map_err(DropReason::from)?;
+                    ha = HelloAckRepr::parse_authenticated(body.as_bytes()).map_err(DropReason::from)?;
                     self.initiator = None;
                     self.shared.keyring().establish(self.shared.session_id(), Arc::new(keys));
                     self.send_confirm = true;
@@ -508,6 +587,12 @@ impl<B: Payload> Sender<B> {
                         return Ok(());
                     }
                     self.shared.settle_chunk_size(ha.chunk_size);
+                }
+                if ha.resumes() {
+                    // Only an answer to a HELLO that asked, and with its point.
+                    let point = ha.resume.filter(|_| self.config.resume).ok_or(DropReason::Unexpected)?;
+                    self.resume = Resume::Pending(point);
+                    self.timers.set(Timer::Keepalive, now + RESUME_KEEPALIVE);
                 }
                 self.shared.set_zeros(self.config.zeros && ha.options & HelloRepr::OPT_ZEROS != 0);
                 self.state = SenderState::Transfer;
@@ -716,6 +801,13 @@ impl<B: Payload> Sender<B> {
         }
         if self.timers.take_expired(Timer::Fin, now) && self.state == SenderState::Closing {
             self.send_fin = true;
+        }
+        if self.timers.take_expired(Timer::Keepalive, now) && matches!(self.resume, Resume::Pending(_)) {
+            // The driver still reads the prefix: show the receiver we are alive.
+            if let Some(p) = self.lane.paths_mut().find(|p| p.health() == PathHealth::Up) {
+                p.request_probe();
+            }
+            self.timers.set(Timer::Keepalive, now + RESUME_KEEPALIVE);
         }
         if self.in_session() {
             self.observe_progress(now);

@@ -25,10 +25,13 @@ pub use link::{GilbertElliott, Link, LinkConfig, LinkStats};
 pub use rng::Rng;
 
 use crate::config::{ReceiverConfig, SenderConfig};
+use crate::digest::{PrefixDigest, StreamDigest};
+use crate::incoming::Incoming;
 use crate::payload::SharedBytes;
 use crate::receiver::{Receiver, ReceiverState, ReceiverStats};
 use crate::sender::{Sender, SenderState, SenderStats};
 use crate::time::{Duration, Instant};
+use crate::wire::Check;
 
 /// Which way a datagram travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,6 +67,10 @@ pub struct Scenario {
     pub start_at: Instant,
     /// Byte ranges `(start, end)` of the input set to zero (the rest is random).
     pub zero_runs: Vec<(u64, u64)>,
+    /// Resume: what the receiver's output already holds (its digest becomes
+    /// [`ReceiverConfig::resume`]); the stream's prefix when `None` is not what a test
+    /// wants: see [`Scenario::resume_after`].
+    pub held: Option<Vec<u8>>,
 }
 
 impl Scenario {
@@ -82,7 +89,22 @@ impl Scenario {
             time_limit: Duration::from_secs(120),
             start_at: Instant::ZERO,
             zero_runs: Vec::new(),
+            held: None,
         }
+    }
+
+    /// Both ends resume, and the receiver's output holds the stream's first `len` bytes.
+    pub fn resume_after(mut self, len: u64) -> Self {
+        self.sender.resume = true;
+        let data = self.input();
+        self.held = Some(data[..(len as usize).min(data.len())].to_vec());
+        self
+    }
+
+    /// The stream this scenario sends.
+    pub fn input(&self) -> Vec<u8> {
+        let mut rng = Rng::new(self.seed);
+        stream_bytes(self, &mut rng)
     }
 
     /// Builds the simulation.
@@ -196,6 +218,17 @@ impl Report {
 
 type Event = Reverse<(Instant, u64, Direction, u16, Vec<u8>)>;
 
+/// The scenario's stream: `stream_len` bytes from the seed, its zero runs zeroed.
+fn stream_bytes(sc: &Scenario, rng: &mut Rng) -> Vec<u8> {
+    let mut data = vec![0u8; sc.stream_len as usize];
+    rng.fill(&mut data);
+    for &(start, end) in &sc.zero_runs {
+        let end = (end as usize).min(data.len());
+        data[(start as usize).min(end)..end].fill(0);
+    }
+    data
+}
+
 /// A running simulation.
 pub struct Sim {
     scenario: Scenario,
@@ -210,6 +243,10 @@ pub struct Sim {
     pub forward: Vec<Link>,
     /// Backward links.
     pub backward: Vec<Link>,
+    /// How long the sender's application takes to check a resume point (reading the
+    /// prefix); `None`: at once.
+    pub hold_resume_check: Option<Duration>,
+    resume_seen: Option<Instant>,
     events: BinaryHeap<Event>,
     seq: u64,
     input: SharedBytes,
@@ -226,11 +263,11 @@ impl Sim {
     /// Builds endpoints and links; generates `stream_len` random bytes from the seed.
     pub fn new(mut sc: Scenario) -> Sim {
         let mut rng = Rng::new(sc.seed);
-        let mut data = vec![0u8; sc.stream_len as usize];
-        rng.fill(&mut data);
-        for &(start, end) in &sc.zero_runs {
-            let end = (end as usize).min(data.len());
-            data[(start as usize).min(end)..end].fill(0);
+        let data = stream_bytes(&sc, &mut rng);
+        if let Some(held) = &sc.held {
+            let mut prefix = PrefixDigest::default();
+            prefix.update(held);
+            sc.receiver.resume = Some(prefix);
         }
         let paths = sc.forward.len() as u16;
         sc.sender.paths = paths;
@@ -244,6 +281,8 @@ impl Sim {
             receiver,
             forward: sc.forward.iter().cloned().map(Link::new).collect(),
             backward: sc.backward.iter().cloned().map(Link::new).collect(),
+            hold_resume_check: None,
+            resume_seen: None,
             events: BinaryHeap::new(),
             seq: 0,
             input: SharedBytes::from(data),
@@ -287,6 +326,18 @@ impl Sim {
     }
 
     fn app(&mut self) {
+        if let Some(point) = self.sender.resume_point() {
+            let seen = *self.resume_seen.get_or_insert(self.now);
+            if self.hold_resume_check.is_some_and(|d| self.now < seen + d) {
+                return self.deliver();
+            }
+            // The driver's part of resuming: hash the input's prefix.
+            let n = point.len.min(self.scenario.stream_len);
+            let mut d = StreamDigest::new(point.algorithm);
+            d.update(&self.input.as_ref()[..n as usize]);
+            self.sender.resume_with(d, n);
+            self.written = n;
+        }
         let settling = self.scenario.sender.settle_chunk && !self.sender.is_established();
         if self.now >= self.scenario.start_at && !self.finished && !settling {
             let chunk = self.sender.chunk_size() as u64;
@@ -303,7 +354,16 @@ impl Sim {
                 self.finished = true;
             }
         }
+        self.deliver();
+    }
+
+    /// The receiving application: takes what the receiver delivers and checks it.
+    fn deliver(&mut self) {
         let mut moved = false;
+        if self.checked == 0 {
+            // A resumed session's offsets count from the receiver's prefix.
+            self.checked = self.receiver.resumed_from().unwrap_or(0);
+        }
         while let Some(b) = self.receiver.poll_deliver() {
             let at = self.checked as usize;
             let want = self.input.slice(at..at + b.len());
@@ -339,7 +399,14 @@ impl Sim {
             }
             match dir {
                 Direction::Forward => {
-                    let _ = self.receiver.handle_datagram(self.now, SharedBytes::from(bytes));
+                    // Opened in place as a keyed driver does (plain parse without a key).
+                    let mut bytes = bytes;
+                    match Incoming::open(&mut bytes, Check::Crc32c, self.receiver.shared().keyring()) {
+                        Ok(inc) => {
+                            let _ = self.receiver.handle_incoming(self.now, &inc, SharedBytes::from(bytes));
+                        }
+                        Err(reason) => self.receiver.count_drop(reason),
+                    }
                 }
                 Direction::Backward => {
                     let _ = self.sender.handle_datagram(self.now, &bytes);
@@ -354,11 +421,11 @@ impl Sim {
         }
         self.app();
         while let Some(t) = self.sender.poll_transmit(self.now) {
-            let bytes = t.to_vec();
+            let Some(bytes) = t.to_vec_keyed(self.sender.shared().keyring()) else { continue };
             self.transmit(Direction::Forward, t.path, bytes);
         }
         while let Some(t) = self.receiver.poll_transmit(self.now) {
-            let bytes = t.to_vec();
+            let Some(bytes) = t.to_vec_keyed(self.receiver.shared().keyring()) else { continue };
             self.transmit(Direction::Backward, t.path, bytes);
         }
         let mut next = self.events.peek().map(|Reverse(e)| e.0);

@@ -5,7 +5,7 @@
 //! answer (HELLO by HELLO-ACK, FIN by FIN-ACK) and retransmitted on a timer until then.
 
 use super::{be_u16, be_u64, PacketType, WireError};
-use crate::crypto::{HELLO_ACK_HANDSHAKE_LEN, HELLO_HANDSHAKE_LEN};
+use crate::crypto::{hello_ack_handshake_len, Message2, HELLO_HANDSHAKE_LEN};
 
 /// Which end-to-end digest covers the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -99,6 +99,13 @@ impl HelloRepr {
     /// gets every byte as DATA.
     pub const OPT_ZEROS: u16 = 0x0004;
 
+    /// Option bit: the sender resumes (`--resume`): it continues the stream from where
+    /// the receiver's output ends, if that output is the stream's prefix. A receiver that
+    /// resumes echoes the bit and answers with a [`ResumeRepr`]; the session's offsets
+    /// then count from that point. A receiver that does not resume echoes nothing and the
+    /// stream starts at 0.
+    pub const OPT_RESUME: u16 = 0x0008;
+
     /// Body length on the wire.
     pub fn body_len(&self) -> usize {
         Self::BODY_LEN + self.handshake.map_or(0, |h| h.len())
@@ -178,9 +185,60 @@ pub enum RejectReason {
     NoKey = 6,
     /// The HELLO's handshake did not verify: the ends hold different keys.
     AuthFailed = 7,
+    /// The receiver resumes (its output holds part of a stream) and the HELLO did not
+    /// ask to: it will not overwrite what it holds.
+    ResumeRequired = 8,
+}
+
+/// Where a resumed stream starts: the length of the receiver's output and the digest of
+/// those bytes. It rides in the HELLO-ACK that accepts a resuming HELLO (sealed inside
+/// Noise message 2 in a keyed session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeRepr {
+    /// Bytes the receiver's output holds: the session's offset 0 is this stream offset.
+    pub len: u64,
+    /// Which digest `digest` holds: the HELLO's, or XXH3-128 when it asked for none.
+    pub algorithm: DigestAlgorithm,
+    /// The digest of the first `len` bytes (filled as in [`FinRepr`]).
+    pub digest: [u8; 32],
+}
+
+mod resume {
+    crate::layout! { LEN: 8, ALG: byte, _: 7, DIGEST: 32 }
+}
+
+impl ResumeRepr {
+    /// Length on the wire.
+    pub const LEN: usize = resume::END;
+
+    /// Parses a resume point.
+    pub fn parse(b: &[u8]) -> Result<Self, WireError> {
+        let kind = PacketType::HelloAck;
+        exact_len(kind, b, Self::LEN)?;
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&b[resume::DIGEST]);
+        Ok(ResumeRepr {
+            len: be_u64(b, resume::LEN),
+            algorithm: DigestAlgorithm::from_u8(kind, b[resume::ALG])?,
+            digest,
+        })
+    }
+
+    /// Emits into [`Self::LEN`] bytes.
+    pub fn emit(&self, b: &mut [u8]) {
+        b[..Self::LEN].fill(0);
+        b[resume::LEN].copy_from_slice(&self.len.to_be_bytes());
+        b[resume::ALG] = self.algorithm as u8;
+        b[resume::DIGEST].copy_from_slice(&self.digest);
+    }
 }
 
 /// HELLO-ACK: acceptance (with the receiver's window) or rejection with a reason.
+///
+/// On the wire: the fixed 16 bytes, then the resume point when the options carry
+/// [`HelloRepr::OPT_RESUME`] (unkeyed), then Noise message 2 (keyed), whose payload is the
+/// fixed bytes again plus, when resuming, the resume point: a keyed session sends the
+/// resume point only inside the handshake, authenticated and encrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HelloAckRepr {
     /// `None` accepts; `Some(reason)` rejects.
@@ -192,9 +250,12 @@ pub struct HelloAckRepr {
     pub chunk_size: u16,
     /// Reorder window in bytes: the initial flow-control credit is `[0, window)`.
     pub window: u64,
-    /// Noise message 2 (whose payload is this body again, authenticated), after the
-    /// 16-byte body, when a keyed HELLO is accepted.
-    pub handshake: Option<[u8; HELLO_ACK_HANDSHAKE_LEN]>,
+    /// Where the stream resumes, with [`HelloRepr::OPT_RESUME`] in `options`. `None` in a
+    /// keyed answer as parsed off the wire: it is read from the handshake's payload.
+    pub resume: Option<ResumeRepr>,
+    /// Noise message 2 (whose payload is the authenticated body), when a keyed HELLO is
+    /// accepted.
+    pub handshake: Option<Message2>,
 }
 
 mod hello_ack {
@@ -205,27 +266,60 @@ impl HelloAckRepr {
     /// Length of the fixed part of the body (all of it without a handshake).
     pub const BODY_LEN: usize = hello_ack::END;
 
+    /// Whether the answer resumes a stream.
+    pub fn resumes(&self) -> bool {
+        self.reject.is_none() && self.options & HelloRepr::OPT_RESUME != 0
+    }
+
     /// Body length on the wire.
     pub fn body_len(&self) -> usize {
-        Self::BODY_LEN + self.handshake.map_or(0, |h| h.len())
+        match &self.handshake {
+            Some(h) => Self::BODY_LEN + h.len(),
+            None => Self::BODY_LEN + if self.resumes() { ResumeRepr::LEN } else { 0 },
+        }
     }
 
     /// Parses a HELLO-ACK body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::HelloAck;
-        if b.len() != Self::BODY_LEN && b.len() != Self::BODY_LEN + HELLO_ACK_HANDSHAKE_LEN {
+        if b.len() < Self::BODY_LEN {
             return Err(WireError::Malformed { kind, why: "wrong body length" });
         }
         let mut r = Self::parse_fixed(&b[..Self::BODY_LEN])?;
-        if b.len() > Self::BODY_LEN {
-            let mut m = [0u8; HELLO_ACK_HANDSHAKE_LEN];
-            m.copy_from_slice(&b[Self::BODY_LEN..]);
-            r.handshake = Some(m);
+        let rest = &b[Self::BODY_LEN..];
+        let payload = Self::BODY_LEN + if r.resumes() { ResumeRepr::LEN } else { 0 };
+        if rest.is_empty() && !r.resumes() {
+            return Ok(r);
+        }
+        if r.resumes() && rest.len() == ResumeRepr::LEN {
+            r.resume = Some(ResumeRepr::parse(rest)?);
+            return Ok(r);
+        }
+        if rest.len() == hello_ack_handshake_len(payload) {
+            r.handshake = Message2::from_slice(rest, payload);
+            return Ok(r);
+        }
+        Err(WireError::Malformed { kind, why: "wrong body length" })
+    }
+
+    /// Parses the authenticated body out of Noise message 2: the fixed 16 bytes and, when
+    /// they say the session resumes, the resume point.
+    pub fn parse_authenticated(b: &[u8]) -> Result<Self, WireError> {
+        let kind = PacketType::HelloAck;
+        if b.len() < Self::BODY_LEN {
+            return Err(WireError::Malformed { kind, why: "wrong body length" });
+        }
+        let mut r = Self::parse_fixed(&b[..Self::BODY_LEN])?;
+        let rest = &b[Self::BODY_LEN..];
+        match (r.resumes(), rest.len()) {
+            (false, 0) => {}
+            (true, ResumeRepr::LEN) => r.resume = Some(ResumeRepr::parse(rest)?),
+            _ => return Err(WireError::Malformed { kind, why: "wrong body length" }),
         }
         Ok(r)
     }
 
-    /// Parses the fixed 16 bytes (also the authenticated payload of Noise message 2).
+    /// Parses the fixed 16 bytes.
     pub fn parse_fixed(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::HelloAck;
         exact_len(kind, b, Self::BODY_LEN)?;
@@ -238,6 +332,7 @@ impl HelloAckRepr {
             5 => Some(RejectReason::KeyRequired),
             6 => Some(RejectReason::NoKey),
             7 => Some(RejectReason::AuthFailed),
+            8 => Some(RejectReason::ResumeRequired),
             _ => return Err(WireError::Malformed { kind, why: "unknown reject reason" }),
         };
         Ok(HelloAckRepr {
@@ -245,6 +340,7 @@ impl HelloAckRepr {
             options: be_u16(b, hello_ack::OPTIONS),
             chunk_size: be_u16(b, hello_ack::CHUNK),
             window: be_u64(b, hello_ack::WINDOW),
+            resume: None,
             handshake: None,
         })
     }
@@ -259,11 +355,30 @@ impl HelloAckRepr {
         b
     }
 
+    /// The body a keyed answer authenticates (Noise message 2's payload): the fixed bytes
+    /// and, when resuming, the resume point; its length is the second value.
+    pub fn authenticated_body(&self) -> ([u8; Self::BODY_LEN + ResumeRepr::LEN], usize) {
+        let mut b = [0u8; Self::BODY_LEN + ResumeRepr::LEN];
+        b[..Self::BODY_LEN].copy_from_slice(&self.fixed_body());
+        match (self.resumes(), &self.resume) {
+            (true, Some(r)) => {
+                r.emit(&mut b[Self::BODY_LEN..]);
+                (b, Self::BODY_LEN + ResumeRepr::LEN)
+            }
+            _ => (b, Self::BODY_LEN),
+        }
+    }
+
     /// Emits into a body of [`Self::body_len`] bytes.
     pub fn emit(&self, b: &mut [u8]) {
         b[..Self::BODY_LEN].copy_from_slice(&self.fixed_body());
-        if let Some(h) = &self.handshake {
-            b[Self::BODY_LEN..Self::BODY_LEN + h.len()].copy_from_slice(h);
+        match &self.handshake {
+            Some(h) => b[Self::BODY_LEN..Self::BODY_LEN + h.len()].copy_from_slice(h.as_bytes()),
+            None if self.resumes() => {
+                let r = self.resume.unwrap_or(ResumeRepr { len: 0, algorithm: DigestAlgorithm::None, digest: [0; 32] });
+                r.emit(&mut b[Self::BODY_LEN..]);
+            }
+            None => {}
         }
     }
 }
@@ -376,6 +491,9 @@ pub enum ResetReason {
     /// is over and the receiver may leave at once instead of lingering for a
     /// retransmitted FIN. Ignored in any state but complete.
     Closed,
+    /// The sender's input does not start with the bytes the receiver's output holds (or
+    /// is shorter): a resumed session stops before any byte is written.
+    ResumeMismatch,
     /// A code this implementation does not know; kept so it can be reported.
     Other(u16),
 }
@@ -390,6 +508,7 @@ impl ResetReason {
             ResetReason::ProtocolViolation => 4,
             ResetReason::OutputError => 5,
             ResetReason::Closed => 6,
+            ResetReason::ResumeMismatch => 7,
             ResetReason::Other(c) => c,
         }
     }
@@ -404,6 +523,7 @@ impl ResetReason {
             4 => ResetReason::ProtocolViolation,
             5 => ResetReason::OutputError,
             6 => ResetReason::Closed,
+            7 => ResetReason::ResumeMismatch,
             c => ResetReason::Other(c),
         }
     }
@@ -484,10 +604,20 @@ mod tests {
         let rej = HelloAckRepr::parse(&HELLO_ACK_REJECT).unwrap();
         assert_eq!(
             rej,
-            HelloAckRepr { reject: Some(RejectReason::Busy), options: 0, chunk_size: 0, window: 0, handshake: None }
+            HelloAckRepr {
+                reject: Some(RejectReason::Busy),
+                options: 0,
+                chunk_size: 0,
+                window: 0,
+                resume: None,
+                handshake: None
+            }
         );
         let ok = HelloAckRepr::parse(&HELLO_ACK_OK).unwrap();
-        assert_eq!(ok, HelloAckRepr { reject: None, options: 0, chunk_size: 0, window: 64 << 20, handshake: None });
+        assert_eq!(
+            ok,
+            HelloAckRepr { reject: None, options: 0, chunk_size: 0, window: 64 << 20, resume: None, handshake: None }
+        );
         let mut b = [0x55u8; 16];
         ok.emit(&mut b);
         assert_eq!(b, HELLO_ACK_OK);
@@ -502,6 +632,42 @@ mod tests {
     static HELLO_ACK_SETTLED: [u8; 16] = [0x00, 0, 0x00, 0x01, 0x05, 0xb2, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0];
 
     #[test]
+    fn a_resuming_hello_ack_carries_the_prefix_length_and_digest() {
+        let mut digest = [0u8; 32];
+        digest[..16].copy_from_slice(&[0xab; 16]);
+        let point = ResumeRepr { len: 0x0102_0304_0506, algorithm: DigestAlgorithm::Xxh3_128, digest };
+        let ack = HelloAckRepr {
+            reject: None,
+            options: HelloRepr::OPT_RESUME,
+            chunk_size: 0,
+            window: 1 << 20,
+            resume: Some(point),
+            handshake: None,
+        };
+        assert_eq!(ack.body_len(), 16 + 48);
+        let mut b = vec![0x55u8; ack.body_len()];
+        ack.emit(&mut b);
+        assert_eq!(&b[16..24], &[0, 0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(b[24], 1);
+        assert_eq!(&b[25..32], &[0; 7]);
+        assert_eq!(HelloAckRepr::parse(&b).unwrap(), ack);
+        // The authenticated body (a keyed answer's payload) is the same 64 bytes.
+        let (auth, n) = ack.authenticated_body();
+        assert_eq!(&auth[..n], &b[..]);
+        assert_eq!(HelloAckRepr::parse_authenticated(&auth[..n]).unwrap(), ack);
+        // The resume bit without its point, or a point without the bit: malformed.
+        assert!(HelloAckRepr::parse(&b[..16]).is_err());
+        assert!(HelloAckRepr::parse_authenticated(&b[..16]).is_err());
+        let mut no_bit = b.clone();
+        no_bit[3] = 0;
+        assert!(HelloAckRepr::parse(&no_bit).is_err());
+        assert!(HelloAckRepr::parse(&b[..63]).is_err());
+        let mut bad_alg = b.clone();
+        bad_alg[24] = 9;
+        assert!(HelloAckRepr::parse(&bad_alg).is_err());
+    }
+
+    #[test]
     fn hello_ack_carries_a_settled_chunk_size() {
         let r = HelloAckRepr::parse(&HELLO_ACK_SETTLED).unwrap();
         let want = HelloAckRepr {
@@ -509,6 +675,7 @@ mod tests {
             options: HelloRepr::OPT_SETTLE_CHUNK,
             chunk_size: 1458,
             window: 64 << 20,
+            resume: None,
             handshake: None,
         };
         assert_eq!(r, want);

@@ -48,7 +48,8 @@ mod zeros;
 pub use ack::{AckRanges, AckRepr, MAX_ACK_RANGES};
 pub use check::{compute_checksum, fill_checksum, verify_check, verify_checksum, Check, LinkCheck};
 pub use control::{
-    DigestAlgorithm, FinAckRepr, FinRepr, HelloAckRepr, HelloRepr, RejectReason, ResetReason, ResetRepr, Verdict,
+    DigestAlgorithm, FinAckRepr, FinRepr, HelloAckRepr, HelloRepr, RejectReason, ResetReason, ResetRepr, ResumeRepr,
+    Verdict,
 };
 pub use header::{Flags, HeaderRepr};
 pub use packet::Packet;

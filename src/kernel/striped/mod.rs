@@ -235,7 +235,7 @@ pub fn key_handshake(socks: &[TcpStream], role: Role, key: Option<&Psk>) -> Resu
             s.read_exact(&mut hello[4..]).map_err(KernelError::socket)?;
             match respond(psk, (0, KEY_EPOCH_LOG2), &body, &hello[4..], &[0u8; 16]) {
                 Ok((k, m)) => {
-                    reply[5..].copy_from_slice(&m);
+                    reply[5..].copy_from_slice(m.as_bytes());
                     s.write_all(&reply).map_err(KernelError::socket)?;
                     k
                 }
