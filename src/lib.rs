@@ -16,6 +16,7 @@ pub mod key;
 pub mod limits;
 pub mod preflight;
 pub mod report;
+pub mod resume;
 pub mod spec;
 pub mod startup;
 pub mod stats_lines;

@@ -94,6 +94,9 @@ pub struct Summary {
     pub authenticated: bool,
     /// What held the transfer back, and for how much of its time.
     pub limited_by: Option<crate::limits::LimitReport>,
+    /// `--resume`: the stream offset the session started at (bytes the receiver's output
+    /// already held); `bytes` counts what this session moved after it.
+    pub resumed_from: Option<u64>,
 }
 
 impl Summary {
@@ -163,6 +166,9 @@ impl Summary {
         );
         if let Some(cap) = self.rate_cap_bps {
             s.push_str(&format!(" (capped at {})", rate_text(cap)));
+        }
+        if let Some(at) = self.resumed_from {
+            s.push_str(&format!(", resumed after the first {} ({at} bytes) the receiver held", bytes_text(at)));
         }
         if self.resends > 0 || self.role == "send" {
             s.push_str(&format!(", {} resends", self.resends));

@@ -464,7 +464,7 @@ impl Initiator {
         }
         let mut payload = [0u8; hello_ack_handshake_len(HELLO_ACK_PAYLOAD_MAX)];
         let n = self.hs.read_message(message, &mut payload).map_err(|_| HandshakeError::WrongKey)?;
-        if n < HELLO_ACK_PAYLOAD_LEN || n > HELLO_ACK_PAYLOAD_MAX || !self.hs.is_handshake_finished() {
+        if !(HELLO_ACK_PAYLOAD_LEN..=HELLO_ACK_PAYLOAD_MAX).contains(&n) || !self.hs.is_handshake_finished() {
             return Err(HandshakeError::Malformed);
         }
         let mut body = AckPayload { len: n, bytes: [0u8; HELLO_ACK_PAYLOAD_MAX] };

@@ -174,6 +174,7 @@ impl EndArgs {
             congestion,
             rate_limit: None,
             sparse: true,
+            resume: false,
             report: self.report.plan(),
             key: self.key.load()?,
         })
@@ -213,6 +214,13 @@ pub struct SendArgs {
     #[arg(long)]
     pub no_sparse: bool,
 
+    /// Continue an interrupted transfer (DPDK and --udp; the receiver too runs with
+    /// --resume): the receiver says how much its output holds, this end checks that its
+    /// input starts with those bytes and sends only the rest (a pipe input is read past
+    /// them). A prefix that differs is exit 5, and the output is left as it was.
+    #[arg(long)]
+    pub resume: bool,
+
     /// FILE to send; stdin when absent or '-'.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -228,6 +236,13 @@ pub struct RecvArgs {
     /// the zeros either way).
     #[arg(long)]
     pub no_sparse: bool,
+
+    /// Keep what FILE already holds and take only the rest from a sender run with
+    /// --resume (DPDK and --udp): FILE is hashed at start-up, never truncated; a sender
+    /// without --resume is refused (exit 2) while FILE holds data. Needs a regular FILE
+    /// (it may not exist yet).
+    #[arg(long)]
+    pub resume: bool,
 
     /// FILE to write; stdout when absent or '-'.
     #[arg(value_name = "FILE")]
@@ -255,6 +270,7 @@ impl SendArgs {
             congestion: self.cc,
             rate_limit: self.rate,
             sparse: !self.no_sparse,
+            resume: self.resume,
             input: file_arg(&self.file),
             key: self.end.key.load()?,
             report: self.end.report.plan(),
@@ -267,6 +283,7 @@ impl SendArgs {
         Ok(kernel::Plan {
             rate_limit: self.rate,
             sparse: !self.no_sparse,
+            resume: self.resume,
             ..self.end.kernel_plan(&self.file, self.digest.algorithm(), self.cc)?
         })
     }
@@ -283,6 +300,7 @@ impl RecvArgs {
             busy_poll: self.end.plane.busy_poll,
             output: file_arg(&self.file),
             sparse: !self.no_sparse,
+            resume: self.resume,
             report: self.end.report.plan(),
             verbose,
         })
@@ -292,6 +310,7 @@ impl RecvArgs {
     pub fn kernel_plan(&self) -> Result<kernel::Plan, Failure> {
         Ok(kernel::Plan {
             sparse: !self.no_sparse,
+            resume: self.resume,
             ..self.end.kernel_plan(&self.file, DigestAlgorithm::None, CongestionConfig::default())?
         })
     }

@@ -36,6 +36,8 @@ pub struct RecvPlan {
     pub output: Option<PathBuf>,
     /// Zero runs as holes in a regular output file (off with `--no-sparse`).
     pub sparse: bool,
+    /// `--resume`: keep what the output holds, take only the rest.
+    pub resume: bool,
     /// Pre-shared key: serve only senders that hold it, encrypted.
     pub key: Option<stripecat_proto::Psk>,
     pub report: ReportPlan,
@@ -49,12 +51,24 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     let lines = StatsLines::open(&plan.report, "recv")?;
     // Keyed: the output is created only once a sender authenticated (the writer opens
     // it when the session is served); otherwise at once, so a bad path fails early.
-    let output = if keyed {
-        let path = plan.output.clone();
-        io::Output::Deferred(Box::new(move || ends::output(path.as_deref()).map_err(|f| f.message)))
-    } else {
-        io::Output::Open(ends::output(plan.output.as_deref())?)
+    // `--resume`: what FILE holds is hashed now, before anything listens; FILE is then
+    // opened, not truncated, once a session is served (one that resumes or, holding
+    // nothing, starts at 0).
+    let held = if plan.resume { Some(crate::resume::hash_output(plan.output.as_deref())?) } else { None };
+    let output = match (&held, plan.output.clone()) {
+        (Some(prefix), Some(path)) => {
+            let at = prefix.len();
+            io::Output::Deferred(Box::new(move || {
+                crate::resume::open_output_at(&path, at).map_err(|e| format!("cannot open {}: {e}", path.display()))
+            }))
+        }
+        _ if keyed => {
+            let path = plan.output.clone();
+            io::Output::Deferred(Box::new(move || ends::output(path.as_deref()).map_err(|f| f.message)))
+        }
+        _ => io::Output::Open(ends::output(plan.output.as_deref())?),
     };
+    let held_len = held.as_ref().map_or(0, |p| p.len());
     let p = &plan.ports;
     let v6 = any_v6(&plan.nets);
     let chunk = sealed_chunk_for(p.mtu, v6, keyed);
@@ -72,6 +86,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
         // flight anyway (so no extra memory is promised).
         inbox_chunks: pool_plan.window_chunks as usize,
         key: plan.key.clone(),
+        resume: held,
         ..Default::default()
     });
     let writer_queue = Arc::new(ArrayQueue::new(WRITER_QUEUE));
@@ -128,7 +143,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
                 summary.verified = Some(true);
                 Ok(())
             }
-            (ReceiverState::Failed(e), None) => Err(receiver_failure(e, written)),
+            (ReceiverState::Failed(e), None) => Err(receiver_failure(e, written, &out_name, held_len)),
             (other, None) => Err(Failure::new(ExitCode::Other, format!("receiver stopped in state {other:?}"))),
         },
     };

@@ -273,7 +273,7 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     } else {
         let why = match (&send_end, &recv_end, sender.state(), receiver.state()) {
             (_, _, SenderState::Failed(e), _) => sender_failure(e),
-            (_, _, _, ReceiverState::Failed(e)) => receiver_failure(e, written),
+            (_, _, _, ReceiverState::Failed(e)) => receiver_failure(e, written, "the selftest's output", 0),
             (SendEnd::Input(e), _, _, _) => Failure::new(ExitCode::Other, e.clone()),
             (_, RecvEnd::Output(e), _, _) => Failure::new(ExitCode::Transfer, e.clone()),
             _ => Failure::new(ExitCode::Transfer, format!("selftest moved {written} of {total} bytes")),

@@ -50,6 +50,8 @@ pub struct SendPlan {
     pub rate_limit: Option<u64>,
     /// All-zero chunks as ZEROS records (off with `--no-sparse`).
     pub sparse: bool,
+    /// `--resume`: send only what the receiver's output lacks, once its prefix matched.
+    pub resume: bool,
     /// FILE, or stdin when `None`.
     pub input: Option<PathBuf>,
     /// Pre-shared key: authenticate and encrypt the session.
@@ -96,6 +98,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         }),
         key: plan.key.clone(),
         zeros: plan.sparse,
+        resume: plan.resume,
         ..Default::default()
     };
     let clock = TscClock::new(plane.eal.tsc_hz());

@@ -256,6 +256,25 @@ impl SendRole {
             sender.handle_timeout(now);
             work += 1;
         }
+        if let Some(point) = sender.resume_point() {
+            // Resuming: the reader reads the receiver's prefix first (before it is
+            // given the chunk size, below); the protocol judges what it read.
+            let mut asked = c.reader.resume.lock().unwrap();
+            if asked.is_none() {
+                *asked = Some(point);
+            }
+            drop(asked);
+            if let Some((digest, read)) = c.reader.prefix.lock().unwrap().take() {
+                sender.resume_with(digest, read);
+                work += 1;
+            } else if c.reader.done.load(Ordering::Acquire) {
+                // The reader stopped inside the prefix: a read error (or a stop).
+                if let Some(err) = c.reader.error.lock().unwrap().clone() {
+                    sender.abort();
+                    return Err(SendEnd::Input(err));
+                }
+            }
+        }
         if sender.is_established() && c.reader.chunk.load(Ordering::Relaxed) == 0 {
             // The handshake settled the chunk size: the reader may cut chunks now.
             c.reader.chunk.store(sender.chunk_size() as usize, Ordering::Release);
@@ -284,7 +303,13 @@ impl SendRole {
             }
         }
         c.observe_limit(sender, io.idled, now);
-        if !c.finished_input && c.pending.is_none() && c.reader.done.load(Ordering::Acquire) && c.intake.is_empty() {
+        let checked = sender.resume_point().is_none();
+        if checked
+            && !c.finished_input
+            && c.pending.is_none()
+            && c.reader.done.load(Ordering::Acquire)
+            && c.intake.is_empty()
+        {
             if let Some(err) = c.reader.error.lock().unwrap().clone() {
                 sender.abort();
                 return Err(SendEnd::Input(err));

@@ -85,6 +85,7 @@ pub fn send_summary(
     let mut summary = base_summary("send", transport, sender.shared().acked(), members, frames, &st.drops, elapsed);
     summary.resends = st.paths.resends;
     summary.authenticated = sender.keyed();
+    summary.resumed_from = sender.resumed_from();
     summary.digest = Some(sender.digest_algorithm().name().into());
     summary.paths = (0..sender.path_count())
         .map(|i| {
@@ -122,6 +123,7 @@ pub fn recv_summary(
 ) -> Summary {
     let mut s = base_summary("recv", transport, written, members, frames, &receiver.stats().drops, elapsed);
     s.authenticated = receiver.keyed();
+    s.resumed_from = receiver.resumed_from();
     s
 }
 
@@ -161,6 +163,8 @@ pub fn sender_failure(e: SenderError) -> Failure {
                 .hint("the receiver takes smaller frames than this sender sends: give both ends the same --mtu")
         }
         SenderError::Auth(_) => Failure::new(ExitCode::Auth, e.to_string()).hint(crate::kernel::error::AUTH_HINT),
+        SenderError::ResumeMismatch { held, input } => crate::resume::mismatch(held, input, None),
+        SenderError::ResumeRequired => crate::resume::required(None, None),
         SenderError::Rejected(_) => {
             Failure::new(ExitCode::Transfer, e.to_string()).hint("the receiver is busy with another transfer")
         }
@@ -171,9 +175,14 @@ pub fn sender_failure(e: SenderError) -> Failure {
     }
 }
 
-/// What a failed receiving session tells the user, and its exit code.
-pub fn receiver_failure(e: ReceiverError, written: u64) -> Failure {
+/// What a failed receiving session tells the user, and its exit code; `output` names
+/// the output and `held` is what it held before (`--resume`).
+pub fn receiver_failure(e: ReceiverError, written: u64, output: &str, held: u64) -> Failure {
     match e {
+        ReceiverError::PeerReset { reason: stripecat_proto::wire::ResetReason::ResumeMismatch, .. } => {
+            crate::resume::mismatch(held, None, Some(output))
+        }
+        ReceiverError::ResumeRequired { held } => crate::resume::required(Some(held), Some(output)),
         ReceiverError::Verdict { verdict: stripecat_proto::wire::Verdict::DigestMismatch, .. } => {
             Failure::new(ExitCode::Integrity, format!("integrity failure: {e}; {written} bytes were written"))
                 .hint("the output does not match what was sent; do not trust it")

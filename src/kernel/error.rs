@@ -60,6 +60,10 @@ pub enum KernelError {
     /// The session could not be authenticated.
     #[error("authentication failed: {0}")]
     Auth(stripecat_proto::AuthError),
+    /// `--resume` could not go on: a prefix that differs (exit 5) or a sender that does
+    /// not resume (exit 2); worded by [`crate::resume`], the same as over DPDK.
+    #[error("{}", .0.message)]
+    Resume(Failure),
 }
 
 impl KernelError {
@@ -90,6 +94,7 @@ impl KernelError {
             | Output { .. } => ExitCode::Transfer,
             DigestMismatch { .. } => ExitCode::Integrity,
             Auth(_) => ExitCode::Auth,
+            Resume(f) => f.code,
         }
     }
 
@@ -111,7 +116,7 @@ impl KernelError {
             Auth(_) => AUTH_HINT,
             Timeout(_) => "is the other side still running and reachable?",
             Protocol(_) => "both ends must be stripecat with the same --streams/--udp mode",
-            Socket(_) | Input { .. } => return None,
+            Socket(_) | Input { .. } | Resume(_) => return None,
         })
     }
 }
@@ -122,6 +127,9 @@ pub const AUTH_HINT: &str =
 
 impl From<KernelError> for Failure {
     fn from(e: KernelError) -> Failure {
+        if let KernelError::Resume(f) = e {
+            return f;
+        }
         let f = Failure::new(e.code(), e.to_string());
         match e.hint() {
             Some(h) => f.hint(h),

@@ -215,17 +215,25 @@ pub struct LazyOutput<'a> {
     path: Option<&'a Path>,
     end: Option<End>,
     borrowed: Option<&'a mut End>,
+    /// `--resume`: FILE is opened to write on from this length, not truncated.
+    resume_at: Option<u64>,
 }
 
 impl<'a> LazyOutput<'a> {
     /// FILE (or stdout), opened by the first [`LazyOutput::get`].
     pub fn new(path: Option<&'a Path>) -> LazyOutput<'a> {
-        LazyOutput { path, end: None, borrowed: None }
+        LazyOutput { path, end: None, borrowed: None, resume_at: None }
+    }
+
+    /// FILE, opened by the first [`LazyOutput::get`] to write on from byte `at` (what
+    /// it held when hashed), never truncated: `recv --resume`.
+    pub fn resuming(path: &'a Path, at: u64) -> LazyOutput<'a> {
+        LazyOutput { path: Some(path), end: None, borrowed: None, resume_at: Some(at) }
     }
 
     /// An output already open.
     pub fn ready(end: &'a mut End) -> LazyOutput<'a> {
-        LazyOutput { path: None, end: None, borrowed: Some(end) }
+        LazyOutput { path: None, end: None, borrowed: Some(end), resume_at: None }
     }
 
     /// The output, opening (creating or truncating) it now if it is not open yet.
@@ -234,7 +242,15 @@ impl<'a> LazyOutput<'a> {
             return Ok(b);
         }
         if self.end.is_none() {
-            self.end = Some(End::output(self.path)?);
+            self.end = Some(match (self.resume_at, self.path) {
+                (Some(at), Some(p)) => {
+                    let name = p.display().to_string();
+                    let file = crate::resume::open_output_at(p, at)
+                        .map_err(|source| KernelError::Open { path: name.clone(), source })?;
+                    End { file, kind: Kind::Regular { len: 0 }, name }
+                }
+                _ => End::output(self.path)?,
+            });
         }
         Ok(self.end.as_mut().expect("opened above"))
     }

@@ -102,6 +102,8 @@ pub struct Report {
     pub elapsed: Option<std::time::Duration>,
     /// What held the transfer back (the striping protocol's transports).
     pub limited_by: Option<crate::limits::LimitReport>,
+    /// `--resume`: the stream offset the session started at (the receiver held that).
+    pub resumed_from: Option<u64>,
 }
 
 /// A transport's result: its report, or the error with whatever report it
@@ -143,6 +145,7 @@ fn conclude(
         error: err.as_ref().map(|e| e.to_string()),
         authenticated: keyed,
         limited_by: rep.limited_by,
+        resumed_from: rep.resumed_from,
         ..Default::default()
     }
     .timed(elapsed);
@@ -179,6 +182,7 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
     let key = keyed_mode(mode, a.key.clone())?;
     let keyed = key.is_some();
     let lines = live_lines(mode, &a.report, "send")?;
+    resume_mode(mode, a.resume)?;
     let opts = socket_options(k);
     let block = k.block();
     // Open the local end first: a missing file should not cost the peer a connection.
@@ -220,6 +224,7 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
                 rate_limit: a.rate_limit,
                 key,
                 sparse: a.sparse,
+                resume: a.resume,
             },
             &mut progress,
             &mut started,
@@ -239,11 +244,15 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
     let key = keyed_mode(mode, a.key.clone())?;
     let keyed = key.is_some();
     let lines = live_lines(mode, &a.report, "recv")?;
+    resume_mode(mode, a.resume)?;
     let opts = socket_options(k);
     let block = k.block();
+    // `--resume`: what FILE holds is hashed now, before anything listens.
+    let held = if a.resume { Some(crate::resume::hash_output(a.file.as_deref())?) } else { None };
     // A keyed receiver opens (creates, truncates) its output only for a session that
-    // authenticated: `udp::recv` does it then.
-    let mut output = if mode == Mode::Chat || keyed { None } else { Some(End::output(a.file.as_deref())?) };
+    // authenticated: `udp::recv` does it then; a resuming one, without truncating.
+    let mut output =
+        if mode == Mode::Chat || keyed || held.is_some() { None } else { Some(End::output(a.file.as_deref())?) };
     let mut progress = Progress::new(None, a.report.quiet).with_lines(lines);
     let mut started = Instant::now();
     let result: Attempt = match (mode, output.as_mut()) {
@@ -278,9 +287,13 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
             striped::recv(&socks, output, window, keys.as_ref(), &mut progress).map(striped_report)
         })()
         .map_err(bare),
-        (Mode::Udp, _) if keyed => {
-            let mut lazy = io::LazyOutput::new(a.file.as_deref());
-            udp::recv(k, &ep, &opts, &mut lazy, udp::RecvChoice { key, sparse: a.sparse }, &mut progress, &mut started)
+        (Mode::Udp, _) if keyed || held.is_some() => {
+            let mut lazy = match (&held, a.file.as_deref()) {
+                (Some(p), Some(f)) => io::LazyOutput::resuming(f, p.len()),
+                _ => io::LazyOutput::new(a.file.as_deref()),
+            };
+            let choice = udp::RecvChoice { key, sparse: a.sparse, resume: held };
+            udp::recv(k, &ep, &opts, &mut lazy, choice, &mut progress, &mut started)
         }
         (Mode::Udp, Some(output)) => {
             let mut ready = io::LazyOutput::ready(output);
@@ -289,7 +302,7 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
                 &ep,
                 &opts,
                 &mut ready,
-                udp::RecvChoice { key: None, sparse: a.sparse },
+                udp::RecvChoice { key: None, sparse: a.sparse, resume: None },
                 &mut progress,
                 &mut started,
             )
@@ -310,6 +323,15 @@ fn live_lines(mode: Mode, plan: &ReportPlan, role: &'static str) -> Result<Optio
             .hint("use --udp, or leave --stats-interval out for the final --stats-json report"));
     }
     StatsLines::open(plan, role)
+}
+
+/// `--resume` needs the striping protocol's handshake: `--udp` here (and DPDK).
+fn resume_mode(mode: Mode, resume: bool) -> Result<(), Failure> {
+    if resume && mode != Mode::Udp {
+        return Err(Failure::new(ExitCode::Usage, "--resume works over --udp and DPDK, not over TCP or --raw")
+            .hint("use --udp (both ends), or send the whole stream again without --resume"));
+    }
+    Ok(())
 }
 
 /// A key works with the striping protocol (`--udp`) and striped TCP (`--streams N`); the

@@ -56,6 +56,8 @@ pub struct Plan {
     pub rate_limit: Option<u64>,
     /// (`--udp`) Zero runs as ZEROS records (send) and holes (recv); off with `--no-sparse`.
     pub sparse: bool,
+    /// `--resume` (`--udp` only): continue a stream the receiver's output holds part of.
+    pub resume: bool,
     pub report: ReportPlan,
     /// The pre-shared key (`--key-file`, `--key-fd`, `STRIPECAT_KEY`): `--udp` sessions
     /// are then authenticated and encrypted; the TCP modes refuse it.

@@ -174,6 +174,12 @@ impl Proc {
         }
     }
 
+    /// Sends signal `sig` ("KILL", "TERM") to the child.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{sig}"), &pid]).status().unwrap().success(), "kill -{sig} {pid}");
+    }
+
     /// Waits and asserts exit code 0.
     pub fn ok(self) -> Done {
         let name = self.name.clone();

@@ -8,10 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam::queue::ArrayQueue;
+use stripecat_proto::wire::ResumeRepr;
+use stripecat_proto::StreamDigest;
 
 use super::super::payload::MbufPayload;
 use super::IDLE;
 use crate::dpdk::{spawn_registered, Eal, Mbuf, Mempool};
+use crate::resume::PrefixCheck;
 
 /// What the reader thread shares with the poll loop.
 #[derive(Default)]
@@ -27,6 +30,11 @@ pub struct ReaderShared {
     /// The chunk size to cut, once the handshake settled it (0 until then: the reader
     /// waits, so no chunk is cut at a size the receiver refused).
     pub chunk: AtomicUsize,
+    /// `--resume`: the receiver's prefix, set by the loop before `chunk`; the reader
+    /// reads that many bytes into its digest before it cuts any chunk.
+    pub resume: Mutex<Option<ResumeRepr>>,
+    /// The prefix's digest and the bytes read (fewer at the input's end), for the loop.
+    pub prefix: Mutex<Option<(StreamDigest, u64)>>,
 }
 
 /// Most mbuf data rooms one read call fills (one `readv` over this many
@@ -61,6 +69,28 @@ pub fn spawn_reader(
                 c => break c.min(chunk),
             }
         };
+        let asked = shared.resume.lock().unwrap().take();
+        if let Some(point) = asked {
+            // Read past (and hash) what the receiver holds; checked every MiB for a stop.
+            let mut check = PrefixCheck::new(point);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                if stopping() {
+                    shared.done.store(true, Ordering::Release);
+                    return;
+                }
+                match check.read_some(&mut *input, &mut buf, 1 << 20) {
+                    Ok(false) => {}
+                    Ok(true) => break,
+                    Err(e) => {
+                        *shared.error.lock().unwrap() = Some(format!("reading the input: {e}"));
+                        shared.done.store(true, Ordering::Release);
+                        return;
+                    }
+                }
+            }
+            *shared.prefix.lock().unwrap() = Some(check.finish());
+        }
         let mut rooms = MbufRooms { pool: &pool, chunk, fresh: Vec::with_capacity(READ_BURST) };
         let deliver = |mut room: MbufRoom, n: usize| -> bool {
             if n < chunk {

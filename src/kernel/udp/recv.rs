@@ -40,10 +40,20 @@ pub struct RecvChoice {
     pub key: Option<stripecat_proto::Psk>,
     /// Zero runs as holes in a regular output file (`--no-sparse`: zeros written).
     pub sparse: bool,
+    /// `--resume`: what the output holds (hashed before listening).
+    pub resume: Option<stripecat_proto::digest::PrefixDigest>,
 }
 
-fn receiver_error(e: ReceiverError) -> KernelError {
+/// The kernel error of a failed session; `output` names the output and `held` is what
+/// it held before (`--resume`).
+fn receiver_error(e: ReceiverError, output: &str, held: u64) -> KernelError {
     match e {
+        ReceiverError::PeerReset { reason: ResetReason::ResumeMismatch, .. } => {
+            KernelError::Resume(crate::resume::mismatch(held, None, Some(output)))
+        }
+        ReceiverError::ResumeRequired { held } => {
+            KernelError::Resume(crate::resume::required(Some(held), Some(output)))
+        }
         ReceiverError::Verdict { verdict: Verdict::DigestMismatch, .. } => {
             KernelError::DigestMismatch { sent: "the sender's".into(), received: "ours".into() }
         }
@@ -64,7 +74,8 @@ pub fn recv(
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
-    let RecvChoice { key, sparse } = choice;
+    let RecvChoice { key, sparse, resume } = choice;
+    let held = resume.as_ref().map_or(0, |p| p.len());
     let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Listen(listen) = ep else {
         return Err(bare(KernelError::Usage(
@@ -82,7 +93,7 @@ pub fn recv(
     sock.set_nonblocking(true).map_err(|e| bare(sock_err(e)))?;
     let socks = [sock];
     let paths = k.paths.unwrap_or(16);
-    let config = ReceiverConfig { paths, max_chunk_size: MAX_CHUNK, key, ..ReceiverConfig::default() };
+    let config = ReceiverConfig { paths, max_chunk_size: MAX_CHUNK, key, resume, ..ReceiverConfig::default() };
     // ZEROS records are taken either way: `--no-sparse` writes them out as zeros.
     let clock = Clock(StdInstant::now());
     let mut receiver: Receiver<SharedBytes> = Receiver::new(config);
@@ -268,7 +279,7 @@ pub fn recv(
                     break Ok(());
                 }
             }
-            ReceiverState::Failed(e) => break Err(receiver_error(e)),
+            ReceiverState::Failed(e) => break Err(receiver_error(e, &output.name(), held)),
             _ => {}
         }
         if !busy {
@@ -285,6 +296,7 @@ pub fn recv(
         elapsed: finish_elapsed,
         authenticated: receiver.keyed(),
         limited_by: LimitReport::of(&limits.times(), "recv", &output.name()),
+        resumed_from: receiver.resumed_from(),
         ..Default::default()
     };
     for r in DropReason::ALL {

@@ -60,6 +60,8 @@ pub struct SessionChoice {
     pub key: Option<stripecat_proto::Psk>,
     /// All-zero chunks as ZEROS records (`--no-sparse` turns it off).
     pub sparse: bool,
+    /// `--resume`: send only what the receiver's output lacks.
+    pub resume: bool,
 }
 
 /// `send --udp HOST:PORT`.
@@ -72,7 +74,7 @@ pub fn send(
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
-    let SessionChoice { digest: alg, congestion, rate_limit, key, sparse } = choice;
+    let SessionChoice { digest: alg, congestion, rate_limit, key, sparse, resume } = choice;
     // A sealed datagram carries the 16-byte tag after its payload.
     let tag = if key.is_some() { TAG_LEN as u16 } else { 0 };
     let bare = |e| Box::new((e, Report::default()));
@@ -113,6 +115,7 @@ pub fn send(
         rate_limit,
         key,
         zeros: sparse,
+        resume,
         ..SenderConfig::default()
     };
     let clock = Clock(StdInstant::now());
@@ -135,6 +138,9 @@ pub fn send(
     // the receiver's credit, the windows, or nothing (the CPU).
     let mut limits = LimitMeter::default();
     let mut credit_blocked = false;
+    // `--resume`: the receiver's prefix, read from the input a slab per iteration.
+    let mut check: Option<crate::resume::PrefixCheck> = None;
+    let mut check_buf: Vec<u8> = Vec::new();
 
     let result: Result<(), KernelError> = loop {
         let now = clock.now();
@@ -170,11 +176,38 @@ pub fn send(
         if sender.poll_timeout().is_some_and(|t| t <= now) {
             sender.handle_timeout(now);
         }
+        let transferring = sender.in_session();
+        if let Some(point) = sender.resume_point() {
+            // Resuming: read (and hash) the input's first bytes, as many as the receiver
+            // holds, one slab per iteration; the core decides whether they match.
+            let c = check.get_or_insert_with(|| crate::resume::PrefixCheck::new(point));
+            let slab = chunk as usize * slab_chunks;
+            check_buf.resize(slab, 0);
+            limits.note(transferring, clock.now().total_micros(), Limit::Input);
+            let read = c.read_some(&mut input.file, &mut check_buf, slab);
+            limits.note(transferring, clock.now().total_micros(), Limit::Cpu);
+            busy = true;
+            match read {
+                Ok(false) => {}
+                Ok(true) => {
+                    let (digest, n) = check.take().expect("checking").finish();
+                    sender.resume_with(digest, n);
+                    check_buf = Vec::new();
+                }
+                Err(e) => {
+                    input_error = Some(KernelError::Input { what: input.name.clone(), source: e });
+                    sender.abort();
+                    finished = true;
+                }
+            }
+        }
+        // Resuming, no byte of the input is data before the receiver's answer placed
+        // the stream (its prefix read past, or none held).
+        let placed = !resume || (sender.state() != SenderState::Handshake && sender.resume_point().is_none());
         // Hand input to the core until it pushes back, reading at most one slab per
         // iteration: a slow pipe must not keep ACKs waiting behind its reads.
-        let transferring = sender.in_session();
         let mut read_once = false;
-        while !finished {
+        while !finished && placed {
             if pending.is_empty() && !eof {
                 if read_once {
                     break;
@@ -297,6 +330,7 @@ pub fn send(
         verified: Some(result.is_ok()),
         authenticated: sender.keyed(),
         limited_by: LimitReport::of(&limits.times(), "send", &input.name),
+        resumed_from: sender.resumed_from(),
         ..Default::default()
     };
     for r in DropReason::ALL {
@@ -375,6 +409,8 @@ fn sender_error(e: SenderError, peer: SocketAddr) -> KernelError {
         SenderError::GaveUp { .. } => KernelError::Timeout(format!("{e} (peer {peer})")),
         SenderError::PeerReset { .. } => KernelError::PeerClosed { detail: format!(": {e}") },
         SenderError::Auth(a) => KernelError::Auth(a),
+        SenderError::ResumeMismatch { held, input } => KernelError::Resume(crate::resume::mismatch(held, input, None)),
+        SenderError::ResumeRequired => KernelError::Resume(crate::resume::required(None, None)),
         _ => KernelError::Protocol(e.to_string()),
     }
 }
