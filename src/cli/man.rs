@@ -25,7 +25,11 @@ pub struct ManArgs {
 const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "Delivered and digest verified, or the command succeeded."),
     ("1", "Anything else, e.g. the input file cannot be opened."),
-    ("2", "Usage: a bad command line."),
+    (
+        "2",
+        "Usage: a bad command line; with --resume, a sender without it against a receiver whose FILE \
+         holds data (both ends).",
+    ),
     (
         "3",
         "Environment or set-up: not root, no free hugepages, a NIC not bound to a DPDK driver, \
@@ -36,7 +40,11 @@ const EXIT_STATUS: &[(&str, &str)] = &[
         "Transfer failed: peer or gateway unreachable, no member carries full-size frames, idle \
          timeout, reset by the peer, output write error.",
     ),
-    ("5", "Integrity failure: the digest did not match."),
+    (
+        "5",
+        "Integrity failure: the digest did not match; with --resume, the input does not start with \
+         what the receiver's FILE holds (both ends; FILE untouched).",
+    ),
     ("6", "Authentication failed: the two ends hold different keys, or only one has a key."),
     ("130", "Interrupted by SIGINT."),
     ("143", "Terminated by SIGTERM."),
