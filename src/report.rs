@@ -272,6 +272,14 @@ impl Progress {
         self.start.elapsed()
     }
 
+    /// The session resumed after the first `at` bytes: what is left is the total less
+    /// them (the percentage and ETA count the rest), and the line says so.
+    pub fn resumed_at(&mut self, at: u64) {
+        self.total = self.total.map(|t| t.saturating_sub(at));
+        let note = format!("resumed after {}", bytes_text(at));
+        self.note = if self.note.is_empty() { note } else { format!("{}  {note}", self.note) };
+    }
+
     /// Redraws if due; `extra` is appended (per-port rates, resends).
     pub fn update(&mut self, bytes: u64, extra: &str) {
         if !self.enabled {

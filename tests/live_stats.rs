@@ -44,7 +44,9 @@ fn check_intervals(v: &[serde_json::Value], role: &str, at_least: usize) {
         t_prev = t;
         assert!(l["rate_bps"].as_f64().is_some() && l["bytes"].as_u64().is_some(), "{l}");
         let paths = l["paths"].as_array().expect("paths");
-        assert!(!paths.is_empty(), "{l}");
+        // A receiver lists the paths that carried: none before the first DATA (a line
+        // can fall between the handshake and it on a loaded machine), some once bytes moved.
+        assert!(!paths.is_empty() || (role == "recv" && l["bytes"].as_u64() == Some(0)), "{l}");
         for p in paths {
             assert!(p["port"].as_str().is_some_and(|s| !s.is_empty()), "each path names its port: {l}");
             if role == "send" {

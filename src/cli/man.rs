@@ -33,7 +33,8 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     (
         "3",
         "Environment or set-up: not root, no free hugepages, a NIC not bound to a DPDK driver, \
-         bad devargs, a member link that never comes up, EAL failure, port in use.",
+         bad devargs, a member link that never comes up, EAL failure, port in use, a --stats-json \
+         FILE that cannot be written.",
     ),
     (
         "4",

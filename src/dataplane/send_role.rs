@@ -266,6 +266,9 @@ impl SendRole {
             drop(asked);
             if let Some((digest, read)) = c.reader.prefix.lock().unwrap().take() {
                 sender.resume_with(digest, read);
+                if let Some(at) = sender.resumed_from() {
+                    c.progress.resumed_at(at);
+                }
                 work += 1;
             } else if c.reader.done.load(Ordering::Acquire) {
                 // The reader stopped inside the prefix: a read error (or a stop).

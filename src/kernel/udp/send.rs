@@ -192,6 +192,9 @@ pub fn send(
                 Ok(true) => {
                     let (digest, n) = check.take().expect("checking").finish();
                     sender.resume_with(digest, n);
+                    if let Some(at) = sender.resumed_from() {
+                        progress.resumed_at(at);
+                    }
                     check_buf = Vec::new();
                 }
                 Err(e) => {
