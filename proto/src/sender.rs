@@ -589,8 +589,13 @@ impl<B: Payload> Sender<B> {
                     self.shared.settle_chunk_size(ha.chunk_size);
                 }
                 if ha.resumes() {
-                    // Only an answer to a HELLO that asked, and with its point.
-                    let point = ha.resume.filter(|_| self.config.resume).ok_or(DropReason::Unexpected)?;
+                    // Only an answer to a HELLO that asked, with its point in the digest
+                    // this session's check uses (so a match seeds the stream digest).
+                    let check = crate::digest::PrefixDigest::check_algorithm(self.config.digest);
+                    let point = ha
+                        .resume
+                        .filter(|p| self.config.resume && p.algorithm == check)
+                        .ok_or(DropReason::Unexpected)?;
                     self.resume = Resume::Pending(point);
                     self.timers.set(Timer::Keepalive, now + RESUME_KEEPALIVE);
                 }

@@ -121,3 +121,49 @@ fn a_slow_prefix_check_keeps_the_session_alive() {
     r.assert_intact();
     assert!(r.ended_at.total_micros() > 12_000_000, "the check did not wait: {}", r.summary());
 }
+
+#[test]
+fn a_resume_point_the_sender_did_not_ask_for_or_in_another_digest_is_dropped() {
+    use stripecat_proto::wire::{Flags, Frame, HeaderRepr, HelloAckRepr, HelloRepr, PacketType, Repr, ResumeRepr};
+    use stripecat_proto::{DropReason, Sender, SenderConfig, SharedBytes};
+    let answer = |session: u64, alg: DigestAlgorithm| {
+        let ack = HelloAckRepr {
+            reject: None,
+            options: HelloRepr::OPT_RESUME,
+            chunk_size: 0,
+            window: 1 << 20,
+            resume: Some(ResumeRepr { len: 4096, algorithm: alg, digest: [7; 32] }),
+            handshake: None,
+        };
+        let header = HeaderRepr {
+            packet_type: PacketType::HelloAck,
+            flags: Flags::empty(),
+            path_id: 0,
+            session_id: session,
+            packet_number: 1,
+            offset: 0,
+            length: ack.body_len() as u16,
+            timestamp: 0,
+            timestamp_echo: 0,
+        };
+        let repr = Repr { header, frame: Frame::HelloAck(Box::new(ack)) };
+        let mut b = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut b, &[]);
+        b
+    };
+    let now = stripecat_proto::Instant::ZERO;
+    for (resume, alg) in [(false, DigestAlgorithm::Xxh3_128), (true, DigestAlgorithm::Blake3)] {
+        let config = SenderConfig { resume, digest: DigestAlgorithm::Xxh3_128, ..SenderConfig::default() };
+        let mut tx: Sender<SharedBytes> = Sender::new(config, 99, now);
+        while tx.poll_transmit(now).is_some() {}
+        assert_eq!(tx.handle_datagram(now, &answer(99, alg)), Err(DropReason::Unexpected), "resume {resume}, {alg:?}");
+        assert_eq!(tx.resume_point(), None);
+        assert_eq!(tx.state(), SenderState::Handshake);
+    }
+    // The point it asked for, in its digest: pending until the driver checks it.
+    let config = SenderConfig { resume: true, ..SenderConfig::default() };
+    let mut tx: Sender<SharedBytes> = Sender::new(config, 99, now);
+    while tx.poll_transmit(now).is_some() {}
+    assert_eq!(tx.handle_datagram(now, &answer(99, DigestAlgorithm::Xxh3_128)), Ok(()));
+    assert_eq!(tx.resume_point().map(|p| p.len), Some(4096));
+}

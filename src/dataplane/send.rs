@@ -139,12 +139,16 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     let SendRole { unit: SendUnit::Session(sender), control: Some(mut control), .. } = role0 else {
         unreachable!("lane 0 holds the session")
     };
-    if matches!(end, SendEnd::Protocol) && sender.state() == SenderState::Done {
+    let receiver_told =
+        matches!(sender.state(), SenderState::Done | SenderState::Failed(SenderError::ResumeMismatch { .. }));
+    if matches!(end, SendEnd::Protocol) && receiver_told {
         // Leave after the receiver: it lingers briefly to answer a lost FIN-ACK,
         // and a memif peer that disconnects while the other side still polls can
         // crash it (DPDK 22.11's memif unmaps its rings from the control thread
         // under a running burst). We no longer poll, so its departure is safe for
-        // us; bounded in case it never leaves.
+        // us; bounded in case it never leaves. After a RESET that says why (a resume
+        // prefix that differs) likewise: leaving at once tears the rings down under
+        // the RESET, and the receiver would only time out.
         plane.wait_for_peer_exit(Duration::from_secs(2));
     }
     // Stop the reader: empty its queue so a push it is blocked on returns, join it,

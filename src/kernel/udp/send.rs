@@ -9,7 +9,9 @@ use std::time::Instant as StdInstant;
 
 use stripecat_proto::crypto::TAG_LEN;
 use stripecat_proto::wire::{DigestAlgorithm, Frame, Verdict, HEADER_LEN};
-use stripecat_proto::{DropReason, Sender, SenderConfig, SenderError, SenderState, SharedBytes, Transmit};
+use stripecat_proto::{
+    DropReason, Sender, SenderConfig, SenderError, SenderState, SharedBytes, StreamDigest, Transmit,
+};
 
 use super::batch::{send_batch, send_gso};
 use super::{
@@ -190,7 +192,7 @@ pub fn send(
             match read {
                 Ok(false) => {}
                 Ok(true) => {
-                    let (digest, n) = check.take().expect("checking").finish();
+                    let (digest, n) = check.take().map(|c| c.finish()).unwrap_or_else(|| (StreamDigest::None, 0));
                     sender.resume_with(digest, n);
                     if let Some(at) = sender.resumed_from() {
                         progress.resumed_at(at);
