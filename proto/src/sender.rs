@@ -257,10 +257,11 @@ impl<B: Payload> Sender<B> {
     /// Resuming, once the handshake is done: the receiver's prefix (its length and
     /// digest), which the driver checks by reading its input's first `len` bytes into a
     /// [`StreamDigest`] of the point's algorithm and handing it to
-    /// [`Sender::resume_with`]. Until then `write` takes nothing. `None` otherwise.
+    /// [`Sender::resume_with`]. Until then `write` takes nothing. `None` otherwise, and
+    /// once the session has ended (nothing is left to check).
     pub fn resume_point(&self) -> Option<ResumeRepr> {
         match self.resume {
-            Resume::Pending(p) => Some(p),
+            Resume::Pending(p) if !self.is_finished() => Some(p),
             _ => None,
         }
     }
