@@ -97,6 +97,10 @@ pub struct Summary {
     /// `--resume`: the stream offset the session started at (bytes the receiver's output
     /// already held); `bytes` counts what this session moved after it.
     pub resumed_from: Option<u64>,
+    /// `send --resume` against a receiver that does not resume: everything was sent (the
+    /// summary says so; `resumed_from` is null in the JSON).
+    #[serde(skip)]
+    pub resume_declined: bool,
 }
 
 impl Summary {
@@ -169,6 +173,9 @@ impl Summary {
         }
         if let Some(at) = self.resumed_from {
             s.push_str(&format!(", resumed after the first {} ({at} bytes) the receiver held", bytes_text(at)));
+        }
+        if self.resume_declined {
+            s.push_str(", from the start (the receiver does not resume: give recv --resume too)");
         }
         if self.resends > 0 || self.role == "send" {
             s.push_str(&format!(", {} resends", self.resends));

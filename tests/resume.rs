@@ -253,6 +253,34 @@ mod udp {
     }
 
     #[test]
+    fn udp_a_sender_that_resumes_against_a_receiver_that_does_not_sends_everything_and_says_so() {
+        let dir = scratch();
+        let (input, output) = (dir.path().join("in.bin"), dir.path().join("out.bin"));
+        std::fs::write(&input, random_bytes(3 * MIB as usize, 45)).unwrap();
+        std::fs::write(&output, b"old contents, overwritten: this receiver does not resume").unwrap();
+        let p = free_udp_port();
+        let a = addr(p);
+        let r = spawn(
+            dir.path(),
+            &[bin(), "recv", "--udp", "--listen", &a, "-q", output.to_str().unwrap()],
+            Io::Null,
+            Io::Null,
+            60,
+        );
+        wait_udp_bound(p);
+        let s = spawn(
+            dir.path(),
+            &[bin(), "send", "--udp", &a, "--resume", input.to_str().unwrap()],
+            Io::Null,
+            Io::Null,
+            60,
+        );
+        let (so, _) = (s.ok(), r.ok());
+        same_bytes(&input, &output);
+        assert!(so.stderr.contains("from the start (the receiver does not resume"), "{}", so.stderr);
+    }
+
+    #[test]
     fn resume_needs_a_file_output_and_the_striping_protocol() {
         let dir = scratch();
         let p = free_udp_port().to_string();

@@ -107,6 +107,8 @@ pub enum SenderError {
 enum Resume {
     /// Not resumed: the stream starts at 0.
     No,
+    /// We offered to resume and the receiver does not: the stream starts at 0.
+    Declined,
     /// The receiver holds a prefix; the driver checks its input against it.
     Pending(ResumeRepr),
     /// The prefix matched: the session carries the stream from this offset.
@@ -285,6 +287,12 @@ impl<B: Payload> Sender<B> {
             self.digest = prefix;
         }
         self.resume = Resume::From(point.len);
+    }
+
+    /// Whether this sender offered to resume and the receiver's acceptance did not take
+    /// it up (that receiver runs without resuming): the stream went from its start.
+    pub fn resume_declined(&self) -> bool {
+        self.resume == Resume::Declined
     }
 
     /// Where the session's stream started: the receiver's prefix length once it matched
@@ -599,6 +607,8 @@ impl<B: Payload> Sender<B> {
                         .ok_or(DropReason::Unexpected)?;
                     self.resume = Resume::Pending(point);
                     self.timers.set(Timer::Keepalive, now + RESUME_KEEPALIVE);
+                } else if self.config.resume {
+                    self.resume = Resume::Declined;
                 }
                 self.shared.set_zeros(self.config.zeros && ha.options & HelloRepr::OPT_ZEROS != 0);
                 self.state = SenderState::Transfer;

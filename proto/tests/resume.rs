@@ -107,6 +107,7 @@ fn a_sender_that_resumes_against_a_receiver_that_does_not_sends_everything() {
     sim.report().assert_intact();
     assert_eq!(sim.sender.resumed_from(), None);
     assert_eq!(sim.receiver.resumed_from(), None);
+    assert!(sim.sender.resume_declined());
 }
 
 #[test]

@@ -86,6 +86,7 @@ pub fn send_summary(
     summary.resends = st.paths.resends;
     summary.authenticated = sender.keyed();
     summary.resumed_from = sender.resumed_from();
+    summary.resume_declined = sender.resume_declined();
     summary.digest = Some(sender.digest_algorithm().name().into());
     summary.paths = (0..sender.path_count())
         .map(|i| {

@@ -104,6 +104,8 @@ pub struct Report {
     pub limited_by: Option<crate::limits::LimitReport>,
     /// `--resume`: the stream offset the session started at (the receiver held that).
     pub resumed_from: Option<u64>,
+    /// `send --resume` against a receiver that does not resume.
+    pub resume_declined: bool,
 }
 
 /// A transport's result: its report, or the error with whatever report it
@@ -146,6 +148,7 @@ fn conclude(
         authenticated: keyed,
         limited_by: rep.limited_by,
         resumed_from: rep.resumed_from,
+        resume_declined: rep.resume_declined,
         ..Default::default()
     }
     .timed(elapsed);

@@ -336,6 +336,7 @@ pub fn send(
         authenticated: sender.keyed(),
         limited_by: LimitReport::of(&limits.times(), "send", &input.name),
         resumed_from: sender.resumed_from(),
+        resume_declined: sender.resume_declined(),
         ..Default::default()
     };
     for r in DropReason::ALL {
