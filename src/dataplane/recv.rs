@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
-use stripecat_proto::{ReceiverConfig, ReceiverState};
+use stripecat_proto::{ReceiverConfig, ReceiverError, ReceiverState};
 
 use super::addr::MemberNet;
 use super::clock::TscClock;
@@ -120,6 +120,14 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
         unreachable!("lane 0 holds the session")
     };
     let elapsed = control.completed_at.map_or_else(|| started.elapsed(), |t| t.duration_since(started));
+    if matches!(receiver.state(), ReceiverState::Failed(ReceiverError::ResumeRequired { .. } | ReceiverError::Auth(_)))
+    {
+        // We refused the sender and it leaves on our answer: let it go first. A memif
+        // peer that disconnects under a running burst can crash the other side (DPDK
+        // 22.11 unmaps the rings from its control thread); seen as the refused sender
+        // dying by a signal. Bounded; other drivers have no peer to wait for.
+        plane.wait_for_peer_exit(std::time::Duration::from_secs(2));
+    }
     // Let the writer finish what it has, then stop it.
     writer.closing.store(true, Ordering::Release);
     let _ = writer_thread.join();
