@@ -28,8 +28,8 @@ use stripecat_proto::StreamDigest;
 use crate::exit::{ExitCode, Failure};
 use crate::report::bytes_text;
 
-/// Bytes per read while hashing a prefix.
-const HASH_BLOCK: usize = 1 << 20;
+/// Bytes per read while hashing a prefix (also the DPDK reader's block while it reads past one).
+pub const HASH_BLOCK: usize = 1 << 20;
 
 /// What a resuming receiver's output holds, hashed in every digest a sender may ask
 /// for. A missing FILE holds nothing; stdout, a pipe or a device cannot resume.
@@ -119,13 +119,6 @@ impl PrefixCheck {
         Ok(self.ended || self.read == self.point.len)
     }
 
-    /// Reads the whole prefix (the DPDK reader thread's way).
-    pub fn read_all(mut self, input: &mut dyn Read) -> io::Result<(StreamDigest, u64)> {
-        let mut buf = vec![0u8; HASH_BLOCK];
-        while !self.read_some(input, &mut buf, HASH_BLOCK)? {}
-        Ok(self.finish())
-    }
-
     /// The digest and length read, for [`stripecat_proto::Sender::resume_with`].
     pub fn finish(self) -> (StreamDigest, u64) {
         (self.digest, self.read)
@@ -191,7 +184,10 @@ mod tests {
         for alg in [DigestAlgorithm::Xxh3_128, DigestAlgorithm::Blake3, DigestAlgorithm::None] {
             let point = point_of(&data[..1_234_567], alg);
             let mut input = &data[..];
-            let (d, n) = PrefixCheck::new(point).read_all(&mut input).unwrap();
+            let mut c = PrefixCheck::new(point);
+            let mut buf = vec![0u8; HASH_BLOCK];
+            while !c.read_some(&mut input, &mut buf, HASH_BLOCK).unwrap() {}
+            let (d, n) = c.finish();
             assert_eq!(n, 1_234_567);
             assert_eq!(d.finish(), point.digest, "{alg:?}");
             // The rest of the input is where the session starts.

@@ -203,33 +203,41 @@ pub struct ResumeRepr {
     pub digest: [u8; 32],
 }
 
-mod resume {
+/// A length, a digest algorithm and a 32-byte digest: the layout of both the FIN body
+/// and the resume point.
+mod len_digest {
     crate::layout! { LEN: 8, ALG: byte, _: 7, DIGEST: 32 }
+}
+
+/// Parses a [`len_digest`] body of a `kind` packet.
+fn parse_len_digest(kind: PacketType, b: &[u8]) -> Result<(u64, DigestAlgorithm, [u8; 32]), WireError> {
+    exact_len(kind, b, len_digest::END)?;
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(&b[len_digest::DIGEST]);
+    Ok((be_u64(b, len_digest::LEN), DigestAlgorithm::from_u8(kind, b[len_digest::ALG])?, digest))
+}
+
+/// Emits a [`len_digest`] body into the first `len_digest::END` bytes of `b`.
+fn emit_len_digest(b: &mut [u8], len: u64, algorithm: DigestAlgorithm, digest: &[u8; 32]) {
+    b[..len_digest::END].fill(0);
+    b[len_digest::LEN].copy_from_slice(&len.to_be_bytes());
+    b[len_digest::ALG] = algorithm as u8;
+    b[len_digest::DIGEST].copy_from_slice(digest);
 }
 
 impl ResumeRepr {
     /// Length on the wire.
-    pub const LEN: usize = resume::END;
+    pub const LEN: usize = len_digest::END;
 
     /// Parses a resume point.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
-        let kind = PacketType::HelloAck;
-        exact_len(kind, b, Self::LEN)?;
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(&b[resume::DIGEST]);
-        Ok(ResumeRepr {
-            len: be_u64(b, resume::LEN),
-            algorithm: DigestAlgorithm::from_u8(kind, b[resume::ALG])?,
-            digest,
-        })
+        let (len, algorithm, digest) = parse_len_digest(PacketType::HelloAck, b)?;
+        Ok(ResumeRepr { len, algorithm, digest })
     }
 
     /// Emits into [`Self::LEN`] bytes.
     pub fn emit(&self, b: &mut [u8]) {
-        b[..Self::LEN].fill(0);
-        b[resume::LEN].copy_from_slice(&self.len.to_be_bytes());
-        b[resume::ALG] = self.algorithm as u8;
-        b[resume::DIGEST].copy_from_slice(&self.digest);
+        emit_len_digest(b, self.len, self.algorithm, &self.digest);
     }
 }
 
@@ -394,33 +402,19 @@ pub struct FinRepr {
     pub digest: [u8; 32],
 }
 
-mod fin {
-    crate::layout! { TOTAL: 8, ALG: byte, _: 7, DIGEST: 32 }
-}
-
 impl FinRepr {
     /// Body length on the wire.
-    pub const BODY_LEN: usize = fin::END;
+    pub const BODY_LEN: usize = len_digest::END;
 
     /// Parses a FIN body.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
-        let kind = PacketType::Fin;
-        exact_len(kind, b, Self::BODY_LEN)?;
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(&b[fin::DIGEST]);
-        Ok(FinRepr {
-            total_len: be_u64(b, fin::TOTAL),
-            algorithm: DigestAlgorithm::from_u8(kind, b[fin::ALG])?,
-            digest,
-        })
+        let (total_len, algorithm, digest) = parse_len_digest(PacketType::Fin, b)?;
+        Ok(FinRepr { total_len, algorithm, digest })
     }
 
     /// Emits into a body of [`Self::BODY_LEN`] bytes.
     pub fn emit(&self, b: &mut [u8]) {
-        b.fill(0);
-        b[fin::TOTAL].copy_from_slice(&self.total_len.to_be_bytes());
-        b[fin::ALG] = self.algorithm as u8;
-        b[fin::DIGEST].copy_from_slice(&self.digest);
+        emit_len_digest(b, self.total_len, self.algorithm, &self.digest);
     }
 }
 

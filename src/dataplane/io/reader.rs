@@ -14,7 +14,7 @@ use stripecat_proto::StreamDigest;
 use super::super::payload::MbufPayload;
 use super::IDLE;
 use crate::dpdk::{spawn_registered, Eal, Mbuf, Mempool};
-use crate::resume::PrefixCheck;
+use crate::resume::{PrefixCheck, HASH_BLOCK};
 
 /// What the reader thread shares with the poll loop.
 #[derive(Default)]
@@ -73,13 +73,13 @@ pub fn spawn_reader(
         if let Some(point) = asked {
             // Read past (and hash) what the receiver holds; checked every MiB for a stop.
             let mut check = PrefixCheck::new(point);
-            let mut buf = vec![0u8; 1 << 20];
+            let mut buf = vec![0u8; HASH_BLOCK];
             loop {
                 if stopping() {
                     shared.done.store(true, Ordering::Release);
                     return;
                 }
-                match check.read_some(&mut *input, &mut buf, 1 << 20) {
+                match check.read_some(&mut *input, &mut buf, HASH_BLOCK) {
                     Ok(false) => {}
                     Ok(true) => break,
                     Err(e) => {
