@@ -421,9 +421,34 @@ impl<B: Payload> Sender<B> {
         Ok(off)
     }
 
+    /// [`Sender::write`] for a driver that digests the stream itself, where the bytes
+    /// are still in its cache (a reader thread, right after its read, rather than the
+    /// poll loop on another core a little later): the chunk is queued undigested, and
+    /// [`Sender::finish_digested`] hands over the digest of the whole stream. A session
+    /// uses one way or the other, never both.
+    pub fn write_digested(&mut self, chunk: B) -> Result<u64, PushError<B>> {
+        if self.is_finished() {
+            return Err(PushError::Ended(chunk));
+        }
+        if matches!(self.resume, Resume::Pending(_)) {
+            return Err(PushError::QueueFull(chunk));
+        }
+        self.shared.push(chunk)
+    }
+
     /// No more data: the FIN goes out once everything written is acknowledged.
     pub fn finish(&mut self) {
         self.shared.finish();
+    }
+
+    /// [`Sender::finish`] after [`Sender::write_digested`]: `digest` is the driver's
+    /// digest of the whole stream in this session's algorithm
+    /// ([`Sender::digest_algorithm`]), a resumed session's prefix included (seed it with
+    /// the digest given to [`Sender::resume_with`]). The FIN carries it.
+    pub fn finish_digested(&mut self, digest: StreamDigest) {
+        debug_assert_eq!(digest.algorithm(), self.config.digest, "the session's digest algorithm");
+        self.digest = digest;
+        self.finish();
     }
 
     /// Aborts the session: a RESET goes out and the state becomes failed.

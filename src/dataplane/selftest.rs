@@ -206,8 +206,9 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     // Both ends run at one chunk size: nothing to settle.
     let reader = Arc::new(ReaderShared { chunk: (chunk as usize).into(), ..Default::default() });
     let data_pool = tx.pools.data.clone().expect("a sender's plane has data buffers");
-    let reader_thread = io::spawn_reader(&tx.eal, input, data_pool, chunk as usize, intake.clone(), reader.clone())
-        .map_err(|e| Failure::new(ExitCode::Other, format!("reader thread: {e}")))?;
+    let reader_thread =
+        io::spawn_reader(&tx.eal, input, data_pool, chunk as usize, digest, intake.clone(), reader.clone())
+            .map_err(|e| Failure::new(ExitCode::Other, format!("reader thread: {e}")))?;
     let s_layout = Layout { lanes: 1, queues: 1, paths: links, side: Side::Send };
     let (mut s_ios, s_shared) = tx.lane_ios(s_layout, &s_nets, clock, false);
     let mut s_io = s_ios.remove(0);

@@ -105,9 +105,16 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     let mut sender = stripecat_proto::Sender::new(config, random_u64(), clock.now());
     let intake = Arc::new(ArrayQueue::new(INTAKE_CHUNKS));
     let reader = Arc::new(ReaderShared::default());
-    let reader_thread =
-        io::spawn_reader(&plane.eal, Box::new(input), data_pool, chunk as usize, intake.clone(), reader.clone())
-            .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
+    let reader_thread = io::spawn_reader(
+        &plane.eal,
+        Box::new(input),
+        data_pool,
+        chunk as usize,
+        plan.digest,
+        intake.clone(),
+        reader.clone(),
+    )
+    .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the reader thread: {e}")))?;
 
     let layout = Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths, side: Side::Send };
     let (mut ios, shared) = plane.lane_ios(layout, &plan.nets, clock, plan.busy_poll);

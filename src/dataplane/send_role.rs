@@ -285,9 +285,10 @@ impl SendRole {
         while let Some(e) = sender.poll_event() {
             report_path_event(io, self.queues, &e, &mut self.reported);
         }
-        // Fresh chunks from the reader, while the protocol takes them.
+        // Fresh chunks from the reader, while the protocol takes them. The reader
+        // digested them (right after its read, where the bytes were in its cache).
         while let Some(item) = c.pending.take().or_else(|| c.intake.pop()) {
-            match sender.write(item) {
+            match sender.write_digested(item) {
                 Ok(_) => work += 1,
                 Err(PushError::NoCredit(item)) => {
                     c.pending = Some(item);
@@ -317,7 +318,11 @@ impl SendRole {
                 sender.abort();
                 return Err(SendEnd::Input(err));
             }
-            sender.finish();
+            let Some(digest) = c.reader.digest.lock().unwrap().take() else {
+                sender.abort();
+                return Err(SendEnd::Input("the reader stopped before the end of the input".into()));
+            };
+            sender.finish_digested(digest);
             c.finished_input = true;
         }
         if sender.is_finished() {

@@ -71,6 +71,10 @@ pub struct Scenario {
     /// [`ReceiverConfig::resume`]); the stream's prefix when `None` is not what a test
     /// wants: see [`Scenario::resume_after`].
     pub held: Option<Vec<u8>>,
+    /// The driver digests the stream as it writes it ([`Sender::write_digested`] and
+    /// [`Sender::finish_digested`], as the DPDK reader thread does) instead of the
+    /// protocol ([`Sender::write`]).
+    pub driver_digest: bool,
 }
 
 impl Scenario {
@@ -90,6 +94,7 @@ impl Scenario {
             start_at: Instant::ZERO,
             zero_runs: Vec::new(),
             held: None,
+            driver_digest: false,
         }
     }
 
@@ -247,6 +252,8 @@ pub struct Sim {
     /// prefix); `None`: at once.
     pub hold_resume_check: Option<Duration>,
     resume_seen: Option<Instant>,
+    /// The driver's digest of what it wrote ([`Scenario::driver_digest`]).
+    digest: StreamDigest,
     events: BinaryHeap<Event>,
     seq: u64,
     input: SharedBytes,
@@ -283,6 +290,7 @@ impl Sim {
             backward: sc.backward.iter().cloned().map(Link::new).collect(),
             hold_resume_check: None,
             resume_seen: None,
+            digest: StreamDigest::new(sc.sender.digest),
             events: BinaryHeap::new(),
             seq: 0,
             input: SharedBytes::from(data),
@@ -335,6 +343,9 @@ impl Sim {
             let n = point.len.min(self.scenario.stream_len);
             let mut d = StreamDigest::new(point.algorithm);
             d.update(&self.input.as_ref()[..n as usize]);
+            if d.algorithm() == self.digest.algorithm() {
+                self.digest = d.clone();
+            }
             self.sender.resume_with(d, n);
             self.written = n;
         }
@@ -344,13 +355,24 @@ impl Sim {
             while self.written < self.scenario.stream_len {
                 let end = (self.written + chunk).min(self.scenario.stream_len);
                 let piece = self.input.slice(self.written as usize..end as usize);
-                match self.sender.write(piece) {
-                    Ok(_) => self.written = end,
+                let written = if self.scenario.driver_digest {
+                    let bytes = piece.clone();
+                    self.sender.write_digested(piece).map(|_| self.digest.update(bytes.as_ref()))
+                } else {
+                    self.sender.write(piece).map(|_| ())
+                };
+                match written {
+                    Ok(()) => self.written = end,
                     Err(_) => break,
                 }
             }
             if self.written == self.scenario.stream_len {
-                self.sender.finish();
+                if self.scenario.driver_digest {
+                    let d = std::mem::replace(&mut self.digest, StreamDigest::None);
+                    self.sender.finish_digested(d);
+                } else {
+                    self.sender.finish();
+                }
                 self.finished = true;
             }
         }

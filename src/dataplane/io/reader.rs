@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam::queue::ArrayQueue;
-use stripecat_proto::wire::ResumeRepr;
+use stripecat_proto::wire::{DigestAlgorithm, ResumeRepr};
 use stripecat_proto::StreamDigest;
 
 use super::super::payload::MbufPayload;
@@ -35,6 +35,10 @@ pub struct ReaderShared {
     pub resume: Mutex<Option<ResumeRepr>>,
     /// The prefix's digest and the bytes read (fewer at the input's end), for the loop.
     pub prefix: Mutex<Option<(StreamDigest, u64)>>,
+    /// The digest of the whole input (a resumed prefix included), set at its end
+    /// before `done`: the reader digests each room right after its read, while the
+    /// bytes are in this core's cache (`Sender::finish_digested`).
+    pub digest: Mutex<Option<StreamDigest>>,
 }
 
 /// Most mbuf data rooms one read call fills (one `readv` over this many
@@ -42,7 +46,8 @@ pub struct ReaderShared {
 const READ_BURST: usize = 64;
 
 /// Reads `input` in `chunk`-byte pieces straight into mbufs from `pool` and
-/// queues them for the poll loop. Only the last chunk may be short.
+/// queues them for the poll loop. Only the last chunk may be short. Every byte
+/// queued is folded into a `digest` digest first ([`ReaderShared::digest`]).
 ///
 /// Each read call (`readv` for files and pipes) fills up to [`READ_BURST`]
 /// data rooms at once; a short read only ends the call, and the next one
@@ -53,6 +58,7 @@ pub fn spawn_reader(
     mut input: Box<dyn Read + Send>,
     pool: Arc<Mempool>,
     chunk: usize,
+    digest: DigestAlgorithm,
     queue: Arc<ArrayQueue<MbufPayload>>,
     shared: Arc<ReaderShared>,
 ) -> std::io::Result<JoinHandle<()>> {
@@ -69,6 +75,7 @@ pub fn spawn_reader(
                 c => break c.min(chunk),
             }
         };
+        let mut stream = StreamDigest::new(digest);
         let asked = shared.resume.lock().unwrap().take();
         if let Some(point) = asked {
             // Read past (and hash) what the receiver holds; checked every MiB for a stop.
@@ -89,13 +96,20 @@ pub fn spawn_reader(
                     }
                 }
             }
-            *shared.prefix.lock().unwrap() = Some(check.finish());
+            let (prefix, read) = check.finish();
+            // The stream digest covers the prefix too (when the session digests in
+            // the prefix's algorithm; without a digest there is nothing to seed).
+            if prefix.algorithm() == digest {
+                stream = prefix.clone();
+            }
+            *shared.prefix.lock().unwrap() = Some((prefix, read));
         }
         let mut rooms = MbufRooms { pool: &pool, chunk, fresh: Vec::with_capacity(READ_BURST) };
         let deliver = |mut room: MbufRoom, n: usize| -> bool {
             if n < chunk {
                 room.0.trim(chunk - n);
             }
+            stream.update(room.0.data());
             let mut item = MbufPayload::new(room.0.into_shared().expect("single segment"));
             loop {
                 match queue.push(item) {
@@ -122,7 +136,8 @@ pub fn spawn_reader(
             deliver,
         );
         match end {
-            ReadEnd::Eof | ReadEnd::Stopped => {}
+            ReadEnd::Eof => *shared.digest.lock().unwrap() = Some(stream),
+            ReadEnd::Stopped => {}
             ReadEnd::Error(e) => *shared.error.lock().unwrap() = Some(e),
         }
         shared.done.store(true, Ordering::Release);
