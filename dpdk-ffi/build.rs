@@ -83,6 +83,7 @@ fn main() {
         "rte_ring_create",
         "rte_ring_free",
         "rte_ring_lookup",
+        "rte_epoll_wait",
     ] {
         builder = builder.allowlist_function(pattern);
     }
@@ -98,6 +99,7 @@ fn main() {
         "rte_eth_.*",
         "rte_lcore_.*",
         "rte_proc_type_t",
+        "rte_epoll_event",
     ] {
         builder = builder.allowlist_type(pattern);
     }
@@ -113,6 +115,8 @@ fn main() {
         "RTE_MEMPOOL_.*",
         "RTE_RING_.*",
         "SOCKET_ID_ANY",
+        "RTE_EPOLL_PER_THREAD",
+        "RTE_INTR_EVENT_.*",
         "E.*",
     ] {
         builder = builder.allowlist_var(pattern);

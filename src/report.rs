@@ -33,6 +33,9 @@ pub struct PortReport {
     pub packet_check: &'static str,
     /// Why: `forced`, `shared memory`, `impair corrupts`, `wire`, ...
     pub packet_check_reason: &'static str,
+    /// How an idle lane waits for this port's frames: `interrupt` (the port has receive
+    /// interrupts) or `poll` (spinning, then sleeping in steps).
+    pub rx_wait: &'static str,
 }
 
 /// Per-path figures in the final report.
@@ -97,6 +100,10 @@ pub struct Summary {
     /// `--resume`: the stream offset the session started at (bytes the receiver's output
     /// already held); `bytes` counts what this session moved after it.
     pub resumed_from: Option<u64>,
+    /// Idle sleeps on receive interrupts (ports whose `rx_wait` is `interrupt`), and how
+    /// many of them a frame ended before their 1 ms timeout.
+    pub rx_interrupt_sleeps: u64,
+    pub rx_interrupt_wakes: u64,
     /// `send --resume` against a receiver that does not resume: everything was sent (the
     /// summary says so; `resumed_from` is null in the JSON).
     #[serde(skip)]

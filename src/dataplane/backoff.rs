@@ -29,6 +29,11 @@ impl Backoff {
         self.idle = 0;
     }
 
+    /// Past spinning and pausing: a loop with receive interrupts sleeps on them now.
+    pub fn sleeping(&self) -> bool {
+        !self.busy_poll && self.idle > PAUSE_POLLS
+    }
+
     /// Nothing happened this iteration: wait a little, at most until
     /// `deadline` (a protocol timer) if one is near.
     pub fn idle(&mut self, until_deadline: Option<Duration>) {

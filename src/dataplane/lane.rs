@@ -205,6 +205,15 @@ impl LaneIo {
         }
     }
 
+    /// Receive interrupts on every queue of this lane, registered in the calling thread,
+    /// when every member's port has them; `None` otherwise (the lane sleeps in steps).
+    pub fn irq_waiter(&self) -> Option<crate::dpdk::IrqWaiter> {
+        if !self.members.iter().all(|m| m.rx_interrupts) {
+            return None;
+        }
+        crate::dpdk::IrqWaiter::register(self.members.iter().flat_map(|m| m.queues.iter().map(|q| q.rx_queue())))
+    }
+
     /// Whether a driver queue is backed up: the protocol then keeps its packets.
     pub fn backlogged(&self) -> bool {
         self.members.iter().any(|m| m.backlog() > TX_PAUSE)
@@ -335,9 +344,15 @@ impl LaneIo {
     }
 }
 
+/// Longest sleep on receive interrupts: what no interrupt announces (the reader's
+/// chunks, another lane's frames, the writer's progress) waits no longer than this.
+const IRQ_WAIT_MS: i32 = 1;
+
 /// Runs one lane until its role ends it.
 pub fn run_lane<R: Role>(io: &mut LaneIo, role: &mut R) -> R::End {
     let mut backoff = Backoff::new(io.busy_poll);
+    // Registered here, in the lane's own thread, where it waits.
+    let mut irq = if io.busy_poll { None } else { io.irq_waiter() };
     let mut rx: Vec<Mbuf> = Vec::with_capacity(RX_BURST);
     loop {
         let now = io.clock.now();
@@ -356,11 +371,32 @@ pub fn run_lane<R: Role>(io: &mut LaneIo, role: &mut R) -> R::End {
         io.idled = work == 0;
         if work > 0 {
             backoff.reset();
-        } else {
-            let now_us = now.total_micros();
-            let until =
-                role.next_wake().map(|t| std::time::Duration::from_micros(t.total_micros().saturating_sub(now_us)));
-            backoff.idle(until);
+            if let Some(w) = &mut irq {
+                w.disarm();
+            }
+            continue;
+        }
+        let now_us = now.total_micros();
+        let until = role.next_wake().map(|t| std::time::Duration::from_micros(t.total_micros().saturating_sub(now_us)));
+        let far = until.is_none_or(|d| d.as_millis() >= IRQ_WAIT_MS as u128);
+        match &mut irq {
+            // l3fwd-power's pattern: arm, poll once more (a frame that came in before
+            // the interrupts were armed raises none), then sleep until a frame or the
+            // timeout, and poll with them off again.
+            Some(w) if backoff.sleeping() && far => {
+                if !w.armed() {
+                    if !w.arm() {
+                        irq = None;
+                    }
+                } else {
+                    io.counters.irq_sleeps += 1;
+                    if w.wait(IRQ_WAIT_MS) {
+                        io.counters.irq_wakes += 1;
+                    }
+                    w.disarm();
+                }
+            }
+            _ => backoff.idle(until),
         }
     }
 }

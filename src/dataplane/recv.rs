@@ -130,6 +130,7 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
     }
     // Let the writer finish what it has, then stop it.
     writer.closing.store(true, Ordering::Release);
+    writer.waker.wake();
     let _ = writer_thread.join();
     control.progress.finish();
 

@@ -158,6 +158,7 @@ impl RecvRole {
             // A session is served (keyed: its sender's first sealed packet verified):
             // the writer may open the output now.
             c.writer.open_now.store(true, Ordering::Release);
+            c.writer.waker.wake();
         }
         if receiver.poll_timeout().is_some_and(|t| t <= now) {
             receiver.handle_timeout(now);
@@ -166,6 +167,7 @@ impl RecvRole {
         // Hand in-order data to the writer while it has room: a slow writer stops
         // delivery, the reorder window fills, the credit stops growing, and the
         // sender slows down.
+        let before = work;
         while c.writer_queue.len() < c.writer_queue.capacity() {
             let Some(p) = receiver.poll_deliver() else { break };
             c.writer.queued.fetch_add(p.len() as u64, Ordering::Relaxed);
@@ -173,6 +175,9 @@ impl RecvRole {
                 drop(p); // cannot happen: the one producer checked the room
             }
             work += 1;
+        }
+        if work > before {
+            c.writer.waker.wake();
         }
         // What the transfer waits on: a full writer queue is the output; a loop
         // with nothing to do waits on the sender (its input, CPU or the network).

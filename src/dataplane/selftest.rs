@@ -236,9 +236,11 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     };
     let elapsed = r_control.completed_at.map_or_else(|| t0.elapsed(), |t| t.duration_since(t0));
     writer.closing.store(true, Ordering::Release);
+    writer.waker.wake();
     let _ = writer_thread.join();
     // Stop the reader as `send` does: empty its queue, join it, free what it pushed meanwhile.
     reader.stop.store(true, Ordering::Relaxed);
+    reader.waker.wake();
     s_control.drain();
     let _ = reader_thread.join();
     s_control.drain();

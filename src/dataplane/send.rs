@@ -161,6 +161,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
     // Stop the reader: empty its queue so a push it is blocked on returns, join it,
     // then free what it pushed meanwhile.
     reader.stop.store(true, Ordering::Relaxed);
+    reader.waker.wake();
     control.drain();
     let _ = reader_thread.join();
     control.drain();

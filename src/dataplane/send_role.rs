@@ -328,6 +328,10 @@ impl SendRole {
         if sender.is_finished() {
             return Err(SendEnd::Protocol);
         }
+        // The reader may be parked on queue room or data rooms, which progress frees.
+        if work > 0 || !io.idled {
+            c.reader.waker.wake();
+        }
         Ok(work)
     }
 }

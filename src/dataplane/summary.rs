@@ -26,6 +26,7 @@ fn port_reports(members: &[Member]) -> Vec<PortReport> {
                 tx_errors: s.tx_errors + m.tx_dropped(),
                 packet_check: m.check.name(),
                 packet_check_reason: m.check_reason,
+                rx_wait: if m.rx_interrupts { "interrupt" } else { "poll" },
             }
         })
         .collect()
@@ -149,6 +150,8 @@ fn base_summary(
     .timed(elapsed);
     add_proto_drops(&mut summary, proto);
     add_frame_drops(&mut summary, frames);
+    summary.rx_interrupt_sleeps = frames.irq_sleeps;
+    summary.rx_interrupt_wakes = frames.irq_wakes;
     summary
 }
 

@@ -15,6 +15,7 @@
 
 mod eal;
 mod error;
+mod irq;
 mod lcore;
 mod log;
 mod mbuf;
@@ -25,6 +26,7 @@ mod vdev;
 
 pub use eal::{Eal, EalOptions};
 pub use error::{rte_errno_text, DpdkError};
+pub use irq::IrqWaiter;
 pub use lcore::{interrupt_thread_idle, spawn_registered, LcoreJoin, ThreadRegistration};
 pub use mbuf::{Mbuf, SharedMbuf, ShimView};
 pub use mempool::Mempool;

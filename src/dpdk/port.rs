@@ -48,11 +48,23 @@ pub struct PortConfig {
     /// `None`: leave the device's MTU alone.
     pub mtu: Option<u16>,
     pub promiscuous: bool,
+    /// Ask for receive interrupts (`intr_conf.rxq`), so an idle poll loop can sleep
+    /// until a frame arrives ([`IrqWaiter`]). A driver that refuses to configure or
+    /// start with them is set up again without ([`Port::rx_interrupts`] says which).
+    pub rx_interrupts: bool,
 }
 
 impl Default for PortConfig {
     fn default() -> Self {
-        PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, mtu: None, promiscuous: true }
+        PortConfig {
+            rx_queues: 1,
+            tx_queues: 1,
+            rx_desc: 1024,
+            tx_desc: 1024,
+            mtu: None,
+            promiscuous: true,
+            rx_interrupts: false,
+        }
     }
 }
 
@@ -191,6 +203,10 @@ pub struct Port {
     tx_taken: Vec<AtomicBool>,
     tx_offloads: u64,
     rx_offloads: u64,
+    /// How it was set up, to set it up again without receive interrupts.
+    cfg: PortConfig,
+    /// Configured (and started) with receive interrupts.
+    rx_intr: AtomicBool,
     /// Shared with every queue handle: the port is stopped and closed when
     /// the last of them goes, and keeps its receive pool alive until then.
     inner: Arc<PortInner>,
@@ -201,7 +217,7 @@ struct PortInner {
     id: u16,
     /// The receive pool: the driver holds its mbufs and may touch the pool
     /// until the port is closed, so the pool is freed only after.
-    _pool: Mempool,
+    pool: Mempool,
     eal: Arc<EalInner>,
 }
 
@@ -244,73 +260,18 @@ impl Port {
                 ),
             });
         }
-        let mut conf = sys::rte_eth_conf::default();
-        if cfg.rx_queues > 1 {
-            let mut dev = sys::rte_eth_dev_info::default();
-            // SAFETY: valid out-parameter (already validated above).
-            unsafe { sys::rte_eth_dev_info_get(id.0, &mut dev) };
-            let flow_rss = dev.flow_type_rss_offloads & RSS_IPV4_UDP;
-            if flow_rss != 0 {
-                conf.rxmode.mq_mode = sys::RTE_ETH_MQ_RX_RSS;
-                conf.rx_adv_conf.rss_conf.rss_hf = flow_rss;
-            }
-        }
-        let tx_offloads = info.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS;
-        conf.txmode.offloads = tx_offloads;
-        // No receive offloads are requested (UDP checksum offload is not switched on yet:
-        // `udp_checksum_offload` reports it offered but not enabled).
-        let rx_offloads = conf.rxmode.offloads;
-        // SAFETY: `conf` is a valid, fully initialised configuration.
-        let rc = unsafe { sys::rte_eth_dev_configure(id.0, cfg.rx_queues, cfg.tx_queues, &conf) };
-        if rc != 0 {
-            return Err(port_err(id.0, "rte_eth_dev_configure", rc));
-        }
+        // Adopted first: EAL cleanup stops and closes it even if the set-up fails halfway.
         eal.adopt_port(id.0);
-        let (mut rxd, mut txd) = (cfg.rx_desc, cfg.tx_desc);
-        // SAFETY: valid out-parameters; DPDK clamps to the device's limits.
-        let rc = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id.0, &mut rxd, &mut txd) };
-        if rc != 0 {
-            return Err(port_err(id.0, "rte_eth_dev_adjust_nb_rx_tx_desc", rc));
-        }
-        let socket = info.socket.map(|s| s as u32).unwrap_or(sys::SOCKET_ID_ANY as u32);
-        for q in 0..cfg.rx_queues {
-            // SAFETY: configured port; NULL rx_conf means the driver default;
-            // the pool outlives the port's use of it (the data plane stops
-            // ports before dropping pools).
-            let rc = unsafe { sys::rte_eth_rx_queue_setup(id.0, q, rxd, socket, std::ptr::null(), pool.as_ptr()) };
-            if rc != 0 {
-                return Err(port_err(id.0, "rte_eth_rx_queue_setup", rc));
+        let mut rx_intr = cfg.rx_interrupts;
+        let (tx_offloads, rx_offloads) = match setup(id, cfg, &info, pool, rx_intr) {
+            Ok(o) => o,
+            // A driver that refuses receive interrupts still serves by polling.
+            Err(_) if rx_intr => {
+                rx_intr = false;
+                setup(id, cfg, &info, pool, false)?
             }
-        }
-        for q in 0..cfg.tx_queues {
-            let mut dev = sys::rte_eth_dev_info::default();
-            // SAFETY: valid out-parameter.
-            unsafe { sys::rte_eth_dev_info_get(id.0, &mut dev) };
-            let txconf = sys::rte_eth_txconf { offloads: tx_offloads, ..dev.default_txconf };
-            // SAFETY: configured port; txconf is a valid configuration.
-            let rc = unsafe { sys::rte_eth_tx_queue_setup(id.0, q, txd, socket, &txconf) };
-            if rc != 0 {
-                return Err(port_err(id.0, "rte_eth_tx_queue_setup", rc));
-            }
-        }
-        if let Some(m) = cfg.mtu {
-            if m < info.min_mtu || m > info.max_mtu {
-                return Err(DpdkError::Unsupported {
-                    port: id.0,
-                    what: format!("MTU {m} is outside the device's range {}..={}", info.min_mtu, info.max_mtu),
-                });
-            }
-            // SAFETY: configured, stopped port.
-            let rc = unsafe { sys::rte_eth_dev_set_mtu(id.0, m) };
-            if rc != 0 {
-                return Err(port_err(id.0, "rte_eth_dev_set_mtu", rc));
-            }
-        }
-        if cfg.promiscuous {
-            // SAFETY: configured port. Drivers without promiscuous mode
-            // (ENOTSUP) are fine: they deliver what is addressed to us.
-            unsafe { sys::rte_eth_promiscuous_enable(id.0) };
-        }
+            Err(e) => return Err(e),
+        };
         Ok(Port {
             id,
             info,
@@ -318,7 +279,9 @@ impl Port {
             tx_taken: (0..cfg.tx_queues).map(|_| AtomicBool::new(false)).collect(),
             tx_offloads,
             rx_offloads,
-            inner: Arc::new(PortInner { id: id.0, _pool: pool.clone(), eal: Arc::clone(&eal.inner) }),
+            cfg: cfg.clone(),
+            rx_intr: AtomicBool::new(rx_intr),
+            inner: Arc::new(PortInner { id: id.0, pool: pool.clone(), eal: Arc::clone(&eal.inner) }),
         })
     }
 
@@ -348,11 +311,25 @@ impl Port {
 
     pub fn start(&self) -> Result<(), DpdkError> {
         // SAFETY: configured port with all queues set up.
-        let rc = unsafe { sys::rte_eth_dev_start(self.id.0) };
+        let mut rc = unsafe { sys::rte_eth_dev_start(self.id.0) };
+        if rc != 0 && self.rx_intr.swap(false, Ordering::AcqRel) {
+            // Some drivers configure receive interrupts but cannot start with them
+            // (no interrupt vector per queue under this kernel driver): set the port
+            // up again without and poll it.
+            setup(self.id, &self.cfg, &self.info, &self.inner.pool, false)?;
+            // SAFETY: as above; the port is stopped (its start failed) and set up again.
+            rc = unsafe { sys::rte_eth_dev_start(self.id.0) };
+        }
         if rc != 0 {
             return Err(port_err(self.id.0, "rte_eth_dev_start", rc));
         }
         Ok(())
+    }
+
+    /// Whether the port was set up and started with receive interrupts
+    /// ([`IrqWaiter`] can wait on its queues).
+    pub fn rx_interrupts(&self) -> bool {
+        self.rx_intr.load(Ordering::Acquire)
     }
 
     pub fn stop(&self) -> Result<(), DpdkError> {
@@ -477,6 +454,87 @@ impl Port {
         }
         Some(TxQueue { port: self.id.0, queue: q, _port: Arc::clone(&self.inner), _not_sync: PhantomData })
     }
+}
+
+/// Configures port `id` (stopped) as `cfg` says, receiving into `pool`, with receive
+/// interrupts or not; returns the transmit and receive offloads switched on.
+fn setup(
+    id: PortId,
+    cfg: &PortConfig,
+    info: &DeviceInfo,
+    pool: &Mempool,
+    rx_intr: bool,
+) -> Result<(u64, u64), DpdkError> {
+    let mut conf = sys::rte_eth_conf::default();
+    if cfg.rx_queues > 1 {
+        let mut dev = sys::rte_eth_dev_info::default();
+        // SAFETY: valid out-parameter (already validated above).
+        unsafe { sys::rte_eth_dev_info_get(id.0, &mut dev) };
+        let flow_rss = dev.flow_type_rss_offloads & RSS_IPV4_UDP;
+        if flow_rss != 0 {
+            conf.rxmode.mq_mode = sys::RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = flow_rss;
+        }
+    }
+    let tx_offloads = info.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS;
+    conf.txmode.offloads = tx_offloads;
+    // No receive offloads are requested (UDP checksum offload is not switched on yet:
+    // `udp_checksum_offload` reports it offered but not enabled).
+    let rx_offloads = conf.rxmode.offloads;
+    if rx_intr {
+        conf.intr_conf.set_rxq(1);
+    }
+    // SAFETY: `conf` is a valid, fully initialised configuration.
+    let rc = unsafe { sys::rte_eth_dev_configure(id.0, cfg.rx_queues, cfg.tx_queues, &conf) };
+    if rc != 0 {
+        return Err(port_err(id.0, "rte_eth_dev_configure", rc));
+    }
+    let (mut rxd, mut txd) = (cfg.rx_desc, cfg.tx_desc);
+    // SAFETY: valid out-parameters; DPDK clamps to the device's limits.
+    let rc = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id.0, &mut rxd, &mut txd) };
+    if rc != 0 {
+        return Err(port_err(id.0, "rte_eth_dev_adjust_nb_rx_tx_desc", rc));
+    }
+    let socket = info.socket.map(|s| s as u32).unwrap_or(sys::SOCKET_ID_ANY as u32);
+    for q in 0..cfg.rx_queues {
+        // SAFETY: configured port; NULL rx_conf means the driver default;
+        // the pool outlives the port's use of it (the data plane stops
+        // ports before dropping pools).
+        let rc = unsafe { sys::rte_eth_rx_queue_setup(id.0, q, rxd, socket, std::ptr::null(), pool.as_ptr()) };
+        if rc != 0 {
+            return Err(port_err(id.0, "rte_eth_rx_queue_setup", rc));
+        }
+    }
+    for q in 0..cfg.tx_queues {
+        let mut dev = sys::rte_eth_dev_info::default();
+        // SAFETY: valid out-parameter.
+        unsafe { sys::rte_eth_dev_info_get(id.0, &mut dev) };
+        let txconf = sys::rte_eth_txconf { offloads: tx_offloads, ..dev.default_txconf };
+        // SAFETY: configured port; txconf is a valid configuration.
+        let rc = unsafe { sys::rte_eth_tx_queue_setup(id.0, q, txd, socket, &txconf) };
+        if rc != 0 {
+            return Err(port_err(id.0, "rte_eth_tx_queue_setup", rc));
+        }
+    }
+    if let Some(m) = cfg.mtu {
+        if m < info.min_mtu || m > info.max_mtu {
+            return Err(DpdkError::Unsupported {
+                port: id.0,
+                what: format!("MTU {m} is outside the device's range {}..={}", info.min_mtu, info.max_mtu),
+            });
+        }
+        // SAFETY: configured, stopped port.
+        let rc = unsafe { sys::rte_eth_dev_set_mtu(id.0, m) };
+        if rc != 0 {
+            return Err(port_err(id.0, "rte_eth_dev_set_mtu", rc));
+        }
+    }
+    if cfg.promiscuous {
+        // SAFETY: configured port. Drivers without promiscuous mode
+        // (ENOTSUP) are fine: they deliver what is addressed to us.
+        unsafe { sys::rte_eth_promiscuous_enable(id.0) };
+    }
+    Ok((tx_offloads, rx_offloads))
 }
 
 /// The one handle to a port's receive queue: `Send` (it moves to its lcore),

@@ -12,7 +12,6 @@ use stripecat_proto::wire::{DigestAlgorithm, ResumeRepr};
 use stripecat_proto::StreamDigest;
 
 use super::super::payload::MbufPayload;
-use super::IDLE;
 use crate::dpdk::{spawn_registered, Eal, Mbuf, Mempool};
 use crate::resume::{PrefixCheck, HASH_BLOCK};
 
@@ -39,6 +38,9 @@ pub struct ReaderShared {
     /// before `done`: the reader digests each room right after its read, while the
     /// bytes are in this core's cache (`Sender::finish_digested`).
     pub digest: Mutex<Option<StreamDigest>>,
+    /// Wakes the reader once it parked (waiting for the chunk size, queue room or data
+    /// rooms): the loop calls it when it made progress.
+    pub waker: super::Waker,
 }
 
 /// Most mbuf data rooms one read call fills (one `readv` over this many
@@ -63,7 +65,15 @@ pub fn spawn_reader(
     shared: Arc<ReaderShared>,
 ) -> std::io::Result<JoinHandle<()>> {
     spawn_registered(eal, "stripecat-reader", move || {
+        shared.waker.register();
         let stopping = || shared.stop.load(Ordering::Relaxed);
+        // Idle rounds since the last progress (short sleeps, then parked until woken).
+        let waits = std::cell::Cell::new(0u32);
+        let wait = || {
+            let mut n = waits.get();
+            shared.waker.idle_wait(&mut n);
+            waits.set(n);
+        };
         // The session's chunk size: at most the planned one (the pool's rooms hold that).
         let chunk = loop {
             match shared.chunk.load(Ordering::Acquire) {
@@ -71,7 +81,7 @@ pub fn spawn_reader(
                     shared.done.store(true, Ordering::Release);
                     return;
                 }
-                0 => std::thread::sleep(IDLE),
+                0 => wait(),
                 c => break c.min(chunk),
             }
         };
@@ -119,22 +129,15 @@ pub fn spawn_reader(
                             return false;
                         }
                         item = back;
-                        std::thread::sleep(IDLE);
+                        wait();
                     }
                 }
             }
             shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            waits.set(0);
             true
         };
-        let end = read_chunks(
-            &mut *input,
-            &mut rooms,
-            chunk,
-            READ_BURST,
-            &stopping,
-            &mut || std::thread::sleep(IDLE),
-            deliver,
-        );
+        let end = read_chunks(&mut *input, &mut rooms, chunk, READ_BURST, &stopping, &mut || wait(), deliver);
         match end {
             ReadEnd::Eof => *shared.digest.lock().unwrap() = Some(stream),
             ReadEnd::Stopped => {}

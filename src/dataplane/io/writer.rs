@@ -12,7 +12,6 @@ use crossbeam::queue::ArrayQueue;
 use stripecat_proto::Piece;
 
 use super::super::payload::MbufPayload;
-use super::IDLE;
 use crate::dpdk::{spawn_registered, Eal};
 use crate::kernel::sparse::PieceWriter;
 
@@ -32,6 +31,8 @@ pub struct WriterShared {
     pub finished: AtomicBool,
     /// A session is served: a deferred output is opened now (see [`Output::Deferred`]).
     pub open_now: AtomicBool,
+    /// Wakes the writer once it parked: after queueing pieces or setting a flag above.
+    pub waker: super::Waker,
 }
 
 /// The writer's output: open already, or opened (created, truncated) only once a
@@ -63,6 +64,8 @@ pub fn spawn_writer(
             Output::Open(f) => (None, Some(f)),
             Output::Deferred(open) => (Some(open), None),
         };
+        shared.waker.register();
+        let mut idle = 0;
         loop {
             while batch.len() < MAX_IOV {
                 match queue.pop() {
@@ -85,9 +88,10 @@ pub fn spawn_writer(
                 if shared.closing.load(Ordering::Acquire) && queue.is_empty() {
                     break;
                 }
-                std::thread::sleep(IDLE);
+                shared.waker.idle_wait(&mut idle);
                 continue;
             }
+            idle = 0;
             if let (false, Some(output)) = (shared.failed.load(Ordering::Relaxed), out.as_mut()) {
                 let w = *pieces.get_or_insert_with(|| PieceWriter::new(output, sparse));
                 match w.write(output, &batch) {

@@ -18,6 +18,9 @@ pub struct FrameCounters {
     pub arp_replies_sent: u64,
     pub arp_requests_sent: u64,
     pub pings_answered: u64,
+    /// Idle waits for a receive interrupt, and those a frame ended (the rest timed out).
+    pub irq_sleeps: u64,
+    pub irq_wakes: u64,
 }
 
 impl FrameCounters {
@@ -33,6 +36,8 @@ impl FrameCounters {
         self.arp_replies_sent += from.arp_replies_sent;
         self.arp_requests_sent += from.arp_requests_sent;
         self.pings_answered += from.pings_answered;
+        self.irq_sleeps += from.irq_sleeps;
+        self.irq_wakes += from.irq_wakes;
     }
 }
 

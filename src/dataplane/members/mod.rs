@@ -57,6 +57,9 @@ pub struct Member {
     pub check_reason: &'static str,
     /// The peer's latest stripe datagram here said it accepts packets without a CRC.
     pub peer_accepts_unchecked: bool,
+    /// The port was set up and started with receive interrupts: an idle lane may
+    /// sleep until a frame arrives (`lane::run_lane`).
+    pub rx_interrupts: bool,
     /// Other lanes' fault injectors, taken back by [`Member::absorb`].
     merged: Vec<PortImpairer>,
 }
@@ -85,6 +88,7 @@ impl Member {
             check: self.check,
             check_reason: self.check_reason,
             peer_accepts_unchecked: self.peer_accepts_unchecked,
+            rx_interrupts: self.rx_interrupts,
             merged: Vec::new(),
         }
     }
@@ -193,6 +197,9 @@ impl Member {
     }
 }
 
+/// Drivers without receive interrupts (DPDK 22.11): their ports are polled.
+const NO_RX_INTERRUPTS: &[&str] = &["net_memif", "net_af_packet", "net_pcap", "net_ring", "net_null"];
+
 /// Configures and starts every member with `queues` queue pairs, receiving
 /// into `rx_pool`, at `mtu` where the device allows it.
 /// `clients[i]` says member `i` is a memif client (restarted while down).
@@ -210,7 +217,11 @@ pub fn open(
         let current = crate::dpdk::mtu(id).unwrap_or(1500);
         // Ring ports are in memory: they carry any frame and have no MTU to set.
         let want_mtu = if current == mtu || info.driver == "net_ring" { None } else { Some(mtu) };
-        let cfg = PortConfig { rx_queues: queues, tx_queues: queues, mtu: want_mtu, ..Default::default() };
+        // Receive interrupts let an idle lane sleep until a frame comes (real NICs,
+        // tap); the shared-memory and socket drivers have none in DPDK 22.11.
+        let rx_interrupts = !NO_RX_INTERRUPTS.contains(&info.driver.as_str());
+        let cfg =
+            PortConfig { rx_queues: queues, tx_queues: queues, mtu: want_mtu, rx_interrupts, ..Default::default() };
         let port = match Port::configure(eal, id, &cfg, rx_pool) {
             Ok(p) => p,
             // Some virtual drivers (memif, ring) cannot set an MTU: they carry
@@ -228,6 +239,7 @@ pub fn open(
         // link wait below restarts it until the peer appears.
         let _ = port.start();
         let mac = Mac(port.mac().map_err(|e| Failure::env(e.to_string()))?);
+        let rx_interrupts = port.rx_interrupts();
         let chain = port.multi_seg_tx() || info.driver == "net_ring";
         let guard_link = info.driver == "net_memif";
         let pairs = (0..queues)
@@ -247,6 +259,7 @@ pub fn open(
             check: PacketCheck::Crc32c,
             check_reason: "default",
             peer_accepts_unchecked: false,
+            rx_interrupts,
         });
     }
     Ok(out)

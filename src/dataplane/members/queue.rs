@@ -66,6 +66,11 @@ impl QueuePair {
         self.rx.rx_burst(out, max)
     }
 
+    /// The receive queue (to register its interrupt).
+    pub fn rx_queue(&self) -> &RxQueue {
+        &self.rx
+    }
+
     /// Whether a burst's worth is waiting.
     #[inline]
     pub fn burst_full(&self) -> bool {
