@@ -13,7 +13,9 @@
 //! 2. `handle_datagram(now, bytes)` for every datagram received (or, if the driver
 //!    parsed it already to route it, `handle_incoming(now, &incoming)`);
 //! 3. if `poll_timeout()` is `<= now`, `handle_timeout(now)`;
-//! 4. `write(chunk)` while the application has data and it is accepted; `finish()` at EOF;
+//! 4. `write(chunk)` while the application has data and it is accepted; `finish()` at EOF
+//!    (or, for a driver that digests the stream itself where the bytes are in its
+//!    cache, `write_digested(chunk)` and `finish_digested(digest)`);
 //! 5. `poll_transmit(now)` until `None`, sending each [`Transmit`] on its path;
 //! 6. sleep or spin until the next datagram or `poll_timeout()`.
 
