@@ -492,10 +492,13 @@ impl<B: Payload> PathSender<B> {
         let (chunk, resend) = (next.chunk, next.resend);
         let pn = self.next_pn;
         self.next_pn += 1;
-        let len = chunk.payload.as_ref().len();
+        let len = chunk.payload.byte_len();
         // An all-zero chunk goes as its length (a ZEROS record) once the receiver took
         // them: checked when pushed, or here for a resend.
-        let zeros = next.zeros.unwrap_or_else(|| shared.zeros() && crate::payload::is_zero(chunk.payload.as_ref()));
+        let zeros = next.zeros.unwrap_or_else(|| {
+            shared.zeros()
+                && chunk.payload.known_zero().unwrap_or_else(|| crate::payload::is_zero(chunk.payload.as_ref()))
+        });
         let kind = if zeros { PacketType::Zeros } else { PacketType::Data };
         let mut header = self.header(now, kind, shared.session_id(), pn);
         if shared.keyring().keyed() {

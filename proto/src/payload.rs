@@ -14,6 +14,19 @@ pub trait Payload: AsRef<[u8]> + Clone {
     /// because an mbuf narrows in place. `range` lies inside `0..self.as_ref().len()`
     /// (the core only passes ranges it validated); implementations may clamp.
     fn narrow(self, range: core::ops::Range<usize>) -> Self;
+
+    /// The number of bytes, where the handle knows it without touching them (an mbuf
+    /// handle keeps its range: the sender's loop then does not read the buffer, which
+    /// the reader thread filled on another core, until it transmits it).
+    fn byte_len(&self) -> usize {
+        self.as_ref().len()
+    }
+
+    /// Whether the bytes are all zeros, when whoever made the handle checked already
+    /// (the reader thread, while they were in its cache); `None`: not known.
+    fn known_zero(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// Zero bytes enough for the largest chunk (`chunk_size` is a `u16`).

@@ -235,7 +235,7 @@ impl<B: Payload> SenderShared<B> {
     /// only the reader calls this. Every chunk must be `chunk_size` long except the last;
     /// a shorter chunk ends the stream.
     pub fn push(&self, payload: B) -> Result<u64, PushError<B>> {
-        let len = payload.as_ref().len() as u64;
+        let len = payload.byte_len() as u64;
         let chunk_size = self.chunk_size.load(Ordering::Acquire);
         if len == 0 || len > chunk_size {
             let len = len as usize;
@@ -249,7 +249,7 @@ impl<B: Payload> SenderShared<B> {
             return Err(PushError::NoCredit(payload));
         }
         // `is_zero` gives up on the first bytes of ordinary data.
-        let zeros = self.zeros() && crate::payload::is_zero(payload.as_ref());
+        let zeros = self.zeros() && payload.known_zero().unwrap_or_else(|| crate::payload::is_zero(payload.as_ref()));
         if let Err((c, _)) = self.fresh.push((Chunk { offset, payload }, zeros)) {
             return Err(PushError::QueueFull(c.payload));
         }

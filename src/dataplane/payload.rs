@@ -16,13 +16,21 @@ pub struct MbufPayload {
     mbuf: SharedMbuf,
     start: u32,
     end: u32,
+    /// All zeros, as the reader found them (`None`: not checked, or narrowed since).
+    zero: Option<bool>,
 }
 
 impl MbufPayload {
     /// The whole data area of `mbuf`.
     pub fn new(mbuf: SharedMbuf) -> MbufPayload {
         let end = mbuf.data().len() as u32;
-        MbufPayload { mbuf, start: 0, end }
+        MbufPayload { mbuf, start: 0, end, zero: None }
+    }
+
+    /// The same, with whether its bytes are all zeros (checked by the maker while they
+    /// were in its cache: [`Payload::known_zero`]).
+    pub fn with_zero(self, zero: bool) -> MbufPayload {
+        MbufPayload { zero: Some(zero), ..self }
     }
 
     /// Whether the range covers the mbuf's whole data (so the mbuf itself
@@ -61,7 +69,15 @@ impl Payload for MbufPayload {
         let len = self.len();
         let s = range.start.min(len) as u32;
         let e = range.end.clamp(range.start.min(len), len) as u32;
-        MbufPayload { start: self.start + s, end: self.start + e, mbuf: self.mbuf }
+        MbufPayload { start: self.start + s, end: self.start + e, mbuf: self.mbuf, zero: None }
+    }
+
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+
+    fn known_zero(&self) -> Option<bool> {
+        self.zero
     }
 }
 

@@ -120,7 +120,8 @@ pub fn spawn_reader(
                 room.0.trim(chunk - n);
             }
             stream.update(room.0.data());
-            let mut item = MbufPayload::new(room.0.into_shared().expect("single segment"));
+            let zero = stripecat_proto::is_zero(room.0.data());
+            let mut item = MbufPayload::new(room.0.into_shared().expect("single segment")).with_zero(zero);
             loop {
                 match queue.push(item) {
                     Ok(()) => break,
