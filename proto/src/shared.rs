@@ -35,10 +35,10 @@ pub struct Chunk<B> {
     pub payload: B,
 }
 
-impl<B: AsRef<[u8]>> Chunk<B> {
-    /// Offset one past the last byte.
+impl<B: Payload> Chunk<B> {
+    /// Offset one past the last byte (from the handle's length: the bytes are not read).
     pub fn end(&self) -> u64 {
-        self.offset + self.payload.as_ref().len() as u64
+        self.offset + self.payload.byte_len() as u64
     }
 }
 
