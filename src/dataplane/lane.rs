@@ -390,10 +390,13 @@ pub fn run_lane<R: Role>(io: &mut LaneIo, role: &mut R) -> R::End {
                     }
                 } else {
                     io.counters.irq_sleeps += 1;
-                    if w.wait(IRQ_WAIT_MS) {
-                        io.counters.irq_wakes += 1;
-                    }
+                    let woken = w.wait(IRQ_WAIT_MS);
                     w.disarm();
+                    match woken {
+                        Some(true) => io.counters.irq_wakes += 1,
+                        Some(false) => {}
+                        None => irq = None,
+                    }
                 }
             }
             _ => backoff.idle(until),

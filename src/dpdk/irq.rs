@@ -89,16 +89,18 @@ impl IrqWaiter {
         }
     }
 
-    /// Sleeps until a frame arrives on an armed queue or `timeout_ms` passes; true when
-    /// a frame's interrupt woke it.
-    pub fn wait(&mut self, timeout_ms: i32) -> bool {
+    /// Sleeps until a frame arrives on an armed queue or `timeout_ms` passes: `Some(true)`
+    /// when a frame's interrupt woke it, `Some(false)` on the timeout, `None` if the wait
+    /// failed (the caller goes back to sleeping in steps rather than spin on a failing
+    /// wait).
+    pub fn wait(&mut self, timeout_ms: i32) -> Option<bool> {
         let mut events: [sys::rte_epoll_event; EVENTS] = Default::default();
         // SAFETY: `events` holds EVENTS entries; the per-thread epoll set is this
         // thread's (the queues were registered here). DPDK reads the interrupt's
         // counter where its handle type has one.
         let n =
             unsafe { sys::rte_epoll_wait(sys::RTE_EPOLL_PER_THREAD, events.as_mut_ptr(), EVENTS as i32, timeout_ms) };
-        n > 0
+        (n >= 0).then_some(n > 0)
     }
 }
 
