@@ -49,7 +49,8 @@ const READ_BURST: usize = 64;
 
 /// Reads `input` in `chunk`-byte pieces straight into mbufs from `pool` and
 /// queues them for the poll loop. Only the last chunk may be short. Every byte
-/// queued is folded into a `digest` digest first ([`ReaderShared::digest`]).
+/// queued is digested first, in the session's algorithm `digest`
+/// ([`ReaderShared::digest`]).
 ///
 /// Each read call (`readv` for files and pipes) fills up to [`READ_BURST`]
 /// data rooms at once; a short read only ends the call, and the next one
