@@ -66,11 +66,21 @@ impl Startup {
                         .hint("give each member port once"))
                 }
                 None => {
+                    let eal_said = crate::dpdk::recent_eal_errors();
+                    let hint = if eal_said.as_deref().is_some_and(|l| l.contains("PACKET_FANOUT")) {
+                        // DPDK 22.11's af_packet takes its fanout group id from the process
+                        // id and the interface index: another af_packet process in this
+                        // network namespace can hold the same id on another interface.
+                        "another af_packet process in this network namespace holds the same fanout group \
+                         (DPDK 22.11 picks it from the process id and the interface): run the command again"
+                    } else {
+                        "check the devargs (run with -v to see EAL's log)"
+                    };
                     return Err(Failure::env(format!(
                         "port {p} did not come up{}",
-                        crate::dpdk::recent_eal_errors().map(|l| format!(": {l}")).unwrap_or_default()
+                        eal_said.map(|l| format!(": {l}")).unwrap_or_default()
                     ))
-                    .hint("check the devargs (run with -v to see EAL's log)"))
+                    .hint(hint));
                 }
             }
         }
