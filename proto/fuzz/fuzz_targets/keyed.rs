@@ -12,6 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use stripecat_proto::time::{Duration, Instant};
 use stripecat_proto::wire::Check;
 use stripecat_proto::{Incoming, Psk, Receiver, ReceiverConfig, Sender, SenderConfig, SharedBytes};
+use stripecat_proto_fuzz::{records, Record};
 
 const SESSION: u64 = 0x1234_5678_9abc_def0;
 
@@ -26,7 +27,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = tx.write(SharedBytes::new(Arc::from(&input[..1024])));
     let mut genuine: Vec<Vec<u8>> = Vec::new();
     let mut out = Vec::new();
-    let mut rest = data;
     let step = |rx: &mut Receiver<SharedBytes>, tx: &mut Sender<SharedBytes>, now, genuine: &mut Vec<Vec<u8>>| {
         while let Some(t) = tx.poll_transmit(now) {
             if let Some(mut v) = t.to_vec_keyed(tx.shared().keyring()) {
@@ -44,11 +44,8 @@ fuzz_target!(|data: &[u8]| {
     };
     step(&mut rx, &mut tx, now, &mut genuine);
     step(&mut rx, &mut tx, now, &mut genuine);
-    while rest.len() >= 3 {
-        let len = (u16::from_be_bytes([rest[0], rest[1]]) as usize).min(rest.len() - 3);
-        let flags = rest[2];
-        let record = &rest[3..3 + len];
-        rest = &rest[3 + len..];
+    for Record { flags, bytes: record, .. } in records(data) {
+        let len = record.len();
         let mut pkt = if flags & 1 != 0 && !genuine.is_empty() {
             let mut g = genuine[(len + flags as usize) % genuine.len()].clone();
             for (b, x) in g.iter_mut().zip(record) {

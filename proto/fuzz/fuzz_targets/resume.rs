@@ -6,8 +6,9 @@
 use libfuzzer_sys::fuzz_target;
 use stripecat_proto::digest::PrefixDigest;
 use stripecat_proto::time::{Duration, Instant};
-use stripecat_proto::wire::{field, fill_checksum, DigestAlgorithm, HEADER_LEN};
+use stripecat_proto::wire::DigestAlgorithm;
 use stripecat_proto::{PushError, Receiver, ReceiverConfig, Sender, SenderConfig, SharedBytes, StreamDigest};
+use stripecat_proto_fuzz::records;
 
 const SESSION: u64 = 0x0fed_cba9_8765_4321;
 
@@ -21,20 +22,9 @@ fuzz_target!(|data: &[u8]| {
         Receiver::new(ReceiverConfig { paths: 2, window: 64 * 1024, resume: Some(held), ..Default::default() });
     while tx.poll_transmit(t0).is_some() {}
     let mut now = t0;
-    let mut rest = data;
-    while rest.len() >= 3 {
-        let len = (u16::from_be_bytes([rest[0], rest[1]]) as usize).min(rest.len() - 3);
-        let flags = rest[2];
-        let mut pkt = rest[3..3 + len].to_vec();
-        rest = &rest[3 + len..];
-        if flags & 2 != 0 && pkt.len() >= HEADER_LEN {
-            pkt[field::SESSION].copy_from_slice(&SESSION.to_be_bytes());
-        }
-        if flags & 1 != 0 && pkt.len() >= HEADER_LEN {
-            let (h, p) = pkt.split_at_mut(HEADER_LEN);
-            let plen = u16::from_be_bytes([h[32], h[33]]) as usize;
-            fill_checksum(h, &p[..plen.min(p.len())]);
-        }
+    for record in records(data) {
+        let (flags, rest) = (record.flags, record.rest);
+        let pkt = record.packet(SESSION);
         if flags & 4 != 0 {
             now = now + Duration::from_micros(flags as u64 * 997);
         }

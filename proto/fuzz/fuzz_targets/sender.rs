@@ -3,8 +3,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use stripecat_proto::time::{Duration, Instant};
-use stripecat_proto::wire::{field, fill_checksum, HEADER_LEN};
 use stripecat_proto::{Receiver, ReceiverConfig, Sender, SenderConfig, SharedBytes};
+use stripecat_proto_fuzz::records;
 
 const SESSION: u64 = 0x0fed_cba9_8765_4321;
 
@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let t0 = Instant::ZERO;
     let mut tx: Sender<SharedBytes> =
         Sender::new(SenderConfig { paths: 2, chunk_size: 512, ..Default::default() }, SESSION, t0);
-    let mut rx: Receiver<SharedBytes> = Receiver::new(ReceiverConfig { paths: 2, window: 64 * 1024, ..Default::default() });
+    let mut rx: Receiver<SharedBytes> =
+        Receiver::new(ReceiverConfig { paths: 2, window: 64 * 1024, ..Default::default() });
     let hello = tx.poll_transmit(t0).unwrap().to_vec();
     rx.handle_datagram(t0, hello.into()).unwrap();
     let ack = rx.poll_transmit(t0).unwrap().to_vec();
@@ -21,20 +22,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = tx.write(SharedBytes::from(vec![i; 512]));
     }
     let mut now = t0;
-    let mut rest = data;
-    while rest.len() >= 3 {
-        let len = (u16::from_be_bytes([rest[0], rest[1]]) as usize).min(rest.len() - 3);
-        let flags = rest[2];
-        let mut pkt = rest[3..3 + len].to_vec();
-        rest = &rest[3 + len..];
-        if flags & 2 != 0 && pkt.len() >= HEADER_LEN {
-            pkt[field::SESSION].copy_from_slice(&SESSION.to_be_bytes());
-        }
-        if flags & 1 != 0 && pkt.len() >= HEADER_LEN {
-            let (h, p) = pkt.split_at_mut(HEADER_LEN);
-            let plen = u16::from_be_bytes([h[32], h[33]]) as usize;
-            fill_checksum(h, &p[..plen.min(p.len())]);
-        }
+    for record in records(data) {
+        let flags = record.flags;
+        let pkt = record.packet(SESSION);
         if flags & 4 != 0 {
             now = now + Duration::from_micros(flags as u64 * 997);
         }
