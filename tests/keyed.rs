@@ -1,8 +1,10 @@
-//! Authenticated, encrypted sessions end to end: over memif between two DPDK processes
-//! and over kernel `--udp`. Matching keys deliver the bytes and both summaries say
-//! `authenticated`; a wrong key, or a key on one end only, fails both ends with exit
-//! code 6 and the receiver's output file is never created; a key file others can read
-//! is refused.
+//! Authenticated, encrypted sessions end to end: over memif and af_packet between two
+//! DPDK processes, kernel `--udp` and `--tcp --streams`. Matching keys deliver the bytes
+//! and both summaries say `authenticated`; a wrong key, or a key on one end only, fails
+//! the sender with exit code 6 at once, while a keyed receiver refuses it with a warning
+//! and listens on (anyone on a link could send such a HELLO), exiting 6 only when its
+//! `--listen-timeout` passes; its output file is never created. A key file others can
+//! read is refused.
 
 mod common;
 
@@ -135,7 +137,10 @@ fn memif_unkeyed_transfer_says_unauthenticated() {
     assert_eq!(read_json(&t.path("recv.json"))["authenticated"], false);
 }
 
-fn assert_auth_failure(so: &Output, ro: &Output, output: &Path) {
+/// Both ends exited 6 with one error line each, the receiver's output untouched; a keyed
+/// receiver (`keyed_recv`) warned of the refused sender first and ended only at its
+/// `--listen-timeout`, saying how many it refused.
+fn assert_auth_failure(so: &Output, ro: &Output, output: &Path, keyed_recv: bool) {
     assert_eq!(so.status.code(), Some(AUTH_EXIT), "sender: {}", stderr(so));
     assert_eq!(ro.status.code(), Some(AUTH_EXIT), "receiver: {}", stderr(ro));
     for o in [so, ro] {
@@ -143,24 +148,63 @@ fn assert_auth_failure(so: &Output, ro: &Output, output: &Path) {
         assert_eq!(e.lines().filter(|l| l.starts_with("stripecat: error:")).count(), 1, "{e}");
         assert!(e.contains("authentication failed"), "{e}");
     }
-    assert!(!output.exists(), "the receiver created its output for an unauthenticated sender");
+    let e = stderr(ro);
+    let warned = e.lines().filter(|l| l.starts_with("stripecat: warning: refused a sender")).count();
+    if keyed_recv {
+        assert_eq!(warned, 1, "{e}");
+        assert!(e.contains("that did not authenticate, and no"), "{e}");
+        assert!(!output.exists(), "the receiver created its output for an unauthenticated sender");
+    } else {
+        // An unkeyed receiver opens its output at start (so a bad path fails early).
+        assert_eq!(warned, 0, "{e}");
+    }
 }
+
+/// What a keyed receiver is given in these tests so that it ends after refusing.
+const LISTEN: [&str; 2] = ["--listen-timeout", "4"];
 
 #[test]
 fn memif_wrong_key_fails_both_ends_without_touching_the_output() {
-    let Some((so, ro, t)) = memif("key-memif-wrong", 1 << 20, Some("k1"), Some("k2")) else { return };
-    assert_auth_failure(&so, &ro, &t.path("out.bin"));
+    let Some((so, ro, t)) = memif_with("key-memif-wrong", 1 << 20, Some("k1"), Some("k2"), &LISTEN, &[]) else {
+        return;
+    };
+    assert_auth_failure(&so, &ro, &t.path("out.bin"), true);
 }
 
 #[test]
 fn memif_no_downgrade_either_way() {
-    let Some((so, ro, t)) = memif("key-memif-down1", 1 << 20, Some("k1"), None) else { return };
-    assert_auth_failure(&so, &ro, &t.path("out.bin"));
+    let Some((so, ro, t)) = memif_with("key-memif-down1", 1 << 20, Some("k1"), None, &LISTEN, &[]) else { return };
+    assert_auth_failure(&so, &ro, &t.path("out.bin"), true);
     drop(t);
     let Some((so, ro, t)) = memif("key-memif-down2", 1 << 20, None, Some("k1")) else { return };
-    assert_eq!(so.status.code(), Some(AUTH_EXIT), "sender: {}", stderr(&so));
-    assert_eq!(ro.status.code(), Some(AUTH_EXIT), "receiver: {}", stderr(&ro));
+    assert_auth_failure(&so, &ro, &t.path("out.bin"), false);
     drop(t);
+}
+
+#[test]
+fn af_packet_keyed_receiver_refuses_a_wrong_key_and_serves_the_right_one_next() {
+    // Anyone on a member link can send a HELLO: one under another key must not end a
+    // receiver waiting for its sender. It warns, stays up with its output untouched,
+    // and serves the sender with the key that comes next.
+    let Some(t) = DpdkTest::start("key-afp-next", LIMIT + Duration::from_secs(30)) else { return };
+    let l = Links::new("kyn", 1);
+    let (input, output) = input_output(&t, 4 << 20, 0x6b67);
+    let (k1, k2) = (t.path("k1"), t.path("k2"));
+    keygen(&k1);
+    keygen(&k2);
+    let (a1, a2) = (k1.display().to_string(), k2.display().to_string());
+    let mut r = l.start_recv(&t, Some(&output), &["--key-file", &a1], Stdio::null());
+    let wrong = finish(l.start_send(&t, Some(&input), &["--key-file", &a2]), LIMIT);
+    assert_eq!(wrong.status.code(), Some(AUTH_EXIT), "sender with another key: {}", stderr(&wrong));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!r.exited(), "the receiver ended on an unauthenticated HELLO");
+    assert!(!output.exists(), "the receiver created its output for an unauthenticated sender");
+    let right = finish(l.start_send(&t, Some(&input), &["--key-file", &a1]), LIMIT);
+    let ro = finish(r, LIMIT);
+    assert_both_ok(&right, &ro);
+    assert_same_file(&input, &output);
+    let e = stderr(&ro);
+    assert_eq!(e.lines().filter(|l| l.starts_with("stripecat: warning: refused a sender")).count(), 1, "{e}");
 }
 
 /// A kernel `--udp` transfer on loopback with the given key arguments.
@@ -219,18 +263,24 @@ fn udp_keyed_transfer_and_its_failures() {
     assert_same_file(&dir.path().join("in.bin"), &dir.path().join("out.bin"));
 
     for (rk, sk) in [
-        (vec!["--key-file", &a1], vec!["--key-file", &a2]),
-        (vec!["--key-file", &a1], vec![]),
+        (vec!["--key-file", &a1, LISTEN[0], LISTEN[1]], vec!["--key-file", &a2]),
+        (vec!["--key-file", &a1, LISTEN[0], LISTEN[1]], vec![]),
         (vec![], vec!["--key-file", &a1]),
     ] {
         let _ = std::fs::remove_file(dir.path().join("out.bin"));
         let (so, ro) = udp(dir.path(), &rk, &sk, 1 << 20, None);
-        assert_eq!(so.status.code(), Some(AUTH_EXIT), "{rk:?} {sk:?} sender: {}", stderr(&so));
-        assert_eq!(ro.status.code(), Some(AUTH_EXIT), "{rk:?} {sk:?} receiver: {}", stderr(&ro));
-        if !rk.is_empty() {
-            assert!(!dir.path().join("out.bin").exists(), "a keyed receiver created its output");
-        }
+        assert_auth_failure(&so, &ro, &dir.path().join("out.bin"), !rk.is_empty());
     }
+    // No sender at all: the listening deadline is exit 4, the output untouched.
+    let o = Command::new(common::bin())
+        .args(["recv", "--udp", "--listen", &format!("127.0.0.1:{}", free_udp_port()), "--key-file", &a1])
+        .args(["--listen-timeout", "0.5"])
+        .arg(dir.path().join("none.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no sender came within"), "{}", stderr(&o));
+    assert!(!dir.path().join("none.bin").exists());
 }
 
 /// A `--tcp --streams 4` transfer on loopback with the given key arguments.
@@ -268,12 +318,12 @@ fn tcp_streams_keyed_transfer_and_its_failures() {
     assert_both_ok(&so, &ro);
     assert_same_file(&dir.path().join("in.bin"), &dir.path().join("out.bin"));
     for (rk, sk, send_codes) in [
-        (vec!["--key-file", &a1], vec!["--key-file", &a2], &[AUTH_EXIT][..]),
+        (vec!["--key-file", &a1, LISTEN[0], LISTEN[1]], vec!["--key-file", &a2], &[AUTH_EXIT][..]),
         (vec![], vec!["--key-file", &a1], &[AUTH_EXIT][..]),
         // An unkeyed sender streams at once; the keyed receiver refuses and closes, which
         // the sender sees as the peer leaving (exit 4), or, when its stream fitted the
         // socket buffers, reads the refusal where the verdict should be (exit 6).
-        (vec!["--key-file", &a1], vec![], &[4, AUTH_EXIT][..]),
+        (vec!["--key-file", &a1, LISTEN[0], LISTEN[1]], vec![], &[4, AUTH_EXIT][..]),
     ] {
         let _ = std::fs::remove_file(dir.path().join("out.bin"));
         let (so, ro) = tcp_streams(dir.path(), &rk, &sk, 4 << 20);
@@ -282,8 +332,36 @@ fn tcp_streams_keyed_transfer_and_its_failures() {
         assert_eq!(ro.status.code(), Some(AUTH_EXIT), "{rk:?} {sk:?} receiver: {}", stderr(&ro));
         if !rk.is_empty() {
             assert!(!dir.path().join("out.bin").exists(), "a keyed receiver created its output");
+            assert!(stderr(&ro).contains("stripecat: warning: refused a sender"), "{}", stderr(&ro));
         }
     }
+    // A keyed receiver without a deadline refuses a sender with another key and serves
+    // the next one, which has the key, on the same listening port.
+    let _ = std::fs::remove_file(dir.path().join("out.bin"));
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let recv = Command::new(common::bin())
+        .args(["recv", "--quiet", "--tcp", "--listen", &listen, "--streams", "4", "--key-file", &a1])
+        .arg(dir.path().join("out.bin"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_tcp_listen(port);
+    let send = |k: &str| {
+        Command::new(common::bin())
+            .args(["send", "--quiet", "--tcp", &listen, "--streams", "4", "--key-file", k])
+            .arg(dir.path().join("in.bin"))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let wrong = send(&a2);
+    assert_eq!(wrong.status.code(), Some(AUTH_EXIT), "{}", stderr(&wrong));
+    assert!(!dir.path().join("out.bin").exists(), "a keyed receiver created its output");
+    let right = send(&a1);
+    let ro = recv.wait_with_output().unwrap();
+    assert_both_ok(&right, &ro);
+    assert_same_file(&dir.path().join("in.bin"), &dir.path().join("out.bin"));
     // One plain stream stays netcat bytes: a key there is refused at once.
     let o = Command::new(common::bin())
         .args(["send", "--tcp", "127.0.0.1:9", "--key-file", &a1, "/dev/null"])

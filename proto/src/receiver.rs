@@ -70,9 +70,22 @@ pub enum ReceiverError {
         delivered: u64,
     },
     /// A sender's HELLO could not be authenticated (keys differ, or one end has none);
-    /// nothing was committed (no output).
-    #[error("authentication failed: {0}")]
-    Auth(AuthError),
+    /// nothing was committed (no output). A keyed receiver fails so only when its
+    /// listening deadline passes ([`Receiver::listen_for`]) with no session and
+    /// `refused` such HELLOs seen; before that it refuses them and listens on.
+    #[error("authentication failed: {error}{}", refused_note(*.refused))]
+    Auth {
+        /// Why (of the last refused HELLO).
+        error: AuthError,
+        /// HELLOs refused for it (0: the one that ended an unkeyed receiver).
+        refused: u64,
+    },
+    /// No sender came within the listening deadline ([`Receiver::listen_for`]).
+    #[error("no sender came within {waited}")]
+    NoSender {
+        /// How long it listened.
+        waited: Duration,
+    },
     /// This receiver resumes (its output holds `held` bytes) and the sender's HELLO did
     /// not ask to: nothing was committed, the output is untouched.
     #[error("the sender does not resume and the output already holds {held} bytes")]
@@ -92,6 +105,15 @@ pub enum ReceiverError {
     },
 }
 
+/// The end of [`ReceiverError::Auth`]'s message when the listening deadline ended it.
+fn refused_note(refused: u64) -> String {
+    match refused {
+        0 => String::new(),
+        1 => "; refused 1 sender that did not authenticate, and none that did came".into(),
+        n => format!("; refused {n} HELLOs that did not authenticate, and no sender that did came"),
+    }
+}
+
 /// Where the receiving session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiverState {
@@ -108,6 +130,7 @@ pub enum ReceiverState {
 crate::timer_kinds! {
     enum Timer {
         Idle,
+        Listen,
     }
 }
 
@@ -171,6 +194,11 @@ pub struct Receiver<B> {
     hello_window: (Instant, u32),
     /// The stream offset the session started at, when it resumed.
     resumed_from: Option<u64>,
+    /// Keyed: HELLOs refused because they did not authenticate, and the last one's
+    /// reason (the receiver listens on; see [`Receiver::refused`]).
+    refused: (u64, Option<AuthError>),
+    /// How long [`Receiver::listen_for`] gave a sender to come.
+    listen: Option<Duration>,
 }
 
 impl<B: Payload> Receiver<B> {
@@ -205,7 +233,25 @@ impl<B: Payload> Receiver<B> {
             control_replay: ReplayWindow::default(),
             hello_window: (Instant::ZERO, 0),
             resumed_from: None,
+            refused: (0, None),
+            listen: None,
         }
+    }
+
+    /// Gives a sender until `now + within` to start a session: then a receiver still
+    /// listening fails, with [`ReceiverError::Auth`] if it refused HELLOs that did not
+    /// authenticate meanwhile, else [`ReceiverError::NoSender`]. Without a call it
+    /// listens for as long as it is driven.
+    pub fn listen_for(&mut self, now: Instant, within: Duration) {
+        self.listen = Some(within);
+        self.timers.set(Timer::Listen, now + within);
+    }
+
+    /// HELLOs a keyed receiver refused because they did not authenticate (a sender
+    /// with another key or none, or a forgery), and the last one's reason. It listens
+    /// on after each (anyone on a member link can send one), so the driver says so.
+    pub fn refused(&self) -> (u64, Option<AuthError>) {
+        self.refused
     }
 
     /// Where the session's stream starts when it resumed ([`ReceiverConfig::resume`]): the
@@ -497,14 +543,15 @@ impl<B: Payload> Receiver<B> {
             return Err(DropReason::RateLimited);
         }
         let keyed = self.keyed();
-        if keyed != hello.keyed() {
-            let (reason, e) = if keyed {
-                (RejectReason::KeyRequired, AuthError::PeerHasNoKey)
-            } else {
-                (RejectReason::NoKey, AuthError::NoKeyHere)
-            };
-            reject(self, reason);
-            self.fail_auth(e);
+        if keyed && !hello.keyed() {
+            // Unauthenticated: refused, and we listen on (see `refuse`).
+            reject(self, RejectReason::KeyRequired);
+            self.refuse(AuthError::PeerHasNoKey);
+            return Err(DropReason::Unauthenticated);
+        }
+        if !keyed && hello.keyed() {
+            reject(self, RejectReason::NoKey);
+            self.fail_auth(AuthError::NoKeyHere);
             return Ok(());
         }
         // The floor bounds the slot array (window / chunk) a hostile HELLO can make us allocate.
@@ -542,7 +589,8 @@ impl<B: Payload> Receiver<B> {
             match crypto::respond(psk, id, &hello.fixed_body(), &message, &auth[..n]) {
                 Err(_) => {
                     reject(self, RejectReason::AuthFailed);
-                    self.fail_auth(AuthError::WrongKey);
+                    self.refuse(AuthError::WrongKey);
+                    return Err(DropReason::Unauthenticated);
                 }
                 Ok(_) if refuse_unresumed => {
                     reject(self, RejectReason::ResumeRequired);
@@ -585,13 +633,21 @@ impl<B: Payload> Receiver<B> {
         true
     }
 
-    /// A HELLO could not be authenticated. An idle receiver (no session, no answered
-    /// HELLO in flight) fails with the reason, so a user with mismatched keys hears of it
-    /// on both ends; otherwise the HELLO is only refused.
+    /// An unkeyed receiver met a keyed sender: an idle one (no session, no answered
+    /// HELLO in flight) fails, so both ends say why (an unkeyed receiver makes no
+    /// claim against forged packets anyway); otherwise the HELLO is only refused.
     fn fail_auth(&mut self, e: AuthError) {
         if self.session.is_none() && self.answered.is_empty() && self.state == ReceiverState::Listening {
-            self.state = ReceiverState::Failed(ReceiverError::Auth(e));
+            self.state = ReceiverState::Failed(ReceiverError::Auth { error: e, refused: 0 });
         }
+    }
+
+    /// A keyed receiver refused a HELLO that did not authenticate. It does not fail:
+    /// anyone who can put a frame on a member link could otherwise end a receiver
+    /// waiting for its sender. The refusal is counted for the driver to report, and
+    /// decides the failure only if the listening deadline passes with no session.
+    fn refuse(&mut self, e: AuthError) {
+        self.refused = (self.refused.0 + 1, Some(e));
     }
 
     /// A sender that does not resume asked to be served by a receiver whose output holds
@@ -763,6 +819,19 @@ impl<B: Payload> Receiver<B> {
     /// Runs expired timers: the idle timeout fails the session and sends a RESET.
     /// (Delayed ACKs need no action here: `poll_transmit` sends them once due.)
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timers.take_expired(Timer::Listen, now) && self.state == ReceiverState::Listening {
+            if !self.answered.is_empty() {
+                // A handshake is under way: give its CONFIRM a moment.
+                self.timers.set(Timer::Listen, now + Duration::from_secs(1));
+            } else {
+                let waited = self.listen.unwrap_or(Duration::ZERO);
+                self.state = ReceiverState::Failed(match self.refused {
+                    (n, Some(error)) if n > 0 => ReceiverError::Auth { error, refused: n },
+                    _ => ReceiverError::NoSender { waited },
+                });
+                return;
+            }
+        }
         if self.timers.take_expired(Timer::Idle, now) && self.state == ReceiverState::Receiving {
             let activity = self.shared.activity();
             if activity != self.seen_activity {

@@ -138,8 +138,16 @@ crate::timer_kinds! {
         Fin,
         GiveUp,
         Keepalive,
+        Refusal,
     }
 }
+
+/// How long a keyed sender waits, after a refusal it cannot authenticate (a reject, an
+/// unkeyed HELLO-ACK, or a message 2 that does not open), for an authenticated answer
+/// before it believes the refusal. Anyone on a member link can forge those; the real
+/// receiver's answer to a retransmitted HELLO arrives well within this, so a forgery
+/// cannot end the handshake, while mismatched keys still fail within about a second.
+pub const REFUSAL_GRACE: Duration = Duration::from_secs(1);
 
 /// While the input's prefix is being checked against a resume point (which reads as
 /// much as the receiver holds), a PING this often keeps the receiver's idle timeout
@@ -198,6 +206,9 @@ pub struct Sender<B> {
     control_replay: ReplayWindow,
     /// Resume: the receiver's prefix, checked or not.
     resume: Resume,
+    /// Keyed: the first unauthenticated refusal heard, believed when
+    /// [`REFUSAL_GRACE`] passes without an authenticated answer.
+    refusal: Option<SenderError>,
 }
 
 impl<B: Payload> Sender<B> {
@@ -255,6 +266,7 @@ impl<B: Payload> Sender<B> {
             send_confirm: false,
             control_replay: ReplayWindow::default(),
             resume: Resume::No,
+            refusal: None,
         }
     }
 
@@ -467,8 +479,38 @@ impl<B: Payload> Sender<B> {
         self.send_reset = Some(ResetRepr { reason, offset: self.shared.acked() });
         self.send_hello = false;
         self.send_fin = false;
-        for t in [Timer::Hello, Timer::Fin, Timer::GiveUp] {
+        for t in [Timer::Hello, Timer::Fin, Timer::GiveUp, Timer::Refusal] {
             self.timers.stop(t);
+        }
+    }
+
+    /// The driver learned that the receiver went away during the handshake (over kernel
+    /// UDP: the port became unreachable). A refusal heard before, and held back for
+    /// [`REFUSAL_GRACE`], then stands: the sender fails with it and this returns
+    /// `true`; `false` if there was none.
+    pub fn accept_refusal(&mut self) -> bool {
+        match (self.state, self.refusal.take()) {
+            (SenderState::Handshake, Some(e)) => {
+                self.fail(e, ResetReason::Application);
+                self.send_reset = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The receiver refused the handshake with `e`. Unkeyed, that is believed at once.
+    /// Keyed, the refusal is not authenticated (anyone can send one), so the HELLO goes
+    /// on and `e` stands only if no authenticated answer comes within [`REFUSAL_GRACE`].
+    fn refused(&mut self, now: Instant, e: SenderError) {
+        if !self.keyed() {
+            self.fail(e, ResetReason::Application);
+            self.send_reset = None;
+            return;
+        }
+        if self.refusal.is_none() {
+            self.refusal = Some(e);
+            self.timers.set(Timer::Refusal, now + REFUSAL_GRACE);
         }
     }
 
@@ -583,28 +625,29 @@ impl<B: Payload> Sender<B> {
                         RejectReason::ResumeRequired => SenderError::ResumeRequired,
                         other => SenderError::Rejected(other),
                     };
-                    self.fail(e, ResetReason::Application);
-                    self.send_reset = None;
+                    self.refused(now, e);
                     return Ok(());
                 }
                 if let Some(init) = self.initiator.as_mut() {
                     // Keyed: the answer must complete the handshake; its body is the
-                    // authenticated copy inside Noise message 2.
+                    // authenticated copy inside Noise message 2. One that does not (no
+                    // message, or one that does not open) may be forged: the handshake
+                    // state is left as it was, so the real answer still completes it.
                     let Some(m) = ha.handshake else {
-                        self.fail(SenderError::Auth(AuthError::PeerHasNoKey), ResetReason::Application);
-                        self.send_reset = None;
+                        self.refused(now, SenderError::Auth(AuthError::PeerHasNoKey));
                         return Ok(());
                     };
                     let (keys, body) = match init.finish(m.as_bytes()) {
                         Ok(k) => k,
                         Err(_) => {
-                            self.fail(SenderError::Auth(AuthError::WrongKey), ResetReason::Application);
-                            self.send_reset = None;
+                            self.refused(now, SenderError::Auth(AuthError::WrongKey));
                             return Ok(());
                         }
                     };
                     ha = HelloAckRepr::parse_authenticated(body.as_bytes()).map_err(DropReason::from)?;
                     self.initiator = None;
+                    self.refusal = None;
+                    self.timers.stop(Timer::Refusal);
                     self.shared.keyring().establish(self.shared.session_id(), Arc::new(keys));
                     self.send_confirm = true;
                     // CONFIRM goes again on the HELLO timer until the first ACK.
@@ -844,6 +887,13 @@ impl<B: Payload> Sender<B> {
         }
         if self.timers.take_expired(Timer::Fin, now) && self.state == SenderState::Closing {
             self.send_fin = true;
+        }
+        if self.timers.take_expired(Timer::Refusal, now) && self.state == SenderState::Handshake {
+            if let Some(e) = self.refusal.take() {
+                self.fail(e, ResetReason::Application);
+                self.send_reset = None;
+                return;
+            }
         }
         if self.timers.take_expired(Timer::Keepalive, now) && matches!(self.resume, Resume::Pending(_)) {
             // The driver still reads the prefix: show the receiver we are alive.

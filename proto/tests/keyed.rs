@@ -30,22 +30,43 @@ struct Run {
     ever_receiving: bool,
 }
 
-/// Runs a transfer of `data` for at most `limit` of virtual time. `drop_nth` drops every
-/// n-th sender datagram (0: none).
-fn run(tx_key: Option<Psk>, rx_key: Option<Psk>, data: &[u8], drop_nth: usize, limit: Duration) -> Run {
-    let mut now = Instant::ZERO;
+/// A third party on the wire: sees each datagram the sender sends, returns datagrams it
+/// puts in front of the receiver's answers.
+type Forger<'a> = dyn FnMut(Instant, &[u8]) -> Vec<Vec<u8>> + 'a;
+
+/// The two ends of a run, before it starts.
+fn ends(tx_key: Option<Psk>, rx_key: Option<Psk>, len: usize) -> (Sender<SharedBytes>, Receiver<SharedBytes>) {
     let tx_cfg = SenderConfig {
         paths: 2,
         chunk_size: CHUNK,
-        total_len: Some(data.len() as u64),
+        total_len: Some(len as u64),
         key: tx_key,
         // Small epochs: every run crosses dozens of rekeys.
         key_epoch_log2: Some(4),
         ..Default::default()
     };
     let rx_cfg = ReceiverConfig { paths: 2, key: rx_key, ..Default::default() };
-    let mut tx: Sender<SharedBytes> = Sender::new(tx_cfg, 0x5eed_0001, now);
-    let mut rx: Receiver<SharedBytes> = Receiver::new(rx_cfg);
+    (Sender::new(tx_cfg, 0x5eed_0001, Instant::ZERO), Receiver::new(rx_cfg))
+}
+
+/// Runs a transfer of `data` for at most `limit` of virtual time. `drop_nth` drops every
+/// n-th sender datagram (0: none).
+fn run(tx_key: Option<Psk>, rx_key: Option<Psk>, data: &[u8], drop_nth: usize, limit: Duration) -> Run {
+    let (tx, rx) = ends(tx_key, rx_key, data.len());
+    drive(tx, rx, data, drop_nth, limit, &mut |_, _| Vec::new())
+}
+
+/// [`run`] on the given ends. `forge` sees each datagram the sender sends (as on the
+/// wire) and returns datagrams a third party puts in front of the receiver's answers.
+fn drive(
+    mut tx: Sender<SharedBytes>,
+    mut rx: Receiver<SharedBytes>,
+    data: &[u8],
+    drop_nth: usize,
+    limit: Duration,
+    forge: &mut Forger<'_>,
+) -> Run {
+    let mut now = Instant::ZERO;
     let mut written = 0usize;
     let mut finished = false;
     let mut out = Vec::new();
@@ -67,11 +88,13 @@ fn run(tx_key: Option<Psk>, rx_key: Option<Psk>, data: &[u8], drop_nth: usize, l
             }
             written += len;
         }
+        let mut forged = Vec::new();
         while let Some(t) = tx.poll_transmit(now) {
             let Some(mut v) = t.to_vec_keyed(tx.shared().keyring()) else { continue };
             if t.is_sealed() {
                 wire.push((true, v.clone()));
             }
+            forged.extend(forge(now, &v));
             n_sent += 1;
             if drop_nth > 0 && n_sent.is_multiple_of(drop_nth) {
                 continue;
@@ -81,6 +104,9 @@ fn run(tx_key: Option<Psk>, rx_key: Option<Psk>, data: &[u8], drop_nth: usize, l
             } else {
                 rx.count_drop(DropReason::Unauthenticated);
             }
+        }
+        for v in forged {
+            let _ = tx.handle_datagram(now, &v);
         }
         ever_receiving |= rx.state() == ReceiverState::Receiving;
         while let Some(c) = rx.poll_deliver() {
@@ -106,6 +132,24 @@ fn run(tx_key: Option<Psk>, rx_key: Option<Psk>, data: &[u8], drop_nth: usize, l
         }
     }
     Run { tx, rx, out, wire, ever_receiving }
+}
+
+/// Whether `v` is a HELLO on the wire.
+fn is_hello(v: &[u8]) -> bool {
+    Packet::new_checked(v).is_ok_and(|p| p.packet_type_raw() == PacketType::Hello as u8)
+}
+
+/// What a receiver holding `key` answers to `hello` (its HELLO-ACK or reject, as sent).
+fn answer(rx: &mut Receiver<SharedBytes>, now: Instant, hello: &[u8]) -> Vec<Vec<u8>> {
+    let mut v = hello.to_vec();
+    if let Ok(inc) = Incoming::open(&mut v, Check::Crc32c, rx.shared().keyring()) {
+        let _ = rx.handle_incoming(now, &inc, SharedBytes::new(Arc::from(v)));
+    }
+    let mut out = Vec::new();
+    while let Some(t) = rx.poll_transmit(now) {
+        out.extend(t.to_vec_keyed(rx.shared().keyring()));
+    }
+    out
 }
 
 fn data(n: usize) -> Vec<u8> {
@@ -142,23 +186,103 @@ fn keyed_transfer_delivers_the_bytes_with_every_nonce_used_once() {
 }
 
 #[test]
-fn wrong_key_fails_both_ends_and_the_receiver_commits_nothing() {
+fn wrong_key_fails_the_sender_and_the_receiver_listens_on_committing_nothing() {
     let r = run(key(1), key(2), &data(10_000), 0, Duration::from_secs(2));
     assert_eq!(r.tx.state(), SenderState::Failed(SenderError::Auth(AuthError::WrongKey)));
-    assert_eq!(r.rx.state(), ReceiverState::Failed(ReceiverError::Auth(AuthError::WrongKey)));
+    // The keyed receiver cannot tell a sender with another key from a forgery: it
+    // refuses, counts, and listens on.
+    assert_eq!(r.rx.state(), ReceiverState::Listening);
+    let (n, why) = r.rx.refused();
+    assert!(n >= 1 && why == Some(AuthError::WrongKey), "{n} {why:?}");
+    assert!(r.rx.stats().drops.get(DropReason::Unauthenticated) >= n);
     assert!(!r.ever_receiving && r.out.is_empty() && r.rx.session_id().is_none());
 }
 
 #[test]
+fn a_listening_deadline_ends_a_keyed_receiver_that_only_met_the_wrong_key() {
+    let (tx, mut rx) = ends(key(1), key(2), 10_000);
+    rx.listen_for(Instant::ZERO, Duration::from_millis(1500));
+    let r = drive(tx, rx, &data(10_000), 0, Duration::from_secs(3), &mut |_, _| Vec::new());
+    assert_eq!(r.tx.state(), SenderState::Failed(SenderError::Auth(AuthError::WrongKey)));
+    match r.rx.state() {
+        ReceiverState::Failed(ReceiverError::Auth { error: AuthError::WrongKey, refused }) => assert!(refused >= 1),
+        other => panic!("{other:?}"),
+    }
+    // With no sender at all, the deadline says so.
+    let mut lone: Receiver<SharedBytes> = Receiver::new(ReceiverConfig { key: key(2), ..Default::default() });
+    lone.listen_for(Instant::ZERO, Duration::from_secs(1));
+    lone.handle_timeout(Instant::ZERO + Duration::from_millis(999));
+    assert_eq!(lone.state(), ReceiverState::Listening);
+    lone.handle_timeout(Instant::ZERO + Duration::from_secs(1));
+    assert_eq!(lone.state(), ReceiverState::Failed(ReceiverError::NoSender { waited: Duration::from_secs(1) }));
+}
+
+#[test]
 fn no_downgrade_either_way() {
+    // A keyed sender refuses an unkeyed receiver (after the grace for a forged answer);
+    // the unkeyed receiver, which makes no claim against forgeries, fails at once.
     let r = run(key(1), None, &data(10_000), 0, Duration::from_secs(2));
     assert_eq!(r.tx.state(), SenderState::Failed(SenderError::Auth(AuthError::PeerHasNoKey)));
-    assert_eq!(r.rx.state(), ReceiverState::Failed(ReceiverError::Auth(AuthError::NoKeyHere)));
+    assert_eq!(r.rx.state(), ReceiverState::Failed(ReceiverError::Auth { error: AuthError::NoKeyHere, refused: 0 }));
     assert!(!r.ever_receiving);
+    // An unkeyed sender believes the keyed receiver's refusal at once; the keyed receiver
+    // refuses it and listens on.
     let r = run(None, key(1), &data(10_000), 0, Duration::from_secs(2));
     assert_eq!(r.tx.state(), SenderState::Failed(SenderError::Auth(AuthError::NoKeyHere)));
-    assert_eq!(r.rx.state(), ReceiverState::Failed(ReceiverError::Auth(AuthError::PeerHasNoKey)));
+    assert_eq!(r.rx.state(), ReceiverState::Listening);
+    assert_eq!(r.rx.refused().1, Some(AuthError::PeerHasNoKey));
     assert!(!r.ever_receiving && r.out.is_empty());
+}
+
+#[test]
+fn a_receiver_that_refused_a_wrong_key_serves_the_right_one_next() {
+    let input = data(30_000);
+    let (tx, mut rx) = ends(key(4), key(4), input.len());
+    // A HELLO under another key reaches the idle receiver first.
+    let (mut other, _) = ends(key(9), None, 10);
+    let hello = other.poll_transmit(Instant::ZERO).unwrap().to_vec();
+    assert!(!answer(&mut rx, Instant::ZERO, &hello).is_empty(), "no reject went back");
+    assert_eq!(rx.refused(), (1, Some(AuthError::WrongKey)));
+    let r = drive(tx, rx, &input, 0, Duration::from_secs(5), &mut |_, _| Vec::new());
+    assert_eq!(r.tx.state(), SenderState::Done);
+    assert_eq!(r.rx.state(), ReceiverState::Complete);
+    assert_eq!(r.out, input);
+}
+
+#[test]
+fn forged_refusals_do_not_end_a_keyed_sender_whose_receiver_answers() {
+    let input = data(30_000);
+    // Each forger answers every HELLO before the real receiver does.
+    let forgers: Vec<(&str, Box<Forger<'static>>)> = vec![
+        ("a reject from a receiver with another key", {
+            let (_, mut wrong) = ends(None, key(8), 0);
+            Box::new(move |now, v: &[u8]| if is_hello(v) { answer(&mut wrong, now, v) } else { Vec::new() })
+        }),
+        ("a reject from an unkeyed receiver", {
+            let (_, mut plain) = ends(None, None, 0);
+            Box::new(move |now, v: &[u8]| if is_hello(v) { answer(&mut plain, now, v) } else { Vec::new() })
+        }),
+        ("a HELLO-ACK whose Noise message 2 was altered", {
+            let (_, mut shadow) = ends(None, key(6), 0);
+            Box::new(move |now, v: &[u8]| {
+                if !is_hello(v) {
+                    return Vec::new();
+                }
+                let mut out = answer(&mut shadow, now, v);
+                for a in &mut out {
+                    let n = a.len();
+                    a[n - 20] ^= 1;
+                }
+                out
+            })
+        }),
+    ];
+    for (what, mut forge) in forgers {
+        let (tx, rx) = ends(key(6), key(6), input.len());
+        let r = drive(tx, rx, &input, 0, Duration::from_secs(5), &mut *forge);
+        assert_eq!(r.tx.state(), SenderState::Done, "{what}: {:?}", r.rx.state());
+        assert_eq!(r.out, input, "{what}");
+    }
 }
 
 #[test]

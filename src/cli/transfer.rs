@@ -175,6 +175,7 @@ impl EndArgs {
             rate_limit: None,
             sparse: true,
             resume: false,
+            listen_timeout: None,
             report: self.report.plan(),
             key: self.key.load()?,
         })
@@ -244,6 +245,13 @@ pub struct RecvArgs {
     #[arg(long)]
     pub resume: bool,
 
+    /// Give up (exit 4) when no sender has started a session within SECS of the members
+    /// coming up (DPDK, --udp, --tcp --streams); exit 6 instead when, keyed, only senders
+    /// that did not authenticate came. Without it, recv waits for its sender for as
+    /// long as it runs (a keyed one refuses those that do not authenticate and waits on).
+    #[arg(long, value_name = "SECS", value_parser = parse_interval)]
+    pub listen_timeout: Option<Duration>,
+
     /// FILE to write; stdout when absent or '-'.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -301,6 +309,7 @@ impl RecvArgs {
             output: file_arg(&self.file),
             sparse: !self.no_sparse,
             resume: self.resume,
+            listen_timeout: self.listen_timeout,
             report: self.end.report.plan(),
             verbose,
         })
@@ -311,6 +320,7 @@ impl RecvArgs {
         Ok(kernel::Plan {
             sparse: !self.no_sparse,
             resume: self.resume,
+            listen_timeout: self.listen_timeout,
             ..self.end.kernel_plan(&self.file, DigestAlgorithm::None, CongestionConfig::default())?
         })
     }

@@ -40,6 +40,9 @@ pub struct RecvPlan {
     pub resume: bool,
     /// Pre-shared key: serve only senders that hold it, encrypted.
     pub key: Option<stripecat_proto::Psk>,
+    /// `--listen-timeout`: how long after the members come up a sender may take to
+    /// start its session; `None`: as long as we run.
+    pub listen_timeout: Option<std::time::Duration>,
     pub report: ReportPlan,
     pub verbose: u8,
 }
@@ -95,6 +98,9 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
         .map_err(|e| Failure::new(ExitCode::Other, format!("cannot start the writer thread: {e}")))?;
 
     let clock = TscClock::new(plane.eal.tsc_hz());
+    if let Some(d) = plan.listen_timeout {
+        receiver.listen_for(clock.now(), stripecat_proto::Duration::from_micros(d.as_micros() as u64));
+    }
     let layout =
         Layout { lanes: plane.workers.len().max(1) as u16, queues: p.queues, paths: MAX_PATHS, side: Side::Recv };
     let (ios, shared) = plane.lane_ios(layout, &plan.nets, clock, plan.busy_poll);
@@ -120,8 +126,10 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
         unreachable!("lane 0 holds the session")
     };
     let elapsed = control.completed_at.map_or_else(|| started.elapsed(), |t| t.duration_since(started));
-    if matches!(receiver.state(), ReceiverState::Failed(ReceiverError::ResumeRequired { .. } | ReceiverError::Auth(_)))
-    {
+    if matches!(
+        receiver.state(),
+        ReceiverState::Failed(ReceiverError::ResumeRequired { .. } | ReceiverError::Auth { .. })
+    ) {
         // We refused the sender and it leaves on our answer: let it go first. A memif
         // peer that disconnects under a running burst can crash the other side (DPDK
         // 22.11 unmaps the rings from its control thread); seen as the refused sender

@@ -72,6 +72,8 @@ pub struct RecvControl {
     /// When a sender's HELLO failed authentication (µs): the end lingers answering its
     /// retransmitted HELLOs, so a lost reject still reaches it.
     auth_failed_us: Option<u64>,
+    /// Refused unauthenticated senders already reported (the protocol's count).
+    refusals: crate::kernel::error::RefusalReport,
     last_accepted_us: u64,
     iterations: u64,
     interrupted: Box<dyn Fn() -> bool + Send>,
@@ -92,6 +94,7 @@ impl RecvControl {
             progress,
             completed_at: None,
             auth_failed_us: None,
+            refusals: Default::default(),
             last_accepted_us: 0,
             iterations: 0,
             interrupted,
@@ -164,6 +167,7 @@ impl RecvRole {
             receiver.handle_timeout(now);
             work += 1;
         }
+        c.refusals.observe(receiver.refused());
         // Hand in-order data to the writer while it has room: a slow writer stops
         // delivery, the reorder window fills, the credit stops growing, and the
         // sender slows down.
@@ -226,7 +230,7 @@ impl RecvRole {
             }
             // The reject may be lost (a memif peer that disconnects as we exit never
             // reads it): answer retransmitted HELLOs until the sender has been quiet.
-            ReceiverState::Failed(ReceiverError::Auth(_)) => {
+            ReceiverState::Failed(ReceiverError::Auth { .. }) => {
                 if c.auth_failed_us.is_none() || accepted > 0 {
                     c.auth_failed_us = Some(now_us);
                 }

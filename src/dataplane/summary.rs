@@ -191,8 +191,10 @@ pub fn receiver_failure(e: ReceiverError, written: u64, output: &str, held: u64)
             Failure::new(ExitCode::Integrity, format!("integrity failure: {e}; {written} bytes were written"))
                 .hint("the output does not match what was sent; do not trust it")
         }
-        ReceiverError::Auth(_) => Failure::new(ExitCode::Auth, format!("{e}; the output was not touched"))
+        ReceiverError::Auth { .. } => Failure::new(ExitCode::Auth, format!("{e}; the output was not touched"))
             .hint(crate::kernel::error::AUTH_HINT),
+        ReceiverError::NoSender { .. } => Failure::new(ExitCode::Transfer, format!("{e}; the output was not touched"))
+            .hint(crate::kernel::error::NO_SENDER_HINT),
         _ => Failure::new(ExitCode::Transfer, format!("transfer failed: {e}; {written} bytes were written in order"))
             .hint("the sender stopped or became unreachable"),
     }

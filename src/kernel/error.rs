@@ -60,6 +60,13 @@ pub enum KernelError {
     /// The session could not be authenticated.
     #[error("authentication failed: {0}")]
     Auth(stripecat_proto::AuthError),
+    /// A keyed receiver's `--listen-timeout` passed with only senders that did not
+    /// authenticate (the protocol's message, with how many it refused).
+    #[error("{0}")]
+    AuthRefused(String),
+    /// `--listen-timeout` passed with no sender at all.
+    #[error("{0}")]
+    NoSender(String),
     /// `--resume` could not go on: a prefix that differs (exit 5) or a sender that does
     /// not resume (exit 2); worded by [`crate::resume`], the same as over DPDK.
     #[error("{}", .0.message)]
@@ -90,10 +97,11 @@ impl KernelError {
             | Socket(_)
             | Protocol(_)
             | Timeout(_)
+            | NoSender(_)
             | Input { .. }
             | Output { .. } => ExitCode::Transfer,
             DigestMismatch { .. } => ExitCode::Integrity,
-            Auth(_) => ExitCode::Auth,
+            Auth(_) | AuthRefused(_) => ExitCode::Auth,
             Resume(f) => f.code,
         }
     }
@@ -113,13 +121,43 @@ impl KernelError {
             Output { .. } => "the reader of the output went away or the disk is full",
             PeerClosed { .. } => "the other side exited or was interrupted; see its error",
             DigestMismatch { .. } => "the data was altered in transit or on disk; send it again",
-            Auth(_) => AUTH_HINT,
+            Auth(_) | AuthRefused(_) => AUTH_HINT,
+            NoSender(_) => NO_SENDER_HINT,
             Timeout(_) => "is the other side still running and reachable?",
             Protocol(_) => "both ends must be stripecat with the same --streams/--udp mode",
             Socket(_) | Input { .. } | Resume(_) => return None,
         })
     }
 }
+
+/// Tells the operator, once per reason, that a keyed receiver refused a sender whose
+/// HELLO did not authenticate and listens on (the protocol's count, seen each loop).
+#[derive(Debug, Default)]
+pub struct RefusalReport {
+    seen: u64,
+    said: Option<stripecat_proto::AuthError>,
+}
+
+impl RefusalReport {
+    /// Looks at the receiver's `(count, last reason)`; prints a warning line when a
+    /// refusal has a reason not reported yet.
+    pub fn observe(&mut self, (count, why): (u64, Option<stripecat_proto::AuthError>)) {
+        if count == self.seen {
+            return;
+        }
+        self.seen = count;
+        if let Some(e) = why.filter(|e| self.said != Some(*e)) {
+            self.said = Some(e);
+            eprintln!(
+                "stripecat: warning: refused a sender that did not authenticate: {e}; still listening for one \
+                 with the key (hint: {AUTH_HINT})"
+            );
+        }
+    }
+}
+
+/// What to do when `--listen-timeout` passed with no sender (every transport says the same).
+pub const NO_SENDER_HINT: &str = "start the sender within --listen-timeout, or give it longer";
 
 /// What to do when the keys do not match (both transports say the same).
 pub const AUTH_HINT: &str =

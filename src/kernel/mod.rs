@@ -248,6 +248,7 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
     let keyed = key.is_some();
     let lines = live_lines(mode, &a.report, "recv")?;
     resume_mode(mode, a.resume)?;
+    listen_timeout_mode(mode, &ep, a.listen_timeout)?;
     let opts = socket_options(k);
     let block = k.block();
     // `--resume`: what FILE holds is hashed now, before anything listens.
@@ -274,8 +275,14 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
         })()
         .map_err(bare),
         (Mode::Striped, output) => (|| {
-            let socks = striped::establish(&ep, &opts, k.streams, Role::Recv)?;
-            let keys = striped::key_handshake(&socks, Role::Recv, key.as_ref())?;
+            let (socks, keys) = match ep {
+                Endpoint::Listen(at) => striped::accept_session(at, &opts, key.as_ref(), a.listen_timeout)?,
+                Endpoint::Connect { .. } => {
+                    let socks = striped::establish(&ep, &opts, k.streams, Role::Recv)?;
+                    let keys = striped::key_handshake(&socks, Role::Recv, key.as_ref())?;
+                    (socks, keys)
+                }
+            };
             // Keyed: the output is created only now, after the sender authenticated.
             let mut opened;
             let output = match output {
@@ -295,7 +302,7 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
                 (Some(p), Some(f)) => io::LazyOutput::resuming(f, p.len()),
                 _ => io::LazyOutput::new(a.file.as_deref()),
             };
-            let choice = udp::RecvChoice { key, sparse: a.sparse, resume: held };
+            let choice = udp::RecvChoice { key, sparse: a.sparse, resume: held, listen_timeout: a.listen_timeout };
             udp::recv(k, &ep, &opts, &mut lazy, choice, &mut progress, &mut started)
         }
         (Mode::Udp, Some(output)) => {
@@ -305,7 +312,7 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
                 &ep,
                 &opts,
                 &mut ready,
-                udp::RecvChoice { key: None, sparse: a.sparse, resume: None },
+                udp::RecvChoice { key: None, sparse: a.sparse, resume: None, listen_timeout: a.listen_timeout },
                 &mut progress,
                 &mut started,
             )
@@ -333,6 +340,20 @@ fn resume_mode(mode: Mode, resume: bool) -> Result<(), Failure> {
     if resume && mode != Mode::Udp {
         return Err(Failure::new(ExitCode::Usage, "--resume works over --udp and DPDK, not over TCP or --raw")
             .hint("use --udp (both ends), or send the whole stream again without --resume"));
+    }
+    Ok(())
+}
+
+/// `--listen-timeout` bounds the wait for a striping session (`--udp`, `--tcp --streams`);
+/// one plain `--tcp` stream, `--raw` and `--chat` wait as nc does.
+fn listen_timeout_mode(mode: Mode, ep: &Endpoint, within: Option<std::time::Duration>) -> Result<(), Failure> {
+    if within.is_some() && !matches!(mode, Mode::Udp | Mode::Striped) {
+        return Err(Failure::new(ExitCode::Usage, "--listen-timeout works over --udp, --tcp --streams N and DPDK")
+            .hint("bound a plain --tcp, --raw or --chat receiver with timeout(1) instead"));
+    }
+    if within.is_some() && matches!(ep, Endpoint::Connect { .. }) {
+        return Err(Failure::new(ExitCode::Usage, "--listen-timeout bounds a receiver that listens")
+            .hint("give recv --listen [ADDR:]PORT, or drop --listen-timeout"));
     }
     Ok(())
 }

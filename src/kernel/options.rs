@@ -58,8 +58,12 @@ pub struct Plan {
     pub sparse: bool,
     /// `--resume` (`--udp` only): continue a stream the receiver's output holds part of.
     pub resume: bool,
+    /// (recv) `--listen-timeout`: how long to wait for a sender's session (`--udp`,
+    /// `--tcp --streams`); `None`: as long as it runs.
+    pub listen_timeout: Option<std::time::Duration>,
     pub report: ReportPlan,
-    /// The pre-shared key (`--key-file`, `--key-fd`, `STRIPECAT_KEY`): `--udp` sessions
-    /// are then authenticated and encrypted; the TCP modes refuse it.
+    /// The pre-shared key (`--key-file`, `--key-fd`, `STRIPECAT_KEY`): `--udp` and
+    /// `--tcp --streams` sessions are then authenticated and encrypted; one plain
+    /// `--tcp` stream, `--raw` and `--chat` refuse it.
     pub key: Option<stripecat_proto::Psk>,
 }

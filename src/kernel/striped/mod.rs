@@ -189,6 +189,52 @@ fn key_body(count: usize) -> [u8; 16] {
     b
 }
 
+/// The listening receiver's session: its connections gathered and, keyed,
+/// authenticated. A keyed receiver refuses a session that fails before it
+/// authenticated (another key or none; connections that are not a stripecat sender)
+/// and gathers the next, with a warning, so that whoever can connect cannot end a
+/// receiver waiting for its sender. `within` (`--listen-timeout`) bounds the wait.
+pub fn accept_session(
+    addr: std::net::SocketAddr,
+    opts: &crate::kernel::addr::SocketOptions,
+    key: Option<&Psk>,
+    within: Option<Duration>,
+) -> Result<(Vec<TcpStream>, Option<SessionKeys>)> {
+    let listener = session::Listener::bind(addr, opts, within)?;
+    let mut report = crate::kernel::error::RefusalReport::default();
+    let mut refused: (u64, Option<AuthError>) = (0, None);
+    loop {
+        let attempt = match listener.gather(Role::Recv) {
+            Ok(Some(socks)) => key_handshake(&socks, Role::Recv, key).map(|k| Some((socks, k))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(Some(session)) => return Ok(session),
+            Ok(None) => {
+                let waited = within.unwrap_or_default().as_secs_f64();
+                return Err(match refused {
+                    (n, Some(e)) => KernelError::AuthRefused(format!(
+                        "authentication failed: {e}; refused {n} sender(s) that did not authenticate, and none \
+                         that did came within {waited} s"
+                    )),
+                    _ => KernelError::NoSender(format!("no sender came within {waited} s")),
+                });
+            }
+            Err(KernelError::Auth(e)) if key.is_some() => {
+                refused = (refused.0 + 1, Some(e));
+                report.observe(refused);
+            }
+            Err(e @ (KernelError::Protocol(_) | KernelError::Timeout(_) | KernelError::PeerClosed { .. }))
+                if key.is_some() =>
+            {
+                eprintln!("stripecat: warning: refused a connection: {e}; still listening for a sender with the key");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The key handshake on connection 0 (see the module doc); `None` without a key.
 pub fn key_handshake(socks: &[TcpStream], role: Role, key: Option<&Psk>) -> Result<Option<SessionKeys>> {
     let Some(psk) = key else { return Ok(None) };

@@ -42,8 +42,61 @@ fn read_hello(s: &mut TcpStream) -> Result<[u8; HELLO_LEN]> {
     Ok(b)
 }
 
+/// The listening end of striped sessions: one listener kept open, so a keyed receiver
+/// that refused a sender gathers the next one's connections without a gap in which
+/// connecting would be refused.
+pub struct Listener {
+    listener: TcpListener,
+    opts: SocketOptions,
+    /// `--listen-timeout`: when the first connection must have come by.
+    deadline: Option<Instant>,
+}
+
+impl Listener {
+    /// Listens on `addr`; `within` bounds the wait for the first connection of a session.
+    pub fn bind(addr: std::net::SocketAddr, opts: &SocketOptions, within: Option<Duration>) -> Result<Listener> {
+        let listener = addr::tcp_listen(addr, opts)?;
+        Ok(Listener { listener, opts: *opts, deadline: within.map(|d| Instant::now() + d) })
+    }
+
+    /// The next session's connections, in index order. `Ok(None)`: the deadline passed
+    /// before a first connection came.
+    pub fn gather(&self, role: Role) -> Result<Option<Vec<TcpStream>>> {
+        if let Some(deadline) = self.deadline {
+            self.listener.set_nonblocking(true).map_err(KernelError::Socket)?;
+            loop {
+                match self.listener.accept() {
+                    Ok((s, _)) => {
+                        s.set_nonblocking(false).map_err(KernelError::Socket)?;
+                        return gather_after(&self.listener, s, &self.opts, role).map(Some);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if Instant::now() >= deadline {
+                            return Ok(None);
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => return Err(KernelError::Socket(e)),
+                }
+            }
+        }
+        self.listener.set_nonblocking(false).map_err(KernelError::Socket)?;
+        gather(&self.listener, &self.opts, role).map(Some)
+    }
+}
+
 fn gather(listener: &TcpListener, opts: &SocketOptions, role: Role) -> Result<Vec<TcpStream>> {
-    let (mut first, _) = listener.accept().map_err(KernelError::Socket)?;
+    let (first, _) = listener.accept().map_err(KernelError::Socket)?;
+    gather_after(listener, first, opts, role)
+}
+
+/// The rest of a session whose first connection `first` was accepted.
+fn gather_after(
+    listener: &TcpListener,
+    mut first: TcpStream,
+    opts: &SocketOptions,
+    role: Role,
+) -> Result<Vec<TcpStream>> {
     let (index, count, peer_role, session) = parse_hello(&read_hello(&mut first)?)?;
     if peer_role == role {
         let both = if role == Role::Send { "sending" } else { "receiving" };

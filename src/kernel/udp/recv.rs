@@ -42,6 +42,8 @@ pub struct RecvChoice {
     pub sparse: bool,
     /// `--resume`: what the output holds (hashed before listening).
     pub resume: Option<stripecat_proto::digest::PrefixDigest>,
+    /// `--listen-timeout`: how long a sender may take to start its session.
+    pub listen_timeout: Option<std::time::Duration>,
 }
 
 /// The kernel error of a failed session; `output` names the output and `held` is what
@@ -59,7 +61,9 @@ fn receiver_error(e: ReceiverError, output: &str, held: u64) -> KernelError {
         }
         ReceiverError::IdleTimeout { .. } => KernelError::Timeout(e.to_string()),
         ReceiverError::PeerReset { .. } => KernelError::PeerClosed { detail: format!(": {e}") },
-        ReceiverError::Auth(a) => KernelError::Auth(a),
+        ReceiverError::Auth { error, refused: 0 } => KernelError::Auth(error),
+        ReceiverError::Auth { .. } => KernelError::AuthRefused(e.to_string()),
+        ReceiverError::NoSender { .. } => KernelError::NoSender(e.to_string()),
         _ => KernelError::Protocol(e.to_string()),
     }
 }
@@ -74,7 +78,7 @@ pub fn recv(
     progress: &mut Progress,
     started: &mut StdInstant,
 ) -> Attempt {
-    let RecvChoice { key, sparse, resume } = choice;
+    let RecvChoice { key, sparse, resume, listen_timeout } = choice;
     let held = resume.as_ref().map_or(0, |p| p.len());
     let bare = |e| Box::new((e, Report::default()));
     let Endpoint::Listen(listen) = ep else {
@@ -97,6 +101,10 @@ pub fn recv(
     // ZEROS records are taken either way: `--no-sparse` writes them out as zeros.
     let clock = Clock(StdInstant::now());
     let mut receiver: Receiver<SharedBytes> = Receiver::new(config);
+    if let Some(d) = listen_timeout {
+        receiver.listen_for(clock.now(), stripecat_proto::Duration::from_micros(d.as_micros() as u64));
+    }
+    let mut refusals = crate::kernel::error::RefusalReport::default();
     let mut impairer: Option<Impairer<Outgoing>> = k.impair.filter(|i| i.is_active()).map(Impairer::new);
     // Where each path's packets come from: its ACKs go back there.
     let mut path_addr: Vec<Option<SocketAddr>> = vec![None; paths as usize];
@@ -185,6 +193,7 @@ pub fn recv(
         if receiver.poll_timeout().is_some_and(|t| t <= now) {
             receiver.handle_timeout(now);
         }
+        refusals.observe(receiver.refused());
         // The output is opened once a session is served (for a keyed receiver: once
         // the sender's first sealed packet verified), never for one that did not.
         if receiver.session_id().is_some() && !output.is_open() {

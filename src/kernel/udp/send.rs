@@ -171,8 +171,9 @@ pub fn send(
                 }
             }
         }
-        // An ICMP port-unreachable during the handshake: nothing listens there.
-        if refused > 0 && sender.state() == SenderState::Handshake {
+        // An ICMP port-unreachable during the handshake: nothing listens there, or a
+        // receiver that refused us (its reason, held back against forgeries, then stands).
+        if refused > 0 && sender.state() == SenderState::Handshake && !sender.accept_refusal() {
             break Err(KernelError::Refused(peer));
         }
         if sender.poll_timeout().is_some_and(|t| t <= now) {
