@@ -81,7 +81,7 @@ pub enum ReceiverError {
         refused: u64,
     },
     /// No sender came within the listening deadline ([`Receiver::listen_for`]).
-    #[error("no sender came within {waited}")]
+    #[error("no sender came within {} s", .waited.as_secs_f64())]
     NoSender {
         /// How long it listened.
         waited: Duration,
