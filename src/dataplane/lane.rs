@@ -273,7 +273,10 @@ impl LaneIo {
                     // Sealed packets open in place: the frame must be ours alone.
                     let mut m2 = m;
                     if m2.data_mut().is_none() {
-                        match framing::flat_copy(&m2, &self.hdr_pool) {
+                        // A whole-frame pool: the receive pool where there is one (a
+                        // keyed receiver's header buffers hold control frames only).
+                        let pool = self.join_pool.as_ref().unwrap_or(&self.hdr_pool);
+                        match framing::flat_copy(&m2, pool) {
                             Some(c) => m2 = c,
                             None => return,
                         }

@@ -53,6 +53,16 @@ const RX_PER_QUEUE: u32 = 2048;
 const TX_PER_QUEUE: u32 = 2048;
 /// Header buffers every process keeps besides: control frames, ARP, answers.
 const HEADER_SPARE: u32 = 16384;
+/// The same where header buffers hold whole frames (a keyed sender's sealed DATA, a
+/// driver that cannot chain): each is freed once its driver sent it, so fewer will do,
+/// and each costs a frame of hugepage memory.
+const HEADER_SPARE_WHOLE: u32 = 4096;
+/// Room for the largest control frame a keyed receiver sends (a sealed HELLO-ACK with a
+/// resume point, or an ACK with every range, behind VLAN and IPv6 headers; see the test).
+const CONTROL_ROOM: u16 = 512;
+/// Room for a header in front of a chained payload, and for unkeyed control frames (an
+/// ACK with every range over IPv6 and VLAN is 270 bytes).
+const HEADER_ROOM: u16 = 384;
 /// Buffers of each pool that the terms above do not name: the per-lcore caches of
 /// the mempool (256 per lcore) and bursts between stages.
 const POOL_SPARE: u32 = 4096;
@@ -112,9 +122,25 @@ impl PoolPlan {
         held + self.queues * RX_PER_QUEUE + POOL_SPARE
     }
 
-    /// Header buffers (one per frame sent).
-    pub fn header_buffers(&self) -> u32 {
-        HEADER_SPARE + self.queues * TX_PER_QUEUE
+    /// Header buffers (one per frame sent); `whole`: each holds a whole frame
+    /// ([`PoolPlan::header_room`]).
+    pub fn header_buffers(&self, whole: bool) -> u32 {
+        let spare = if whole { HEADER_SPARE_WHOLE } else { HEADER_SPARE };
+        spare + self.queues * TX_PER_QUEUE
+    }
+
+    /// The data room of a header buffer. A sender's holds a header when every member
+    /// sends the payload chained behind it; a whole frame when it is sealed (keyed: the
+    /// ciphertext is written into it) or a driver cannot chain (net_pcap: the payload is
+    /// copied in). A receiver sends control frames only (echo replies are made in the
+    /// request's buffer, chained frames are joined in the receive pool).
+    pub fn header_room(&self, all_chain: bool) -> u16 {
+        match (self.sends, self.keyed) {
+            (false, false) => HEADROOM + HEADER_ROOM,
+            (false, true) => HEADROOM + CONTROL_ROOM,
+            (true, false) if all_chain => HEADROOM + HEADER_ROOM,
+            (true, _) => self.frame_room(),
+        }
     }
 
     /// Data buffers of a sender: in flight, read ahead, and spare.
@@ -258,14 +284,9 @@ impl Plane {
             }
         }
         packet_check::assign(&mut members, packet_check, impair);
-        // Header buffers hold headers only when every member sends chained mbufs
-        // (the payload follows as its own segment). A driver without multi-segment
-        // transmit (net_pcap) gets each DATA frame copied whole into a header
-        // buffer, so then they must hold a whole frame.
-        let hdr_room = if !plan.keyed && members.iter().all(|m| m.chain) { HEADROOM + 256 } else { room };
-        let hdr = Arc::new(
-            Mempool::new(&eal, &format!("sc_hdr{tag}"), plan.header_buffers(), 256, hdr_room, None).map_err(env)?,
-        );
+        let hdr_room = plan.header_room(members.iter().all(|m| m.chain));
+        let hdr_count = plan.header_buffers(hdr_room == room);
+        let hdr = Arc::new(Mempool::new(&eal, &format!("sc_hdr{tag}"), hdr_count, 256, hdr_room, None).map_err(env)?);
         let data = if plan.sends {
             let pool = Mempool::new(&eal, &format!("sc_data{tag}"), plan.data_buffers(), 256, room, None);
             Some(Arc::new(pool.map_err(env)?))
@@ -469,7 +490,27 @@ mod tests {
         let p = PoolPlan::receiver(4, 1500, 1424);
         assert_eq!(p.window_chunks, (32 << 20) / 1424);
         assert_eq!(p.rx_buffers(), p.window_chunks + 8192 + 4 * 2048 + 4096);
-        assert_eq!(p.header_buffers(), 16384 + 4 * 2048);
+        assert_eq!(p.header_buffers(false), 16384 + 4 * 2048);
+        assert_eq!(p.header_buffers(true), 4096 + 4 * 2048);
+    }
+
+    #[test]
+    fn header_rooms_hold_the_largest_control_frames() {
+        use stripecat_proto::{crypto, wire};
+        // Ethernet, 802.1Q tag, IPv6, UDP.
+        let l2_l4 = 14 + 4 + 40 + 8;
+        // ACK: largest, delay, count, pad, delivered, max offset, first range; then 8 per range.
+        let ack = 36 + (wire::MAX_ACK_RANGES - 1) * 8;
+        let hello_ack = 16 + crypto::hello_ack_handshake_len(crypto::HELLO_ACK_PAYLOAD_MAX);
+        let frame = |body: usize, tag: usize| l2_l4 + wire::HEADER_LEN + body + tag;
+        assert!(frame(ack.max(hello_ack), crypto::TAG_LEN) <= CONTROL_ROOM as usize);
+        // Unkeyed: the ACK, and a resuming HELLO-ACK (16 + a 48-byte point).
+        assert!(frame(ack.max(16 + 48), 0) <= HEADER_ROOM as usize);
+        let keyed_rx = PoolPlan::receiver(2, 9000, 8924).with_key(true);
+        assert_eq!(keyed_rx.header_room(true), HEADROOM + CONTROL_ROOM);
+        let keyed_tx = PoolPlan::sender(2, 9000, 8924).with_key(true);
+        assert_eq!(keyed_tx.header_room(true), keyed_tx.frame_room());
+        assert_eq!(PoolPlan::sender(2, 9000, 8924).header_room(true), HEADROOM + HEADER_ROOM);
     }
 
     #[test]
