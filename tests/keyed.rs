@@ -207,6 +207,24 @@ fn af_packet_keyed_receiver_refuses_a_wrong_key_and_serves_the_right_one_next() 
     assert_eq!(e.lines().filter(|l| l.starts_with("stripecat: warning: refused a sender")).count(), 1, "{e}");
 }
 
+#[test]
+fn af_packet_listen_timeout_without_a_sender_is_exit_4_and_no_output() {
+    let Some(t) = DpdkTest::start("key-afp-lt", LIMIT) else { return };
+    let l = Links::new("kyt", 1);
+    let output = t.path("out.bin");
+    let k = t.path("k");
+    keygen(&k);
+    let k_arg = k.display().to_string();
+    let started = std::time::Instant::now();
+    let r = l.start_recv(&t, Some(&output), &["--key-file", &k_arg, "--listen-timeout", "1.5"], Stdio::null());
+    let ro = finish(r, LIMIT);
+    assert_eq!(ro.status.code(), Some(4), "{}", stderr(&ro));
+    let e = stderr(&ro);
+    assert!(e.contains("no sender came within 1.5 s") && e.contains("--listen-timeout"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(!output.exists(), "the receiver created its output with no sender");
+}
+
 /// A kernel `--udp` transfer on loopback with the given key arguments.
 /// `env_key`: the receiver's key in `STRIPECAT_KEY` instead.
 fn udp(dir: &Path, recv_key: &[&str], send_key: &[&str], len: usize, env_key: Option<&str>) -> (Output, Output) {

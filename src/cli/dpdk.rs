@@ -128,6 +128,7 @@ impl DataPlaneArgs {
             mtu: self.mtu,
             impair,
             packet_check: self.packet_check.policy(),
+            link_wait: None,
         }
     }
 }

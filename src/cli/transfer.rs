@@ -247,8 +247,10 @@ pub struct RecvArgs {
 
     /// Give up (exit 4) when no sender has started a session within SECS of the members
     /// coming up (DPDK, --udp, --tcp --streams); exit 6 instead when, keyed, only senders
-    /// that did not authenticate came. Without it, recv waits for its sender for as
-    /// long as it runs (a keyed one refuses those that do not authenticate and waits on).
+    /// that did not authenticate came. A memif member comes up once its sender connects:
+    /// it waits 30 s for that, or SECS if longer. Without it, recv waits for its sender as
+    /// long as it runs once its members are up (a keyed one refuses those that do not
+    /// authenticate and waits on).
     #[arg(long, value_name = "SECS", value_parser = parse_interval)]
     pub listen_timeout: Option<Duration>,
 

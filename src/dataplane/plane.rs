@@ -45,7 +45,7 @@ pub const FRESH_CHUNKS: usize = 4096;
 /// Payloads queued for the writer at most.
 pub const WRITER_QUEUE: usize = 8192;
 /// How long members may take to come up.
-const LINK_WAIT: Duration = Duration::from_secs(30);
+pub const LINK_WAIT: Duration = Duration::from_secs(30);
 
 /// Receive buffers per queue: its descriptor ring plus a burst in hand.
 const RX_PER_QUEUE: u32 = 2048;
@@ -198,6 +198,9 @@ pub struct PortPlan {
     pub impair: Option<Impairment>,
     /// `--packet-check`: the per-packet check, or auto per port.
     pub packet_check: CheckPolicy,
+    /// How long members may take to come up (a memif member: until its peer connects);
+    /// `None`: [`LINK_WAIT`]. A receiver's `--listen-timeout` longer than that extends it.
+    pub link_wait: Option<Duration>,
 }
 
 /// EAL, pools and members, torn down in that reverse order.
@@ -254,7 +257,8 @@ impl Plane {
         for (m, spec) in plane.members.iter_mut().zip(p.ports.iter()) {
             m.memif_socket = spec.memif_socket().map(str::to_owned);
         }
-        if !members::wait_links_until(&plane.members, LINK_WAIT, &signals.checker())? {
+        let link_wait = p.link_wait.unwrap_or(LINK_WAIT);
+        if !members::wait_links_until(&plane.members, link_wait, &signals.checker())? {
             // SIGINT/SIGTERM while a link was still down (a memif peer that has not
             // come): the plane closes the ports and releases EAL as it drops.
             return Err(signals.failure());

@@ -14,7 +14,7 @@ use super::addr::MemberNet;
 use super::clock::TscClock;
 use super::io::{self, WriterShared};
 use super::lanes::{Layout, Side};
-use super::plane::{Plane, PoolPlan, PortPlan, WINDOW_BYTES, WRITER_QUEUE};
+use super::plane::{Plane, PoolPlan, PortPlan, LINK_WAIT, WINDOW_BYTES, WRITER_QUEUE};
 use super::recv_role::{RecvControl, RecvEnd, RecvRole, RecvUnit};
 use super::signals::Signals;
 use super::summary::{finish_report, receiver_failure, recv_summary};
@@ -72,7 +72,10 @@ pub fn run(plan: &RecvPlan) -> Result<(), Failure> {
         _ => io::Output::Open(ends::output(plan.output.as_deref())?),
     };
     let held_len = held.as_ref().map_or(0, |p| p.len());
-    let p = &plan.ports;
+    // A memif member is up once its sender connected: a longer --listen-timeout waits
+    // that long for it too.
+    let ports = PortPlan { link_wait: plan.listen_timeout.map(|d| d.max(LINK_WAIT)), ..plan.ports.clone() };
+    let p = &ports;
     let v6 = any_v6(&plan.nets);
     let chunk = sealed_chunk_for(p.mtu, v6, keyed);
     let queues = p.ports.len() as u32 * p.queues as u32;
