@@ -491,8 +491,7 @@ impl<B: Payload> Sender<B> {
     pub fn accept_refusal(&mut self) -> bool {
         match (self.state, self.refusal.take()) {
             (SenderState::Handshake, Some(e)) => {
-                self.fail(e, ResetReason::Application);
-                self.send_reset = None;
+                self.fail_on_answer(e);
                 true
             }
             _ => false,
@@ -504,14 +503,20 @@ impl<B: Payload> Sender<B> {
     /// on and `e` stands only if no authenticated answer comes within [`REFUSAL_GRACE`].
     fn refused(&mut self, now: Instant, e: SenderError) {
         if !self.keyed() {
-            self.fail(e, ResetReason::Application);
-            self.send_reset = None;
+            self.fail_on_answer(e);
             return;
         }
         if self.refusal.is_none() {
             self.refusal = Some(e);
             self.timers.set(Timer::Refusal, now + REFUSAL_GRACE);
         }
+    }
+
+    /// Fails with the receiver's own verdict (a refusal, its RESET, a FIN-ACK that does
+    /// not match): it has decided already, so no RESET goes back.
+    fn fail_on_answer(&mut self, e: SenderError) {
+        self.fail(e, ResetReason::Application);
+        self.send_reset = None;
     }
 
     fn progress(&mut self, now: Instant) {
@@ -709,8 +714,7 @@ impl<B: Payload> Sender<B> {
             }
             Frame::Reset(r) => {
                 let r = *r;
-                self.fail(SenderError::PeerReset { reason: r.reason, offset: r.offset }, r.reason);
-                self.send_reset = None;
+                self.fail_on_answer(SenderError::PeerReset { reason: r.reason, offset: r.offset });
             }
             Frame::Hello(_) | Frame::Data | Frame::Fin(_) | Frame::Ping | Frame::Confirm | Frame::Zeros(_) => {
                 return Err(DropReason::Unexpected)
@@ -733,8 +737,7 @@ impl<B: Payload> Sender<B> {
             }
         } else {
             let verdict = if fa.verdict == Verdict::Ok { Verdict::LengthMismatch } else { fa.verdict };
-            self.fail(SenderError::Verdict { verdict, received: fa.received_len, sent }, ResetReason::Application);
-            self.send_reset = None;
+            self.fail_on_answer(SenderError::Verdict { verdict, received: fa.received_len, sent });
         }
     }
 
@@ -890,8 +893,7 @@ impl<B: Payload> Sender<B> {
         }
         if self.timers.take_expired(Timer::Refusal, now) && self.state == SenderState::Handshake {
             if let Some(e) = self.refusal.take() {
-                self.fail(e, ResetReason::Application);
-                self.send_reset = None;
+                self.fail_on_answer(e);
                 return;
             }
         }

@@ -62,26 +62,37 @@ impl Listener {
     /// The next session's connections, in index order. `Ok(None)`: the deadline passed
     /// before a first connection came.
     pub fn gather(&self, role: Role) -> Result<Option<Vec<TcpStream>>> {
-        if let Some(deadline) = self.deadline {
-            self.listener.set_nonblocking(true).map_err(KernelError::Socket)?;
-            loop {
-                match self.listener.accept() {
-                    Ok((s, _)) => {
-                        s.set_nonblocking(false).map_err(KernelError::Socket)?;
-                        return gather_after(&self.listener, s, &self.opts, role).map(Some);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if Instant::now() >= deadline {
-                            return Ok(None);
-                        }
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(e) => return Err(KernelError::Socket(e)),
-                }
+        match self.deadline {
+            Some(deadline) => match accept_until(&self.listener, deadline)? {
+                Some(first) => gather_after(&self.listener, first, &self.opts, role).map(Some),
+                None => Ok(None),
+            },
+            None => {
+                self.listener.set_nonblocking(false).map_err(KernelError::Socket)?;
+                gather(&self.listener, &self.opts, role).map(Some)
             }
         }
-        self.listener.set_nonblocking(false).map_err(KernelError::Socket)?;
-        gather(&self.listener, &self.opts, role).map(Some)
+    }
+}
+
+/// The next connection `listener` accepts (the listener polled without blocking; the
+/// connection blocks), or `None` once `deadline` has passed.
+fn accept_until(listener: &TcpListener, deadline: Instant) -> Result<Option<TcpStream>> {
+    listener.set_nonblocking(true).map_err(KernelError::Socket)?;
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).map_err(KernelError::Socket)?;
+                return Ok(Some(s));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if Instant::now() > deadline {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(KernelError::Socket(e)),
+        }
     }
 }
 
@@ -105,35 +116,25 @@ fn gather_after(
     let mut slots: Vec<Option<TcpStream>> = (0..count).map(|_| None).collect();
     slots[index as usize] = Some(first);
     let mut have = 1;
-    listener.set_nonblocking(true).map_err(KernelError::Socket)?;
     let deadline = Instant::now() + GATHER_TIMEOUT;
     while have < count {
-        match listener.accept() {
-            Ok((mut s, _)) => {
-                s.set_nonblocking(false).map_err(KernelError::Socket)?;
-                let (i, c, r, sess) = parse_hello(&read_hello(&mut s)?)?;
-                // A connection from another session (a stale retry) is
-                // turned away rather than mixed into this stream.
-                if sess != session || c != count || r != peer_role {
-                    let _ = s.shutdown(Shutdown::Both);
-                    continue;
-                }
-                if slots[i as usize].replace(s).is_some() {
-                    return Err(KernelError::Protocol(format!("connection {i} opened twice")));
-                }
-                have += 1;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if Instant::now() > deadline {
-                    return Err(KernelError::Timeout(format!(
-                        "only {have} of {count} connections arrived within {} s",
-                        GATHER_TIMEOUT.as_secs()
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(KernelError::Socket(e)),
+        let Some(mut s) = accept_until(listener, deadline)? else {
+            return Err(KernelError::Timeout(format!(
+                "only {have} of {count} connections arrived within {} s",
+                GATHER_TIMEOUT.as_secs()
+            )));
+        };
+        let (i, c, r, sess) = parse_hello(&read_hello(&mut s)?)?;
+        // A connection from another session (a stale retry) is
+        // turned away rather than mixed into this stream.
+        if sess != session || c != count || r != peer_role {
+            let _ = s.shutdown(Shutdown::Both);
+            continue;
         }
+        if slots[i as usize].replace(s).is_some() {
+            return Err(KernelError::Protocol(format!("connection {i} opened twice")));
+        }
+        have += 1;
     }
     let streams: Vec<TcpStream> = slots.into_iter().flatten().collect();
     for s in &streams {
