@@ -495,10 +495,7 @@ impl<B: Payload> PathSender<B> {
         let len = chunk.payload.byte_len();
         // An all-zero chunk goes as its length (a ZEROS record) once the receiver took
         // them: checked when pushed, or here for a resend.
-        let zeros = next.zeros.unwrap_or_else(|| {
-            shared.zeros()
-                && chunk.payload.known_zero().unwrap_or_else(|| crate::payload::is_zero(chunk.payload.as_ref()))
-        });
+        let zeros = next.zeros.unwrap_or_else(|| shared.zeros() && chunk.payload.all_zero());
         let kind = if zeros { PacketType::Zeros } else { PacketType::Data };
         let mut header = self.header(now, kind, shared.session_id(), pn);
         if shared.keyring().keyed() {

@@ -27,6 +27,12 @@ pub trait Payload: AsRef<[u8]> + Clone {
     fn known_zero(&self) -> Option<bool> {
         None
     }
+
+    /// Whether the bytes are all zeros: [`Payload::known_zero`] where the maker checked,
+    /// else read with [`is_zero`].
+    fn all_zero(&self) -> bool {
+        self.known_zero().unwrap_or_else(|| is_zero(self.as_ref()))
+    }
 }
 
 /// Zero bytes enough for the largest chunk (`chunk_size` is a `u16`).

@@ -249,7 +249,7 @@ impl<B: Payload> SenderShared<B> {
             return Err(PushError::NoCredit(payload));
         }
         // `is_zero` gives up on the first bytes of ordinary data.
-        let zeros = self.zeros() && payload.known_zero().unwrap_or_else(|| crate::payload::is_zero(payload.as_ref()));
+        let zeros = self.zeros() && payload.all_zero();
         if let Err((c, _)) = self.fresh.push((Chunk { offset, payload }, zeros)) {
             return Err(PushError::QueueFull(c.payload));
         }
