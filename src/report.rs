@@ -110,6 +110,13 @@ pub struct Summary {
     pub resume_declined: bool,
 }
 
+/// Adds the protocol's drop counters to a report's drops by reason name.
+pub fn add_drops(drops: &mut std::collections::BTreeMap<String, u64>, counters: &stripecat_proto::DropCounters) {
+    for (r, n) in counters.nonzero() {
+        *drops.entry(r.name()).or_default() += n;
+    }
+}
+
 impl Summary {
     /// Records the session's MTU, settled from this end's `ours` and the peer's.
     pub fn set_mtu(&mut self, settled: u16, ours: u16) {

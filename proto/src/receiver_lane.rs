@@ -32,7 +32,7 @@ use crate::Payload;
 #[derive(Debug)]
 pub struct ReceiverLane<B> {
     shared: Arc<ReceiverShared<B>>,
-    paths: PathSet<PathReceiver>,
+    pub(crate) paths: PathSet<PathReceiver>,
     /// Whether a path may have an ACK due that `poll_transmit` has not looked for.
     dirty: bool,
     /// Before this, no path's ACK timer can make one due.
@@ -44,7 +44,7 @@ pub struct ReceiverLane<B> {
     heard: Vec<u16>,
     /// The entry of `heard` that `poll_transmit` asks first (round robin).
     rr: usize,
-    drops: DropCounters,
+    pub(crate) drops: DropCounters,
 }
 
 impl<B: Payload> ReceiverLane<B> {
@@ -86,16 +86,6 @@ impl<B: Payload> ReceiverLane<B> {
     /// The paths this lane drives, in id order.
     pub fn paths(&self) -> impl Iterator<Item = &PathReceiver> {
         self.paths.iter()
-    }
-
-    /// Number of path ids in the session (driven here or not).
-    pub fn path_count(&self) -> usize {
-        self.paths.id_count()
-    }
-
-    /// Packets this lane dropped, by reason.
-    pub fn drops(&self) -> &DropCounters {
-        &self.drops
     }
 
     /// Counts a datagram the driver could not parse (it is this lane's input).

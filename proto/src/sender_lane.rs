@@ -30,10 +30,10 @@ use crate::Payload;
 #[derive(Debug)]
 pub struct SenderLane<B> {
     shared: Arc<SenderShared<B>>,
-    paths: PathSet<PathSender<B>>,
+    pub(crate) paths: PathSet<PathSender<B>>,
     /// Whether the handshake RTT has seeded these paths.
     seeded: bool,
-    drops: DropCounters,
+    pub(crate) drops: DropCounters,
 }
 
 impl<B: Payload> SenderLane<B> {
@@ -70,16 +70,6 @@ impl<B: Payload> SenderLane<B> {
     /// The paths this lane drives, mutably.
     pub(crate) fn paths_mut(&mut self) -> impl Iterator<Item = &mut PathSender<B>> {
         self.paths.iter_mut()
-    }
-
-    /// Number of path ids in the session (driven here or not).
-    pub fn path_count(&self) -> usize {
-        self.paths.id_count()
-    }
-
-    /// Packets this lane dropped, by reason.
-    pub fn drops(&self) -> &DropCounters {
-        &self.drops
     }
 
     /// Counts a datagram the driver could not parse (it is this lane's input).

@@ -112,6 +112,11 @@ impl DropCounters {
         self.0[r as usize]
     }
 
+    /// The reasons with drops, and how many each, in [`DropReason::ALL`] order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL.into_iter().map(|r| (r, self.get(r))).filter(|&(_, n)| n > 0)
+    }
+
     /// All drops.
     pub fn total(&self) -> u64 {
         self.0.iter().sum()
@@ -128,15 +133,12 @@ impl DropCounters {
 impl core::fmt::Display for DropCounters {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let mut first = true;
-        for r in DropReason::ALL {
-            let n = self.get(r);
-            if n > 0 {
-                if !first {
-                    write!(f, ", ")?;
-                }
-                write!(f, "{r:?}={n}")?;
-                first = false;
+        for (r, n) in self.nonzero() {
+            if !first {
+                write!(f, ", ")?;
             }
+            write!(f, "{r:?}={n}")?;
+            first = false;
         }
         if first {
             write!(f, "none")?;

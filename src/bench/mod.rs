@@ -352,14 +352,7 @@ struct Totals {
 
 impl Totals {
     fn add(&mut self, r: &LaneResult) {
-        self.tx_pkts += r.tx_pkts;
-        self.tx_bytes += r.tx_bytes;
-        self.rx_pkts += r.rx_pkts;
-        self.rx_bytes += r.rx_bytes;
-        self.first_rx = min_opt(self.first_rx, r.first_rx);
-        self.last_rx = self.last_rx.max(r.last_rx);
-        self.tx_first = min_opt(self.tx_first, r.tx_first);
-        self.tx_last = self.tx_last.max(r.tx_last);
+        self.merge(&Totals::from(r));
     }
 
     fn merge(&mut self, o: &Totals) {
@@ -371,6 +364,13 @@ impl Totals {
         self.last_rx = self.last_rx.max(o.last_rx);
         self.tx_first = min_opt(self.tx_first, o.tx_first);
         self.tx_last = self.tx_last.max(o.tx_last);
+    }
+}
+
+impl From<&LaneResult> for Totals {
+    fn from(r: &LaneResult) -> Self {
+        let LaneResult { tx_pkts, tx_bytes, rx_pkts, rx_bytes, first_rx, last_rx, tx_first, tx_last, .. } = *r;
+        Totals { tx_pkts, tx_bytes, rx_pkts, rx_bytes, first_rx, last_rx, tx_first, tx_last }
     }
 }
 

@@ -238,13 +238,7 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     writer.closing.store(true, Ordering::Release);
     writer.waker.wake();
     let _ = writer_thread.join();
-    // Stop the reader as `send` does: empty its queue, join it, free what it pushed meanwhile.
-    reader.stop.store(true, Ordering::Relaxed);
-    reader.waker.wake();
-    s_control.drain();
-    let _ = reader_thread.join();
-    s_control.drain();
-    s_control.progress.finish();
+    s_control.stop_reader(&reader, reader_thread);
     r_control.progress.finish();
     let joined = r_io.joined;
     let s_frames = tx.take_back(vec![s_io], &s_shared);

@@ -160,6 +160,17 @@ impl SendControl {
         self.pending = None;
         while self.intake.pop().is_some() {}
     }
+
+    /// Stops the reader thread: empties the intake so a push it is blocked on returns,
+    /// joins it, frees what it pushed meanwhile, and ends the progress line.
+    pub fn stop_reader(&mut self, reader: &ReaderShared, thread: std::thread::JoinHandle<()>) {
+        reader.stop.store(true, Ordering::Relaxed);
+        reader.waker.wake();
+        self.drain();
+        let _ = thread.join();
+        self.drain();
+        self.progress.finish();
+    }
 }
 
 /// A sender lane's role.

@@ -56,15 +56,6 @@ fn add_frame_drops(summary: &mut Summary, c: &FrameCounters) {
     }
 }
 
-fn add_proto_drops(summary: &mut Summary, d: &stripecat_proto::DropCounters) {
-    for r in stripecat_proto::DropReason::ALL {
-        let v = d.get(r);
-        if v > 0 {
-            *summary.drops.entry(r.name()).or_default() += v;
-        }
-    }
-}
-
 /// Prints the summary paragraph (unless quiet) and writes `--stats-json`.
 pub fn finish_report(summary: &Summary, report: &ReportPlan) -> Result<(), Failure> {
     if !report.quiet {
@@ -148,7 +139,7 @@ fn base_summary(
         ..Default::default()
     }
     .timed(elapsed);
-    add_proto_drops(&mut summary, proto);
+    crate::report::add_drops(&mut summary.drops, proto);
     add_frame_drops(&mut summary, frames);
     summary.rx_interrupt_sleeps = frames.irq_sleeps;
     summary.rx_interrupt_wakes = frames.irq_wakes;

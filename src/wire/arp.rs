@@ -36,7 +36,7 @@ impl Repr {
         if b[field::HTYPE] != [0, 1] || b[field::PTYPE] != [0x08, 0x00] || b[field::HLEN] != 6 || b[field::PLEN] != 4 {
             return Err(WireError::Unsupported);
         }
-        let operation = u16::from_be_bytes([b[field::OPER.start], b[field::OPER.start + 1]]);
+        let operation = super::be16(b, field::OPER);
         if operation != OP_REQUEST && operation != OP_REPLY {
             return Err(WireError::Unsupported);
         }

@@ -15,14 +15,10 @@ pub const ETHERTYPE_VLAN: u16 = 0x8100;
 
 super::view!(
     /// A view over an Ethernet frame.
-    Frame
+    Frame, header HEADER_LEN, length only
 );
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        Self::at_least(buf, HEADER_LEN)
-    }
-
     pub fn dst(&self) -> Mac {
         Mac(self.buf.as_ref()[field::DST].try_into().expect("checked length"))
     }
@@ -32,8 +28,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     pub fn ethertype(&self) -> u16 {
-        let b = &self.buf.as_ref()[field::ETHERTYPE];
-        u16::from_be_bytes([b[0], b[1]])
+        self.be16(field::ETHERTYPE)
     }
 
     pub fn payload(&self) -> &[u8] {

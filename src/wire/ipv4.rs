@@ -17,14 +17,14 @@ pub const PROTO_UDP: u8 = 17;
 
 super::view!(
     /// A view over an IPv4 packet.
-    Packet
+    Packet, header HEADER_LEN
 );
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks version, header length, total length against the buffer (the
     /// buffer may be longer: Ethernet pads short frames), and no fragments.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        let p = Self::at_least(buf, HEADER_LEN)?;
+        let p = Self::at_least(buf)?;
         if p.version() != 4 || p.header_len() < HEADER_LEN {
             return Err(WireError::Malformed);
         }
@@ -51,15 +51,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn total_len(&self) -> u16 {
-        u16::from_be_bytes([self.b()[field::TOTAL_LEN.start], self.b()[field::TOTAL_LEN.start + 1]])
+        self.be16(field::TOTAL_LEN)
     }
 
     pub fn ident(&self) -> u16 {
-        u16::from_be_bytes([self.b()[field::IDENT.start], self.b()[field::IDENT.start + 1]])
+        self.be16(field::IDENT)
     }
 
     fn flags_frag(&self) -> u16 {
-        u16::from_be_bytes([self.b()[field::FLAGS_FRAG.start], self.b()[field::FLAGS_FRAG.start + 1]])
+        self.be16(field::FLAGS_FRAG)
     }
 
     pub fn more_fragments(&self) -> bool {

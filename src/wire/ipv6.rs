@@ -16,7 +16,7 @@ pub const NEXT_ICMPV6: u8 = 58;
 
 super::view!(
     /// A view over an IPv6 packet.
-    Packet
+    Packet, header HEADER_LEN
 );
 
 fn addr(b: &[u8]) -> Ipv6Addr {
@@ -29,7 +29,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks the version and that the payload length fits the buffer (which may be
     /// longer: Ethernet pads short frames).
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        let p = Self::at_least(buf, HEADER_LEN)?;
+        let p = Self::at_least(buf)?;
         if p.version() != 6 {
             return Err(WireError::Malformed);
         }
@@ -48,8 +48,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn payload_len(&self) -> u16 {
-        let b = &self.b()[field::PAYLOAD_LEN];
-        u16::from_be_bytes([b[0], b[1]])
+        self.be16(field::PAYLOAD_LEN)
     }
 
     pub fn next_header(&self) -> u8 {

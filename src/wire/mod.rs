@@ -36,7 +36,7 @@ pub enum WireError {
 /// the length check every `new_checked` starts from (after it, no field getter of the
 /// fixed header can panic).
 macro_rules! view {
-    ($(#[$m:meta])* $name:ident) => {
+    ($(#[$m:meta])* $name:ident, header $min:expr) => {
         $(#[$m])*
         #[derive(Debug)]
         pub struct $name<T: AsRef<[u8]>> {
@@ -44,17 +44,34 @@ macro_rules! view {
         }
 
         impl<T: AsRef<[u8]>> $name<T> {
-            /// Wraps `buf` if it holds at least `len` bytes.
-            fn at_least(buf: T, len: usize) -> Result<Self, WireError> {
-                if buf.as_ref().len() < len {
+            /// Wraps `buf` if it holds the whole fixed header (the view's own checks of
+            /// its fields come after).
+            fn at_least(buf: T) -> Result<Self, WireError> {
+                if buf.as_ref().len() < $min {
                     return Err(WireError::Truncated);
                 }
                 Ok($name { buf })
             }
+
+            /// The big-endian 16-bit field at `f` (inside the checked header).
+            fn be16(&self, f: $crate::wire::Field) -> u16 {
+                $crate::wire::be16(self.buf.as_ref(), f)
+            }
+        }
+    };
+    // A view whose only check is the header's length.
+    ($(#[$m:meta])* $name:ident, header $min:expr, length only) => {
+        $crate::wire::view!($(#[$m])* $name, header $min);
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wraps `buf` if it holds the whole header; no field needs a check.
+            pub fn new_checked(buf: T) -> Result<Self, WireError> {
+                Self::at_least(buf)
+            }
         }
     };
 }
-use view;
+pub(crate) use view;
 
 /// Seeded junk for the parsers' hostile-input tests (xorshift32).
 #[cfg(test)]
@@ -71,6 +88,11 @@ pub(crate) fn junk(state: &mut u32, len: usize) -> Vec<u8> {
 
 /// A byte range within a header.
 pub type Field = core::ops::Range<usize>;
+
+/// The big-endian 16-bit field at `f` of `b`.
+pub fn be16(b: &[u8], f: Field) -> u16 {
+    u16::from_be_bytes([b[f.start], b[f.start + 1]])
+}
 
 /// An Ethernet MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -5,7 +5,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{checksum, Field, WireError};
+use super::{checksum, WireError};
 
 mod field {
     stripecat_proto::layout! { SRC_PORT: 2, DST_PORT: 2, LENGTH: 2, CHECKSUM: 2 }
@@ -15,19 +15,15 @@ pub const HEADER_LEN: usize = field::END;
 
 super::view!(
     /// A view over a UDP datagram.
-    Datagram
+    Datagram, header HEADER_LEN
 );
-
-fn be16(b: &[u8], f: Field) -> u16 {
-    u16::from_be_bytes([b[f.start], b[f.start + 1]])
-}
 
 impl<T: AsRef<[u8]>> Datagram<T> {
     /// Checks the header and that the length field fits the buffer.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        let d = Self::at_least(buf, HEADER_LEN)?;
+        let d = Self::at_least(buf)?;
         let b = d.buf.as_ref();
-        let len = be16(b, field::LENGTH) as usize;
+        let len = super::be16(b, field::LENGTH) as usize;
         if len < HEADER_LEN {
             return Err(WireError::Malformed);
         }
@@ -38,15 +34,15 @@ impl<T: AsRef<[u8]>> Datagram<T> {
     }
 
     pub fn src_port(&self) -> u16 {
-        be16(self.buf.as_ref(), field::SRC_PORT)
+        self.be16(field::SRC_PORT)
     }
 
     pub fn dst_port(&self) -> u16 {
-        be16(self.buf.as_ref(), field::DST_PORT)
+        self.be16(field::DST_PORT)
     }
 
     pub fn len(&self) -> u16 {
-        be16(self.buf.as_ref(), field::LENGTH)
+        self.be16(field::LENGTH)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -54,7 +50,7 @@ impl<T: AsRef<[u8]>> Datagram<T> {
     }
 
     pub fn checksum(&self) -> u16 {
-        be16(self.buf.as_ref(), field::CHECKSUM)
+        self.be16(field::CHECKSUM)
     }
 
     /// Zero (not computed) or correct for this pseudo-header.

@@ -21,17 +21,12 @@ pub const VID_MAX: u16 = 4094;
 
 super::view!(
     /// A view over the tag of a tagged frame (the Ethernet payload after TPID 0x8100).
-    Tag
+    Tag, header HEADER_LEN, length only
 );
 
 impl<T: AsRef<[u8]>> Tag<T> {
-    pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        Self::at_least(buf, HEADER_LEN)
-    }
-
     fn tci(&self) -> u16 {
-        let b = &self.buf.as_ref()[field::TCI];
-        u16::from_be_bytes([b[0], b[1]])
+        self.be16(field::TCI)
     }
 
     /// Priority code point (802.1p).
@@ -51,8 +46,7 @@ impl<T: AsRef<[u8]>> Tag<T> {
 
     /// The EtherType of what the tag carries.
     pub fn ethertype(&self) -> u16 {
-        let b = &self.buf.as_ref()[field::ETHERTYPE];
-        u16::from_be_bytes([b[0], b[1]])
+        self.be16(field::ETHERTYPE)
     }
 
     /// What follows the tag.

@@ -239,7 +239,7 @@ impl<B: Payload> Receiver<B> {
         if let Some(r) = &self.reassembler {
             s.drops.merge(r.drops());
         }
-        s.drops.merge(self.lane.drops());
+        s.drops.merge(&self.lane.drops);
         for p in self.lane.paths() {
             let ps = p.stats();
             s.paths.packets += ps.packets;
@@ -314,7 +314,7 @@ impl<B: Payload> Receiver<B> {
             return Err(DropReason::WrongSession);
         }
         let path = h.path_id as usize;
-        if path >= self.lane.path_count() {
+        if path >= self.lane.paths.id_count() {
             return Err(DropReason::UnknownPath);
         }
         if matches!(self.state, ReceiverState::Failed(_)) {

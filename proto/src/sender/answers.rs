@@ -98,7 +98,7 @@ impl<B: Payload> Sender<B> {
             return Err(DropReason::WrongSession);
         }
         let path = h.path_id as usize;
-        if path >= self.lane.path_count() {
+        if path >= self.lane.paths.id_count() {
             return Err(DropReason::UnknownPath);
         }
         if self.is_finished() {

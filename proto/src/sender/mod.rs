@@ -306,13 +306,13 @@ impl<B: Payload> Sender<B> {
 
     /// Number of paths.
     pub fn path_count(&self) -> usize {
-        self.lane.path_count()
+        self.lane.paths.id_count()
     }
 
     /// Counters summed over paths.
     pub fn stats(&self) -> SenderStats {
         let mut s = SenderStats { control_sent: self.control_sent, drops: self.drops, ..Default::default() };
-        s.drops.merge(self.lane.drops());
+        s.drops.merge(&self.lane.drops);
         for p in self.lane.paths() {
             let ps = p.stats();
             s.paths.packets += ps.packets;
@@ -420,7 +420,7 @@ impl<B: Payload> Sender<B> {
 
     fn control_path(&self, tries: u32) -> u16 {
         // Rotate over up paths so a dead path cannot block the handshake or close.
-        let n = self.lane.path_count();
+        let n = self.lane.paths.id_count();
         let local: Vec<u16> = self.lane.paths().map(|p| p.id()).collect();
         let up: Vec<u16> = self.lane.paths().filter(|p| p.health() == PathHealth::Up).map(|p| p.id()).collect();
         if up.is_empty() {
@@ -606,7 +606,7 @@ impl<B: Payload> Sender<B> {
     /// Fails the session when every path failed the path-MTU check.
     fn check_path_mtu(&mut self) {
         let Some(probe) = self.config.path_probe else { return };
-        if self.shared.mtu_failed() < self.lane.path_count() {
+        if self.shared.mtu_failed() < self.lane.paths.id_count() {
             return;
         }
         let full_len = (crate::wire::HEADER_LEN as u64 + self.shared.chunk_size()).min(u16::MAX as u64) as u16;

@@ -7,17 +7,18 @@
 use super::{be_u16, be_u64, PacketType, WireError};
 use crate::crypto::{hello_ack_handshake_len, Message2, HELLO_HANDSHAKE_LEN};
 
-/// Which end-to-end digest covers the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[repr(u8)]
-pub enum DigestAlgorithm {
-    /// XXH3-128: fast, non-cryptographic; catches corruption, not an attacker. Default.
-    #[default]
-    Xxh3_128 = 1,
-    /// BLAKE3-256: cryptographic, on request.
-    Blake3 = 2,
-    /// No digest (`--digest none`): the FIN check compares lengths only.
-    None = 0,
+crate::byte_enum! {
+    /// Which end-to-end digest covers the stream.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum DigestAlgorithm {
+        /// XXH3-128: fast, non-cryptographic; catches corruption, not an attacker. Default.
+        #[default]
+        Xxh3_128 = 1,
+        /// BLAKE3-256: cryptographic, on request.
+        Blake3 = 2,
+        /// No digest (`--digest none`): the FIN check compares lengths only.
+        None = 0,
+    }
 }
 
 impl DigestAlgorithm {
@@ -40,12 +41,7 @@ impl DigestAlgorithm {
     }
 
     fn from_u8(kind: PacketType, v: u8) -> Result<Self, WireError> {
-        match v {
-            0 => Ok(DigestAlgorithm::None),
-            1 => Ok(DigestAlgorithm::Xxh3_128),
-            2 => Ok(DigestAlgorithm::Blake3),
-            _ => Err(WireError::Malformed { kind, why: "unknown digest algorithm" }),
-        }
+        Self::from_byte(v).ok_or(WireError::Malformed { kind, why: "unknown digest algorithm" })
     }
 }
 
@@ -167,27 +163,28 @@ impl HelloRepr {
     }
 }
 
-/// Why a receiver turned a HELLO down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum RejectReason {
-    /// Already serving another session.
-    Busy = 1,
-    /// Chunk size zero or larger than the receiver accepts.
-    BadChunkSize = 2,
-    /// More paths than the receiver has.
-    TooManyPaths = 3,
-    /// Something else the receiver's policy refuses.
-    Refused = 4,
-    /// The receiver has a key and the HELLO had none: it takes no unauthenticated session.
-    KeyRequired = 5,
-    /// The HELLO had a key and the receiver has none.
-    NoKey = 6,
-    /// The HELLO's handshake did not verify: the ends hold different keys.
-    AuthFailed = 7,
-    /// The receiver resumes (its output holds part of a stream) and the HELLO did not
-    /// ask to: it will not overwrite what it holds.
-    ResumeRequired = 8,
+crate::byte_enum! {
+    /// Why a receiver turned a HELLO down.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RejectReason {
+        /// Already serving another session.
+        Busy = 1,
+        /// Chunk size zero or larger than the receiver accepts.
+        BadChunkSize = 2,
+        /// More paths than the receiver has.
+        TooManyPaths = 3,
+        /// Something else the receiver's policy refuses.
+        Refused = 4,
+        /// The receiver has a key and the HELLO had none: it takes no unauthenticated session.
+        KeyRequired = 5,
+        /// The HELLO had a key and the receiver has none.
+        NoKey = 6,
+        /// The HELLO's handshake did not verify: the ends hold different keys.
+        AuthFailed = 7,
+        /// The receiver resumes (its output holds part of a stream) and the HELLO did not
+        /// ask to: it will not overwrite what it holds.
+        ResumeRequired = 8,
+    }
 }
 
 /// Where a resumed stream starts: the length of the receiver's output and the digest of
@@ -333,15 +330,7 @@ impl HelloAckRepr {
         exact_len(kind, b, Self::BODY_LEN)?;
         let reject = match b[hello_ack::STATUS] {
             0 => None,
-            1 => Some(RejectReason::Busy),
-            2 => Some(RejectReason::BadChunkSize),
-            3 => Some(RejectReason::TooManyPaths),
-            4 => Some(RejectReason::Refused),
-            5 => Some(RejectReason::KeyRequired),
-            6 => Some(RejectReason::NoKey),
-            7 => Some(RejectReason::AuthFailed),
-            8 => Some(RejectReason::ResumeRequired),
-            _ => return Err(WireError::Malformed { kind, why: "unknown reject reason" }),
+            v => Some(RejectReason::from_byte(v).ok_or(WireError::Malformed { kind, why: "unknown reject reason" })?),
         };
         Ok(HelloAckRepr {
             reject,
@@ -418,16 +407,17 @@ impl FinRepr {
     }
 }
 
-/// The receiver's verdict on a FIN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Verdict {
-    /// Length and digest match: the stream arrived intact.
-    Ok = 0,
-    /// The receiver delivered a different number of bytes.
-    LengthMismatch = 1,
-    /// Lengths agree, digests do not.
-    DigestMismatch = 2,
+crate::byte_enum! {
+    /// The receiver's verdict on a FIN.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Verdict {
+        /// Length and digest match: the stream arrived intact.
+        Ok = 0,
+        /// The receiver delivered a different number of bytes.
+        LengthMismatch = 1,
+        /// Lengths agree, digests do not.
+        DigestMismatch = 2,
+    }
 }
 
 /// FIN-ACK: verdict and how many bytes the receiver delivered.
@@ -451,12 +441,8 @@ impl FinAckRepr {
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let kind = PacketType::FinAck;
         exact_len(kind, b, Self::BODY_LEN)?;
-        let verdict = match b[fin_ack::VERDICT] {
-            0 => Verdict::Ok,
-            1 => Verdict::LengthMismatch,
-            2 => Verdict::DigestMismatch,
-            _ => return Err(WireError::Malformed { kind, why: "unknown verdict" }),
-        };
+        let verdict =
+            Verdict::from_byte(b[fin_ack::VERDICT]).ok_or(WireError::Malformed { kind, why: "unknown verdict" })?;
         Ok(FinAckRepr { verdict, received_len: be_u64(b, fin_ack::RECEIVED) })
     }
 

@@ -37,6 +37,7 @@
 //! without the CRC only when both ends' policies allow it ([`LinkCheck`]).
 
 mod ack;
+pub mod byte_enum;
 mod check;
 mod control;
 mod header;
@@ -107,51 +108,40 @@ pub const VERSION: u8 = 2;
 /// Largest DATA payload the length field can describe.
 pub const MAX_PAYLOAD_LEN: usize = u16::MAX as usize;
 
-/// Packet types. Unknown values are rejected with [`WireError::UnknownType`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum PacketType {
-    /// Sender opens a session.
-    Hello = 1,
-    /// Receiver accepts or rejects (with a reason) a HELLO.
-    HelloAck = 2,
-    /// A chunk of the stream.
-    Data = 3,
-    /// Per-path acknowledgement, cumulative offset and flow-control credit.
-    Ack = 4,
-    /// End of stream: total length and digest.
-    Fin = 5,
-    /// Receiver's verdict on the FIN.
-    FinAck = 6,
-    /// Abort with a reason.
-    Reset = 7,
-    /// Ack-eliciting probe without data (path probing, PTO probes).
-    Ping = 8,
-    /// Sealed, empty: the sender's first packet under the session keys, which makes a
-    /// keyed receiver commit to the session (resent until the first ACK).
-    Confirm = 9,
-    /// A chunk that is all zeros, carried as its length instead of its bytes
-    /// ([`ZerosRepr`]); sent only to a receiver that accepted
-    /// [`HelloRepr::OPT_ZEROS`]. Per path, acknowledged like DATA.
-    Zeros = 10,
+crate::byte_enum! {
+    /// Packet types. Unknown values are rejected with [`WireError::UnknownType`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum PacketType {
+        /// Sender opens a session.
+        Hello = 1,
+        /// Receiver accepts or rejects (with a reason) a HELLO.
+        HelloAck = 2,
+        /// A chunk of the stream.
+        Data = 3,
+        /// Per-path acknowledgement, cumulative offset and flow-control credit.
+        Ack = 4,
+        /// End of stream: total length and digest.
+        Fin = 5,
+        /// Receiver's verdict on the FIN.
+        FinAck = 6,
+        /// Abort with a reason.
+        Reset = 7,
+        /// Ack-eliciting probe without data (path probing, PTO probes).
+        Ping = 8,
+        /// Sealed, empty: the sender's first packet under the session keys, which makes a
+        /// keyed receiver commit to the session (resent until the first ACK).
+        Confirm = 9,
+        /// A chunk that is all zeros, carried as its length instead of its bytes
+        /// ([`ZerosRepr`]); sent only to a receiver that accepted
+        /// [`HelloRepr::OPT_ZEROS`]. Per path, acknowledged like DATA.
+        Zeros = 10,
+    }
 }
 
 impl PacketType {
     /// Decodes a type byte.
     pub fn from_u8(v: u8) -> Result<PacketType, WireError> {
-        Ok(match v {
-            1 => PacketType::Hello,
-            2 => PacketType::HelloAck,
-            3 => PacketType::Data,
-            4 => PacketType::Ack,
-            5 => PacketType::Fin,
-            6 => PacketType::FinAck,
-            7 => PacketType::Reset,
-            8 => PacketType::Ping,
-            9 => PacketType::Confirm,
-            10 => PacketType::Zeros,
-            other => return Err(WireError::UnknownType(other)),
-        })
+        PacketType::from_byte(v).ok_or(WireError::UnknownType(v))
     }
 
     /// Whether packets of this type use the per-path packet number space and are

@@ -308,12 +308,7 @@ pub fn recv(
         resumed_from: receiver.resumed_from(),
         ..Default::default()
     };
-    for r in DropReason::ALL {
-        let n = stats.drops.get(r);
-        if n > 0 {
-            rep.drops.insert(r.name(), n);
-        }
-    }
+    crate::report::add_drops(&mut rep.drops, &stats.drops);
     for (i, a) in path_addr.iter().enumerate() {
         if let Some(a) = a {
             let st = receiver.path(i).stats();

@@ -9,9 +9,7 @@ use std::time::Instant as StdInstant;
 
 use stripecat_proto::crypto::TAG_LEN;
 use stripecat_proto::wire::{DigestAlgorithm, Frame, Verdict, HEADER_LEN};
-use stripecat_proto::{
-    DropReason, Sender, SenderConfig, SenderError, SenderState, SharedBytes, StreamDigest, Transmit,
-};
+use stripecat_proto::{Sender, SenderConfig, SenderError, SenderState, SharedBytes, StreamDigest, Transmit};
 
 use super::batch::{send_batch, send_gso};
 use super::{
@@ -340,12 +338,7 @@ pub fn send(
         resume_declined: sender.resume_declined(),
         ..Default::default()
     };
-    for r in DropReason::ALL {
-        let n = stats.drops.get(r);
-        if n > 0 {
-            rep.drops.insert(r.name(), n);
-        }
-    }
+    crate::report::add_drops(&mut rep.drops, &stats.drops);
     if let Some(imp) = &impairer {
         let s = imp.stats();
         rep.drops.insert("impair_loss".into(), s.dropped);
