@@ -190,13 +190,18 @@ impl LimitReport {
 mod tests {
     use super::*;
 
+    /// A meter that saw each `(time in µs, state)` in turn.
+    fn observed(steps: &[(u64, Limit)]) -> LimitMeter {
+        let mut m = LimitMeter::default();
+        for &(t, l) in steps {
+            m.observe(t, l);
+        }
+        m
+    }
+
     #[test]
     fn time_goes_to_the_state_observed_before_it() {
-        let mut m = LimitMeter::default();
-        m.observe(0, Limit::Input);
-        m.observe(900, Limit::Cpu);
-        m.observe(1000, Limit::Input);
-        m.observe(1000, Limit::Input);
+        let m = observed(&[(0, Limit::Input), (900, Limit::Cpu), (1000, Limit::Input), (1000, Limit::Input)]);
         let t = m.times();
         assert_eq!(t.0[Limit::Input.index()], 900);
         assert_eq!(t.0[Limit::Cpu.index()], 100);
@@ -205,8 +210,7 @@ mod tests {
 
     #[test]
     fn a_pause_stops_the_clock_until_the_next_observation() {
-        let mut m = LimitMeter::default();
-        m.observe(0, Limit::Network);
+        let mut m = observed(&[(0, Limit::Network)]);
         m.pause(100);
         m.observe(5_000, Limit::Cpu);
         m.observe(5_100, Limit::Cpu);
@@ -217,10 +221,7 @@ mod tests {
 
     #[test]
     fn the_sentence_names_the_limit_share_and_cause() {
-        let mut m = LimitMeter::default();
-        m.observe(0, Limit::Input);
-        m.observe(91, Limit::Cpu);
-        m.observe(100, Limit::Cpu);
+        let m = observed(&[(0, Limit::Input), (91, Limit::Cpu), (100, Limit::Cpu)]);
         let r = LimitReport::of(&m.times(), "send", "stdin").unwrap();
         assert_eq!(r.sentence(), "limited by the input for 91% of the time (the reader waited on stdin)");
         assert!((r.shares.cpu - 0.09).abs() < 1e-9);

@@ -38,27 +38,49 @@ pub struct PortReport {
     pub rx_wait: &'static str,
 }
 
-/// Per-path figures in the final report.
+/// Per-path figures in a sender's final report (schema: docs/STATS.md, `paths`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PathReport {
+    /// The path id.
     pub id: u16,
+    /// The member port the path leaves by (with `--udp`: the local socket address).
     pub port: String,
+    // The counters, as the protocol keeps them (`stripecat_proto::PathSenderStats`).
     pub packets: u64,
     pub bytes: u64,
     pub resends: u64,
-    /// Chunks sent as ZEROS records (all zeros: their length, no payload).
     pub zero_records: u64,
-    /// Packets declared lost on this path.
     pub lost: u64,
-    /// Probe timeouts on this path.
     pub ptos: u64,
-    /// Times the path was marked down.
     pub downs: u64,
-    /// Times it came back up (a probe was answered).
     pub ups: u64,
+    /// Smoothed and smallest round trip at the end, microseconds (`None`: no sample).
     pub srtt_us: Option<u64>,
     pub min_rtt_us: Option<u64>,
+    /// `up` or `down`.
     pub health: String,
+}
+
+impl PathReport {
+    /// The figures of sending path `p`, which leaves by `port`.
+    pub fn of_sender<B: stripecat_proto::Payload>(p: &stripecat_proto::PathSender<B>, port: String) -> PathReport {
+        let (st, snap) = (p.stats(), p.snapshot());
+        PathReport {
+            id: p.id(),
+            port,
+            packets: st.packets,
+            bytes: st.bytes,
+            resends: st.resends,
+            zero_records: st.zero_records,
+            lost: st.lost,
+            ptos: st.ptos,
+            downs: st.downs,
+            ups: st.ups,
+            srtt_us: Some(snap.srtt.total_micros()),
+            min_rtt_us: Some(snap.min_rtt.total_micros()),
+            health: format!("{:?}", snap.health).to_lowercase(),
+        }
+    }
 }
 
 /// The final report of one end of a transfer.
@@ -240,6 +262,39 @@ impl Summary {
     }
 }
 
+/// The one status line on stderr that live displays redraw in place (the transfer's
+/// progress, `stripecat bench`'s rates).
+#[derive(Debug, Default)]
+pub struct StatusLine {
+    drawn: bool,
+}
+
+impl StatusLine {
+    /// Replaces the line with `text`.
+    pub fn draw(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{text}");
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    /// Erases the line, so what is printed next starts clean.
+    pub fn clear(&mut self) {
+        if std::mem::take(&mut self.drawn) {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+
+    /// Leaves the last text standing and moves below it.
+    pub fn keep(&mut self) {
+        if std::mem::take(&mut self.drawn) {
+            eprintln!();
+        }
+    }
+}
+
 /// The live progress line: redrawn on stderr at most 4 times a second, only
 /// when stderr is a terminal and `--quiet` was not given.
 pub struct Progress {
@@ -248,7 +303,7 @@ pub struct Progress {
     last_bytes: u64,
     total: Option<u64>,
     enabled: bool,
-    drawn: bool,
+    line: StatusLine,
     /// Shown at the end of every line (e.g. the rate cap).
     note: String,
     /// `--stats-interval`: the same live figures, as JSON lines in a file.
@@ -264,7 +319,7 @@ impl Progress {
             last_bytes: 0,
             total,
             enabled: !quiet && std::io::stderr().is_terminal(),
-            drawn: false,
+            line: StatusLine::default(),
             note: String::new(),
             lines: None,
         }
@@ -327,20 +382,12 @@ impl Progress {
                 line.push_str(part);
             }
         }
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{line}");
-        let _ = err.flush();
-        self.drawn = true;
+        self.line.draw(&line);
     }
 
     /// Clears the line so the summary starts clean.
     pub fn finish(&mut self) {
-        if self.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-            self.drawn = false;
-        }
+        self.line.clear();
     }
 }
 

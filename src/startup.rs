@@ -10,10 +10,13 @@ use crate::spec::PortSpec;
 /// What a command asks of EAL.
 #[derive(Debug, Clone, Default)]
 pub struct Startup {
+    /// The `--port`s to probe, in order.
     pub ports: Vec<PortSpec>,
     /// The user's `--eal` string, unsplit.
     pub eal: Option<String>,
+    /// `--lcores`: the CPUs for poll loops; `None`: EAL's default.
     pub lcores: Option<String>,
+    /// 0: EAL's log kept out of the way; 1 and more: shown.
     pub verbose: u8,
     /// Probe the whole PCI bus when no `--port` is given.
     pub scan_pci_when_empty: bool,

@@ -18,7 +18,9 @@ use stripecat_proto::config::SenderConfig;
 use stripecat_proto::congestion::CongestionConfig;
 use stripecat_proto::time::{Duration, Instant};
 use stripecat_proto::wire::{Frame, HeaderRepr, Packet, HEADER_LEN};
-use stripecat_proto::{PathReceiver, PathSender, Payload, Reassembler, ReceiverShared, SenderShared, SharedBytes};
+use stripecat_proto::{
+    PathReceiver, PathSender, Payload, Piece, Reassembler, ReceiverShared, SenderShared, SharedBytes,
+};
 
 const CHUNK: usize = 8192;
 /// Packets per phase: long enough (~100 µs) that reading the thread's CPU clock
@@ -94,7 +96,7 @@ fn per_packet(packets: u64, zeros: bool) -> (Cost, Cost) {
         for (k, buf) in wire.iter().enumerate() {
             let h = HeaderRepr::parse(&Packet::new_unchecked(&buf[..])).expect("valid header");
             let payload = payloads[k].take().unwrap_or_else(|| unreachable!());
-            let _ = rx_path.handle_data(now, &h, payload.narrow(0..CHUNK), &rx_shared);
+            let _ = rx_path.handle_chunk(now, &h, Piece::Bytes(payload.narrow(0..CHUNK)), &rx_shared);
             if let Some(ack) = rx_path.poll_transmit::<SharedBytes>(now, &rx_shared, 7) {
                 if let Frame::Ack(a) = ack.repr.frame {
                     acks.push((ack.repr.header, *a));

@@ -392,10 +392,18 @@ mod tests {
         r
     }
 
+    /// The chunk size of these tests.
+    const MSS: u64 = 1000;
+
+    /// Reno over 1000-byte chunks with an initial window of `chunks`.
+    fn reno(chunks: u64) -> LossTolerantReno {
+        LossTolerantReno::new(MSS, chunks)
+    }
+
     #[test]
     fn slow_start_then_halves_on_queue_loss() {
-        let mss = 1000;
-        let mut c = LossTolerantReno::new(mss, 10);
+        let mss = MSS;
+        let mut c = reno(10);
         let rtt = rtt_with(1000, 1000);
         let t = Instant::from_millis(1);
         c.on_sent(t, 10_000);
@@ -415,9 +423,7 @@ mod tests {
 
     #[test]
     fn isolated_random_loss_keeps_window_but_heavy_loss_does_not() {
-        let mss = 1000;
-        let mut c = LossTolerantReno::new(mss, 50);
-        let rtt = rtt_with(1000, 1000);
+        let (mss, mut c, rtt) = (MSS, reno(50), rtt_with(1000, 1000));
         c.on_sent(Instant::ZERO, 50_000);
         c.on_congestion_event(Instant::from_millis(1), Instant::ZERO, mss, &rtt);
         assert_eq!(c.window(), 50_000);
@@ -428,8 +434,7 @@ mod tests {
 
     #[test]
     fn a_standing_queue_without_loss_reduces_once_per_round() {
-        let mss = 1000;
-        let mut c = LossTolerantReno::new(mss, 100);
+        let (mss, mut c) = (MSS, reno(100));
         // 1 ms minimum, every sample of the last rounds at 40 ms: a 39 ms standing queue.
         let queued = rtt_with(1000, 40_000);
         let t = Instant::from_secs(1);
@@ -441,7 +446,7 @@ mod tests {
         c.on_end_acks(t + Duration::from_millis(50), 50_000, mss, &queued);
         assert_eq!(c.window(), 25_000, "a round later the queue still stands");
         // Jitter or a short queue leaves the window alone.
-        let mut c = LossTolerantReno::new(mss, 100);
+        let mut c = reno(100);
         c.on_end_acks(t, 100_000, mss, &rtt_with(1000, 9_000));
         assert_eq!((c.window(), c.queue_events()), (100_000, 0));
     }

@@ -191,42 +191,14 @@ impl PathReceiver {
         Ok(())
     }
 
-    /// A DATA packet arrived on this path with its payload handle. Checks chunk shape and
-    /// window against the shared delivered offset, records the packet number and hands
-    /// the chunk to the reassembler. Data that is dropped for lack of room is *not*
-    /// acknowledged, so the sender resends it; duplicates are acknowledged.
-    pub fn handle_data<B: Payload>(
-        &mut self,
-        now: Instant,
-        header: &HeaderRepr,
-        payload: B,
-        shared: &ReceiverShared<B>,
-    ) -> Result<(), DropReason> {
-        self.handle_piece(now, header, Piece::Bytes(payload), shared)
-    }
-
-    /// A ZEROS record arrived on this path: `len` zero bytes at the header's offset.
-    /// Checked exactly like the DATA packet it stands for (chunk shape, stream end,
-    /// window); refused as `Unexpected` in a session that did not accept zero records,
-    /// and as `BadChunk` when longer than a chunk.
-    pub fn handle_zeros<B: Payload>(
-        &mut self,
-        now: Instant,
-        header: &HeaderRepr,
-        len: u32,
-        shared: &ReceiverShared<B>,
-    ) -> Result<(), DropReason> {
-        if header.path_id != self.id {
-            return Err(DropReason::UnknownPath);
-        }
-        if !shared.zeros() {
-            return Err(DropReason::Unexpected);
-        }
-        let len = u16::try_from(len).map_err(|_| DropReason::BadChunk)?;
-        self.handle_piece(now, header, Piece::Zeros(len), shared)
-    }
-
-    fn handle_piece<B: Payload>(
+    /// A chunk of the stream arrived on this path: a DATA packet's payload handle
+    /// (`Piece::Bytes`), or a ZEROS record (`Piece::Zeros`) that stands for that many
+    /// zero bytes and is refused as `Unexpected` in a session that did not accept them.
+    /// Either is checked for chunk shape, stream end and window against the shared
+    /// delivered offset, its packet number recorded, and handed to the reassembler.
+    /// Data that is dropped for lack of room is *not* acknowledged, so the sender
+    /// resends it; duplicates are acknowledged.
+    pub fn handle_chunk<B: Payload>(
         &mut self,
         now: Instant,
         header: &HeaderRepr,
@@ -235,6 +207,9 @@ impl PathReceiver {
     ) -> Result<(), DropReason> {
         if header.path_id != self.id {
             return Err(DropReason::UnknownPath);
+        }
+        if matches!(payload, Piece::Zeros(_)) && !shared.zeros() {
+            return Err(DropReason::Unexpected);
         }
         let len = payload.len() as u64;
         let chunk = shared.chunk_size();

@@ -26,7 +26,7 @@ use crate::stats::{DropCounters, DropReason};
 use crate::time::Instant;
 use crate::transmit::Transmit;
 use crate::wire::Frame;
-use crate::Payload;
+use crate::{Payload, Piece};
 
 /// Some paths of one receiving session, driven by one lane.
 #[derive(Debug)]
@@ -150,9 +150,12 @@ impl<B: Payload> ReceiverLane<B> {
             self.heard.push(h.path_id);
         }
         match incoming.repr.frame {
-            Frame::Data => path.handle_data(now, h, datagram.narrow(incoming.payload.clone()), shared),
+            Frame::Data => path.handle_chunk(now, h, Piece::Bytes(datagram.narrow(incoming.payload.clone())), shared),
             Frame::Ping => path.handle_ping(now, h),
-            Frame::Zeros(z) => path.handle_zeros(now, h, z.len, shared),
+            // A record longer than a chunk can be is malformed whatever else it says.
+            Frame::Zeros(z) => u16::try_from(z.len)
+                .map_err(|_| DropReason::BadChunk)
+                .and_then(|len| path.handle_chunk(now, h, Piece::Zeros(len), shared)),
             _ => Err(DropReason::Unexpected),
         }
     }

@@ -12,7 +12,7 @@ use stripecat_proto::config::SenderConfig;
 use stripecat_proto::time::Instant;
 use stripecat_proto::wire::{Frame, Packet, Repr};
 use stripecat_proto::{
-    PathReceiver, PathSender, Payload, PushError, Reassembler, ReceiverShared, SenderShared, SharedBytes,
+    PathReceiver, PathSender, Payload, Piece, PushError, Reassembler, ReceiverShared, SenderShared, SharedBytes,
 };
 
 const PATHS: u16 = 3;
@@ -113,7 +113,7 @@ fn lcores_share_only_the_lock_free_parts() {
                     };
                     let payload = SharedBytes::from(bytes).narrow(range);
                     let _ = match repr.frame {
-                        Frame::Data => path.handle_data(now, &repr.header, payload, &shared),
+                        Frame::Data => path.handle_chunk(now, &repr.header, Piece::Bytes(payload), &shared),
                         Frame::Ping => path.handle_ping(now, &repr.header),
                         _ => Ok(()),
                     };

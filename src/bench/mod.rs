@@ -58,18 +58,27 @@ impl Mode {
 /// One `stripecat bench` run (the options' meanings: `stripecat bench --help`).
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// `tx`, `rx` or `reflect`.
     pub mode: Mode,
+    /// The ports, in order.
     pub ports: Vec<PortSpec>,
+    /// The user's extra EAL arguments, unsplit.
     pub eal: Option<String>,
     /// Dedicated CPUs for the poll loops; `None`: one loop on the main lcore.
     pub lcores: Option<String>,
+    /// Queue pairs per port (one poll loop each, spread over the lcores).
     pub queues: u16,
     /// (tx) Frame size, FCS included.
     pub size: Option<u16>,
+    /// (tx) The 7:4:1 mix of 64, 576 and 1518-byte frames instead of one size.
     pub imix: bool,
+    /// (tx) Rate per port; `None`: as fast as the port takes frames.
     pub rate: Option<Rate>,
+    /// Seconds to run; `None`: the mode's default end.
     pub duration: Option<f64>,
+    /// (tx) Timestamp frames and measure the round trip through a reflector.
     pub latency: bool,
+    /// Where the final report goes as JSON.
     pub stats_json: Option<PathBuf>,
 }
 
@@ -265,25 +274,28 @@ fn build_report(
     let secs = |from: Option<u64>, to: u64| from.map_or(0.0, |f| to.saturating_sub(f) as f64 / hz as f64);
     let mut latency: Option<Latency> = None;
     let mut ports = Vec::new();
-    let mut tot = Totals::default();
-    for (pi, name) in names.iter().enumerate() {
+    // One port's figures from its lanes, or the total's from every lane.
+    let figures = |name: &str, lanes: &mut dyn Iterator<Item = &LaneResult>| {
         let mut t = Totals::default();
-        let mut fig = PortFigures { name: name.clone(), ..Default::default() };
-        for r in results.iter().filter(|r| r.port == pi) {
+        let mut fig = PortFigures { name: name.into(), ..Default::default() };
+        for r in lanes {
             t.add(r);
             fig.sequence += r.seq;
             fig.foreign += r.foreign;
             fig.returned += r.returned;
             fig.tx_dropped += r.tx_dropped;
         }
+        fig.tx = Flow::new(t.tx_pkts, t.tx_bytes, tx_secs(a.mode, start, &t, hz));
+        fig.rx = Flow::new(t.rx_pkts, t.rx_bytes, secs(t.first_rx, t.last_rx));
+        (fig, t)
+    };
+    for (pi, name) in names.iter().enumerate() {
+        let (mut fig, _) = figures(name, &mut results.iter().filter(|r| r.port == pi));
         if let Some(s) = members.get(pi).and_then(|m| m.port.stats().ok()) {
             fig.rx_missed = s.rx_missed;
             fig.rx_nombuf = s.rx_nombuf;
             fig.tx_errors = s.tx_errors;
         }
-        fig.tx = Flow::new(t.tx_pkts, t.tx_bytes, tx_secs(a.mode, start, &t, hz));
-        fig.rx = Flow::new(t.rx_pkts, t.rx_bytes, secs(t.first_rx, t.last_rx));
-        tot.merge(&t);
         ports.push(fig);
     }
     for r in &results {
@@ -298,18 +310,10 @@ fn build_report(
             }
         }
     }
-    let mut total = PortFigures { name: "total".into(), ..Default::default() };
-    for p in &ports {
-        total.sequence += p.sequence;
-        total.foreign += p.foreign;
-        total.returned += p.returned;
-        total.tx_dropped += p.tx_dropped;
-        total.rx_missed += p.rx_missed;
-        total.rx_nombuf += p.rx_nombuf;
-        total.tx_errors += p.tx_errors;
-    }
-    total.tx = Flow::new(tot.tx_pkts, tot.tx_bytes, tx_secs(a.mode, start, &tot, hz));
-    total.rx = Flow::new(tot.rx_pkts, tot.rx_bytes, secs(tot.first_rx, tot.last_rx));
+    let (mut total, tot) = figures("total", &mut results.iter());
+    total.rx_missed = ports.iter().map(|p| p.rx_missed).sum();
+    total.rx_nombuf = ports.iter().map(|p| p.rx_nombuf).sum();
+    total.tx_errors = ports.iter().map(|p| p.tx_errors).sum();
     BenchReport {
         mode: a.mode.name().into(),
         frame_size: (!a.imix && a.mode == Mode::Tx).then(|| mix.sizes[0]),
@@ -352,25 +356,14 @@ struct Totals {
 
 impl Totals {
     fn add(&mut self, r: &LaneResult) {
-        self.merge(&Totals::from(r));
-    }
-
-    fn merge(&mut self, o: &Totals) {
-        self.tx_pkts += o.tx_pkts;
-        self.tx_bytes += o.tx_bytes;
-        self.rx_pkts += o.rx_pkts;
-        self.rx_bytes += o.rx_bytes;
-        self.first_rx = min_opt(self.first_rx, o.first_rx);
-        self.last_rx = self.last_rx.max(o.last_rx);
-        self.tx_first = min_opt(self.tx_first, o.tx_first);
-        self.tx_last = self.tx_last.max(o.tx_last);
-    }
-}
-
-impl From<&LaneResult> for Totals {
-    fn from(r: &LaneResult) -> Self {
-        let LaneResult { tx_pkts, tx_bytes, rx_pkts, rx_bytes, first_rx, last_rx, tx_first, tx_last, .. } = *r;
-        Totals { tx_pkts, tx_bytes, rx_pkts, rx_bytes, first_rx, last_rx, tx_first, tx_last }
+        self.tx_pkts += r.tx_pkts;
+        self.tx_bytes += r.tx_bytes;
+        self.rx_pkts += r.rx_pkts;
+        self.rx_bytes += r.rx_bytes;
+        self.first_rx = min_opt(self.first_rx, r.first_rx);
+        self.last_rx = self.last_rx.max(r.last_rx);
+        self.tx_first = min_opt(self.tx_first, r.tx_first);
+        self.tx_last = self.tx_last.max(r.tx_last);
     }
 }
 

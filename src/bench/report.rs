@@ -2,7 +2,6 @@
 //! Gbit/s on the wire and of payload, drops), a final table, and
 //! `--stats-json` (schema in docs/BENCHMARKS.md, "stripecat bench").
 
-use std::io::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use super::lane::LaneLive;
 use super::latency::{ns_text, LatencySummary};
 use super::rate::WIRE_OVERHEAD;
 use super::seq::SeqStats;
+use crate::report::StatusLine;
 
 /// Traffic in one direction over some seconds.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -71,18 +71,27 @@ pub struct PortFigures {
 /// The whole report (`--stats-json`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BenchReport {
+    /// `tx`, `rx` or `reflect`.
     pub mode: String,
     /// Frame size (FCS included), or null with `--imix`.
     pub frame_size: Option<u16>,
+    /// Whether frames followed the IMIX mix.
     pub imix: bool,
+    /// Mean frame size of what was sent or received, FCS included.
     pub mean_frame_size: f64,
     /// `--rate` per port as given (null: as fast as possible).
     pub rate: Option<String>,
+    /// Seconds of traffic the figures cover.
     pub duration: Option<f64>,
+    /// Poll loops that ran.
     pub lcores: usize,
+    /// Queue pairs per port.
     pub queues: u16,
+    /// Figures per port, in `--port` order.
     pub ports: Vec<PortFigures>,
+    /// The sum over ports.
     pub total: PortFigures,
+    /// Round-trip percentiles (tx with `--latency`).
     pub latency: Option<LatencySummary>,
 }
 
@@ -176,13 +185,22 @@ pub struct Live {
     /// Per port: tx packets, tx bytes, rx packets, rx bytes, lost, at the last line.
     prev: Vec<[u64; 5]>,
     prev_t: u64,
-    shown: bool,
+    line: StatusLine,
 }
 
 impl Live {
     pub fn new(mode: &'static str, port_names: Vec<String>, hz: u64, now: u64) -> Live {
         let n = port_names.len();
-        Live { mode, port_names, hz, start: now, next: now + hz, prev: vec![[0; 5]; n], prev_t: now, shown: false }
+        Live {
+            mode,
+            port_names,
+            hz,
+            start: now,
+            next: now + hz,
+            prev: vec![[0; 5]; n],
+            prev_t: now,
+            line: StatusLine::default(),
+        }
     }
 
     pub fn tick(&mut self, now: u64, lanes: &[(usize, Arc<LaneLive>)]) {
@@ -201,7 +219,7 @@ impl Live {
             c[3] += l.rx_bytes.load(Relaxed);
             c[4] += l.lost.load(Relaxed);
         }
-        let mut line = format!("\r{} {:>5.0} s", self.mode, (now - self.start) as f64 / self.hz as f64);
+        let mut line = format!("{} {:>5.0} s", self.mode, (now - self.start) as f64 / self.hz as f64);
         for (i, name) in self.port_names.iter().enumerate() {
             let (c, p) = (cur[i], self.prev[i]);
             let (pk, by) = if self.mode == "tx" { (c[0] - p[0], c[1] - p[1]) } else { (c[2] - p[2], c[3] - p[3]) };
@@ -215,17 +233,11 @@ impl Live {
             ));
         }
         self.prev = cur;
-        let mut e = std::io::stderr().lock();
-        let _ = write!(e, "{line}\x1b[K");
-        let _ = e.flush();
-        self.shown = true;
+        self.line.draw(&line);
     }
 
     pub fn done(&mut self) {
-        if self.shown {
-            eprintln!();
-            self.shown = false;
-        }
+        self.line.keep();
     }
 }
 

@@ -193,6 +193,7 @@ pub struct PortPlan {
     pub lcores: Option<String>,
     /// Queue pairs per member.
     pub queues: u16,
+    /// `--mtu`: the largest IP packet a member sends (the session may settle a smaller one).
     pub mtu: u16,
     /// `--impair`: seeded faults at every member port.
     pub impair: Option<Impairment>,

@@ -27,10 +27,13 @@ const MAX_PATHS: u16 = 256;
 
 /// What `recv` is asked to do.
 pub struct RecvPlan {
+    /// The members and how to open them.
     pub ports: PortPlan,
     /// Every member's addressing (this end's address, prefix, VLAN), in `--port` order.
     pub nets: Vec<MemberNet>,
+    /// `--udp-port`: where path 0's datagrams arrive (path `i` at this plus `i`).
     pub udp_port: u16,
+    /// `--busy-poll`: spin on an idle lane instead of sleeping or waiting for interrupts.
     pub busy_poll: bool,
     /// FILE, or stdout when `None`.
     pub output: Option<PathBuf>,
@@ -43,7 +46,9 @@ pub struct RecvPlan {
     /// `--listen-timeout`: how long after the members come up a sender may take to
     /// start its session; `None`: as long as we run.
     pub listen_timeout: Option<std::time::Duration>,
+    /// What is reported, and where (summary, `--stats-json`, live lines).
     pub report: ReportPlan,
+    /// `-v`: EAL's log to stderr, and more.
     pub verbose: u8,
 }
 

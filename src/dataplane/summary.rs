@@ -82,24 +82,8 @@ pub fn send_summary(
     summary.digest = Some(sender.digest_algorithm().name().into());
     summary.paths = (0..sender.path_count())
         .map(|i| {
-            let p = sender.path(i);
-            let ps = p.stats();
             let (mi, _) = path_slot(i as u16, queues);
-            PathReport {
-                id: i as u16,
-                port: members.get(mi).map(|m| m.name.clone()).unwrap_or_default(),
-                packets: ps.packets,
-                bytes: ps.bytes,
-                resends: ps.resends,
-                zero_records: ps.zero_records,
-                lost: ps.lost,
-                ptos: ps.ptos,
-                downs: ps.downs,
-                ups: ps.ups,
-                srtt_us: Some(p.rtt().smoothed().total_micros()),
-                min_rtt_us: Some(p.rtt().min().total_micros()),
-                health: format!("{:?}", p.health()).to_lowercase(),
-            }
+            PathReport::of_sender(sender.path(i), members.get(mi).map(|m| m.name.clone()).unwrap_or_default())
         })
         .collect();
     summary

@@ -375,15 +375,29 @@ impl Mbuf {
 
     /// Frees many mbufs at once (`rte_pktmbuf_free_bulk`), emptying `bufs`.
     pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
-        if bufs.is_empty() {
-            return;
-        }
-        // SAFETY: each element is a uniquely owned valid mbuf; after the call
-        // they are freed, so the vector forgets them via set_len(0).
-        unsafe {
-            dpdk_sys::rte_pktmbuf_free_bulk(bufs.as_mut_ptr().cast(), bufs.len() as u32);
-            bufs.set_len(0);
-        }
+        // SAFETY: `Mbuf` is a transparent non-null mbuf pointer, and each element
+        // owns its mbuf (one reference) outright.
+        unsafe { release_bulk(bufs) }
+    }
+}
+
+/// Releases one reference of each handle in `bufs` with one `rte_pktmbuf_free_bulk`
+/// (which honours refcounts: a buffer returns to its pool with its last reference),
+/// then forgets the handles so none is released twice.
+///
+/// # Safety
+/// `T` must be `#[repr(transparent)]` over a non-null `rte_mbuf` pointer, and each
+/// element must own the one reference it gives up here.
+unsafe fn release_bulk<T>(bufs: &mut Vec<T>) {
+    if bufs.is_empty() {
+        return;
+    }
+    // SAFETY: by the caller's contract the vector is an array of valid mbuf pointers,
+    // each owning a reference that the bulk free releases; set_len(0) then forgets
+    // them without running their `Drop`.
+    unsafe {
+        dpdk_sys::rte_pktmbuf_free_bulk(bufs.as_mut_ptr().cast(), bufs.len() as u32);
+        bufs.set_len(0);
     }
 }
 
@@ -474,16 +488,9 @@ impl SharedMbuf {
     /// refcounts: a buffer returns to its pool with its last reference),
     /// emptying `bufs`.
     pub fn free_bulk(bufs: &mut Vec<SharedMbuf>) {
-        if bufs.is_empty() {
-            return;
-        }
-        // SAFETY: SharedMbuf is a transparent non-null mbuf pointer; each
-        // element owns one reference, which the bulk free releases; set_len(0)
-        // then forgets the handles so none is released twice.
-        unsafe {
-            dpdk_sys::rte_pktmbuf_free_bulk(bufs.as_mut_ptr().cast(), bufs.len() as u32);
-            bufs.set_len(0);
-        }
+        // SAFETY: `SharedMbuf` is a transparent non-null mbuf pointer, and each
+        // element owns one reference.
+        unsafe { release_bulk(bufs) }
     }
 }
 

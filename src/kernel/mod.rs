@@ -174,6 +174,20 @@ fn bare(e: KernelError) -> Box<(KernelError, Report)> {
     Box::new((e, Report::default()))
 }
 
+/// One TCP connection (`--tcp`, `--chat`): connects or accepts, starts the clock once the
+/// peer is there, and reports the bytes `transfer` moved over it.
+fn over_one_stream(
+    ep: &Endpoint,
+    opts: &SocketOptions,
+    started: &mut Instant,
+    transfer: impl FnOnce(std::net::TcpStream) -> Result<u64, KernelError>,
+) -> Attempt {
+    let s = tcp::establish(ep, opts).map_err(bare)?;
+    *started = Instant::now();
+    let bytes = transfer(s).map_err(bare)?;
+    Ok(Report { bytes, ..Default::default() })
+}
+
 /// `stripecat send --tcp|--udp ...`.
 pub fn send(a: &Plan) -> Result<(), Failure> {
     let k = &a.options;
@@ -195,20 +209,10 @@ pub fn send(a: &Plan) -> Result<(), Failure> {
     // The clock starts when the peer is there, not while we wait for it.
     let mut started = Instant::now();
     let result: Attempt = match (mode, input.as_mut()) {
-        (Mode::Chat, _) => (|| {
-            let s = tcp::establish(&ep, &opts)?;
-            started = Instant::now();
-            let c = chat::run(s)?;
-            Ok(Report { bytes: c.sent, ..Default::default() })
-        })()
-        .map_err(bare),
-        (Mode::Tcp, Some(input)) => (|| {
-            let mut s = tcp::establish(&ep, &opts)?;
-            started = Instant::now();
-            let bytes = tcp::send(&mut s, input, block, &mut progress)?;
-            Ok(Report { bytes, ..Default::default() })
-        })()
-        .map_err(bare),
+        (Mode::Chat, _) => over_one_stream(&ep, &opts, &mut started, |s| Ok(chat::run(s)?.sent)),
+        (Mode::Tcp, Some(input)) => {
+            over_one_stream(&ep, &opts, &mut started, |mut s| tcp::send(&mut s, input, block, &mut progress))
+        }
         (Mode::Striped, Some(input)) => (|| {
             let socks = striped::establish(&ep, &opts, k.streams, Role::Send)?;
             let keys = striped::key_handshake(&socks, Role::Send, key.as_ref())?;
@@ -260,20 +264,10 @@ pub fn recv(a: &Plan) -> Result<(), Failure> {
     let mut progress = Progress::new(None, a.report.quiet).with_lines(lines);
     let mut started = Instant::now();
     let result: Attempt = match (mode, output.as_mut()) {
-        (Mode::Chat, _) => (|| {
-            let s = tcp::establish(&ep, &opts)?;
-            started = Instant::now();
-            let c = chat::run(s)?;
-            Ok(Report { bytes: c.received, ..Default::default() })
-        })()
-        .map_err(bare),
-        (Mode::Tcp, Some(output)) => (|| {
-            let mut s = tcp::establish(&ep, &opts)?;
-            started = Instant::now();
-            let bytes = tcp::recv(&mut s, output, block, &mut progress)?;
-            Ok(Report { bytes, ..Default::default() })
-        })()
-        .map_err(bare),
+        (Mode::Chat, _) => over_one_stream(&ep, &opts, &mut started, |s| Ok(chat::run(s)?.received)),
+        (Mode::Tcp, Some(output)) => {
+            over_one_stream(&ep, &opts, &mut started, |mut s| tcp::recv(&mut s, output, block, &mut progress))
+        }
         (Mode::Striped, output) => (|| {
             let (socks, keys) = match ep {
                 Endpoint::Listen(at) => striped::accept_session(at, &opts, key.as_ref(), a.listen_timeout)?,

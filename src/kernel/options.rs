@@ -22,14 +22,23 @@ pub struct Options {
     pub tcp: Option<String>,
     /// `--udp [HOST:PORT]`, as `tcp`.
     pub udp: Option<String>,
+    /// `--listen [HOST:]PORT`: wait for the peer here instead of connecting to it.
     pub listen: Option<String>,
+    /// `--streams N`: TCP connections to stripe over (1: plain netcat TCP).
     pub streams: u16,
+    /// `--block-size`: the read/write and striping unit (`--udp`: the chunk size).
     pub block_size: Option<u64>,
+    /// `--window`: SO_SNDBUF and SO_RCVBUF; `None`: the kernel's own sizing.
     pub window: Option<u64>,
+    /// `--nodelay`: TCP_NODELAY.
     pub nodelay: bool,
+    /// `--chat`: both directions at once over one TCP connection.
     pub chat: bool,
+    /// `--paths N` (`--udp` send): sockets, one path each.
     pub paths: Option<u16>,
+    /// `--bind`: local addresses of those sockets, one per path or one for all.
     pub bind: Vec<String>,
+    /// `--raw`: bare datagrams, netcat-style, with no protocol.
     pub raw: bool,
     /// Seeded faults on outgoing datagrams (`--udp`, `--udp --raw`).
     pub impair: Option<Impairment>,

@@ -116,14 +116,22 @@ mod tests {
         e
     }
 
-    #[test]
-    fn holes_in_a_regular_file_with_the_right_length() {
+    /// Writes `pieces()` into a new file, holes allowed or not; the writer's word on
+    /// whether it makes holes, the bytes it reports, and the file (in a dir kept alive).
+    fn write_pieces(holes: bool) -> (bool, u64, tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
         let mut f = File::create(&path).unwrap();
-        let w = PieceWriter::new(&mut f, true);
-        assert!(w.holes());
+        let w = PieceWriter::new(&mut f, holes);
+        let makes_holes = w.holes();
         let n = w.write(&mut f, &pieces()).unwrap();
+        (makes_holes, n, dir, path)
+    }
+
+    #[test]
+    fn holes_in_a_regular_file_with_the_right_length() {
+        let (holes, n, _dir, path) = write_pieces(true);
+        assert!(holes);
         assert_eq!(n, expected().len() as u64);
         let mut got = Vec::new();
         File::open(&path).unwrap().read_to_end(&mut got).unwrap();
@@ -134,12 +142,8 @@ mod tests {
 
     #[test]
     fn zeros_written_out_when_off_or_appending() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out");
-        let mut f = File::create(&path).unwrap();
-        let w = PieceWriter::new(&mut f, false);
-        assert!(!w.holes());
-        w.write(&mut f, &pieces()).unwrap();
+        let (holes, _, _dir, path) = write_pieces(false);
+        assert!(!holes);
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.len(), expected().len() as u64);
         assert!(meta.blocks() * 512 >= meta.len(), "not written out");

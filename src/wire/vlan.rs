@@ -99,25 +99,26 @@ mod tests {
     // PCP 5, DEI 0, VID 210 (0x0d2): TCI 0xa0d2; inner IPv4; then two payload bytes.
     const BYTES: [u8; 6] = [0xa0, 0xd2, 0x08, 0x00, 0xaa, 0xbb];
 
-    #[test]
-    fn deconstruct_and_parse() {
-        let t = Tag::new_checked(&BYTES[..]).unwrap();
-        assert_eq!((t.pcp(), t.dei(), t.vid(), t.ethertype()), (5, false, 210, 0x0800));
-        assert_eq!(Repr::parse(&t), Repr { pcp: 5, dei: false, vid: 210, ethertype: 0x0800 });
-        assert_eq!(t.payload(), &[0xaa, 0xbb]);
-    }
+    /// Hand-checked tags (TCI: PCP in the top 3 bits, DEI, then the 12-bit VID) and
+    /// what they say.
+    const TAGS: [([u8; 4], Repr); 3] = [
+        ([0xa0, 0xd2, 0x08, 0x00], Repr { pcp: 5, dei: false, vid: 210, ethertype: 0x0800 }),
+        ([0x1f, 0xfe, 0x86, 0xdd], Repr { pcp: 0, dei: true, vid: 4094, ethertype: 0x86dd }),
+        ([0xe0, 0x01, 0x08, 0x06], Repr { pcp: 7, dei: false, vid: 1, ethertype: 0x0806 }),
+    ];
 
     #[test]
-    fn construct_and_emit() {
-        let mut buf = [0u8; 6];
-        buf[4..].copy_from_slice(&[0xaa, 0xbb]);
-        let mut t = Tag::new_checked(&mut buf[..]).unwrap();
-        Repr { pcp: 5, dei: false, vid: 210, ethertype: 0x0800 }.emit(&mut t);
-        assert_eq!(buf, BYTES);
-        // DEI and the top VID bits land where 802.1Q puts them.
-        let mut b = [0u8; 4];
-        Repr { pcp: 0, dei: true, vid: 4094, ethertype: 0x86dd }.emit(&mut Tag::new_checked(&mut b[..]).unwrap());
-        assert_eq!(b, [0x1f, 0xfe, 0x86, 0xdd]);
+    fn tags_parse_and_emit_as_802_1q_lays_them_out() {
+        for (bytes, repr) in TAGS {
+            let t = Tag::new_checked(&bytes[..]).unwrap();
+            assert_eq!((t.pcp(), t.dei(), t.vid(), t.ethertype()), (repr.pcp, repr.dei, repr.vid, repr.ethertype));
+            assert_eq!(Repr::parse(&t), repr);
+            let mut b = [0u8; 4];
+            repr.emit(&mut Tag::new_checked(&mut b[..]).unwrap());
+            assert_eq!(b, bytes, "{repr:?}");
+        }
+        let t = Tag::new_checked(&BYTES[..]).unwrap();
+        assert_eq!(t.payload(), &[0xaa, 0xbb]);
     }
 
     #[test]

@@ -345,23 +345,8 @@ pub fn send(
         rep.drops.insert("impair_corrupt".into(), s.corrupted);
     }
     for (i, sock) in socks.iter().enumerate().take(sender.path_count()) {
-        let p = sender.path(i);
-        let (st, snap) = (p.stats(), p.snapshot());
-        rep.paths.push(PathReport {
-            id: i as u16,
-            port: sock.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-            packets: st.packets,
-            bytes: st.bytes,
-            resends: st.resends,
-            zero_records: st.zero_records,
-            lost: st.lost,
-            ptos: st.ptos,
-            downs: st.downs,
-            ups: st.ups,
-            srtt_us: Some(snap.srtt.total_micros()),
-            min_rtt_us: Some(snap.min_rtt.total_micros()),
-            health: format!("{:?}", snap.health).to_lowercase(),
-        });
+        let port = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        rep.paths.push(PathReport::of_sender(sender.path(i), port));
     }
     match result {
         Ok(()) => Ok(rep),
