@@ -5,8 +5,11 @@
 //! members; a routed pair of members through a router namespace, and a wrong gateway;
 //! bad addressing refused with exit 2.
 //!
-//! Not here: a kernel peer on VLAN sub-interfaces. This machine's kernel has neither the
-//! 8021q module nor bridge VLAN filtering, so no kernel end can take tagged frames.
+//! A kernel `recv --udp` on two VLANs as well. This machine's kernel has neither the 8021q
+//! module (no VLAN sub-interfaces) nor bridge VLAN filtering, so the kernel end's veths
+//! do what a VLAN sub-interface does with the kernel's own tagging helpers, in a tc
+//! program (`common/vlan_tagger.bpf.c`): untag frames of their VLAN on the way in, drop
+//! the rest, tag everything on the way out.
 
 mod common;
 
@@ -15,7 +18,8 @@ use std::time::Duration;
 
 use common::data::assert_same_file;
 use common::dpdk::{netns_with, sh, veth_pair, DpdkTest};
-use common::kernel::{assert_usage_errors, scratch};
+use common::assert_one_error_line;
+use common::kernel::{run_bin, scratch};
 use common::transfer::{
     af_packet_ports, finish, input_output, memif_pair, start, start_in, stderr, stripecat_args, Proc,
 };
@@ -106,6 +110,63 @@ fn vlan_members_with_two_ids_to_a_dpdk_receiver() {
     );
     rcv.signal("TERM");
     let _ = finish(rcv, LIMIT);
+}
+
+/// Makes `dev` (in namespace `ns`) behave as a VLAN sub-interface for `vid`: frames
+/// tagged `vid` arrive untagged, other frames are dropped, and every frame leaves
+/// tagged (`common/vlan_tagger.bpf.c`, built here, loaded with tc).
+fn vlan_tagger(t: &DpdkTest, ns: &str, dev: &str, vid: u16) {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/vlan_tagger.bpf.c");
+    let obj = t.path(&format!("vlan{vid}.bpf.o"));
+    let multiarch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let vid_def = format!("-DVID={vid}");
+    let obj_s = obj.to_str().unwrap();
+    sh(&["clang", "-O2", "-g", "-target", "bpf", &multiarch, &vid_def, "-c", src, "-o", obj_s]);
+    ns_sh(ns, &["tc", "qdisc", "add", "dev", dev, "clsact"]);
+    for dir in ["ingress", "egress"] {
+        let sec = format!("tc/{dir}");
+        ns_sh(ns, &["tc", "filter", "add", "dev", dev, dir, "bpf", "da", "obj", obj_s, "sec", &sec]);
+    }
+}
+
+#[test]
+fn vlan_members_with_two_ids_to_a_kernel_udp_receiver() {
+    let Some(t) = DpdkTest::start("net-vlan-kernel", LIMIT + Duration::from_secs(30)) else { return };
+    let (s, r, ns) = links("svk", 2);
+    for (i, (dev, vid)) in r.iter().zip([210, 211]).enumerate() {
+        sh(&["ip", "-n", &ns, "addr", "add", &format!("198.18.{}.2/24", 10 + i), "dev", dev]);
+        // veth leaves UDP checksums for "hardware"; af_packet on the DPDK end would read them unfilled.
+        ns_sh(&ns, &["ethtool", "-K", dev, "tx", "off"]);
+        vlan_tagger(&t, &ns, dev, vid);
+    }
+    let (inp, out) = input_output(&t, 16 << 20, 0x71a1);
+    let ra: Vec<String> =
+        ["recv", "--quiet", "--udp", "--listen", "0.0.0.0:47100", out.to_str().unwrap()].map(String::from).to_vec();
+    let members = ["--local-ip", "198.18.10.1/24,198.18.11.1/24", "--peer-ip", "198.18.10.2,198.18.11.2"];
+    let tagged = |vlans: &'static str| -> Vec<String> {
+        let mut extra = members.to_vec();
+        extra.extend(["--vlan", vlans]);
+        args("send", &af_packet_ports(&s), &extra, &inp)
+    };
+    let rp = start_in(&t, Some(&ns), "recv", &ra, Stdio::null(), Stdio::null());
+    std::thread::sleep(Duration::from_millis(300));
+    let so = finish(start(&t, "send", &tagged("210,211"), Stdio::null(), Stdio::null()), LIMIT);
+    let ro = finish(rp, LIMIT);
+    assert!(so.status.success() && ro.status.success(), "send: {}\nrecv: {}", stderr(&so), stderr(&ro));
+    assert_same_file(&inp, &out);
+    // Both VLANs carried the stream (the taggers pass nothing else up).
+    for dev in &r {
+        let got = link_bytes(&ns, dev, "RX:");
+        assert!(got > 4 << 20, "{dev} received {got} bytes");
+    }
+    // Tags for other VLANs are not taken: the receiver's ARP answers never come.
+    let rp = start_in(&t, Some(&ns), "recv", &ra, Stdio::null(), Stdio::null());
+    let so = finish(start(&t, "send", &tagged("310,311"), Stdio::null(), Stdio::null()), LIMIT);
+    let e = stderr(&so);
+    assert_eq!(so.status.code(), Some(4), "{e}");
+    assert!(e.contains("did not answer ARP on member net_af_packet0") && e.contains("net_af_packet1"), "{e}");
+    rp.signal("TERM");
+    let _ = finish(rp, LIMIT);
 }
 
 /// Bytes a link in namespace `ns` counted in direction `dir` ("RX:" or "TX:").
@@ -265,26 +326,31 @@ fn routed_members_through_a_router_namespace_and_a_wrong_gateway() {
 fn bad_member_addressing_exits_2_with_one_line() {
     let dir = scratch();
     let p = ["--port", "net_null0", "--port", "net_null1"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        let mut v: Vec<&'static str> = vec!["send"];
+    let with = |cmd: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = vec![cmd];
         v.extend_from_slice(&p);
         v.extend_from_slice(extra);
         v.push("/dev/null");
         v
     };
-    assert_usage_errors(
-        dir.path(),
-        &[
-            (with(&["--local-ip", "198.18.0.300"]), "is not an IP address"),
-            (with(&["--local-ip", "198.18.0.1/40"]), "prefix length"),
-            (with(&["--gateway", "198.18.9.1"]), "gateway 198.18.9.1 is not on its subnet 198.18.0.1/24"),
-            (with(&["--vlan", "0"]), "VLAN id 1 to 4094"),
-            (with(&["--vlan", "4095"]), "VLAN id 1 to 4094"),
-            (with(&["--vlan", "1,2,3"]), "--vlan gives 3 values for 2 --port members"),
-            (with(&["--peer-ip", "198.18.0.2,198.18.0.3,198.18.0.4"]), "--peer-ip gives 3 values"),
-            (with(&["--local-ip", "2001:2::1"]), "give its --peer-ip"),
-            (with(&["--local-ip", "2001:2::1", "--peer-ip", "198.18.0.2"]), "different IP versions"),
-            (with(&["--peer-ip", "198.18.7.2"]), "outside 198.18.0.1/24: give --gateway"),
-        ],
-    );
+    let cases = [
+        (with("send", &["--local-ip", "198.18.0.300"]), "is not an IP address"),
+        (with("send", &["--local-ip", "198.18.0.1/40"]), "prefix length"),
+        (with("send", &["--gateway", "198.18.9.1"]), "gateway 198.18.9.1 is not on its subnet 198.18.0.1/24"),
+        (with("send", &["--vlan", "0"]), "VLAN id 1 to 4094"),
+        (with("send", &["--vlan", "4095"]), "VLAN id 1 to 4094"),
+        (with("send", &["--vlan", "1,2,3"]), "--vlan gives 3 values for 2 --port members"),
+        (with("send", &["--peer-ip", "198.18.0.2,198.18.0.3,198.18.0.4"]), "--peer-ip gives 3 values"),
+        (with("send", &["--local-ip", "2001:2::1"]), "give its --peer-ip"),
+        (with("send", &["--local-ip", "2001:2::1", "--peer-ip", "198.18.0.2"]), "different IP versions"),
+        (with("send", &["--peer-ip", "198.18.7.2"]), "outside 198.18.0.1/24: give --gateway"),
+        (with("recv", &["--local-ip", "2001:2::zz"]), "is not an IP address"),
+        (with("recv", &["--vlan", "4095"]), "VLAN id 1 to 4094"),
+        (with("recv", &["--local-ip", "198.18.0.2/24,198.18.1.2/24,198.18.2.2/24"]), "--local-ip gives 3 values"),
+    ];
+    for (argv, needle) in cases {
+        let d = run_bin(dir.path(), &argv, 20);
+        assert_eq!(d.code(), Some(2), "{argv:?}: {}", d.stderr);
+        assert_one_error_line(&d.stderr, needle);
+    }
 }
