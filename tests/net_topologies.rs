@@ -16,9 +16,9 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::assert_one_error_line;
 use common::data::assert_same_file;
 use common::dpdk::{netns_with, sh, veth_pair, DpdkTest};
-use common::assert_one_error_line;
 use common::kernel::{run_bin, scratch};
 use common::transfer::{
     af_packet_ports, finish, input_output, memif_pair, start, start_in, stderr, stripecat_args, Proc,

@@ -481,6 +481,9 @@ pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
             (p.src(), p.dst(), p.payload_len() as usize)
         };
         let at = ip_at + ipv6::HEADER_LEN;
+        if len < icmpv6::HEADER_LEN || frame.len() < at + len {
+            return false;
+        }
         ipv6::Repr { src: dst, dst: src, next_header: ipv6::NEXT_ICMPV6, payload_len: len as u16, hop_limit: TTL }
             .emit(&mut frame[ip_at..]);
         icmpv6::make_echo_reply(&mut frame[at..at + len], src, dst);
@@ -491,6 +494,9 @@ pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
         let Ok(p) = ipv4::Packet::new_checked(&rest[..]) else { return false };
         (p.header_len(), p.total_len() as usize)
     };
+    if total < hl + icmp::HEADER_LEN || rest.len() < total {
+        return false;
+    }
     let mut ips = [0u8; 8];
     ips.copy_from_slice(&rest[12..20]);
     rest[12..16].copy_from_slice(&ips[4..8]);
@@ -557,6 +563,26 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_echo_too_short_for_its_header_is_refused_not_answered() {
+        // IPv4 carrying 2 bytes of ICMP, and IPv6 carrying 4 of ICMPv6 (found by fuzz/frames).
+        let mut f = vec![0u8; ethernet::HEADER_LEN + 20 + 2];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&22u16.to_be_bytes());
+        f[22] = 64;
+        f[23] = 1;
+        ipv4::Packet::new_checked(&mut f[ethernet::HEADER_LEN..]).unwrap().fill_checksum();
+        assert!(!echo_reply_in_place(&mut f));
+        let mut f = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN + 4];
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[14] = 0x60;
+        f[18..20].copy_from_slice(&4u16.to_be_bytes());
+        f[20] = ipv6::NEXT_ICMPV6;
+        f[21] = 64;
+        assert!(!echo_reply_in_place(&mut f));
     }
 
     #[test]
