@@ -38,14 +38,15 @@ pub struct PortReport {
     pub rx_wait: &'static str,
 }
 
-/// Per-path figures in a sender's final report (schema: docs/STATS.md, `paths`).
+/// Per-path figures in a final report (schema: docs/STATS.md, `paths`): a sender's in
+/// full, a kernel `--udp` receiver's with its bytes and packets only.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PathReport {
     /// The path id.
     pub id: u16,
     /// The member port the path leaves by (with `--udp`: the local socket address).
     pub port: String,
-    // The counters, as the protocol keeps them (`stripecat_proto::PathSenderStats`).
+    // The counters, as the protocol keeps and documents them (`stripecat_proto::PathSenderStats`).
     pub packets: u64,
     pub bytes: u64,
     pub resends: u64,

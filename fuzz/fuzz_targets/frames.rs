@@ -25,14 +25,14 @@ fuzz_target!(|data: &[u8]| {
     let mut copy = frame.to_vec();
     let _ = echo_reply_in_place(&mut copy);
 
-    // The views and their Repr round trips, over the frame's bytes at every layer's place.
-    let body = frame.get(14..).unwrap_or_default();
-    if let Ok(tag) = vlan::Tag::new_checked(body) {
-        let repr = vlan::Repr::parse(&tag);
-        let mut out = [0u8; vlan::HEADER_LEN];
-        repr.emit(&mut vlan::Tag::new_checked(&mut out[..]).unwrap());
-        assert_eq!(vlan::Repr::parse(&vlan::Tag::new_checked(&out[..]).unwrap()), repr);
+    // The views and their Repr round trips, at the network layer of an untagged or a
+    // tagged frame.
+    let tagged = frame.get(12..14) == Some(&[0x81, 0x00][..]);
+    let body = frame.get(if tagged { 18.. } else { 14.. }).unwrap_or_default();
+    if let Some(tag) = frame.get(14..).filter(|_| tagged) {
+        round_trip_tag(tag);
     }
+
     if let Ok(p) = ipv6::Packet::new_checked(body) {
         let repr = ipv6::Repr::parse(&p);
         let mut out = [0u8; ipv6::HEADER_LEN];
@@ -46,6 +46,15 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A tag that parses emits to bytes that parse to the same tag.
+fn round_trip_tag(bytes: &[u8]) {
+    let Ok(tag) = vlan::Tag::new_checked(bytes) else { return };
+    let repr = vlan::Repr::parse(&tag);
+    let mut out = [0u8; vlan::HEADER_LEN];
+    repr.emit(&mut vlan::Tag::new_checked(&mut out[..]).unwrap());
+    assert_eq!(vlan::Repr::parse(&vlan::Tag::new_checked(&out[..]).unwrap()), repr);
+}
 
 /// An ICMPv6 message that parsed emits to bytes that parse to the same message
 /// (echo requests are answered in place, never emitted).

@@ -7,7 +7,7 @@
 //! The packet loop uses the per-lcore pieces directly (what the DPDK driver calls):
 //! sender = `SenderShared::push` (reader) + `PathSender::poll_transmit` + header emit +
 //! `PathSender::handle_ack` (one ACK per 16 packets); receiver = header parse (no CRC) +
-//! `PathReceiver::handle_data` + `Reassembler` hand-off and in-order delivery +
+//! `PathReceiver::handle_chunk` + `Reassembler` hand-off and in-order delivery +
 //! `PathReceiver::poll_transmit` (ACK generation). Payloads are `SharedBytes` handles,
 //! never copied.
 

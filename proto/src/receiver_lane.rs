@@ -152,10 +152,12 @@ impl<B: Payload> ReceiverLane<B> {
         match incoming.repr.frame {
             Frame::Data => path.handle_chunk(now, h, Piece::Bytes(datagram.narrow(incoming.payload.clone())), shared),
             Frame::Ping => path.handle_ping(now, h),
-            // A record longer than a chunk can be is malformed whatever else it says.
-            Frame::Zeros(z) => u16::try_from(z.len)
-                .map_err(|_| DropReason::BadChunk)
-                .and_then(|len| path.handle_chunk(now, h, Piece::Zeros(len), shared)),
+            Frame::Zeros(z) => match u16::try_from(z.len) {
+                Ok(len) => path.handle_chunk(now, h, Piece::Zeros(len), shared),
+                // Longer than any chunk: malformed, unless the session takes no records at all.
+                Err(_) if !shared.zeros() => Err(DropReason::Unexpected),
+                Err(_) => Err(DropReason::BadChunk),
+            },
             _ => Err(DropReason::Unexpected),
         }
     }

@@ -471,10 +471,7 @@ pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
     if frame.len() < ip_at + ipv4::HEADER_LEN {
         return false;
     }
-    let mut macs = [0u8; 12];
-    macs.copy_from_slice(&frame[..12]);
-    frame[..6].copy_from_slice(&macs[6..12]);
-    frame[6..12].copy_from_slice(&macs[..6]);
+    // Every check comes before the first byte changes: a refused frame is left as it was.
     if v6 {
         let (src, dst, len) = {
             let Ok(p) = ipv6::Packet::new_checked(&frame[ip_at..]) else { return false };
@@ -484,6 +481,7 @@ pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
         if len < icmpv6::HEADER_LEN || frame.len() < at + len {
             return false;
         }
+        swap_macs(frame);
         ipv6::Repr { src: dst, dst: src, next_header: ipv6::NEXT_ICMPV6, payload_len: len as u16, hop_limit: TTL }
             .emit(&mut frame[ip_at..]);
         icmpv6::make_echo_reply(&mut frame[at..at + len], src, dst);
@@ -497,6 +495,8 @@ pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
     if total < hl + icmp::HEADER_LEN || rest.len() < total {
         return false;
     }
+    swap_macs(frame);
+    let rest = &mut frame[ip_at..];
     let mut ips = [0u8; 8];
     ips.copy_from_slice(&rest[12..20]);
     rest[12..16].copy_from_slice(&ips[4..8]);
@@ -506,6 +506,14 @@ pub fn echo_reply_in_place(frame: &mut [u8]) -> bool {
     p.fill_checksum();
     icmp::make_echo_reply(&mut rest[hl..total]);
     true
+}
+
+/// Swaps a frame's destination and source MACs.
+fn swap_macs(frame: &mut [u8]) {
+    let mut macs = [0u8; 12];
+    macs.copy_from_slice(&frame[..12]);
+    frame[..6].copy_from_slice(&macs[6..12]);
+    frame[6..12].copy_from_slice(&macs[..6]);
 }
 
 #[cfg(test)]

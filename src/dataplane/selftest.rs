@@ -238,7 +238,7 @@ pub fn run(plan: &SelftestPlan) -> Result<(), Failure> {
     writer.closing.store(true, Ordering::Release);
     writer.waker.wake();
     let _ = writer_thread.join();
-    s_control.stop_reader(&reader, reader_thread);
+    s_control.stop_reader(reader_thread);
     r_control.progress.finish();
     let joined = r_io.joined;
     let s_frames = tx.take_back(vec![s_io], &s_shared);

@@ -158,7 +158,7 @@ pub fn run(plan: &SendPlan) -> Result<(), Failure> {
         // the RESET, and the receiver would only time out.
         plane.wait_for_peer_exit(Duration::from_secs(2));
     }
-    control.stop_reader(&reader, reader_thread);
+    control.stop_reader(reader_thread);
 
     let mut summary = send_summary(&sender, p.queues, &plane.members, &frames, "dpdk", elapsed);
     summary.rate_cap_bps = plan.rate_limit.map(|b| b as f64 * 8.0);

@@ -163,9 +163,9 @@ impl SendControl {
 
     /// Stops the reader thread: empties the intake so a push it is blocked on returns,
     /// joins it, frees what it pushed meanwhile, and ends the progress line.
-    pub fn stop_reader(&mut self, reader: &ReaderShared, thread: std::thread::JoinHandle<()>) {
-        reader.stop.store(true, Ordering::Relaxed);
-        reader.waker.wake();
+    pub fn stop_reader(&mut self, thread: std::thread::JoinHandle<()>) {
+        self.reader.stop.store(true, Ordering::Relaxed);
+        self.reader.waker.wake();
         self.drain();
         let _ = thread.join();
         self.drain();

@@ -34,7 +34,11 @@ pub enum WireError {
 
 /// Declares a view over a header's bytes, `$name<T: AsRef<[u8]>>`, with `at_least`:
 /// the length check every `new_checked` starts from (after it, no field getter of the
-/// fixed header can panic).
+/// fixed header can panic), and `be16`, a 16-bit field of that header.
+///
+/// - `view!(/// doc, Name, header LEN)`: the view writes its own `new_checked`, which
+///   starts with `at_least` and then checks its fields;
+/// - `view!(/// doc, Name, header LEN, length only)`: `new_checked` is `at_least`.
 macro_rules! view {
     ($(#[$m:meta])* $name:ident, header $min:expr) => {
         $(#[$m])*

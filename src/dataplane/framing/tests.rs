@@ -65,7 +65,9 @@ fn an_echo_too_short_for_its_header_is_refused_not_answered() {
     f[22] = 64;
     f[23] = 1;
     ipv4::Packet::new_checked(&mut f[ethernet::HEADER_LEN..]).unwrap().fill_checksum();
+    let before = f.clone();
     assert!(!echo_reply_in_place(&mut f));
+    assert_eq!(f, before, "a refused frame is left as it was");
     let mut f = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN + 4];
     f[12..14].copy_from_slice(&[0x86, 0xdd]);
     f[14] = 0x60;
