@@ -1,8 +1,9 @@
 //! Path MTU, checked not assumed (issue 12), end to end over net_af_packet on veth
 //! pairs: the handshake settles the smaller end's `--mtu`; a member whose "switch
 //! port" (a bridge in its own namespace, one port at MTU 1500) drops jumbo frames is
-//! named within 5 s and the transfer completes over the other member; with every
-//! member so, the sender exits 4 with the message naming the member and the sizes.
+//! named within 5 s and the transfer completes over the other member, and carries data
+//! again once that port takes jumbo frames; with every member so, the sender exits 4
+//! with the message naming the member and the sizes.
 
 mod common;
 
@@ -28,6 +29,9 @@ struct Net {
     send_if: Vec<String>,
     recv_if: Vec<String>,
     ns: String,
+    /// The switch namespace and, per narrow member, its 1500-byte port.
+    sw: String,
+    narrow_ports: Vec<String>,
 }
 
 impl Net {
@@ -66,7 +70,13 @@ impl Net {
                 sh(&["ip", "-n", &sw, "link", "set", &br, "up"]);
             }
         }
-        Net { send_if, recv_if, ns }
+        let narrow_ports = sw_devs.into_iter().map(|(_, b)| b).collect();
+        Net { send_if, recv_if, ns, sw, narrow_ports }
+    }
+
+    /// Gives the `k`-th narrow member's switch port jumbo frames (the hint's fix).
+    fn enable_jumbo_frames(&self, k: usize) {
+        sh(&["ip", "-n", &self.sw, "link", "set", &self.narrow_ports[k], "mtu", "9000"]);
     }
 }
 
@@ -92,6 +102,18 @@ fn start_watched(t: &DpdkTest, args: &[String], stdin: Stdio) -> Watched {
 }
 
 impl Watched {
+    /// Waits until a stderr line contains `needle`; when it came, or `None` after `within`.
+    fn wait_for(&self, needle: &str, within: Duration) -> Option<Duration> {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if let Some((at, _)) = self.lines.lock().unwrap().iter().find(|(_, l)| l.contains(needle)) {
+                return Some(*at);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Waits for the exit; its code and every stderr line with its time.
     fn finish(mut self, limit: Duration) -> (Option<i32>, Vec<(Duration, String)>) {
         let end = Instant::now() + limit;
@@ -175,6 +197,40 @@ fn a_member_without_jumbo_frames_is_named_within_5_s_and_the_other_carries_the_s
     let paths = v["paths"].as_array().expect("paths");
     assert!(paths[0]["bytes"].as_u64().unwrap_or(0) >= fed, "{v}");
     assert!(paths[1]["packets"].as_u64().unwrap_or(u64::MAX) < 200, "{v}");
+}
+
+/// The probe goes on after a path failed: once the switch port takes jumbo frames, the
+/// member carries data again, and the sender says so.
+#[test]
+fn a_member_whose_switch_port_gets_jumbo_frames_carries_data_again() {
+    let Some(t) = DpdkTest::start("mtu-fixed", LIMIT + Duration::from_secs(30)) else { return };
+    let net = Net::new("smf", 9000, &[false, true]);
+    let output = t.path("out.bin");
+    let stats = t.path("send.json");
+    let stats_arg = stats.display().to_string();
+    let rargs = stripecat_args("recv", &af_packet_ports(&net.recv_if), &["--mtu", "9000"], Some(&output));
+    let sargs =
+        stripecat_args("send", &af_packet_ports(&net.send_if), &["--mtu", "9000", "--stats-json", &stats_arg], None);
+    let r = start_in(&t, Some(&net.ns), "recv", &rargs, Stdio::null(), Stdio::null());
+    let mut s = start_watched(&t, &sargs, Stdio::piped());
+    let feeder = Feeder::start(s.proc.child.stdin.take().expect("piped stdin"), 0x3718, Duration::from_millis(50));
+    let failed = s.wait_for("member net_af_packet1: 9000-byte frames do not arrive", Duration::from_secs(10));
+    net.enable_jumbo_frames(0);
+    let back = s.wait_for("member net_af_packet1: full-size frames arrive now", Duration::from_secs(10));
+    // Let it carry a while, then end the input.
+    std::thread::sleep(Duration::from_secs(3));
+    let fed = feeder.stop();
+    let (code, lines) = s.finish(LIMIT);
+    let ro = finish(r, LIMIT);
+    assert!(failed.is_some() && back.is_some(), "failed {failed:?}, back {back:?}: {}", text(&lines));
+    assert!(back.unwrap() - failed.unwrap() <= Duration::from_secs(4), "{}", text(&lines));
+    assert!(code == Some(0) && ro.status.success(), "send {code:?}: {}\nrecv: {}", text(&lines), stderr(&ro));
+    assert_eq!(std::fs::metadata(&output).unwrap().len(), fed);
+    assert_stream_prefix(&output, 0x3718);
+    // Member 1 carried data once it was back (it had carried only probes before).
+    let v = read_json(&stats);
+    let bytes = v["paths"][1]["bytes"].as_u64().unwrap_or(0);
+    assert!(bytes > 4 << 20, "member 1 carried {bytes} bytes: {v}");
 }
 
 #[test]
