@@ -166,10 +166,26 @@ fn mismatched_mtu_settles_on_the_smaller_end_and_completes() {
     assert!(e.contains("frames of 1500 bytes (the peer's --mtu 1500 is below our 9000)"), "{e}");
 }
 
-#[test]
-fn a_member_without_jumbo_frames_is_named_within_5_s_and_the_other_carries_the_stream() {
-    let Some(t) = DpdkTest::start("mtu-one-narrow", LIMIT + Duration::from_secs(30)) else { return };
-    let net = Net::new("smn", 9000, &[false, true]);
+/// What a fed transfer over two members at `--mtu 9000`, the second behind a switch port
+/// without jumbo frames, ended with: `during`'s result, the sender's stderr lines and its
+/// `--stats-json`, and the bytes fed (both ends succeeded; the output is the fed stream).
+struct NarrowRun<T> {
+    during: T,
+    lines: Vec<(Duration, String)>,
+    stats: serde_json::Value,
+    fed: u64,
+}
+
+/// Runs that transfer, fed at 20 MiB/s while `during` runs (with the links and the sender);
+/// `None` where DPDK tests are skipped (not root, said loudly).
+fn narrow_member_transfer<T>(
+    name: &str,
+    tag: &str,
+    seed: u64,
+    during: impl FnOnce(&Net, &Watched) -> T,
+) -> Option<NarrowRun<T>> {
+    let t = DpdkTest::start(name, LIMIT + Duration::from_secs(30))?;
+    let net = Net::new(tag, 9000, &[false, true]);
     let output = t.path("out.bin");
     let stats = t.path("send.json");
     let stats_arg = stats.display().to_string();
@@ -178,24 +194,32 @@ fn a_member_without_jumbo_frames_is_named_within_5_s_and_the_other_carries_the_s
         stripecat_args("send", &af_packet_ports(&net.send_if), &["--mtu", "9000", "--stats-json", &stats_arg], None);
     let r = start_in(&t, Some(&net.ns), "recv", &rargs, Stdio::null(), Stdio::null());
     let mut s = start_watched(&t, &sargs, Stdio::piped());
-    // Fed at 20 MiB/s for 6 s, so the transfer outlasts the check.
-    let feeder = Feeder::start(s.proc.child.stdin.take().expect("piped stdin"), 0x3716, Duration::from_millis(50));
-    std::thread::sleep(Duration::from_secs(6));
+    let feeder = Feeder::start(s.proc.child.stdin.take().expect("piped stdin"), seed, Duration::from_millis(50));
+    let during = during(&net, &s);
     let fed = feeder.stop();
     let (code, lines) = s.finish(LIMIT);
     let ro = finish(r, LIMIT);
     assert!(code == Some(0) && ro.status.success(), "send {code:?}: {}\nrecv: {}", text(&lines), stderr(&ro));
     assert_eq!(std::fs::metadata(&output).unwrap().len(), fed);
-    assert_stream_prefix(&output, 0x3716);
+    assert_stream_prefix(&output, seed);
+    Some(NarrowRun { during, lines, stats: read_json(&stats), fed })
+}
+
+#[test]
+fn a_member_without_jumbo_frames_is_named_within_5_s_and_the_other_carries_the_stream() {
+    // Fed for 6 s, so the transfer outlasts the check.
+    let sleep = |_: &Net, _: &Watched| std::thread::sleep(Duration::from_secs(6));
+    let Some(run) = narrow_member_transfer("mtu-one-narrow", "smn", 0x3716, sleep) else { return };
+    let lines = &run.lines;
     let want = "member net_af_packet1: 9000-byte frames do not arrive, 1500-byte frames do \
                 (hint: enable jumbo frames on that switch port or use --mtu 1500)";
-    let (at, _) = lines.iter().find(|(_, l)| l.contains(want)).unwrap_or_else(|| panic!("{}", text(&lines)));
-    assert!(*at <= Duration::from_secs(5), "named after {at:?}: {}", text(&lines));
-    assert!(!lines.iter().any(|(_, l)| l.contains("net_af_packet0:")), "{}", text(&lines));
+    let (at, _) = lines.iter().find(|(_, l)| l.contains(want)).unwrap_or_else(|| panic!("{}", text(lines)));
+    assert!(*at <= Duration::from_secs(5), "named after {at:?}: {}", text(lines));
+    assert!(!lines.iter().any(|(_, l)| l.contains("net_af_packet0:")), "{}", text(lines));
     // Member 0 carried the stream; member 1 only its probes.
-    let v = read_json(&stats);
+    let v = &run.stats;
     let paths = v["paths"].as_array().expect("paths");
-    assert!(paths[0]["bytes"].as_u64().unwrap_or(0) >= fed, "{v}");
+    assert!(paths[0]["bytes"].as_u64().unwrap_or(0) >= run.fed, "{v}");
     assert!(paths[1]["packets"].as_u64().unwrap_or(u64::MAX) < 200, "{v}");
 }
 
@@ -203,34 +227,21 @@ fn a_member_without_jumbo_frames_is_named_within_5_s_and_the_other_carries_the_s
 /// member carries data again, and the sender says so.
 #[test]
 fn a_member_whose_switch_port_gets_jumbo_frames_carries_data_again() {
-    let Some(t) = DpdkTest::start("mtu-fixed", LIMIT + Duration::from_secs(30)) else { return };
-    let net = Net::new("smf", 9000, &[false, true]);
-    let output = t.path("out.bin");
-    let stats = t.path("send.json");
-    let stats_arg = stats.display().to_string();
-    let rargs = stripecat_args("recv", &af_packet_ports(&net.recv_if), &["--mtu", "9000"], Some(&output));
-    let sargs =
-        stripecat_args("send", &af_packet_ports(&net.send_if), &["--mtu", "9000", "--stats-json", &stats_arg], None);
-    let r = start_in(&t, Some(&net.ns), "recv", &rargs, Stdio::null(), Stdio::null());
-    let mut s = start_watched(&t, &sargs, Stdio::piped());
-    let feeder = Feeder::start(s.proc.child.stdin.take().expect("piped stdin"), 0x3718, Duration::from_millis(50));
-    let failed = s.wait_for("member net_af_packet1: 9000-byte frames do not arrive", Duration::from_secs(10));
-    net.enable_jumbo_frames(0);
-    let back = s.wait_for("member net_af_packet1: full-size frames arrive now", Duration::from_secs(10));
-    // Let it carry a while, then end the input.
-    std::thread::sleep(Duration::from_secs(3));
-    let fed = feeder.stop();
-    let (code, lines) = s.finish(LIMIT);
-    let ro = finish(r, LIMIT);
-    assert!(failed.is_some() && back.is_some(), "failed {failed:?}, back {back:?}: {}", text(&lines));
-    assert!(back.unwrap() - failed.unwrap() <= Duration::from_secs(4), "{}", text(&lines));
-    assert!(code == Some(0) && ro.status.success(), "send {code:?}: {}\nrecv: {}", text(&lines), stderr(&ro));
-    assert_eq!(std::fs::metadata(&output).unwrap().len(), fed);
-    assert_stream_prefix(&output, 0x3718);
+    let run = narrow_member_transfer("mtu-fixed", "smf", 0x3718, |net, s| {
+        let failed = s.wait_for("member net_af_packet1: 9000-byte frames do not arrive", Duration::from_secs(10));
+        net.enable_jumbo_frames(0);
+        let back = s.wait_for("member net_af_packet1: full-size frames arrive now", Duration::from_secs(10));
+        // Let it carry a while before the input ends.
+        std::thread::sleep(Duration::from_secs(3));
+        (failed, back)
+    });
+    let Some(run) = run else { return };
+    let (failed, back) = run.during;
+    assert!(failed.is_some() && back.is_some(), "failed {failed:?}, back {back:?}: {}", text(&run.lines));
+    assert!(back.unwrap() - failed.unwrap() <= Duration::from_secs(4), "{}", text(&run.lines));
     // Member 1 carried data once it was back (it had carried only probes before).
-    let v = read_json(&stats);
-    let bytes = v["paths"][1]["bytes"].as_u64().unwrap_or(0);
-    assert!(bytes > 4 << 20, "member 1 carried {bytes} bytes: {v}");
+    let bytes = run.stats["paths"][1]["bytes"].as_u64().unwrap_or(0);
+    assert!(bytes > 4 << 20, "member 1 carried {bytes} bytes: {}", run.stats);
 }
 
 #[test]
